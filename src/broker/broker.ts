@@ -1,0 +1,247 @@
+// The embedded broker: Aedes with SQLite persistence, listeners, auth, ACL, limits, $SYS, mDNS.
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Aedes, type Client, type AuthenticateError } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { BrokerConfig, ListenerConfig } from '../config/schema.js';
+import type { Db } from '../store/db.js';
+import type { UserStore } from '../store/users.js';
+import type { Logger } from '../log.js';
+import { Acl } from './acl.js';
+import { GuardedConnection, type SocketLike } from './guard.js';
+import { createSqlitePersistence } from './persistence.js';
+import { duplexPair } from './pair.js';
+import { SysTopics } from './sys.js';
+import { Advertiser } from './mdns.js';
+import { isLoopback } from './address.js';
+
+export interface BrokerContext {
+  config: BrokerConfig;
+  db: Db;
+  users: UserStore;
+  log: Logger;
+  version: string;
+}
+
+export class BrokerConfigError extends Error { override name = 'BrokerConfigError'; }
+
+export interface BoundListener { type: ListenerConfig['type']; host: string; port: number; url: string }
+
+const AUTH_BAD_CREDENTIALS = 4;
+const AUTH_NOT_AUTHORIZED = 5;
+
+export class Broker {
+  private aedes?: Aedes;
+  private readonly servers: { close(cb: () => void): void }[] = [];
+  private readonly sockets = new Set<SocketLike>();
+  private readonly internal = new WeakSet<object>();
+  private acl?: Acl;
+  private allowAnonymous = false;
+  private sys?: SysTopics;
+  private mdns?: Advertiser;
+  readonly listeners: BoundListener[] = [];
+  readonly stats = { received: 0, sent: 0, connected: 0, deniedPublish: 0, deniedSubscribe: 0, authFailures: 0 };
+
+  constructor(private readonly ctx: BrokerContext) {}
+
+  async start(): Promise<void> {
+    const { config, log } = this.ctx;
+    this.acl = loadAcl(config);
+    const everyListenerLoopback = config.listeners.every((l) => isLoopback(l.host));
+    const hasUsers = this.ctx.users.count() > 0;
+    if (config.allow_anonymous === null) {
+      if (!everyListenerLoopback && !hasUsers) {
+        const open = config.listeners.filter((l) => !isLoopback(l.host)).map((l) => `${l.type}://${l.host}:${l.port}`).join(', ');
+        throw new BrokerConfigError(
+          `broker.listeners: ${open} is reachable from the network but no user is configured. ` +
+            'Add a user (smart-home user add NAME) or set broker.allow_anonymous: true explicitly.',
+        );
+      }
+      this.allowAnonymous = !hasUsers;
+    } else {
+      this.allowAnonymous = config.allow_anonymous;
+    }
+
+    this.aedes = await Aedes.createBroker({
+      id: brokerId(this.ctx.db),
+      persistence: createSqlitePersistence(this.ctx.db) as never,
+      connectTimeout: config.connect_timeout_ms,
+      maxClientsIdLength: config.max_client_id_length,
+      maxInflightInbound: config.max_inflight,
+      queueLimit: config.max_queued,
+      heartbeatInterval: 60000,
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
+      authorizeForward: (client, packet) => this.authorizeForward(client, packet),
+    });
+    const aedes = this.aedes;
+    aedes.on('publish', (_p, client) => { if (client) this.stats.received++; });
+    aedes.on('clientReady', () => { this.stats.connected++; });
+    aedes.on('clientDisconnect', () => { this.stats.connected--; });
+    aedes.on('clientError', (client, err) => log.info({ clientId: client?.id, err: err.message }, 'client dropped'));
+    aedes.on('connectionError', (client, err) => log.info({ clientId: client?.id, err: err.message }, 'connection dropped before CONNECT completed'));
+    aedes.on('keepaliveTimeout', (client) => log.info({ clientId: client.id }, 'keep-alive timeout, client dropped'));
+
+    for (const l of config.listeners) this.listeners.push(await this.listen(l));
+    this.sys = new SysTopics(aedes, this.stats, this.ctx.version, config.sys_interval_s * 1000);
+    this.sys.start();
+    if (config.mdns) {
+      this.mdns = new Advertiser(log);
+      this.mdns.advertise(this.listeners.filter((l) => l.type !== 'ws'));
+    }
+  }
+
+  /** An in-process MQTT connection for the hub's own client: no socket, no ACL. */
+  connectInternal(): Duplex {
+    if (!this.aedes) throw new Error('broker not started');
+    const [hubSide, brokerSide] = duplexPair();
+    this.internal.add(brokerSide);
+    this.aedes.handle(brokerSide);
+    return hubSide;
+  }
+
+  get connectedClients(): number { return this.aedes?.connectedClients ?? 0; }
+
+  async stop(): Promise<void> {
+    this.mdns?.stop();
+    this.sys?.stop();
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    if (this.aedes) await new Promise<void>((r) => this.aedes!.close(() => r()));
+  }
+
+  private async listen(l: ListenerConfig): Promise<BoundListener> {
+    const onSocket = (socket: SocketLike) => this.accept(socket, l);
+    let server: net.Server;
+    if (l.type === 'tcp') server = net.createServer({ noDelay: true }, onSocket);
+    else if (l.type === 'tls') {
+      let opts: tls.TlsOptions;
+      try {
+        opts = { cert: readFileSync(l.cert), key: readFileSync(l.key), ca: l.ca ? readFileSync(l.ca) : undefined };
+      } catch (err) {
+        throw new BrokerConfigError(`broker.listeners (tls ${l.host}:${l.port}): cannot read certificate or key: ${(err as Error).message}`);
+      }
+      server = tls.createServer(opts, (s) => { s.setNoDelay(true); onSocket(s); });
+    } else {
+      const httpServer = http.createServer((_req, res) => { res.statusCode = 426; res.end('MQTT over WebSocket: connect with a WebSocket client\n'); });
+      const wss = new WebSocketServer({ server: httpServer, path: l.path, maxPayload: this.ctx.config.max_packet_size + 8 });
+      wss.on('connection', (ws, req) => {
+        const stream = createWebSocketStream(ws) as SocketLike;
+        Object.defineProperty(stream, 'remoteAddress', { value: req.socket.remoteAddress });
+        req.socket.setNoDelay(true);
+        onSocket(stream);
+      });
+      server = httpServer;
+    }
+    server.on('error', (err) => this.ctx.log.error({ err }, 'listener error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new BrokerConfigError(`cannot listen on ${l.type} ${l.host}:${l.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`)));
+      server.listen(l.port, l.host, () => resolve());
+    });
+    this.servers.push(server);
+    const port = (server.address() as net.AddressInfo).port;
+    const scheme = { tcp: 'mqtt', tls: 'mqtts', ws: 'ws' }[l.type];
+    const host = l.host.includes(':') ? `[${l.host}]` : l.host;
+    return { type: l.type, host: l.host, port, url: `${scheme}://${host}:${port}${l.type === 'ws' ? l.path : ''}` };
+  }
+
+  private accept(socket: SocketLike, l: ListenerConfig): void {
+    const { config, log } = this.ctx;
+    if (this.sockets.size >= config.max_connections) {
+      log.warn({ remote: socket.remoteAddress, max: config.max_connections }, 'max_connections reached, connection refused');
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {}); // reported through the guarded stream / aedes
+    const conn = new GuardedConnection(socket, config.max_packet_size, (reason) =>
+      log.warn({ remote: socket.remoteAddress, listener: `${l.type}:${l.port}` }, `connection dropped: ${reason}`));
+    this.aedes!.handle(conn);
+  }
+
+  private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    if (this.internal.has(client.conn)) return done(null, true);
+    const fail = (code: number, why: string) => {
+      this.stats.authFailures++;
+      this.ctx.log.warn({ clientId: client.id, username, remote: remoteOf(client) }, `authentication failed: ${why}`);
+      const err = new Error(why) as AuthenticateError;
+      err.returnCode = code;
+      done(err, false);
+    };
+    if (username === undefined || username === '') {
+      return this.allowAnonymous ? done(null, true) : fail(AUTH_NOT_AUTHORIZED, 'anonymous clients are not allowed');
+    }
+    this.ctx.users.verify(username, password?.toString('utf8') ?? '').then(
+      (ok) => (ok ? ((client as ClientWithUser).smartHomeUser = username, done(null, true)) : fail(AUTH_BAD_CREDENTIALS, 'bad user name or password')),
+      (err: Error) => fail(AUTH_NOT_AUTHORIZED, err.message),
+    );
+  }
+
+  private authorizePublish(client: Client | null, packet: { topic: string }, done: (err?: Error | null) => void): void {
+    if (!client || this.internal.has(client.conn)) return done(null);
+    const user = (client as ClientWithUser).smartHomeUser;
+    if (packet.topic.startsWith('$')) return this.denyPublish(client, packet.topic, done, 'topics starting with $ are reserved for the broker');
+    if (this.acl && !this.acl.allowed(user, client.id, packet.topic, 'write')) return this.denyPublish(client, packet.topic, done, 'denied by ACL');
+    done(null);
+  }
+
+  private denyPublish(client: Client, topic: string, done: (err?: Error | null) => void, why: string): void {
+    this.stats.deniedPublish++;
+    this.ctx.log.warn({ clientId: client.id, username: (client as ClientWithUser).smartHomeUser, topic }, `publish not delivered: ${why}`);
+    // MQTT 3.1.1 has no negative PUBACK; [MQTT-3.3.5-2] allows closing the connection instead,
+    // which (unlike ack-and-drop) cannot leak the message into retained or queued state.
+    done(new Error(`publish to ${topic} not authorized: ${why}`));
+  }
+
+  private authorizeSubscribe<S extends { topic: string }>(client: Client, sub: S, done: (err: Error | null, sub?: S | null) => void): void {
+    if (this.internal.has(client.conn)) return done(null, sub);
+    const user = (client as ClientWithUser).smartHomeUser;
+    if (this.acl && !this.acl.allowedFilter(user, client.id, sub.topic)) {
+      this.stats.deniedSubscribe++;
+      this.ctx.log.warn({ clientId: client.id, username: user, topic: sub.topic }, 'subscribe denied by ACL (return code 0x80)');
+      return done(null, null);
+    }
+    done(null, sub);
+  }
+
+  private authorizeForward<P extends { topic: string }>(client: Client, packet: P): P | null {
+    if (this.internal.has(client.conn)) { this.stats.sent++; return packet; }
+    if (this.acl && !this.acl.allowed((client as ClientWithUser).smartHomeUser, client.id, packet.topic, 'read')) return null;
+    this.stats.sent++;
+    return packet;
+  }
+}
+
+interface ClientWithUser extends Client { smartHomeUser?: string }
+
+function remoteOf(client: Client): string | undefined {
+  return (client.conn as SocketLike | undefined)?.remoteAddress;
+}
+
+function loadAcl(config: BrokerConfig): Acl | undefined {
+  if (config.acl && config.acl_file) throw new BrokerConfigError('broker: set either acl or acl_file, not both');
+  if (config.acl) return Acl.parse(config.acl, 'broker.acl');
+  if (config.acl_file) {
+    let text: string;
+    try { text = readFileSync(config.acl_file, 'utf8'); } catch (err) {
+      throw new BrokerConfigError(`broker.acl_file: cannot read ${config.acl_file}: ${(err as Error).message}`);
+    }
+    return Acl.parse(text, config.acl_file);
+  }
+  return undefined;
+}
+
+/** A stable broker id, so persisted packets and wills keep their owner across restarts. */
+function brokerId(db: Db): string {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'broker_id'").get() as { value: string } | undefined;
+  if (row) return row.value;
+  const id = `smart-home-${crypto.randomUUID()}`;
+  db.prepare("INSERT INTO meta (key, value) VALUES ('broker_id', ?)").run(id);
+  return id;
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// Command line: parses, then calls the modules. Exit codes: 0 ok, 1 runtime failure, 2 usage/config error.
+import { Command, CommanderError, Option } from 'commander';
+import { VERSION } from '../version.js';
+import { ConfigError, parsePort } from '../config/load.js';
+import { StoreError } from '../store/db.js';
+import { UserError } from '../store/users.js';
+import { ScriptError } from '../scripts/errors.js';
+import { BrokerConfigError } from '../broker/broker.js';
+import { AclError } from '../broker/acl.js';
+import { serveCommand } from './serve.js';
+import { userAdd, userList, userRemove } from './users.js';
+import { runCommand, checkCommand } from './scripts.js';
+
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_USAGE = 2;
+
+const portOption = (flag: string, what: string) =>
+  new Option(flag, what).argParser((v: string) => parsePort(v, flag.split(' ')[0]!));
+
+function configOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'config file (default: smart-home.yaml in the data dir or the current dir)')
+    .option('-d, --data <dir>', 'data directory: database, scripts (default: ./data)')
+    .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent'));
+}
+
+const program = new Command()
+  .name('smart-home')
+  .description('Home-automation hub: embedded MQTT broker and sandboxed JavaScript/TypeScript/CoffeeScript scripts')
+  .version(VERSION)
+  .exitOverride()
+  .configureOutput({ outputError: (s, write) => write(s) });
+
+configOptions(program.command('serve').description('start the hub: broker, scripts, HTTP'))
+  .addOption(portOption('--mqtt-port <n>', 'port of the MQTT TCP listener (default 1883)'))
+  .addOption(portOption('--http-port <n>', 'port of the HTTP server (default 8080)'))
+  .option('--broker <url>', 'use this external MQTT broker instead of the embedded one (mqtt://, mqtts://, ws://, wss://)')
+  .action(serveCommand);
+
+configOptions(program.command('run').description('run one script against the hub\'s broker or --broker; exits when its publishes complete'))
+  .argument('<file>', 'script: .js, .ts or .coffee')
+  .option('--broker <url>', 'MQTT broker URL (default: the hub\'s broker from the config, mqtt://127.0.0.1:1883)')
+  .option('--set <name=value...>', 'define a global for the script, e.g. --set actionName=on (JSON values are parsed)')
+  .action(runCommand);
+
+program.command('check').description('compile and type-check scripts; prints every error at its line')
+  .argument('<files...>', 'scripts: .js, .ts or .coffee')
+  .action(checkCommand);
+
+const user = program.command('user').description('broker users (stored hashed in the database)');
+configOptions(user.command('add').description('add a user; the password is asked for, or read from stdin'))
+  .argument('<name>')
+  .option('--password-stdin', 'read the password from standard input')
+  .option('--admin', 'the user may administer the hub')
+  .action(userAdd);
+configOptions(user.command('list').description('list users')).action(userList);
+configOptions(user.command('remove').description('remove a user')).argument('<name>').action(userRemove);
+
+/** Maps an error to its exit code and prints it for the user. */
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  if (err instanceof ConfigError || err instanceof BrokerConfigError || err instanceof AclError || err instanceof UserError) {
+    process.stderr.write(`smart-home: ${err.message}\n`);
+    return err instanceof UserError ? EXIT_RUNTIME : EXIT_USAGE;
+  }
+  if (err instanceof ScriptError) {
+    process.stderr.write(`${err.report}\n`);
+    return EXIT_RUNTIME;
+  }
+  if (err instanceof StoreError) {
+    process.stderr.write(`smart-home: ${err.message}\n`);
+    return EXIT_RUNTIME;
+  }
+  process.stderr.write(`smart-home: ${err instanceof Error ? err.message : String(err)}\n`);
+  return EXIT_RUNTIME;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = reportError(err);
+}

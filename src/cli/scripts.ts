@@ -1,0 +1,84 @@
+// `smart-home run FILE` and `smart-home check FILE...`.
+import { readFileSync } from 'node:fs';
+import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import { createLogger } from '../log.js';
+import { EventBus } from '../events.js';
+import { MqttBus } from '../mqtt/bus.js';
+import { ScriptEngine } from '../scripts/engine.js';
+import { compileScript } from '../scripts/compile.js';
+import { ScriptError } from '../scripts/errors.js';
+import { typeCheck } from '../scripts/typecheck.js';
+import { CommanderError } from 'commander';
+
+/** `--set name=value`: JSON values are parsed (`--set n=3`), anything else is a string. */
+export function parseSets(sets: string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const s of sets) {
+    const i = s.indexOf('=');
+    const name = i > 0 ? s.slice(0, i) : '';
+    if (!/^[A-Za-z_$][\w$]*$/.test(name)) {
+      throw new CommanderError(2, 'smart-home.set', `--set "${s}": expected name=value with a JavaScript identifier as the name, e.g. --set actionName=on`);
+    }
+    const raw = s.slice(i + 1);
+    try { out[name] = JSON.parse(raw); } catch { out[name] = raw; }
+  }
+  return out;
+}
+
+export async function runCommand(file: string, opts: ConfigOverrides & { set?: string[] }): Promise<void> {
+  const globals = parseSets(opts.set);
+  const { config } = loadConfig(opts);
+  const tcp = config.broker.listeners.find((l) => l.type === 'tcp');
+  const url = opts.broker ?? config.mqtt.url ?? `mqtt://${tcp?.host === '0.0.0.0' ? '127.0.0.1' : tcp?.host ?? '127.0.0.1'}:${tcp?.port ?? 1883}`;
+  const log = createLogger(config.log_level === 'info' ? 'warn' : config.log_level);
+  const events = new EventBus(log);
+  events.on('script.log', (e) => {
+    const stream = e.level === 'error' || e.level === 'warn' ? process.stderr : process.stdout;
+    stream.write(e.level === 'info' ? `${e.message}\n` : `[${e.level}] ${e.message}\n`);
+  });
+  // Compile before connecting: a script that cannot run should not need a broker to say so.
+  compileScript(file, readFileSync(file, 'utf8'));
+  const bus = new MqttBus({
+    url, clientId: `smart-home-run-${process.pid}`, username: config.mqtt.username, password: config.mqtt.password,
+    publishTimeoutMs: config.mqtt.publish_timeout_ms, connectTimeoutMs: 5000, log: log.child({ module: 'mqtt' }), events,
+  });
+  await bus.start();
+  const engine = new ScriptEngine({ limits: config.scripts, bus, events, log: log.child({ module: 'scripts' }) });
+  try {
+    const script = await engine.load(file, { globals });
+    await engine.whenIdle(script);
+    if (script.errors > 0) process.exitCode = 1;
+  } finally {
+    await engine.stop();
+    await bus.stop();
+  }
+}
+
+export async function checkCommand(files: string[]): Promise<void> {
+  let failed = 0;
+  for (const file of files) {
+    let source: string;
+    try {
+      source = readFileSync(file, 'utf8');
+    } catch (err) {
+      process.stderr.write(`${file}: cannot read: ${(err as Error).message}\n`);
+      failed++;
+      continue;
+    }
+    try {
+      const compiled = compileScript(file, source);
+      const problems = compiled.language === 'ts' ? typeCheck(file, source) : [];
+      for (const p of problems) process.stderr.write(`${p.report}\n\n`);
+      if (problems.length > 0) failed++;
+      else process.stdout.write(`${file}: ok\n`);
+    } catch (err) {
+      if (!(err instanceof ScriptError)) throw err;
+      process.stderr.write(`${err.report}\n\n`);
+      failed++;
+    }
+  }
+  if (failed > 0) {
+    process.stderr.write(`${failed} of ${files.length} file(s) with errors\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,38 @@
+// `smart-home serve`: load the config, build the hub, print where it listens, stop cleanly on SIGINT/SIGTERM.
+import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import { createLogger } from '../log.js';
+import { Hub } from '../hub.js';
+
+const SHUTDOWN_LIMIT_MS = 5000;
+
+export async function serveCommand(opts: ConfigOverrides): Promise<void> {
+  const { config, file } = loadConfig(opts);
+  const log = createLogger(config.log_level);
+  log.info({ config: file ?? '(defaults)', data: config.data_dir }, 'starting');
+  const hub = new Hub(config, log);
+  await hub.start();
+  const out: string[] = [];
+  for (const l of hub.listeners) out.push(`MQTT  ${l.url}`);
+  if (config.mqtt.url) out.push(`MQTT  ${config.mqtt.url} (external broker)`);
+  if (hub.api) out.push(`HTTP  ${hub.api.url}`);
+  out.push(`DATA  ${config.data_dir}`);
+  process.stdout.write(`smart-home ${hub.status().version} ready\n${out.join('\n')}\n`);
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const force = setTimeout(() => {
+      log.error(`did not stop within ${SHUTDOWN_LIMIT_MS} ms; exiting`);
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    force.unref();
+    hub.stop().then(
+      () => { process.stdout.write('stopped\n'); process.exit(0); },
+      (err) => { log.error({ err }, 'stop failed'); process.exit(1); },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}

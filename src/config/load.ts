@@ -1,0 +1,179 @@
+// Config file + SMART_HOME_* env + flags -> one validated Config. Precedence: flags > env > file > defaults.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+import { didYouMean } from './suggest.js';
+
+/** A mistake the user can fix in the config; the CLI prints it and exits 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Flags the CLI accepts; each has an SMART_HOME_* twin. */
+export interface ConfigOverrides {
+  config?: string;
+  data?: string;
+  mqttPort?: number;
+  httpPort?: number;
+  broker?: string;
+  logLevel?: string;
+}
+
+const ENV_KEYS: Record<string, keyof ConfigOverrides> = {
+  SMART_HOME_CONFIG: 'config',
+  SMART_HOME_DATA: 'data',
+  SMART_HOME_MQTT_PORT: 'mqttPort',
+  SMART_HOME_HTTP_PORT: 'httpPort',
+  SMART_HOME_BROKER: 'broker',
+  SMART_HOME_LOG_LEVEL: 'logLevel',
+};
+export const ENV_NAMES = Object.keys(ENV_KEYS);
+
+export function overridesFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
+  const out: ConfigOverrides = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('SMART_HOME_') || value === undefined) continue;
+    const key = ENV_KEYS[name];
+    if (!key) {
+      const hint = didYouMean(name, ENV_NAMES);
+      throw new ConfigError(`unknown environment variable ${name}${hint}; known: ${ENV_NAMES.join(', ')}`);
+    }
+    if (key === 'mqttPort' || key === 'httpPort') out[key] = parsePort(value, name);
+    else out[key] = value;
+  }
+  return out;
+}
+
+export function parsePort(value: string, where: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new ConfigError(`${where}: "${value}" is not a port number (0-65535)`);
+  return n;
+}
+
+interface LoadedFile { file: string; data: unknown; doc: ReturnType<typeof parseDocument>; lines: LineCounter }
+
+function readConfigFile(file: string): LoadedFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read config file: ${(err as Error).message}`);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = lines.linePos(e.pos[0]);
+    throw new ConfigError(`${file}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split('\n')[0]}`);
+  }
+  const data = doc.toJS() ?? {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(`${file}:1:1: the config must be a mapping of keys (like "broker:"), got ${Array.isArray(data) ? 'a list' : typeof data}`);
+  }
+  return { file, data, doc, lines };
+}
+
+/** Which file to read: --config, else smart-home.yaml in the data dir, else in cwd; none is fine. */
+function findConfigFile(o: ConfigOverrides, cwd: string): string | undefined {
+  if (o.config) {
+    const f = path.resolve(cwd, o.config);
+    if (!existsSync(f)) throw new ConfigError(`${f}: config file not found (given by --config / SMART_HOME_CONFIG)`);
+    return f;
+  }
+  const candidates = [o.data && path.resolve(cwd, o.data, 'smart-home.yaml'), path.resolve(cwd, 'smart-home.yaml')];
+  return candidates.find((f): f is string => !!f && existsSync(f));
+}
+
+function locate(loaded: LoadedFile | undefined, keyPath: PropertyKey[]): string {
+  if (!loaded) return '(defaults)';
+  let node: Node | null | undefined = loaded.doc.contents as Node;
+  let offset = 0;
+  for (const key of keyPath) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === key);
+      if (!pair) break;
+      offset = (pair.key as Node).range?.[0] ?? offset;
+      node = pair.value as Node;
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = node.items[key] as Node;
+      offset = node?.range?.[0] ?? offset;
+    } else break;
+  }
+  const pos = loaded.lines.linePos(offset);
+  return `${loaded.file}:${pos.line}:${pos.col}`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, loaded: LoadedFile | undefined): string {
+  const keyPath = issue.path;
+  if (issue.code === 'unrecognized_keys') {
+    const parent = keyPath.join('.');
+    const known = knownKeys(keyPath);
+    return issue.keys
+      .map((k) => `${locate(loaded, [...keyPath, k])}: unknown key "${parent ? parent + '.' : ''}${k}"${didYouMean(k, known)}; allowed here: ${known.join(', ')}`)
+      .join('\n');
+  }
+  const name = keyPath.join('.') || '(top level)';
+  return `${locate(loaded, keyPath)}: ${name}: ${issue.message}`;
+}
+
+/** The keys the schema allows at a path, for did-you-mean. */
+function knownKeys(keyPath: PropertyKey[]): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let shape: any = configSchema;
+  for (const k of keyPath) {
+    while (shape?.def?.innerType) shape = shape.def.innerType;
+    if (typeof k === 'number') shape = shape?.def?.element;
+    else shape = shape?.shape?.[k];
+  }
+  while (shape?.def?.innerType) shape = shape.def.innerType;
+  if (shape?.def?.type === 'union') return [...new Set(shape.def.options.flatMap((o: { shape: object }) => Object.keys(o.shape)))] as string[];
+  return shape?.shape ? Object.keys(shape.shape) : [];
+}
+
+export interface LoadedConfig { config: Config; file?: string }
+
+export function loadConfig(flags: ConfigOverrides, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
+  const o = { ...overridesFromEnv(env), ...stripUndefined(flags) };
+  const file = findConfigFile(o, cwd);
+  const loaded = file ? readConfigFile(file) : undefined;
+  const raw = structuredClone((loaded?.data ?? {}) as Record<string, unknown>);
+
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => describeIssue(i, loaded)).join('\n'));
+  }
+  const config = result.data;
+  // Relative paths in the file are relative to the file; from flags, to cwd.
+  const base = file ? path.dirname(file) : cwd;
+  config.data_dir = o.data ? path.resolve(cwd, o.data) : path.resolve(base, config.data_dir);
+  if (o.logLevel) {
+    const lvl = configSchema.shape.log_level.safeParse(o.logLevel);
+    if (!lvl.success) throw new ConfigError(`--log-level: "${o.logLevel}" is not one of fatal, error, warn, info, debug, trace, silent`);
+    config.log_level = lvl.data;
+  }
+  if (o.broker !== undefined) {
+    if (!/^(mqtts?|wss?):\/\//.test(o.broker)) throw new ConfigError(`--broker: "${o.broker}" must start with mqtt://, mqtts://, ws:// or wss://`);
+    config.mqtt.url = o.broker;
+  }
+  if (o.mqttPort !== undefined) {
+    const tcp = config.broker.listeners.find((l) => l.type === 'tcp');
+    if (tcp) tcp.port = o.mqttPort;
+    else config.broker.listeners.unshift({ type: 'tcp', host: '127.0.0.1', port: o.mqttPort });
+  }
+  if (o.httpPort !== undefined) config.http.port = o.httpPort;
+  for (const l of config.broker.listeners) {
+    if (l.type === 'tls') {
+      l.cert = path.resolve(base, l.cert);
+      l.key = path.resolve(base, l.key);
+      if (l.ca) l.ca = path.resolve(base, l.ca);
+    }
+  }
+  if (config.broker.acl_file) config.broker.acl_file = path.resolve(base, config.broker.acl_file);
+  return { config, file };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,86 @@
+// The one config schema: types, defaults, validation and the error messages all come from here.
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+
+const tcpListener = z.strictObject({
+  type: z.literal('tcp'),
+  host: z.string().default('127.0.0.1'),
+  port: port.default(1883),
+});
+const tlsListener = z.strictObject({
+  type: z.literal('tls'),
+  host: z.string().default('127.0.0.1'),
+  port: port.default(8883),
+  cert: z.string().describe('path to the PEM certificate'),
+  key: z.string().describe('path to the PEM private key'),
+  ca: z.string().optional(),
+});
+const wsListener = z.strictObject({
+  type: z.literal('ws'),
+  host: z.string().default('127.0.0.1'),
+  port: port.default(9001),
+  path: z.string().default('/mqtt'),
+});
+
+export const listenerSchema = z.discriminatedUnion('type', [tcpListener, tlsListener, wsListener]);
+
+const brokerSchema = z.strictObject({
+  listeners: z.array(listenerSchema).min(1).default([{ type: 'tcp', host: '127.0.0.1', port: 1883 }]),
+  /** null = decide like Mosquitto 2: anonymous only while every listener is loopback-only and no user exists. */
+  allow_anonymous: z.boolean().nullable().default(null),
+  max_packet_size: z.number().int().min(64).max(268435455).default(1024 * 1024),
+  max_connections: z.number().int().min(1).default(1000),
+  max_inflight: z.number().int().min(1).max(65535).default(1000),
+  max_queued: z.number().int().min(1).default(1000),
+  connect_timeout_ms: z.number().int().min(100).default(10000),
+  max_client_id_length: z.number().int().min(1).max(65535).default(256),
+  /** Mosquitto acl_file syntax, inline (a multi-line string) or as a path. */
+  acl: z.string().optional(),
+  acl_file: z.string().optional(),
+  mdns: z.boolean().default(true),
+  sys_interval_s: z.number().int().min(1).default(10),
+});
+
+const mqttSchema = z.strictObject({
+  /** Any external broker; when set, the embedded broker is not started. */
+  url: z.string().regex(/^(mqtts?|wss?):\/\//, 'must start with mqtt://, mqtts://, ws:// or wss://').nullable().default(null),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  client_id: z.string().default('smart-home-hub'),
+  publish_timeout_ms: z.number().int().min(100).default(10000),
+});
+
+const httpSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  host: z.string().default('127.0.0.1'),
+  port: port.default(8080),
+});
+
+const scriptsSchema = z.strictObject({
+  memory_limit_mb: z.number().min(1).max(2048).default(32),
+  cpu_limit_ms: z.number().int().min(10).default(1000),
+  stack_size_kb: z.number().int().min(64).default(512),
+  max_timers: z.number().int().min(1).default(1000),
+  max_pending_publishes: z.number().int().min(1).default(10000),
+  log_lines: z.number().int().min(10).default(1000),
+});
+
+const storeSchema = z.strictObject({
+  trace_max_rows: z.number().int().min(100).default(10000),
+});
+
+export const configSchema = z.strictObject({
+  data_dir: z.string().default('./data'),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  broker: brokerSchema.default(brokerSchema.parse({})),
+  mqtt: mqttSchema.default(mqttSchema.parse({})),
+  http: httpSchema.default(httpSchema.parse({})),
+  scripts: scriptsSchema.default(scriptsSchema.parse({})),
+  store: storeSchema.default(storeSchema.parse({})),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ListenerConfig = z.infer<typeof listenerSchema>;
+export type BrokerConfig = Config['broker'];
+export type ScriptLimits = Config['scripts'];

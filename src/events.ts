@@ -1,0 +1,40 @@
+// The typed in-process event bus. Listeners are owned (removed by their owner on stop) and
+// wrapped so one failing listener breaks nothing else.
+import type { Logger } from './log.js';
+
+export interface MqttMessageEvent { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean }
+export interface ScriptLogEvent { script: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string; time: number }
+export interface HubEvents {
+  'mqtt.message': MqttMessageEvent;
+  'mqtt.connection': { connected: boolean; error?: string };
+  'script.log': ScriptLogEvent;
+  'system.started': Record<string, never>;
+  'system.stopping': Record<string, never>;
+}
+
+type Listener<T> = (event: T) => void;
+
+export class EventBus {
+  private readonly listeners = new Map<keyof HubEvents, Set<Listener<never>>>();
+  constructor(private readonly log?: Logger) {}
+
+  /** Returns the function that removes this listener. */
+  on<K extends keyof HubEvents>(name: K, fn: Listener<HubEvents[K]>): () => void {
+    let set = this.listeners.get(name);
+    if (!set) this.listeners.set(name, (set = new Set()));
+    set.add(fn as Listener<never>);
+    return () => set!.delete(fn as Listener<never>);
+  }
+
+  emit<K extends keyof HubEvents>(name: K, event: HubEvents[K]): void {
+    const set = this.listeners.get(name);
+    if (!set) return;
+    for (const fn of set) {
+      try {
+        (fn as Listener<HubEvents[K]>)(event);
+      } catch (err) {
+        this.log?.error({ err, event: name }, 'event listener failed');
+      }
+    }
+  }
+}

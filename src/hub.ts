@@ -1,0 +1,101 @@
+// Composition root: builds the modules from one Config, starts them in order, stops them in
+import path from 'node:path';
+// reverse. A module that fails to stop is logged and the others still stop.
+import type { Config } from './config/schema.js';
+import { EventBus } from './events.js';
+import type { Logger } from './log.js';
+import { openStore, type Db } from './store/db.js';
+import { UserStore } from './store/users.js';
+import { Broker, type BoundListener } from './broker/broker.js';
+import { MqttBus } from './mqtt/bus.js';
+import { MessageTrace } from './mqtt/trace.js';
+import { ApiServer } from './api/server.js';
+import { ScriptEngine } from './scripts/engine.js';
+import { VERSION } from './version.js';
+
+interface Module { name: string; start(): Promise<void>; stop(): Promise<void> }
+
+export class Hub {
+  readonly events: EventBus;
+  readonly db: Db;
+  readonly users: UserStore;
+  readonly trace: MessageTrace;
+  readonly broker?: Broker;
+  readonly bus: MqttBus;
+  readonly scripts: ScriptEngine;
+  readonly api?: ApiServer;
+  private readonly modules: Module[] = [];
+  private started: Module[] = [];
+
+  constructor(readonly config: Config, private readonly log: Logger) {
+    this.events = new EventBus(log.child({ module: 'events' }));
+    this.db = openStore(config.data_dir);
+    this.users = new UserStore(this.db);
+    this.trace = new MessageTrace(this.db, config.store.trace_max_rows);
+    if (!config.mqtt.url) {
+      const broker = new Broker({ config: config.broker, db: this.db, users: this.users, log: log.child({ module: 'broker' }), version: VERSION });
+      this.broker = broker;
+      this.modules.push(named('broker', broker));
+    }
+    this.bus = new MqttBus({
+      url: config.mqtt.url,
+      connectInternal: this.broker ? () => this.broker!.connectInternal() : undefined,
+      clientId: config.mqtt.client_id,
+      username: config.mqtt.username,
+      password: config.mqtt.password,
+      publishTimeoutMs: config.mqtt.publish_timeout_ms,
+      log: log.child({ module: 'mqtt' }),
+      events: this.events,
+      trace: this.trace,
+    });
+    this.modules.push(named('mqtt', this.bus));
+    this.scripts = new ScriptEngine({ limits: config.scripts, dir: path.join(config.data_dir, 'scripts'), bus: this.bus, events: this.events, log: log.child({ module: 'scripts' }) });
+    this.modules.push(named('scripts', this.scripts));
+    if (config.http.enabled) {
+      this.api = new ApiServer({ host: config.http.host, port: config.http.port, log: log.child({ module: 'api' }), status: () => this.status() });
+      this.modules.push(named('api', this.api));
+    }
+  }
+
+  async start(): Promise<void> {
+    try {
+      for (const m of this.modules) {
+        await m.start();
+        this.started.push(m);
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.events.emit('system.started', {});
+  }
+
+  async stop(): Promise<void> {
+    this.events.emit('system.stopping', {});
+    for (const m of this.started.reverse()) {
+      try {
+        await m.stop();
+      } catch (err) {
+        this.log.error({ err, module: m.name }, 'module failed to stop');
+      }
+    }
+    this.started = [];
+    this.trace.flush();
+    if (this.db.open) this.db.close();
+  }
+
+  get listeners(): BoundListener[] { return this.broker?.listeners ?? []; }
+
+  status(): Record<string, unknown> {
+    return {
+      version: VERSION,
+      broker: this.broker ? { listeners: this.listeners, clients: this.broker.connectedClients, stats: this.broker.stats } : null,
+      mqtt: { target: this.bus.target, connected: this.bus.connected, stats: this.bus.stats },
+      scripts: this.scripts.list(),
+    };
+  }
+}
+
+function named(name: string, m: { start(): Promise<void>; stop(): Promise<void> }): Module {
+  return { name, start: () => m.start(), stop: () => m.stop() };
+}

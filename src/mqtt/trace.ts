@@ -1,0 +1,55 @@
+// The bounded message trace: every message the hub publishes, who published it (script and
+// line), the result and the ack latency. Rows are buffered and written in one transaction
+// per flush so tracing does not cost a disk write per message.
+import type { Db } from '../store/db.js';
+
+export interface TraceEntry {
+  time: number; topic: string; size: number; qos: number; retain: boolean;
+  source?: string; line?: number; col?: number;
+  result: 'ok' | 'error'; error?: string; ackMs?: number;
+}
+
+export class MessageTrace {
+  private pending: TraceEntry[] = [];
+  private timer?: NodeJS.Timeout;
+  private readonly insert;
+  private readonly trim;
+
+  constructor(private readonly db: Db, private readonly maxRows: number, private readonly flushMs = 200) {
+    this.insert = db.prepare(`INSERT INTO message_trace (time, topic, size, qos, retain, source, line, col, result, error, ack_ms)
+      VALUES (@time, @topic, @size, @qos, @retain, @source, @line, @col, @result, @error, @ackMs)`);
+    this.trim = db.prepare('DELETE FROM message_trace WHERE id <= (SELECT max(id) FROM message_trace) - ?');
+  }
+
+  record(e: TraceEntry): void {
+    this.pending.push(e);
+    if (this.pending.length >= 1000) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.flushMs);
+      this.timer.unref();
+    }
+  }
+
+  flush(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.pending.length === 0) return;
+    const rows = this.pending;
+    this.pending = [];
+    this.db.transaction(() => {
+      for (const e of rows) {
+        this.insert.run({ source: null, line: null, col: null, error: null, ackMs: null, ...e, retain: e.retain ? 1 : 0 });
+      }
+      this.trim.run(this.maxRows);
+    })();
+  }
+
+  recent(limit = 100): TraceEntry[] {
+    this.flush();
+    const rows = this.db.prepare('SELECT * FROM message_trace ORDER BY id DESC LIMIT ?').all(limit) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      time: r.time as number, topic: r.topic as string, size: r.size as number, qos: r.qos as number, retain: r.retain === 1,
+      source: (r.source as string | null) ?? undefined, line: (r.line as number | null) ?? undefined, col: (r.col as number | null) ?? undefined,
+      result: r.result as 'ok' | 'error', error: (r.error as string | null) ?? undefined, ackMs: (r.ack_ms as number | null) ?? undefined,
+    }));
+  }
+}

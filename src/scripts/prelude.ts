@@ -1,0 +1,163 @@
+// The script API as it lives inside the sandbox. It is plain JavaScript evaluated in each
+// QuickJS context before the user's code. It validates arguments where the user called (so a
+// TypeError's stack points at the user's line), normalizes payloads, and talks to the host
+// through the captured `__host` object only, which it then removes from the global scope.
+// The host validates everything again: this file runs in user space and may be tampered with.
+export const PRELUDE_FILE = 'smart-home:prelude';
+
+export const PRELUDE = String.raw`
+(function (host, global) {
+  'use strict';
+  const PRELUDE = ${JSON.stringify(PRELUDE_FILE)};
+
+  // Where in the user's code the current call came from: the first stack frame outside this file.
+  function callSite() {
+    const stack = String(new Error().stack || '').split('\n');
+    for (const line of stack) {
+      if (line.indexOf(PRELUDE) !== -1 || line.trim() === '') continue;
+      const m = /\(?([^()\s]+):(\d+):(\d+)\)?\s*$/.exec(line) || /\(?([^()\s]+):(\d+)\)?\s*$/.exec(line);
+      if (m) return m[1] + ':' + m[2] + ':' + (m[3] || '1');
+    }
+    return '';
+  }
+
+  function describe(v) {
+    if (v === null) return 'null';
+    if (Array.isArray(v)) return 'an array';
+    if (typeof v === 'string') return 'the string ' + JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+    if (typeof v === 'object') return 'an object';
+    return typeof v + ' ' + String(v);
+  }
+
+  function utf8Length(s) {
+    let n = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x80) n += 1; else if (c < 0x800) n += 2;
+      else if (c >= 0xd800 && c <= 0xdbff) { n += 4; i++; } else n += 3;
+    }
+    return n;
+  }
+
+  function checkTopic(topic) {
+    if (typeof topic !== 'string') throw new TypeError('Mqtt.publish: topic must be a string, got ' + describe(topic));
+    if (topic.length === 0) throw new RangeError('Mqtt.publish: topic must not be empty');
+    if (topic.indexOf('+') !== -1 || topic.indexOf('#') !== -1) throw new RangeError('Mqtt.publish: topic "' + topic + '" must not contain the wildcards + or # (they are only for subscribing)');
+    if (topic.indexOf('\0') !== -1) throw new RangeError('Mqtt.publish: topic must not contain the NUL character');
+    if (topic.charAt(0) === '$') throw new RangeError('Mqtt.publish: topic "' + topic + '" must not start with $ (reserved for the broker, e.g. $SYS)');
+    if (topic.length > 16383 && utf8Length(topic) > 65535) throw new RangeError('Mqtt.publish: topic must be at most 65535 bytes in UTF-8');
+  }
+
+  function checkQos(qos) {
+    if (qos !== 0 && qos !== 1 && qos !== 2) {
+      const hint = qos === 3 ? ' (the MQTT levels are 0, 1 and 2; there is no QoS 3)' : '';
+      throw new RangeError('Mqtt.publish: qos must be 0 (at most once), 1 (at least once) or 2 (exactly once), got ' + describe(qos) + hint);
+    }
+  }
+
+  function toPayload(payload) {
+    if (payload === null || payload === undefined) return '';
+    if (typeof payload === 'string') return payload;
+    if (payload instanceof ArrayBuffer) return payload;
+    if (ArrayBuffer.isView(payload)) return payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength);
+    if (typeof payload === 'function' || typeof payload === 'symbol') throw new TypeError('Mqtt.publish: payload must be a string, an object, a number, a boolean, binary data (Uint8Array/ArrayBuffer) or null, got ' + typeof payload);
+    if (typeof payload === 'bigint') return String(payload);
+    const json = JSON.stringify(payload);
+    if (json === undefined) throw new TypeError('Mqtt.publish: payload cannot be sent as JSON');
+    return json;
+  }
+
+  class MqttError extends Error {
+    constructor(code, message) { super(message); this.name = 'MqttError'; this.code = code; }
+  }
+
+  // A promise that knows whether anyone is waiting for it, so a failure nobody handles is logged.
+  class PublishPromise extends Promise {
+    static get [Symbol.species]() { return Promise; }
+    then(onOk, onErr) { this.handled = true; return super.then(onOk, onErr); }
+  }
+
+  const hostPublish = host.publish;
+  const hostLog = host.log;
+  const hostUnhandled = host.unhandled;
+
+  const Mqtt = Object.freeze({
+    publish(topic, payload, qos, retain) {
+      let q = qos, r = retain;
+      if (qos !== null && typeof qos === 'object') {
+        if (retain !== undefined) throw new TypeError('Mqtt.publish: pass either (topic, payload, qos, retain) or (topic, payload, {qos, retain}), not both');
+        q = qos.qos; r = qos.retain;
+      }
+      if (q === undefined) q = 0;
+      if (r === undefined) r = false;
+      checkTopic(topic);
+      checkQos(q);
+      if (typeof r !== 'boolean') throw new TypeError('Mqtt.publish: retain must be true or false, got ' + describe(r));
+      const body = toPayload(payload);
+      const site = callSite();
+      let settle;
+      const p = new PublishPromise((resolve, reject) => { settle = { resolve, reject }; });
+      hostPublish(topic, body, q, r, site).then(
+        () => settle.resolve(undefined),
+        (e) => {
+          const err = new MqttError(e && e.code || 'ERROR', e && e.message || String(e));
+          settle.reject(err);
+          // Look again once the current jobs have run: an await or .catch attached by then counts.
+          Promise.resolve().then(() => Promise.resolve()).then(() => {
+            if (!p.handled) hostUnhandled(err.code + ': ' + err.message, site);
+          });
+        });
+      return p;
+    },
+  });
+
+  function format(args) {
+    return args.map((a) => {
+      if (typeof a === 'string') return a;
+      if (a instanceof Error) return (a.name || 'Error') + ': ' + a.message;
+      if (a === undefined || typeof a === 'function' || typeof a === 'symbol' || typeof a === 'bigint') return String(a);
+      try { return JSON.stringify(a); } catch (e) { return String(a); }
+    }).join(' ');
+  }
+  const console = Object.freeze({
+    log: (...a) => hostLog('info', format(a)),
+    info: (...a) => hostLog('info', format(a)),
+    debug: (...a) => hostLog('debug', format(a)),
+    warn: (...a) => hostLog('warn', format(a)),
+    error: (...a) => hostLog('error', format(a)),
+  });
+
+  // Timers: the host keeps time; callbacks live here, keyed by id.
+  const timers = new Map();
+  let nextTimer = 1;
+  const hostSetTimer = host.setTimer;
+  const hostClearTimer = host.clearTimer;
+  function addTimer(fn, ms, args, repeat) {
+    if (typeof fn !== 'function') throw new TypeError((repeat ? 'setInterval' : 'setTimeout') + ': the callback must be a function, got ' + describe(fn));
+    const id = nextTimer++;
+    const delay = Math.max(0, Number(ms) || 0);
+    hostSetTimer(id, delay, repeat);
+    timers.set(id, { fn, args, repeat });
+    return id;
+  }
+  function clearTimer(id) {
+    if (timers.delete(id)) hostClearTimer(id);
+  }
+  const fireTimer = (id) => {
+    const t = timers.get(id);
+    if (!t) return;
+    if (!t.repeat) timers.delete(id);
+    t.fn.apply(undefined, t.args);
+  };
+
+  const define = (name, value) => Object.defineProperty(global, name, { value, writable: false, enumerable: false, configurable: false });
+  define('Mqtt', Mqtt);
+  define('MqttError', MqttError);
+  define('console', console);
+  define('setTimeout', (fn, ms, ...args) => addTimer(fn, ms, args, false));
+  define('setInterval', (fn, ms, ...args) => addTimer(fn, ms, args, true));
+  define('clearTimeout', clearTimer);
+  define('clearInterval', clearTimer);
+  return fireTimer;
+})
+`;

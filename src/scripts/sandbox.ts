@@ -1,0 +1,228 @@
+// The only module that touches QuickJS. One runtime per script, with its own memory limit,
+// stack limit and a CPU deadline per invocation (interrupt handler). The host talks to the
+// guest through a fixed set of calls: publish, log, unhandled, setTimer, clearTimer.
+import { getQuickJS, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from 'quickjs-emscripten';
+import type { ScriptLimits } from '../config/schema.js';
+import { PRELUDE, PRELUDE_FILE } from './prelude.js';
+
+/** What the host provides to one script's sandbox. */
+export interface HostCalls {
+  /** Validate and start a publish; throw (TypeError/RangeError) on bad arguments. */
+  publish(topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, callSite: string): Promise<void>;
+  log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
+  unhandled(message: string, callSite: string): void;
+  /** An error thrown by guest code that no one caught (timer callback, handler, top level). */
+  uncaught(err: GuestError): void;
+}
+
+/** An error thrown inside the sandbox, as plain data. */
+export interface GuestError { name: string; message: string; stack: string }
+
+let modulePromise: Promise<QuickJSWASMModule> | undefined;
+export function quickjs(): Promise<QuickJSWASMModule> {
+  return (modulePromise ??= getQuickJS());
+}
+
+export class Sandbox {
+  private readonly rt: QuickJSRuntime;
+  private readonly vm: QuickJSContext;
+  private fireTimer?: QuickJSHandle;
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private deadline = 0;
+  private jobsScheduled = false;
+  private disposed = false;
+  pendingPublishes = 0;
+
+  private constructor(mod: QuickJSWASMModule, private readonly limits: ScriptLimits, private readonly host: HostCalls) {
+    this.rt = mod.newRuntime();
+    this.rt.setMemoryLimit(Math.floor(limits.memory_limit_mb * 1024 * 1024));
+    this.rt.setMaxStackSize(limits.stack_size_kb * 1024);
+    this.rt.setInterruptHandler(() => this.deadline > 0 && Date.now() > this.deadline);
+    this.vm = this.rt.newContext();
+    this.installPrelude();
+  }
+
+  static async create(limits: ScriptLimits, host: HostCalls): Promise<Sandbox> {
+    return new Sandbox(await quickjs(), limits, host);
+  }
+
+  /** True when nothing more can happen without outside input: no timers, no publishes in flight. */
+  get idle(): boolean {
+    return this.timers.size === 0 && this.pendingPublishes === 0;
+  }
+
+  /** Defines JSON-able globals (e.g. `actionName` from `--set`). */
+  setGlobals(values: Record<string, unknown>): void {
+    for (const [name, value] of Object.entries(values)) {
+      const r = this.vm.evalCode(`(${JSON.stringify(value)})`);
+      const h = this.vm.unwrapResult(r);
+      this.vm.setProp(this.vm.global, name, h);
+      h.dispose();
+    }
+  }
+
+  /** Runs top-level code; returns the error it threw, if any. */
+  run(code: string, filename: string): GuestError | undefined {
+    return this.enter(() => this.vm.evalCode(code, filename, { type: 'global' }));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.fireTimer?.dispose();
+    this.vm.dispose();
+    this.rt.dispose();
+  }
+
+  memoryUsage(): number {
+    const h = this.rt.computeMemoryUsage();
+    const usage = this.vm.dump(h) as { memory_used_size?: number };
+    h.dispose();
+    return usage.memory_used_size ?? 0;
+  }
+
+  /** Every entry into the guest goes through here: deadline armed, pending jobs run, errors caught. */
+  private enter(fn: () => { error?: QuickJSHandle; value?: QuickJSHandle }): GuestError | undefined {
+    if (this.disposed) return undefined;
+    this.deadline = Date.now() + this.limits.cpu_limit_ms;
+    try {
+      const r = fn();
+      if (r.error) return this.toGuestError(r.error);
+      r.value?.dispose();
+      this.runJobs();
+      return undefined;
+    } finally {
+      this.deadline = 0;
+    }
+  }
+
+  private runJobs(): void {
+    for (;;) {
+      const res = this.rt.executePendingJobs(1000);
+      if (res.error) {
+        const err = this.toGuestError(res.error);
+        this.host.uncaught(err);
+        continue;
+      }
+      const n = res.value;
+      if (n === 0) return;
+    }
+  }
+
+  /** Promise settlements from the host are batched into one guest entry per tick. */
+  private scheduleJobs(): void {
+    if (this.jobsScheduled) return;
+    this.jobsScheduled = true;
+    queueMicrotask(() => {
+      this.jobsScheduled = false;
+      const err = this.enter(() => ({}));
+      if (err) this.host.uncaught(err);
+    });
+  }
+
+  private toGuestError(handle: QuickJSHandle): GuestError {
+    const dumped = this.vm.dump(handle) as unknown;
+    handle.dispose();
+    if (dumped && typeof dumped === 'object') {
+      const e = dumped as { name?: string; message?: string; stack?: string };
+      let message = e.message ?? String(dumped);
+      if (e.name === 'InternalError' && /interrupted/.test(message)) message = `interrupted: the script ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (an endless loop?)`;
+      if (e.name === 'InternalError' && /stack overflow/.test(message)) message = `stack overflow: recursion deeper than stack_size_kb (${this.limits.stack_size_kb} KiB) allows`;
+      return { name: e.name ?? 'Error', message, stack: e.stack ?? '' };
+    }
+    if (dumped === null || /out of memory/i.test(String(dumped))) {
+      return { name: 'InternalError', message: `out of memory: the script used more than memory_limit_mb (${this.limits.memory_limit_mb} MB)`, stack: '' };
+    }
+    return { name: 'Error', message: `uncaught value: ${String(dumped)}`, stack: '' };
+  }
+
+  private installPrelude(): void {
+    const vm = this.vm;
+    const host = vm.newObject();
+    const fn = (name: string, impl: (...args: QuickJSHandle[]) => QuickJSHandle | undefined) => {
+      const h = vm.newFunction(name, impl);
+      vm.setProp(host, name, h);
+      h.dispose();
+    };
+    fn('publish', (topic, payload, qos, retain, site) => this.guestPublish(topic!, payload!, qos!, retain!, site!));
+    fn('log', (level, text) => {
+      this.host.log(vm.getString(level!) as 'info', vm.getString(text!));
+      return undefined;
+    });
+    fn('unhandled', (message, site) => {
+      this.host.unhandled(vm.getString(message!), vm.getString(site!));
+      return undefined;
+    });
+    fn('setTimer', (id, ms, repeat) => this.setTimer(vm.getNumber(id!), vm.getNumber(ms!), vm.dump(repeat!) === true));
+    fn('clearTimer', (id) => {
+      const n = vm.getNumber(id!);
+      clearTimeout(this.timers.get(n));
+      this.timers.delete(n);
+      return undefined;
+    });
+    const factory = vm.unwrapResult(vm.evalCode(PRELUDE, PRELUDE_FILE));
+    this.fireTimer = vm.unwrapResult(vm.callFunction(factory, vm.undefined, host, vm.global));
+    factory.dispose();
+    host.dispose();
+  }
+
+  private guestPublish(topicH: QuickJSHandle, payloadH: QuickJSHandle, qosH: QuickJSHandle, retainH: QuickJSHandle, siteH: QuickJSHandle): QuickJSHandle {
+    const vm = this.vm;
+    const payload: string | Uint8Array = vm.typeof(payloadH) === 'string' ? vm.getString(payloadH) : copyBytes(vm, payloadH);
+    if (this.pendingPublishes >= this.limits.max_pending_publishes) {
+      throw new RangeError(`Mqtt.publish: more than max_pending_publishes (${this.limits.max_pending_publishes}) publishes are waiting for the broker; await some before publishing more`);
+    }
+    const started = this.host.publish(vm.dump(topicH), payload, vm.dump(qosH), vm.dump(retainH), vm.getString(siteH));
+    const deferred = vm.newPromise();
+    this.pendingPublishes++;
+    started.then(
+      () => {
+        this.pendingPublishes--;
+        if (this.disposed) return;
+        deferred.resolve();
+        deferred.dispose();
+        this.scheduleJobs();
+      },
+      (err: { code?: string; message?: string }) => {
+        this.pendingPublishes--;
+        if (this.disposed) return;
+        const e = vm.newObject();
+        vm.setProp(e, 'code', vm.newString(err.code ?? 'ERROR'));
+        vm.setProp(e, 'message', vm.newString(err.message ?? String(err)));
+        deferred.reject(e);
+        e.dispose();
+        deferred.dispose();
+        this.scheduleJobs();
+      },
+    );
+    return deferred.handle;
+  }
+
+  private setTimer(id: number, ms: number, repeat: boolean): QuickJSHandle | undefined {
+    if (this.timers.size >= this.limits.max_timers) {
+      throw new RangeError(`too many timers: at most max_timers (${this.limits.max_timers}) may be pending`);
+    }
+    const delay = Math.min(Math.max(0, ms), 2 ** 31 - 1);
+    const fire = () => {
+      if (!repeat) this.timers.delete(id);
+      const err = this.enter(() => {
+        const idH = this.vm.newNumber(id);
+        const r = this.vm.callFunction(this.fireTimer!, this.vm.undefined, idH);
+        idH.dispose();
+        return r;
+      });
+      if (err) this.host.uncaught(err);
+    };
+    this.timers.set(id, repeat ? setInterval(fire, Math.max(1, delay)) : setTimeout(fire, delay));
+    return undefined;
+  }
+}
+
+function copyBytes(vm: QuickJSContext, h: QuickJSHandle): Uint8Array {
+  const life = vm.getArrayBuffer(h);
+  const copy = new Uint8Array(life.value); // copy out of WASM memory before releasing it
+  life.dispose();
+  return copy;
+}

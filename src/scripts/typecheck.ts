@@ -1,0 +1,24 @@
+// Type-checks a TypeScript script against the shipped script API (types/smart-home.d.ts).
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import ts from 'typescript';
+import { ScriptError } from './errors.js';
+
+export const API_TYPES = fileURLToPath(new URL('../../../types/smart-home.d.ts', import.meta.url));
+
+export function typeCheck(file: string, source: string): ScriptError[] {
+  const options: ts.CompilerOptions = {
+    strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, lib: ['lib.es2023.d.ts'], types: [], skipLibCheck: true,
+    noUnusedLocals: false, allowJs: false,
+  };
+  const abs = path.resolve(file);
+  const host = ts.createCompilerHost(options, true);
+  const read = host.readFile.bind(host);
+  host.readFile = (f) => (path.resolve(f) === abs ? source : read(f));
+  const program = ts.createProgram([abs, API_TYPES], options, host);
+  const diags = [...program.getSyntacticDiagnostics(program.getSourceFile(abs)), ...program.getSemanticDiagnostics(program.getSourceFile(abs))];
+  return diags.filter((d) => d.file && path.resolve(d.file.fileName) === abs).map((d) => {
+    const { line, character } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
+    return new ScriptError(`${ts.flattenDiagnosticMessageText(d.messageText, '\n')} (TS${d.code})`, { file, line: line + 1, col: character + 1 }, source, 'TypeError');
+  });
+}

@@ -1,0 +1,36 @@
+// Numbered schema migrations: index i brings the schema from version i to i+1. Never edit a
+// released entry; append a new one.
+export const migrations: readonly string[] = [
+  /* 1: users, broker persistence, message trace */ `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE broker_retained (topic TEXT PRIMARY KEY, packet BLOB NOT NULL);
+  CREATE TABLE broker_subscriptions (
+    client_id TEXT NOT NULL, topic TEXT NOT NULL, options TEXT NOT NULL,
+    PRIMARY KEY (client_id, topic)
+  );
+  CREATE TABLE broker_outgoing (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_id TEXT NOT NULL, broker_id TEXT, broker_counter INTEGER, message_id INTEGER,
+    packet BLOB NOT NULL
+  );
+  CREATE INDEX broker_outgoing_client ON broker_outgoing (client_id, seq);
+  CREATE TABLE broker_incoming (
+    client_id TEXT NOT NULL, message_id INTEGER NOT NULL, packet BLOB NOT NULL,
+    PRIMARY KEY (client_id, message_id)
+  );
+  CREATE TABLE broker_wills (client_id TEXT PRIMARY KEY, packet BLOB NOT NULL);
+  CREATE TABLE message_trace (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time INTEGER NOT NULL, topic TEXT NOT NULL, size INTEGER NOT NULL,
+    qos INTEGER NOT NULL, retain INTEGER NOT NULL,
+    source TEXT, line INTEGER, col INTEGER,
+    result TEXT NOT NULL, error TEXT, ack_ms REAL
+  );
+  `,
+];

@@ -7,7 +7,9 @@
 // survives kill -9 of the process. It runs aedes-persistence's abstract test suite.
 import { createRequire } from 'node:module';
 import { serialize, deserialize } from 'node:v8';
+import type { Readable } from 'node:stream';
 import type { Db } from '../store/db.js';
+import { matches } from './acl.js';
 
 const require = createRequire(import.meta.url);
 // CommonJS modules without types; the shapes we rely on are declared below.
@@ -40,6 +42,14 @@ interface MemoryBase {
   putWill(c: ClientRef, p: StoredPacket): Promise<void>;
   delWill(c: ClientRef): Promise<StoredPacket | undefined>;
   destroy(): Promise<void>;
+  createRetainedStream(pattern: string): Readable;
+  createRetainedStreamCombi(patterns: string[]): Readable;
+}
+
+function withoutDollarTopics(stream: Readable, patterns: string[]): Readable {
+  const dollarOk = patterns.filter((p) => !p.startsWith('#') && !p.startsWith('+'));
+  const allowed = (topic: string) => !topic.startsWith('$') || dollarOk.some((p) => matches(p, topic));
+  return stream.filter((p: StoredPacket) => allowed(p.topic), { concurrency: 1 });
 }
 
 const enc = (p: object): Buffer => serialize({ ...p });
@@ -105,6 +115,16 @@ export class SqlitePersistence extends AsyncMemory {
     }
     for (const r of q.inAll.all() as Row[]) await super.incomingStorePacket({ id: r.client_id as string }, dec(r.packet as Buffer));
     for (const r of q.willAll.all() as Row[]) await super.putWill({ id: r.client_id as string }, dec(r.packet as Buffer));
+  }
+
+  // [MQTT-4.7.2-1]: a filter starting with a wildcard must not match topics starting with $.
+  // The memory implementation's retained lookup does not apply that rule, so filter here.
+  override createRetainedStream(pattern: string): Readable {
+    return withoutDollarTopics(super.createRetainedStream(pattern), [pattern]);
+  }
+
+  override createRetainedStreamCombi(patterns: string[]): Readable {
+    return withoutDollarTopics(super.createRetainedStreamCombi(patterns), patterns);
   }
 
   override async storeRetained(p: StoredPacket): Promise<void> {

@@ -43,7 +43,7 @@ export async function runCommand(file: string, opts: ConfigOverrides & { set?: s
     publishTimeoutMs: config.mqtt.publish_timeout_ms, connectTimeoutMs: 5000, log: log.child({ module: 'mqtt' }), events,
   });
   await bus.start();
-  const engine = new ScriptEngine({ limits: config.scripts, bus, events, log: log.child({ module: 'scripts' }) });
+  const engine = new ScriptEngine({ limits: config.scripts, bus, events, log: log.child({ module: 'scripts' }, { level: 'silent' }) }); // script logs are printed above
   try {
     const script = await engine.load(file, { globals });
     await engine.whenIdle(script);

@@ -101,8 +101,15 @@ export class ScriptEngine {
 
   /** The user-facing text of an error thrown in the sandbox, located in the user's source. */
   describeGuestError(script: Script, err: GuestError): { text: string; location?: Location } {
-    const location = this.locateStack(script.compiled, err.stack);
-    const headline = `${err.name}: ${err.message}`;
+    let location = this.locateStack(script.compiled, err.stack);
+    let headline = `${err.name}: ${err.message}`;
+    if (err.message.startsWith('interrupted') || err.message.startsWith('out of memory')) {
+      // QuickJS knows only where the running function starts, not the statement it was on.
+      const fn = /at (\S+) \(/.exec(err.stack)?.[1];
+      if (fn && fn !== '<eval>' && location) headline += ` (in function ${fn}, declared at line ${location.line})`;
+      else headline += ' (in the top level of the script)';
+      if (!fn || fn === '<eval>') location = undefined;
+    }
     if (!location) return { text: `${script.compiled.file}: ${headline}` };
     return { text: `${formatLocated(location, headline)}\n${codeFrame(script.compiled.source, location)}`, location };
   }

@@ -1,0 +1,155 @@
+// Test helpers: real hubs on loopback ports, real SQLite files in temp dirs, real clients.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import { configSchema, type Config } from '../src/config/schema.js';
+import { Hub } from '../src/hub.js';
+import { createLogger } from '../src/log.js';
+
+export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+export function tempDir(prefix = 'smart-home-test-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** A port that was free a moment ago (for restarts that must reuse a port). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export function testConfig(dataDir: string, overrides: Record<string, unknown> = {}): Config {
+  const base = {
+    data_dir: dataDir,
+    log_level: 'silent',
+    broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }], mdns: false },
+    http: { enabled: false, port: 0 },
+  };
+  return configSchema.parse(merge(base, overrides));
+}
+
+function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const av = out[k];
+    out[k] = av && v && typeof av === 'object' && typeof v === 'object' && !Array.isArray(v) && !Array.isArray(av)
+      ? merge(av as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+export interface TestHub { hub: Hub; url: string; dir: string; stop(): Promise<void> }
+
+/** A started hub on an ephemeral loopback port with its own temp data dir. */
+export async function startHub(overrides: Record<string, unknown> = {}, dir = tempDir()): Promise<TestHub> {
+  const config = testConfig(dir, overrides);
+  const hub = new Hub(config, createLogger(process.env.TEST_LOG ?? 'silent'));
+  await hub.start();
+  const url = hub.listeners[0]?.url ?? '';
+  return { hub, url, dir, stop: () => hub.stop() };
+}
+
+/** A connected client; `sessionPresent` is the CONNACK's flag. */
+export async function connect(url: string, opts: IClientOptions = {}): Promise<MqttClient & { sessionPresent: boolean }> {
+  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts }) as MqttClient & { sessionPresent: boolean };
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', (connack) => { c.sessionPresent = connack.sessionPresent; resolve(); });
+    c.once('error', (e) => { c.end(true); reject(e); });
+    c.once('close', () => reject(new Error('closed before CONNACK')));
+  });
+  return c;
+}
+
+export interface Received { topic: string; payload: Buffer; qos: number; retain: boolean }
+
+/** Collects messages on a client; `next(n)` waits for the n-th one (bounded by a timeout). */
+export function collect(client: MqttClient): { messages: Received[]; next(count?: number, timeoutMs?: number): Promise<Received[]> } {
+  const messages: Received[] = [];
+  const waiters: (() => void)[] = [];
+  client.on('message', (topic, payload, packet) => {
+    messages.push({ topic, payload, qos: packet.qos, retain: packet.retain });
+    for (const w of waiters.splice(0)) w();
+  });
+  return {
+    messages,
+    async next(count = 1, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (messages.length < count) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`expected ${count} message(s), got ${messages.length}: ${JSON.stringify(messages.map((m) => m.topic))}`);
+        await new Promise<void>((r) => { waiters.push(r); setTimeout(r, left); });
+      }
+      return messages;
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+export interface CliResult { code: number | null; stdout: string; stderr: string }
+
+/** Runs the CLI to completion (bounded). */
+export function runCli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...cleanEnv(), ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30000);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** The environment without SMART_HOME_* variables of the developer's shell. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SMART_HOME_')));
+}
+
+export interface Served { child: ChildProcess; url: string; stdout: () => string; stderr: () => string; exited: Promise<number | null> }
+
+/** Starts `smart-home serve` as a real process and waits for its ready lines. */
+export async function serve(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Served> {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], { cwd: opts.cwd, env: { ...cleanEnv(), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`serve did not become ready: ${out}\n${err}`)); }, 20000);
+    const check = () => {
+      const m = /MQTT {2}(mqtt:\/\/\S+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve(m[1]!); }
+    };
+    child.stdout!.on('data', check);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited with ${code}: ${out}\n${err}`)); });
+  });
+  return { child, url, stdout: () => out, stderr: () => err, exited };
+}
+
+export function portOf(url: string): number {
+  return Number(new URL(url).port);
+}

@@ -59,12 +59,37 @@ export async function startHub(overrides: Record<string, unknown> = {}, dir = te
   const hub = new Hub(config, createLogger(process.env.TEST_LOG ?? 'silent'));
   await hub.start();
   const url = hub.listeners[0]?.url ?? '';
-  return { hub, url, dir, stop: () => hub.stop() };
+  return { hub, url, dir, stop: async () => { await closeClients(); await hub.stop(); } };
+}
+
+const openClients = new Set<MqttClient>();
+
+/** Ends every client `connect` made (so a failed test leaves no socket keeping the process alive). */
+export async function closeClients(): Promise<void> {
+  for (const c of openClients) c.end(true);
+  openClients.clear();
+}
+
+/** SUBSCRIBE and return the SUBACK's return codes, 0x80 (128) failures included. */
+export function subscribeCodes(client: MqttClient, topics: string[], qos: 0 | 1 | 2 = 0): Promise<number[]> {
+  return new Promise((resolve) => {
+    // Read the SUBACK itself: mqtt.js turns a 0x80 into an error and hides the codes.
+    const onPacket = (packet: unknown) => {
+      const p = packet as { cmd: string; granted?: number[] };
+      if (p.cmd !== 'suback') return;
+      client.off('packetreceive', onPacket);
+      resolve(p.granted ?? []);
+    };
+    client.on('packetreceive', onPacket);
+    client.subscribe(topics, { qos }, () => {});
+  });
 }
 
 /** A connected client; `sessionPresent` is the CONNACK's flag. */
 export async function connect(url: string, opts: IClientOptions = {}): Promise<MqttClient & { sessionPresent: boolean }> {
   const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts }) as MqttClient & { sessionPresent: boolean };
+  openClients.add(c);
+  c.once('end', () => openClients.delete(c));
   await new Promise<void>((resolve, reject) => {
     c.once('connect', (connack) => { c.sessionPresent = connack.sessionPresent; resolve(); });
     c.once('error', (e) => { c.end(true); reject(e); });

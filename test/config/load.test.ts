@@ -53,7 +53,7 @@ test('a value of the wrong type names the key, the line and what is allowed', ()
 
 test('an unknown listener type lists the allowed ones', () => {
   withFile('broker:\n  listeners:\n    - type: udp\n', (file) => {
-    assert.match(configError(() => loadConfig({ config: file }, {})), /:3:7: broker\.listeners\.0\.type: .*"tcp"\|"tls"\|"ws"/);
+    assert.match(configError(() => loadConfig({ config: file }, {})), /:3:7: broker\.listeners\.0\.type: .*'tcp' \| 'tls' \| 'ws'/);
   });
 });
 

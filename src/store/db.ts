@@ -19,7 +19,11 @@ export function openStore(dataDir: string): Db {
   } catch (err) {
     throw new StoreError(`data dir ${dataDir} is not usable: ${(err as Error).message}`);
   }
-  const file = path.join(dataDir, 'smart-home.db');
+  return openDatabase(path.join(dataDir, 'smart-home.db'));
+}
+
+/** Opens (or creates) a database file, or ':memory:', and brings its schema up to date. */
+export function openDatabase(file: string): Db {
   let db: Db | undefined;
   try {
     db = new Database(file);

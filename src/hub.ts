@@ -60,8 +60,9 @@ export class Hub {
   async start(): Promise<void> {
     try {
       for (const m of this.modules) {
-        await m.start();
+        // Pushed first: a module that fails half-way is stopped too, releasing what it opened.
         this.started.push(m);
+        await m.start();
       }
     } catch (err) {
       await this.stop();

@@ -60,7 +60,9 @@ const httpSchema = z.strictObject({
 const scriptsSchema = z.strictObject({
   memory_limit_mb: z.number().min(1).max(2048).default(32),
   cpu_limit_ms: z.number().int().min(10).default(1000),
-  stack_size_kb: z.number().int().min(64).default(512),
+  // QuickJS runs on Node's own stack inside WebAssembly: above ~256 KiB the host's stack
+  // overflows before QuickJS notices, so that is the ceiling.
+  stack_size_kb: z.number().int().min(32).max(256).default(256),
   max_timers: z.number().int().min(1).default(1000),
   max_pending_publishes: z.number().int().min(1).default(10000),
   log_lines: z.number().int().min(10).default(1000),

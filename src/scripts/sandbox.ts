@@ -1,7 +1,10 @@
 // The only module that touches QuickJS. One runtime per script, with its own memory limit,
 // stack limit and a CPU deadline per invocation (interrupt handler). The host talks to the
 // guest through a fixed set of calls: publish, log, unhandled, setTimer, clearTimer.
-import { getQuickJS, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from 'quickjs-emscripten';
+import { createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { newQuickJSWASMModule, newVariant, RELEASE_SYNC, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from 'quickjs-emscripten';
 import type { ScriptLimits } from '../config/schema.js';
 import { PRELUDE, PRELUDE_FILE } from './prelude.js';
 
@@ -18,9 +21,29 @@ export interface HostCalls {
 /** An error thrown inside the sandbox, as plain data. */
 export interface GuestError { name: string; message: string; stack: string }
 
-let modulePromise: Promise<QuickJSWASMModule> | undefined;
-export function quickjs(): Promise<QuickJSWASMModule> {
-  return (modulePromise ??= getQuickJS());
+// quickjs-emscripten's setMemoryLimit does not add up what a runtime holds (its WebAssembly
+// build cannot see allocation sizes; upstream issues #255/#271): a script could grow the shared
+// WebAssembly heap to gigabytes. So each script gets its own instance of the (once compiled)
+// module with its own WebAssembly.Memory whose `maximum` is the hard cap: when a script's memory
+// cannot grow, QuickJS raises "out of memory" in that script only.
+const WASM_PAGE = 65536;
+/** What the module itself needs before any script allocates: its declared minimum memory. */
+const BASE_PAGES = 256;
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+function compiledModule(): Promise<WebAssembly.Module> {
+  return (compiled ??= (async () => {
+    const require = createRequire(import.meta.url);
+    const dir = path.dirname(require.resolve('@jitl/quickjs-wasmfile-release-sync/package.json'));
+    return WebAssembly.compile(await readFile(path.join(dir, 'dist', 'emscripten-module.wasm')));
+  })());
+}
+
+export async function quickjs(memoryLimitMb: number): Promise<QuickJSWASMModule> {
+  const wasmModule = await compiledModule();
+  const maximum = BASE_PAGES + Math.ceil((memoryLimitMb * 1024 * 1024) / WASM_PAGE);
+  const wasmMemory = new WebAssembly.Memory({ initial: BASE_PAGES, maximum });
+  return newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory }));
 }
 
 export class Sandbox {
@@ -43,7 +66,7 @@ export class Sandbox {
   }
 
   static async create(limits: ScriptLimits, host: HostCalls): Promise<Sandbox> {
-    return new Sandbox(await quickjs(), limits, host);
+    return new Sandbox(await quickjs(limits.memory_limit_mb), limits, host);
   }
 
   /** True when nothing more can happen without outside input: no timers, no publishes in flight. */
@@ -88,7 +111,14 @@ export class Sandbox {
     if (this.disposed) return undefined;
     this.deadline = Date.now() + this.limits.cpu_limit_ms;
     try {
-      const r = fn();
+      let r: { error?: QuickJSHandle; value?: QuickJSHandle };
+      try {
+        r = fn();
+      } catch (err) {
+        // The host's stack ran out inside WebAssembly (stack_size_kb is kept below that; this is the backstop).
+        if (err instanceof RangeError) return { name: 'InternalError', message: `stack overflow: recursion deeper than the host allows`, stack: '' };
+        throw err;
+      }
       if (r.error) return this.toGuestError(r.error);
       r.value?.dispose();
       this.runJobs();

@@ -72,9 +72,9 @@ export class ScriptEngine {
     this.unload(name);
     let script: Script | undefined;
     const sandbox = await Sandbox.create(this.ctx.limits, {
-      publish: publishBinding(this.ctx.bus, compiled, (site) => this.locateSite(compiled, site)),
+      publish: publishBinding(this.ctx.bus, compiled, (stack) => this.locateStack(compiled, stack)),
       log: (level, text) => script && this.logTo(script, level, text),
-      unhandled: (message, site) => script && this.fail(script, `unhandled rejection of Mqtt.publish: ${message}`, this.locateSite(compiled, site)),
+      unhandled: (message, stack) => script && this.fail(script, `unhandled rejection of Mqtt.publish: ${message}`, this.locateStack(compiled, stack)),
       uncaught: (err) => script && this.reportGuestError(script, err),
     });
     script = new Script(name, compiled, sandbox);

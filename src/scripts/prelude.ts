@@ -10,15 +10,9 @@ export const PRELUDE = String.raw`
   'use strict';
   const PRELUDE = ${JSON.stringify(PRELUDE_FILE)};
 
-  // Where in the user's code the current call came from: the first stack frame outside this file.
-  function callSite() {
-    const stack = String(new Error().stack || '').split('\n');
-    for (const line of stack) {
-      if (line.indexOf(PRELUDE) !== -1 || line.trim() === '') continue;
-      const m = /\(?([^()\s]+):(\d+):(\d+)\)?\s*$/.exec(line) || /\(?([^()\s]+):(\d+)\)?\s*$/.exec(line);
-      if (m) return m[1] + ':' + m[2] + ':' + (m[3] || '1');
-    }
-    return '';
+  // The stack of the current call, for the host to find the user's line in (parsing it there is cheaper).
+  function callStack() {
+    return String(new Error().stack || '');
   }
 
   function describe(v) {
@@ -78,8 +72,37 @@ export const PRELUDE = String.raw`
   }
 
   const hostPublish = host.publish;
+  const hostPublishBatch = host.publishBatch;
+  const maxPending = host.maxPending;
   const hostLog = host.log;
   const hostUnhandled = host.unhandled;
+
+  // Publishes in flight, by id. The host settles them in batches (one call per tick, see settle).
+  const pending = new Map();
+  let nextId = 1;
+
+  function settle(batch) {
+    // batch: "id,id,...|[[id, code, message], ...]" — ok ids, then failures as JSON
+    const bar = batch.indexOf('|');
+    const ok = batch.slice(0, bar);
+    if (ok) for (const id of ok.split(',')) {
+      const p = pending.get(+id);
+      if (p) { pending.delete(+id); p.resolve(undefined); }
+    }
+    const failed = batch.slice(bar + 1);
+    if (failed) for (const [id, code, message] of JSON.parse(failed)) {
+      const p = pending.get(id);
+      if (!p) continue;
+      pending.delete(id);
+      const err = new MqttError(code, message);
+      p.reject(err);
+      const promise = p.promise;
+      // Look again once the current jobs have run: an await or .catch attached by then counts.
+      Promise.resolve().then(() => Promise.resolve()).then(() => {
+        if (!promise.handled) hostUnhandled(code + ': ' + message, p.stack);
+      });
+    }
+  }
 
   const Mqtt = Object.freeze({
     publish(topic, payload, qos, retain) {
@@ -94,22 +117,35 @@ export const PRELUDE = String.raw`
       checkQos(q);
       if (typeof r !== 'boolean') throw new TypeError('Mqtt.publish: retain must be true or false, got ' + describe(r));
       const body = toPayload(payload);
-      const site = callSite();
-      let settle;
-      const p = new PublishPromise((resolve, reject) => { settle = { resolve, reject }; });
-      hostPublish(topic, body, q, r, site).then(
-        () => settle.resolve(undefined),
-        (e) => {
-          const err = new MqttError(e && e.code || 'ERROR', e && e.message || String(e));
-          settle.reject(err);
-          // Look again once the current jobs have run: an await or .catch attached by then counts.
-          Promise.resolve().then(() => Promise.resolve()).then(() => {
-            if (!p.handled) hostUnhandled(err.code + ': ' + err.message, site);
-          });
-        });
-      return p;
+      if (pending.size >= maxPending) {
+        throw new RangeError('Mqtt.publish: more than max_pending_publishes (' + maxPending + ') publishes are waiting for the broker; await some before publishing more');
+      }
+      const stack = callStack();
+      const id = nextId++;
+      const entry = { resolve: null, reject: null, stack, promise: null };
+      entry.promise = new PublishPromise((resolve, reject) => { entry.resolve = resolve; entry.reject = reject; });
+      pending.set(id, entry);
+      queue.push([id, topic, body, q, r ? 1 : 0, stack]);
+      if (!flushScheduled) { flushScheduled = true; Promise.resolve().then(flush); }
+      return entry.promise;
     },
   });
+
+  // Publishes made in one turn go to the host in one call (JSON), in order; binary payloads
+  // travel on their own, as ArrayBuffers. The flush runs before control returns to the host.
+  const queue = [];
+  let flushScheduled = false;
+  function flush() {
+    flushScheduled = false;
+    let text = [];
+    for (const item of queue) {
+      if (typeof item[2] === 'string') { text.push(item); continue; }
+      if (text.length) { hostPublishBatch(JSON.stringify(text)); text = []; }
+      hostPublish(item[0], item[1], item[2], item[3], item[4], item[5]);
+    }
+    if (text.length) hostPublishBatch(JSON.stringify(text));
+    queue.length = 0;
+  }
 
   function format(args) {
     return args.map((a) => {
@@ -158,6 +194,6 @@ export const PRELUDE = String.raw`
   define('setInterval', (fn, ms, ...args) => addTimer(fn, ms, args, true));
   define('clearTimeout', clearTimer);
   define('clearInterval', clearTimer);
-  return fireTimer;
+  return { fireTimer, settle };
 })
 `;

@@ -11,9 +11,9 @@ import { PRELUDE, PRELUDE_FILE } from './prelude.js';
 /** What the host provides to one script's sandbox. */
 export interface HostCalls {
   /** Validate and start a publish; throw (TypeError/RangeError) on bad arguments. */
-  publish(topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, callSite: string): Promise<void>;
+  publish(topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, stack: string): Promise<void>;
   log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
-  unhandled(message: string, callSite: string): void;
+  unhandled(message: string, stack: string): void;
   /** An error thrown by guest code that no one caught (timer callback, handler, top level). */
   uncaught(err: GuestError): void;
 }
@@ -50,6 +50,10 @@ export class Sandbox {
   private readonly rt: QuickJSRuntime;
   private readonly vm: QuickJSContext;
   private fireTimer?: QuickJSHandle;
+  private settleFn?: QuickJSHandle;
+  /** Publishes settled since the last flush: ok ids, and failures. */
+  private settledOk: number[] = [];
+  private settledFailed: [number, string, string][] = [];
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private deadline = 0;
   private jobsScheduled = false;
@@ -95,6 +99,7 @@ export class Sandbox {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.fireTimer?.dispose();
+    this.settleFn?.dispose();
     this.vm.dispose();
     this.rt.dispose();
   }
@@ -141,13 +146,22 @@ export class Sandbox {
     }
   }
 
-  /** Promise settlements from the host are batched into one guest entry per tick. */
+  /** Publish settlements are handed to the guest in one call per tick, not one per message. */
   private scheduleJobs(): void {
     if (this.jobsScheduled) return;
     this.jobsScheduled = true;
     queueMicrotask(() => {
       this.jobsScheduled = false;
-      const err = this.enter(() => ({}));
+      if (this.disposed) return;
+      const batch = `${this.settledOk.join(',')}|${this.settledFailed.length ? JSON.stringify(this.settledFailed) : ''}`;
+      this.settledOk = [];
+      this.settledFailed = [];
+      const err = this.enter(() => {
+        const arg = this.vm.newString(batch);
+        const r = this.vm.callFunction(this.settleFn!, this.vm.undefined, arg);
+        arg.dispose();
+        return r;
+      });
       if (err) this.host.uncaught(err);
     });
   }
@@ -176,7 +190,22 @@ export class Sandbox {
       vm.setProp(host, name, h);
       h.dispose();
     };
-    fn('publish', (topic, payload, qos, retain, site) => this.guestPublish(topic!, payload!, qos!, retain!, site!));
+    fn('publish', (id, topic, payload, qos, retain, stack) => {
+      this.startPublish(vm.getNumber(id!), vm.dump(topic!), copyBytes(vm, payload!), vm.dump(qos!), vm.dump(retain!), vm.getString(stack!));
+      return undefined;
+    });
+    fn('publishBatch', (json) => {
+      let items: unknown;
+      try { items = JSON.parse(vm.getString(json!)); } catch { items = undefined; }
+      if (!Array.isArray(items)) throw new TypeError('publishBatch: malformed batch');
+      for (const it of items as unknown[][]) {
+        this.startPublish(Number(it[0]), it[1], typeof it[2] === 'string' ? it[2] : '', it[3], it[4], String(it[5] ?? ''));
+      }
+      return undefined;
+    });
+    const maxPending = vm.newNumber(this.limits.max_pending_publishes);
+    vm.setProp(host, 'maxPending', maxPending);
+    maxPending.dispose();
     fn('log', (level, text) => {
       this.host.log(vm.getString(level!) as 'info', vm.getString(text!));
       return undefined;
@@ -193,41 +222,43 @@ export class Sandbox {
       return undefined;
     });
     const factory = vm.unwrapResult(vm.evalCode(PRELUDE, PRELUDE_FILE));
-    this.fireTimer = vm.unwrapResult(vm.callFunction(factory, vm.undefined, host, vm.global));
+    const api = vm.unwrapResult(vm.callFunction(factory, vm.undefined, host, vm.global));
+    this.fireTimer = vm.getProp(api, 'fireTimer');
+    this.settleFn = vm.getProp(api, 'settle');
+    api.dispose();
     factory.dispose();
     host.dispose();
   }
 
-  private guestPublish(topicH: QuickJSHandle, payloadH: QuickJSHandle, qosH: QuickJSHandle, retainH: QuickJSHandle, siteH: QuickJSHandle): QuickJSHandle {
-    const vm = this.vm;
-    const payload: string | Uint8Array = vm.typeof(payloadH) === 'string' ? vm.getString(payloadH) : copyBytes(vm, payloadH);
+  /** Starts one publish asked for by the guest; its outcome is settled in the next batch. */
+  private startPublish(id: number, topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, stack: string): void {
     if (this.pendingPublishes >= this.limits.max_pending_publishes) {
-      throw new RangeError(`Mqtt.publish: more than max_pending_publishes (${this.limits.max_pending_publishes}) publishes are waiting for the broker; await some before publishing more`);
+      this.settledFailed.push([id, 'REFUSED', `more than max_pending_publishes (${this.limits.max_pending_publishes}) publishes are waiting for the broker`]);
+      this.scheduleJobs();
+      return;
     }
-    const started = this.host.publish(vm.dump(topicH), payload, vm.dump(qosH), vm.dump(retainH), vm.getString(siteH));
-    const deferred = vm.newPromise();
+    let started: Promise<void>;
+    try {
+      // the prelude sends retain as 0/1; the host checks everything again
+      started = this.host.publish(topic, payload, qos, retain === 1 ? true : retain === 0 ? false : retain, stack);
+    } catch (err) {
+      this.settledFailed.push([id, 'REFUSED', (err as Error).message]);
+      this.scheduleJobs();
+      return;
+    }
     this.pendingPublishes++;
     started.then(
       () => {
         this.pendingPublishes--;
-        if (this.disposed) return;
-        deferred.resolve();
-        deferred.dispose();
+        this.settledOk.push(id);
         this.scheduleJobs();
       },
       (err: { code?: string; message?: string }) => {
         this.pendingPublishes--;
-        if (this.disposed) return;
-        const e = vm.newObject();
-        vm.setProp(e, 'code', vm.newString(err.code ?? 'ERROR'));
-        vm.setProp(e, 'message', vm.newString(err.message ?? String(err)));
-        deferred.reject(e);
-        e.dispose();
-        deferred.dispose();
+        this.settledFailed.push([id, err.code ?? 'ERROR', err.message ?? String(err)]);
         this.scheduleJobs();
       },
     );
-    return deferred.handle;
   }
 
   private setTimer(id: number, ms: number, repeat: boolean): QuickJSHandle | undefined {

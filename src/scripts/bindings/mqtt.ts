@@ -5,14 +5,14 @@ import { publishTopicProblem, describe } from '../../mqtt/topic.js';
 import type { CompiledScript } from '../compile.js';
 import type { Location } from '../errors.js';
 
-export function publishBinding(bus: MqttBus, compiled: CompiledScript, locate: (site: string) => Location | undefined) {
-  return (topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, site: string): Promise<void> => {
+export function publishBinding(bus: MqttBus, compiled: CompiledScript, locate: (stack: string) => Location | undefined) {
+  return (topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, stack: string): Promise<void> => {
     const problem = publishTopicProblem(topic);
     if (problem) throw new (problem.kind === 'type' ? TypeError : RangeError)(`Mqtt.publish: ${problem.message}`);
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`Mqtt.publish: qos must be 0, 1 or 2, got ${describe(qos)}`);
     if (typeof retain !== 'boolean') throw new TypeError(`Mqtt.publish: retain must be true or false, got ${describe(retain)}`);
     const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    const loc = locate(site);
+    const loc = locate(stack);
     return bus.publish(topic as string, bytes, { qos, retain }, { script: compiled.file, line: loc?.line, col: loc?.col }).then(() => undefined);
   };
 }

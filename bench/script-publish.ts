@@ -2,6 +2,11 @@
 // a plain mqtt.js program doing the same against the same broker (Mosquitto); RSS of idle
 // scripts; cold start of one script.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { openStore } from '../src/store/db.js';
+import { MessageTrace } from '../src/mqtt/trace.js';
 import { fileURLToPath } from 'node:url';
 import { EventBus } from '../src/events.js';
 import { createLogger } from '../src/log.js';
@@ -66,7 +71,11 @@ async function scriptProgram(url: string, qos: 0 | 1 | 2, n: number): Promise<nu
   const sub = await subscriber(url, 'bench/script', qos);
   const log = createLogger('silent');
   const events = new EventBus(log);
-  const bus = new MqttBus({ url, clientId: `bench-hub-${qos}`, publishTimeoutMs: 60000, log, events });
+  // with the message trace, as in the hub: every publish is recorded with its script line
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-trace-'));
+  const db = openStore(dir);
+  const trace = new MessageTrace(db, 10000);
+  const bus = new MqttBus({ url, clientId: `bench-hub-${qos}`, publishTimeoutMs: 60000, log, events, trace });
   await bus.start();
   const limits = configSchema.parse({}).scripts;
   const engine = new ScriptEngine({ limits: { ...limits, cpu_limit_ms: 60000 }, bus, events, log });
@@ -77,6 +86,8 @@ async function scriptProgram(url: string, qos: 0 | 1 | 2, n: number): Promise<nu
   await engine.whenIdle(script);
   if (script.errors) throw new Error(script.logs.map((l) => l.message).join('\n'));
   await engine.stop(); await bus.stop(); sub.c.end(true);
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
   return rate;
 }
 

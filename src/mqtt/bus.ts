@@ -84,6 +84,7 @@ export class MqttBus {
   }
 
   async stop(): Promise<void> {
+    if (this.sweeper) { clearInterval(this.sweeper); this.sweeper = undefined; }
     this.ctx.trace?.flush();
     const c = this.client;
     if (!c) return;
@@ -110,21 +111,38 @@ export class MqttBus {
       return Promise.resolve().then(() => done(new MqttError('NOT_CONNECTED', `not connected to ${this.target}`)));
     }
     return new Promise<PublishResult>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      if (opts.qos > 0) {
-        timer = setTimeout(() => {
-          timer = undefined;
-          try { done(new MqttError('TIMEOUT', `no ${opts.qos === 1 ? 'PUBACK' : 'PUBCOMP'} from ${this.target} within ${this.ctx.publishTimeoutMs} ms`)); } catch (e) { reject(e); }
-        }, this.ctx.publishTimeoutMs);
-      }
+      let finished = false;
+      const finish = (err?: MqttError) => {
+        if (finished) return;
+        finished = true;
+        if (opts.qos > 0) this.awaitingAck.delete(finish);
+        try { resolve(done(err)); } catch (e) { reject(e); }
+      };
+      // One sweeper for all acknowledgement deadlines, not a timer per message.
+      if (opts.qos > 0) this.awaitingAck.set(finish, { deadline: Date.now() + this.ctx.publishTimeoutMs, qos: opts.qos });
+      this.ensureSweeper();
       client.publish(topic, payload, { qos: opts.qos, retain: opts.retain }, (err) => {
-        if (opts.qos > 0 && !timer) return; // already timed out
-        if (timer) clearTimeout(timer);
-        try {
-          resolve(done(err ? new MqttError(/closed|disconnect/i.test(err.message) ? 'CLOSED' : 'REFUSED', `publish to ${topic} failed: ${err.message}`) : undefined));
-        } catch (e) { reject(e); }
+        finish(err ? new MqttError(/closed|disconnect/i.test(err.message) ? 'CLOSED' : 'REFUSED', `publish to ${topic} failed: ${err.message}`) : undefined);
       });
     });
+  }
+
+  private readonly awaitingAck = new Map<(err?: MqttError) => void, { deadline: number; qos: number }>();
+  private sweeper?: NodeJS.Timeout;
+
+  private ensureSweeper(): void {
+    if (this.sweeper || this.awaitingAck.size === 0) return;
+    const every = Math.min(1000, Math.max(50, Math.floor(this.ctx.publishTimeoutMs / 4)));
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      // insertion order = deadline order: stop at the first one still in time
+      for (const [finish, { deadline, qos }] of this.awaitingAck) {
+        if (deadline > now) break;
+        finish(new MqttError('TIMEOUT', `no ${qos === 1 ? 'PUBACK' : 'PUBCOMP'} from ${this.target} within ${this.ctx.publishTimeoutMs} ms`));
+      }
+      if (this.awaitingAck.size === 0) { clearInterval(this.sweeper); this.sweeper = undefined; }
+    }, every);
+    this.sweeper.unref();
   }
 
   /** Subscribes the hub (reference-counted per filter, so two users of one filter share it). */

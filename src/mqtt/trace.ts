@@ -17,7 +17,7 @@ export class MessageTrace {
 
   constructor(private readonly db: Db, private readonly maxRows: number, private readonly flushMs = 200) {
     this.insert = db.prepare(`INSERT INTO message_trace (time, topic, size, qos, retain, source, line, col, result, error, ack_ms)
-      VALUES (@time, @topic, @size, @qos, @retain, @source, @line, @col, @result, @error, @ackMs)`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.trim = db.prepare('DELETE FROM message_trace WHERE id <= (SELECT max(id) FROM message_trace) - ?');
   }
 
@@ -37,7 +37,7 @@ export class MessageTrace {
     this.pending = [];
     this.db.transaction(() => {
       for (const e of rows) {
-        this.insert.run({ source: null, line: null, col: null, error: null, ackMs: null, ...e, retain: e.retain ? 1 : 0 });
+        this.insert.run(e.time, e.topic, e.size, e.qos, e.retain ? 1 : 0, e.source ?? null, e.line ?? null, e.col ?? null, e.result, e.error ?? null, e.ackMs ?? null);
       }
       this.trim.run(this.maxRows);
     })();

@@ -134,14 +134,21 @@ export class ScriptEngine {
     this.ctx.log[level]({ script: script.name }, message);
   }
 
-  /** First stack frame in the user's file, mapped to the original source. */
+  /** First stack frame in the user's file, mapped to the original source (cached: a loop repeats its stack). */
   private locateStack(compiled: CompiledScript, stack: string): Location | undefined {
+    const cache = (this.stackCache.get(compiled) ?? this.stackCache.set(compiled, new Map()).get(compiled))!;
+    if (cache.has(stack)) return cache.get(stack);
+    let found: Location | undefined;
     for (const line of stack.split('\n')) {
-      const loc = this.locateSite(compiled, line);
-      if (loc) return loc;
+      found = this.locateSite(compiled, line);
+      if (found) break;
     }
-    return undefined;
+    if (cache.size >= 1000) cache.clear();
+    cache.set(stack, found);
+    return found;
   }
+
+  private readonly stackCache = new WeakMap<CompiledScript, Map<string, Location | undefined>>();
 
   /** "file:line:col" (as QuickJS writes it) -> the user's location, if it is in this script. */
   locateSite(compiled: CompiledScript, site: string): Location | undefined {

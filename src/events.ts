@@ -8,6 +8,9 @@ export interface HubEvents {
   'mqtt.message': MqttMessageEvent;
   'mqtt.connection': { connected: boolean; error?: string };
   'script.log': ScriptLogEvent;
+  'entity.stateChanged': { entityId: string; oldState: unknown; newState: unknown; attributes: Record<string, unknown>; time: number };
+  'entity.availability': { entityId: string; available: boolean };
+  'entity.removed': { entityId: string };
   'system.started': Record<string, never>;
   'system.stopping': Record<string, never>;
 }

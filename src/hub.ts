@@ -11,6 +11,10 @@ import { MqttBus } from './mqtt/bus.js';
 import { MessageTrace } from './mqtt/trace.js';
 import { ApiServer } from './api/server.js';
 import { ScriptEngine } from './scripts/engine.js';
+import { EntityRegistry } from './entities/registry.js';
+import { EntitiesModule } from './entities/module.js';
+import { Zigbee2Mqtt } from './entities/integrations/zigbee2mqtt.js';
+import { ScriptStorage } from './store/script-storage.js';
 import { VERSION } from './version.js';
 
 interface Module { name: string; start(): Promise<void>; stop(): Promise<void> }
@@ -23,6 +27,8 @@ export class Hub {
   readonly broker?: Broker;
   readonly bus: MqttBus;
   readonly scripts: ScriptEngine;
+  readonly registry: EntityRegistry;
+  readonly entities: EntitiesModule;
   readonly api?: ApiServer;
   private readonly modules: Module[] = [];
   private started: Module[] = [];
@@ -49,10 +55,26 @@ export class Hub {
       trace: this.trace,
     });
     this.modules.push(named('mqtt', this.bus));
-    this.scripts = new ScriptEngine({ limits: config.scripts, dir: path.join(config.data_dir, 'scripts'), bus: this.bus, events: this.events, log: log.child({ module: 'scripts' }) });
+    const scriptsDir = path.join(config.data_dir, 'scripts');
+    this.registry = new EntityRegistry(this.db, this.events);
+    this.entities = new EntitiesModule({
+      registry: this.registry, entities: config.entities, scriptsDir, log: log.child({ module: 'entities' }),
+      runScript: (file, entityId, action, params) => this.scripts.runEntityAction(file, entityId, action, params),
+    });
+    this.modules.push(named('entities', this.entities));
+    this.scripts = new ScriptEngine({
+      limits: config.scripts, dir: scriptsDir, bus: this.bus, events: this.events, log: log.child({ module: 'scripts' }),
+      entities: this.entities, storage: new ScriptStorage(this.db), isActionScript: (f) => this.entities.isActionScript(f),
+    });
     this.modules.push(named('scripts', this.scripts));
+    if (config.zigbee2mqtt.enabled) {
+      this.modules.push(named('zigbee2mqtt', new Zigbee2Mqtt({
+        baseTopic: config.zigbee2mqtt.base_topic, qos: config.zigbee2mqtt.qos, bus: this.bus, events: this.events,
+        registry: this.registry, actions: this.entities.actions, log: log.child({ module: 'zigbee2mqtt' }),
+      })));
+    }
     if (config.http.enabled) {
-      this.api = new ApiServer({ host: config.http.host, port: config.http.port, log: log.child({ module: 'api' }), status: () => this.status() });
+      this.api = new ApiServer({ host: config.http.host, port: config.http.port, log: log.child({ module: 'api' }), hub: this });
       this.modules.push(named('api', this.api));
     }
   }

@@ -11,6 +11,7 @@ import { AclError } from '../broker/acl.js';
 import { serveCommand } from './serve.js';
 import { userAdd, userList, userRemove } from './users.js';
 import { runCommand, checkCommand } from './scripts.js';
+import { actionCommand } from './action.js';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -48,6 +49,15 @@ configOptions(program.command('run').description('run one script against the hub
 program.command('check').description('compile and type-check scripts; prints every error at its line')
   .argument('<files...>', 'scripts: .js, .ts or .coffee')
   .action(checkCommand);
+
+configOptions(program.command('action').description('run an entity action in the running hub, e.g. action light.hall on'))
+  .argument('<entity>', 'entity id, e.g. light.living_room')
+  .argument('<action>', 'action name, e.g. on')
+  .option('--param <name=value...>', 'action parameter (JSON values are parsed), e.g. --param brightness=200')
+  .option('--url <url>', 'the hub\'s HTTP address (default: from the config, http://127.0.0.1:8080)')
+  .option('--user <name>', 'authenticate as this user (once the hub has users)')
+  .option('--password-stdin', 'read the password from standard input')
+  .action(actionCommand);
 
 const user = program.command('user').description('broker users (stored hashed in the database)');
 configOptions(user.command('add').description('add a user; the password is asked for, or read from stdin'))

@@ -11,13 +11,13 @@ import { typeCheck } from '../scripts/typecheck.js';
 import { CommanderError } from 'commander';
 
 /** `--set name=value`: JSON values are parsed (`--set n=3`), anything else is a string. */
-export function parseSets(sets: string[] = []): Record<string, unknown> {
+export function parseSets(sets: string[] = [], flag = '--set'): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const s of sets) {
     const i = s.indexOf('=');
     const name = i > 0 ? s.slice(0, i) : '';
     if (!/^[A-Za-z_$][\w$]*$/.test(name)) {
-      throw new CommanderError(2, 'smart-home.set', `--set "${s}": expected name=value with a JavaScript identifier as the name, e.g. --set actionName=on`);
+      throw new CommanderError(2, 'smart-home.set', `${flag} "${s}": expected name=value with a JavaScript identifier as the name, e.g. ${flag} actionName=on`);
     }
     const raw = s.slice(i + 1);
     try { out[name] = JSON.parse(raw); } catch { out[name] = raw; }

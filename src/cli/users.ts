@@ -10,7 +10,7 @@ function withUsers<T>(opts: ConfigOverrides, fn: (users: UserStore) => Promise<T
   return Promise.resolve(fn(new UserStore(db))).finally(() => db.close());
 }
 
-async function readPassword(fromStdin: boolean): Promise<string> {
+export async function readPassword(fromStdin: boolean): Promise<string> {
   if (fromStdin || !process.stdin.isTTY) {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);

@@ -66,6 +66,27 @@ const scriptsSchema = z.strictObject({
   max_timers: z.number().int().min(1).default(1000),
   max_pending_publishes: z.number().int().min(1).default(10000),
   log_lines: z.number().int().min(10).default(1000),
+  /** MQTT messages waiting for one script; beyond this they are dropped, counted and logged. */
+  queue_size: z.number().int().min(1).default(1000),
+  /** A message chain through scripts longer than this is cut (loop protection). */
+  max_hops: z.number().int().min(1).default(8),
+});
+
+const entitySchema = z.strictObject({
+  id: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z0-9_]+$/, 'must be domain.name in lower case, e.g. light.living_room'),
+  name: z.string().optional(),
+  type: z.string().optional(),
+  /** Script file, relative to the scripts dir (data_dir/scripts), that runs the actions. */
+  script: z.string().optional(),
+  actions: z.array(z.string().min(1)).default([]),
+});
+
+const zigbee2mqttSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  base_topic: z.string().min(1).default('zigbee2mqtt'),
+
+  /** Publishes made by entity actions (e.g. "on") are sent at this QoS. */
+  qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
 });
 
 const storeSchema = z.strictObject({
@@ -80,9 +101,12 @@ export const configSchema = z.strictObject({
   http: httpSchema.default(httpSchema.parse({})),
   scripts: scriptsSchema.default(scriptsSchema.parse({})),
   store: storeSchema.default(storeSchema.parse({})),
+  entities: z.array(entitySchema).default([]),
+  zigbee2mqtt: zigbee2mqttSchema.default(zigbee2mqttSchema.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type BrokerConfig = Config['broker'];
 export type ScriptLimits = Config['scripts'];
+export type EntityConfig = z.infer<typeof entitySchema>;

@@ -10,6 +10,8 @@ import { compileScript, type CompiledScript } from './compile.js';
 import { codeFrame, formatLocated, ScriptError, type Location } from './errors.js';
 import { Sandbox, type GuestError } from './sandbox.js';
 import { publishBinding } from './bindings/mqtt.js';
+import { entityAsyncCalls, entityCalls, storageCalls, type EntityAccess, type StorageAccess } from './bindings/entity.js';
+import { InputRouter } from './inputs.js';
 
 export interface EngineContext {
   limits: ScriptLimits;
@@ -18,9 +20,16 @@ export interface EngineContext {
   log: Logger;
   /** Directory whose .js/.ts/.coffee files are loaded on start, if it exists. */
   dir?: string;
+  entities?: EntityAccess;
+  storage?: StorageAccess;
+  /** Scripts that run entity actions are not started on their own. */
+  isActionScript?: (file: string) => boolean;
 }
 
-export interface ScriptInfo { name: string; file: string; language: string; errors: number; pendingPublishes: number }
+export interface ScriptInfo {
+  name: string; file: string; language: string; errors: number; pendingPublishes: number;
+  subscriptions: number; queued: number; overflows: number; delivered: number;
+}
 
 export interface LoadOptions { globals?: Record<string, unknown>; name?: string }
 
@@ -34,13 +43,19 @@ export class Script {
 
 export class ScriptEngine {
   private readonly scripts = new Map<string, Script>();
+  readonly inputs: InputRouter;
+  private offMessage?: () => void;
 
-  constructor(private readonly ctx: EngineContext) {}
+  constructor(private readonly ctx: EngineContext) {
+    this.inputs = new InputRouter(ctx.bus, ctx.limits, ctx.log);
+  }
 
   async start(): Promise<void> {
+    this.offMessage = this.ctx.events.on('mqtt.message', (m) => this.inputs.route(m));
     const dir = this.ctx.dir;
     if (!dir || !existsSync(dir)) return;
     for (const f of readdirSync(dir).filter((f) => /\.(js|ts|coffee)$/.test(f)).sort()) {
+      if (this.ctx.isActionScript?.(path.join(dir, f))) continue;
       try {
         await this.load(path.join(dir, f));
       } catch (err) {
@@ -51,12 +66,15 @@ export class ScriptEngine {
   }
 
   async stop(): Promise<void> {
+    this.offMessage?.();
     for (const name of [...this.scripts.keys()]) this.unload(name);
+    this.inputs.stop();
   }
 
   list(): ScriptInfo[] {
     return [...this.scripts.values()].map((s) => ({
       name: s.name, file: s.compiled.file, language: s.compiled.language, errors: s.errors, pendingPublishes: s.sandbox.pendingPublishes,
+      ...(this.inputs.stats(s.name) ?? { subscriptions: 0, queued: 0, overflows: 0, delivered: 0 }),
     }));
   }
 
@@ -71,30 +89,88 @@ export class ScriptEngine {
     const name = opts.name ?? path.basename(file);
     this.unload(name);
     let script: Script | undefined;
+    const router = this.inputs;
     const sandbox = await Sandbox.create(this.ctx.limits, {
-      publish: publishBinding(this.ctx.bus, compiled, (stack) => this.locateStack(compiled, stack)),
+      publish: publishBinding(this.ctx.bus, compiled, (stack) => this.locateStack(compiled, stack), (topic, bytes) => router.published(name, topic, bytes)),
       log: (level, text) => script && this.logTo(script, level, text),
-      unhandled: (message, stack) => script && this.fail(script, `unhandled rejection of Mqtt.publish: ${message}`, this.locateStack(compiled, stack)),
+      unhandled: (message, stack) => script && this.fail(script, `unhandled rejection of ${message}`, this.locateStack(compiled, stack)),
       uncaught: (err) => script && this.reportGuestError(script, err),
+      calls: {
+        subscribe: ([id, filter, self]) => router.subscribe(name, Number(id), filter, self === true),
+        unsubscribe: ([id]) => router.unsubscribe(name, Number(id)),
+        handlerDone: () => router.handlerDone(name),
+        ...entityCalls(this.ctx.entities),
+        ...storageCalls(this.ctx.storage, name),
+      },
+      asyncCalls: entityAsyncCalls(this.ctx.entities, name),
     });
     script = new Script(name, compiled, sandbox);
     this.scripts.set(name, script);
+    const loaded = script;
+    router.attach({
+      name,
+      deliver: (subId, msg, params) => {
+        const r = sandbox.deliver(String(subId), msg.topic, msg.payload, msg.qos, msg.retain, params);
+        if (r.error) this.reportGuestError(loaded, r.error);
+        return r.done;
+      },
+      log: (level, message) => this.logTo(loaded, level, message),
+    });
     if (opts.globals) sandbox.setGlobals(opts.globals);
     const err = sandbox.run(compiled.code, compiled.evalName);
     if (err) this.reportGuestError(script, err);
     return script;
   }
 
+  /**
+   * Runs an entity action with `file`: a script that defines `entityAction(entityId, actionName,
+   * params)` is loaded once and that function is called; any other script is an action body,
+   * run fresh each time with `entityId`, `actionName` and `params` in scope (the seed's example).
+   */
+  async runEntityAction(file: string, entityId: string, actionName: string, params: Record<string, unknown>): Promise<void> {
+    const source = readFileSync(file, 'utf8');
+    const compiled = compileScript(file, source);
+    const fail = (script: Script, err: GuestError): never => {
+      this.reportGuestError(script, err);
+      throw Object.assign(new Error(`action ${actionName} of ${entityId} failed: ${this.describeGuestError(script, err).text}`), { code: 'ACTION_FAILED', name: 'EntityError' });
+    };
+    if (definesEntityAction(compiled.code)) {
+      const name = `entity:${path.basename(file)}`;
+      let script = this.scripts.get(name);
+      if (!script || script.compiled.source !== source) script = await this.load(file, { name }, source);
+      const err = await script.sandbox.invoke('entityAction', [entityId, actionName, params]);
+      if (err) fail(script, err);
+      await this.whenPublished(script);
+      return;
+    }
+    const name = `action:${entityId}:${actionName}:${Date.now()}`;
+    const script = await this.load(file, { name, globals: { entityId, actionName, params } }, source);
+    try {
+      if (script.errors > 0) fail(script, { name: 'Error', message: script.logs.at(-1)?.message ?? 'failed', stack: '' });
+      await this.whenIdle(script, 10, this.ctx.limits.cpu_limit_ms * 10);
+    } finally {
+      this.unload(name);
+    }
+  }
+
+  /** Waits until no publish of the script is in flight (bounded). */
+  private async whenPublished(script: Script, timeoutMs = 30000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (script.sandbox.pendingPublishes > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  }
+
   unload(name: string): void {
     const s = this.scripts.get(name);
     if (!s) return;
+    this.inputs.detach(name);
     s.sandbox.dispose();
     this.scripts.delete(name);
   }
 
   /** Resolves when the script has no timers and no publishes in flight (for `smart-home run`). */
-  async whenIdle(script: Script, pollMs = 10): Promise<void> {
-    while (!script.idle) await new Promise((r) => setTimeout(r, pollMs));
+  async whenIdle(script: Script, pollMs = 10, timeoutMs = Infinity): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!script.idle && Date.now() < deadline) await new Promise((r) => setTimeout(r, pollMs));
     // let settled publishes' callbacks run inside the guest
     await new Promise((r) => setImmediate(r));
   }
@@ -156,4 +232,9 @@ export class ScriptEngine {
     if (!m || m[1] !== compiled.evalName) return undefined;
     return compiled.locate(Number(m[2]), Number(m[3] ?? 1));
   }
+}
+
+/** Does compiled JavaScript define a global entityAction function? */
+export function definesEntityAction(code: string): boolean {
+  return /\bfunction\s+entityAction\s*\(|\bentityAction\s*=\s*(function|\(|async\b|[A-Za-z_$][\w$]*\s*=>)/.test(code);
 }

@@ -90,21 +90,24 @@ export const PRELUDE = String.raw`
       if (p) { pending.delete(+id); p.resolve(undefined); }
     }
     const failed = batch.slice(bar + 1);
-    if (failed) for (const [id, code, message] of JSON.parse(failed)) {
+    if (failed) for (const [id, code, message, name] of JSON.parse(failed)) {
       const p = pending.get(id);
       if (!p) continue;
       pending.delete(id);
-      const err = new MqttError(code, message);
+      let err;
+      if (name && name !== 'MqttError') { err = new Error(message); err.name = name; err.code = code; }
+      else err = new MqttError(code, message);
       p.reject(err);
       const promise = p.promise;
       // Look again once the current jobs have run: an await or .catch attached by then counts.
       Promise.resolve().then(() => Promise.resolve()).then(() => {
-        if (!promise.handled) hostUnhandled(code + ': ' + message, p.stack);
+        if (!promise.handled) hostUnhandled((p.what || 'Mqtt.publish') + ': ' + code + ': ' + message, p.stack);
       });
     }
   }
 
   const Mqtt = Object.freeze({
+    subscribe: (filter, handler, options) => subscribe(filter, handler, options),
     publish(topic, payload, qos, retain) {
       let q = qos, r = retain;
       if (qos !== null && typeof qos === 'object') {
@@ -129,6 +132,102 @@ export const PRELUDE = String.raw`
       if (!flushScheduled) { flushScheduled = true; Promise.resolve().then(flush); }
       return entry.promise;
     },
+  });
+
+  // ---- MQTT input: Mqtt.subscribe(filter, handler[, {self}]) -------------------------------
+  const hostCall = host.call;
+  const hostCallAsync = host.callAsync;
+  const call = (name, ...args) => {
+    const out = hostCall(name, JSON.stringify(args));
+    return out === undefined ? undefined : JSON.parse(out);
+  };
+  // an async host call: a promise settled through the same batches as publishes
+  function callAsync(what, name, args) {
+    const stack = callStack();
+    const id = nextId++;
+    const entry = { resolve: null, reject: null, stack, promise: null, what };
+    entry.promise = new PublishPromise((resolve, reject) => { entry.resolve = resolve; entry.reject = reject; });
+    pending.set(id, entry);
+    hostCallAsync(id, name, JSON.stringify(args));
+    return entry.promise;
+  }
+
+  const handlers = new Map();
+  let nextSub = 1;
+  function subscribe(filter, handler, options) {
+    if (typeof filter !== 'string') throw new TypeError('Mqtt.subscribe: filter must be a string, got ' + describe(filter));
+    if (typeof handler !== 'function') throw new TypeError('Mqtt.subscribe: handler must be a function, got ' + describe(handler));
+    const self = !!(options && options.self);
+    const id = nextSub++;
+    call('subscribe', id, filter, self); // the host checks the filter and throws a located error
+    handlers.set(id, handler);
+    let active = true;
+    return function unsubscribe() {
+      if (!active) return;
+      active = false;
+      handlers.delete(id);
+      call('unsubscribe', id);
+    };
+  }
+
+  // The host delivers one message at a time; a handler that returns a promise holds the next
+  // message back until it settles. Returns true when every handler finished synchronously.
+  function deliver(ids, topic, payload, buffer, qos, retain, params) {
+    let json;
+    try { json = JSON.parse(payload); } catch (e) { json = undefined; }
+    const waits = [];
+    for (const id of ids.split(',')) {
+      const handler = handlers.get(+id);
+      if (!handler) continue;
+      const message = { topic, payload, bytes: new Uint8Array(buffer.slice(0)), json, qos, retain, params: JSON.parse(params) };
+      try {
+        const r = handler(message);
+        if (r && typeof r.then === 'function') waits.push(r);
+      } catch (e) {
+        reportHandlerError(e);
+      }
+    }
+    if (waits.length === 0) return true;
+    Promise.all(waits.map((w) => Promise.resolve(w).then(undefined, reportHandlerError))).then(() => hostCall('handlerDone', '[]'));
+    return false;
+  }
+  const hostUncaught = host.uncaught;
+  function reportHandlerError(e) {
+    if (e instanceof Error) hostUncaught(e.name || 'Error', e.message, String(e.stack || ''));
+    else hostUncaught('Error', 'uncaught value: ' + String(e), '');
+  }
+
+  // ---- Entities and Storage ---------------------------------------------------------------
+  function checkId(fn, id) {
+    if (typeof id !== 'string' || id === '') throw new TypeError(fn + ': entity id must be a non-empty string like "light.living_room", got ' + describe(id));
+  }
+  const Entity = Object.freeze({
+    getState(id) { checkId('Entity.getState', id); return call('entity.get', id); },
+    setState(id, state, attributes) {
+      checkId('Entity.setState', id);
+      if (attributes !== undefined && (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes))) {
+        throw new TypeError('Entity.setState: attributes must be an object, got ' + describe(attributes));
+      }
+      return call('entity.set', id, state === undefined ? null : state, attributes === undefined ? null : attributes);
+    },
+    callAction(id, action, params) {
+      checkId('Entity.callAction', id);
+      if (typeof action !== 'string' || action === '') throw new TypeError('Entity.callAction: action must be a non-empty string, got ' + describe(action));
+      return callAsync('Entity.callAction', 'entity.callAction', [id, action, params === undefined ? {} : params]);
+    },
+  });
+  function checkKey(fn, key) {
+    if (typeof key !== 'string') throw new TypeError(fn + ': key must be a string, got ' + describe(key));
+  }
+  const Storage = Object.freeze({
+    get(key) { checkKey('Storage.get', key); return call('storage.get', key); },
+    set(key, value) {
+      checkKey('Storage.set', key);
+      if (value === undefined) throw new TypeError('Storage.set: value must be JSON (use Storage.delete to remove a key)');
+      call('storage.set', key, value);
+    },
+    delete(key) { checkKey('Storage.delete', key); return call('storage.delete', key); },
+    keys() { return call('storage.keys'); },
   });
 
   // Publishes made in one turn go to the host in one call (JSON), in order; binary payloads
@@ -188,12 +287,14 @@ export const PRELUDE = String.raw`
 
   const define = (name, value) => Object.defineProperty(global, name, { value, writable: false, enumerable: false, configurable: false });
   define('Mqtt', Mqtt);
+  define('Entity', Entity);
+  define('Storage', Storage);
   define('MqttError', MqttError);
   define('console', console);
   define('setTimeout', (fn, ms, ...args) => addTimer(fn, ms, args, false));
   define('setInterval', (fn, ms, ...args) => addTimer(fn, ms, args, true));
   define('clearTimeout', clearTimer);
   define('clearInterval', clearTimer);
-  return { fireTimer, settle };
+  return { fireTimer, settle, deliver };
 })
 `;

@@ -16,7 +16,14 @@ export interface HostCalls {
   unhandled(message: string, stack: string): void;
   /** An error thrown by guest code that no one caught (timer callback, handler, top level). */
   uncaught(err: GuestError): void;
+  /** Synchronous calls by name (JSON in, JSON out); a throw becomes the same error in the guest. */
+  calls: Record<string, (args: unknown[]) => unknown>;
+  /** Asynchronous calls by name; the guest gets a promise settled with the result's outcome. */
+  asyncCalls: Record<string, (args: unknown[]) => Promise<unknown>>;
 }
+
+/** A host error with a name the guest sees (e.g. 'EntityError'); its code travels too. */
+export interface NamedError { name: string; message: string; code?: string }
 
 /** An error thrown inside the sandbox, as plain data. */
 export interface GuestError { name: string; message: string; stack: string }
@@ -51,9 +58,10 @@ export class Sandbox {
   private readonly vm: QuickJSContext;
   private fireTimer?: QuickJSHandle;
   private settleFn?: QuickJSHandle;
+  private deliverFn?: QuickJSHandle;
   /** Publishes settled since the last flush: ok ids, and failures. */
   private settledOk: number[] = [];
-  private settledFailed: [number, string, string][] = [];
+  private settledFailed: [number, string, string, string?][] = [];
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private deadline = 0;
   private jobsScheduled = false;
@@ -93,6 +101,66 @@ export class Sandbox {
     return this.enter(() => this.vm.evalCode(code, filename, { type: 'global' }));
   }
 
+  /**
+   * Hands one MQTT message to the handlers `ids` (comma-separated). Returns true when they all
+   * finished synchronously; otherwise `calls.handlerDone` is called when they settle.
+   */
+  deliver(ids: string, topic: string, payload: Buffer, qos: number, retain: boolean, params: string[]): { done: boolean; error?: GuestError } {
+    if (this.disposed) return { done: true };
+    let done = true;
+    const error = this.enter(() => {
+      const vm = this.vm;
+      const args = [
+        vm.newString(ids), vm.newString(topic), vm.newString(payload.toString('utf8')),
+        vm.newArrayBuffer(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength)),
+        vm.newNumber(qos), retain ? vm.true : vm.false, vm.newString(JSON.stringify(params)),
+      ];
+      const r = vm.callFunction(this.deliverFn!, vm.undefined, ...args);
+      for (const a of args) a.dispose();
+      if (!r.error) done = vm.dump(r.value) === true;
+      return r;
+    });
+    return { done: error ? true : done, error };
+  }
+
+  /**
+   * Calls the global function `name` with JSON arguments and waits for the promise it returns,
+   * if any. Resolves with the error it threw or rejected with, or undefined.
+   */
+  async invoke(name: string, args: unknown[]): Promise<GuestError | undefined> {
+    let promise: QuickJSHandle | undefined;
+    const err = this.enter(() => {
+      const vm = this.vm;
+      const fn = vm.getProp(vm.global, name);
+      if (vm.typeof(fn) !== 'function') {
+        fn.dispose();
+        return { error: vm.newError({ name: 'TypeError', message: `${name} is not a function` }) };
+      }
+      const handles = args.map((a) => vm.unwrapResult(vm.evalCode(`(${JSON.stringify(a ?? null)})`)));
+      const r = vm.callFunction(fn, vm.undefined, ...handles);
+      fn.dispose();
+      for (const h of handles) h.dispose();
+      if (!r.error) {
+        const st = vm.getPromiseState(r.value);
+        if (!(st.type === 'fulfilled' && st.notAPromise)) {
+          promise = r.value.dup();
+          if (st.type === 'fulfilled') st.value.dispose();
+          else if (st.type === 'rejected') st.error.dispose();
+        }
+      }
+      return r;
+    });
+    if (err || !promise) { promise?.dispose(); return err; }
+    const settled = this.vm.resolvePromise(promise);
+    promise.dispose();
+    this.scheduleJobs();
+    const r = await settled;
+    if (this.disposed) return undefined;
+    if (r.error) return this.toGuestError(r.error);
+    r.value.dispose();
+    return undefined;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -100,6 +168,7 @@ export class Sandbox {
     this.timers.clear();
     this.fireTimer?.dispose();
     this.settleFn?.dispose();
+    this.deliverFn?.dispose();
     this.vm.dispose();
     this.rt.dispose();
   }
@@ -203,6 +272,31 @@ export class Sandbox {
       }
       return undefined;
     });
+    fn('call', (name, json) => {
+      const handler = this.host.calls[vm.getString(name!)];
+      if (!handler) throw new TypeError(`unknown host call ${vm.getString(name!)}`);
+      const result = handler(JSON.parse(vm.getString(json!)) as unknown[]);
+      return result === undefined ? undefined : vm.newString(JSON.stringify(result));
+    });
+    fn('callAsync', (idH, name, json) => {
+      const id = vm.getNumber(idH!);
+      const handler = this.host.asyncCalls[vm.getString(name!)];
+      const started = handler ? handler(JSON.parse(vm.getString(json!)) as unknown[]) : Promise.reject(new TypeError(`unknown host call ${vm.getString(name!)}`));
+      this.pendingPublishes++;
+      started.then(
+        () => { this.pendingPublishes--; this.settledOk.push(id); this.scheduleJobs(); },
+        (err: NamedError) => {
+          this.pendingPublishes--;
+          this.settledFailed.push([id, err.code ?? 'ERROR', err.message ?? String(err), err.name ?? 'Error']);
+          this.scheduleJobs();
+        },
+      );
+      return undefined;
+    });
+    fn('uncaught', (name, message, stack) => {
+      this.host.uncaught({ name: vm.getString(name!), message: vm.getString(message!), stack: vm.getString(stack!) });
+      return undefined;
+    });
     const maxPending = vm.newNumber(this.limits.max_pending_publishes);
     vm.setProp(host, 'maxPending', maxPending);
     maxPending.dispose();
@@ -225,6 +319,7 @@ export class Sandbox {
     const api = vm.unwrapResult(vm.callFunction(factory, vm.undefined, host, vm.global));
     this.fireTimer = vm.getProp(api, 'fireTimer');
     this.settleFn = vm.getProp(api, 'settle');
+    this.deliverFn = vm.getProp(api, 'deliver');
     api.dispose();
     factory.dispose();
     host.dispose();

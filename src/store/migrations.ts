@@ -33,4 +33,32 @@ export const migrations: readonly string[] = [
     result TEXT NOT NULL, error TEXT, ack_ms REAL
   );
   `,
+  /* 2: entities, their state history, per-script storage */ `
+  CREATE TABLE entities (
+    id TEXT PRIMARY KEY,
+    unique_id TEXT UNIQUE,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    state TEXT,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    last_changed INTEGER,
+    last_updated INTEGER,
+    available INTEGER NOT NULL DEFAULT 1,
+    script TEXT,
+    actions TEXT NOT NULL DEFAULT '[]',
+    source TEXT NOT NULL DEFAULT 'config'
+  );
+  CREATE TABLE entity_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    entity_id TEXT NOT NULL,
+    state TEXT,
+    attributes TEXT NOT NULL,
+    time INTEGER NOT NULL
+  );
+  CREATE INDEX entity_history_entity ON entity_history (entity_id, id);
+  CREATE TABLE script_storage (
+    script TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (script, key)
+  );
+  `,
 ];

@@ -5,7 +5,7 @@ import { publishTopicProblem, describe } from '../../mqtt/topic.js';
 import type { CompiledScript } from '../compile.js';
 import type { Location } from '../errors.js';
 
-export function publishBinding(bus: MqttBus, compiled: CompiledScript, locate: (stack: string) => Location | undefined) {
+export function publishBinding(bus: MqttBus, compiled: CompiledScript, locate: (stack: string) => Location | undefined, onPublish?: (topic: string, bytes: Buffer) => void) {
   return (topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, stack: string): Promise<void> => {
     const problem = publishTopicProblem(topic);
     if (problem) throw new (problem.kind === 'type' ? TypeError : RangeError)(`Mqtt.publish: ${problem.message}`);
@@ -13,6 +13,7 @@ export function publishBinding(bus: MqttBus, compiled: CompiledScript, locate: (
     if (typeof retain !== 'boolean') throw new TypeError(`Mqtt.publish: retain must be true or false, got ${describe(retain)}`);
     const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     const loc = locate(stack);
+    onPublish?.(topic as string, bytes);
     return bus.publish(topic as string, bytes, { qos, retain }, { script: compiled.file, line: loc?.line, col: loc?.col }).then(() => undefined);
   };
 }

@@ -1,0 +1,27 @@
+// `smart-home action ENTITY ACTION [--param k=v ...]`: asks the running hub (HTTP API) to run it.
+import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import { parseSets } from './scripts.js';
+import { readPassword } from './users.js';
+
+export async function actionCommand(entity: string, action: string, opts: ConfigOverrides & { param?: string[]; url?: string; user?: string; passwordStdin?: boolean }): Promise<void> {
+  const params = parseSets(opts.param, '--param');
+  const { config } = loadConfig(opts);
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+  const base = opts.url ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (opts.user) {
+    const password = await readPassword(opts.passwordStdin === true);
+    headers.authorization = `Basic ${Buffer.from(`${opts.user}:${password}`).toString('base64')}`;
+  }
+  let res: Response;
+  try {
+    res = await fetch(`${base}/api/entities/${encodeURIComponent(entity)}/actions/${encodeURIComponent(action)}`, {
+      method: 'POST', headers, body: JSON.stringify({ params }),
+    });
+  } catch (err) {
+    throw new Error(`cannot reach the hub at ${base}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message} (is \`smart-home serve\` running?)`);
+  }
+  const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+  if (!res.ok) throw new Error(body.error?.message ?? `the hub answered ${res.status}`);
+  process.stdout.write(`${entity}: ${action} done\n`);
+}

@@ -1,0 +1,52 @@
+// The entities module: the registry, entities from the config, actions, and the integrations.
+import path from 'node:path';
+import type { EntityConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { EntityAccess } from '../scripts/bindings/entity.js';
+import { ActionRunner } from './actions.js';
+import type { EntityRegistry } from './registry.js';
+
+export interface EntitiesContext {
+  registry: EntityRegistry;
+  entities: EntityConfig[];
+  scriptsDir: string;
+  runScript: (file: string, entityId: string, action: string, params: Record<string, unknown>) => Promise<void>;
+  log: Logger;
+}
+
+export class EntitiesModule implements EntityAccess {
+  readonly actions: ActionRunner;
+
+  constructor(private readonly ctx: EntitiesContext) {
+    this.actions = new ActionRunner({ registry: ctx.registry, scriptsDir: ctx.scriptsDir, runScript: ctx.runScript, log: ctx.log });
+  }
+
+  async start(): Promise<void> {
+    const { registry } = this.ctx;
+    const wanted = new Set(this.ctx.entities.map((e) => e.id));
+    for (const e of this.ctx.entities) {
+      registry.upsert({ id: e.id, name: e.name, type: e.type, script: e.script ?? null, actions: e.actions, source: 'config' });
+    }
+    // entities that were in the config and are no longer
+    for (const e of registry.list()) if (e.source === 'config' && !wanted.has(e.id)) registry.remove(e.id);
+  }
+
+  async stop(): Promise<void> {}
+
+  /** Is this file the action script of some entity (then it is not started on its own)? */
+  isActionScript(file: string): boolean {
+    return this.ctx.entities.some((e) => e.script && path.resolve(this.ctx.scriptsDir, e.script) === path.resolve(file));
+  }
+
+  getState(id: string): unknown {
+    return this.ctx.registry.require(id).state ?? null;
+  }
+
+  setState(id: string, state: unknown, attributes?: Record<string, unknown> | null): void {
+    this.ctx.registry.setState(id, state, attributes);
+  }
+
+  callAction(id: string, action: string, params: Record<string, unknown>, caller: string): Promise<void> {
+    return this.actions.call(id, action, params, caller);
+  }
+}

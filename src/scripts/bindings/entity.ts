@@ -1,0 +1,60 @@
+// The host side of Entity.getState/setState/callAction and Storage: plain functions over the
+// narrow interfaces the engine is given (entities live in a module above scripts).
+import type { NamedError } from '../sandbox.js';
+
+/** What scripts may do with entities; implemented by the entities module. */
+export interface EntityAccess {
+  getState(id: string): unknown;
+  setState(id: string, state: unknown, attributes?: Record<string, unknown> | null): void;
+  callAction(id: string, action: string, params: Record<string, unknown>, caller: string): Promise<void>;
+}
+
+/** The per-script key-value store. */
+export interface StorageAccess {
+  get(script: string, key: string): unknown;
+  set(script: string, key: string, value: unknown): void;
+  delete(script: string, key: string): boolean;
+  keys(script: string): string[];
+}
+
+function str(v: unknown, what: string): string {
+  if (typeof v !== 'string') throw new TypeError(`${what} must be a string`);
+  return v;
+}
+
+export function entityCalls(entities: EntityAccess | undefined) {
+  const need = (): EntityAccess => {
+    if (!entities) throw new TypeError('Entity is not available in this run (no hub)');
+    return entities;
+  };
+  return {
+    'entity.get': ([id]: unknown[]) => need().getState(str(id, 'Entity.getState: id')) ?? null,
+    'entity.set': ([id, state, attributes]: unknown[]) => {
+      need().setState(str(id, 'Entity.setState: id'), state, attributes as Record<string, unknown> | null);
+      return undefined;
+    },
+  };
+}
+
+export function entityAsyncCalls(entities: EntityAccess | undefined, caller: string) {
+  return {
+    'entity.callAction': async ([id, action, params]: unknown[]) => {
+      if (!entities) throw { name: 'EntityError', code: 'UNAVAILABLE', message: 'Entity is not available in this run (no hub)' } satisfies NamedError;
+      const p = params && typeof params === 'object' && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
+      await entities.callAction(str(id, 'Entity.callAction: id'), str(action, 'Entity.callAction: action'), p, caller);
+    },
+  };
+}
+
+export function storageCalls(storage: StorageAccess | undefined, script: string) {
+  const need = (): StorageAccess => {
+    if (!storage) throw new TypeError('Storage is not available in this run (no hub)');
+    return storage;
+  };
+  return {
+    'storage.get': ([key]: unknown[]) => need().get(script, str(key, 'Storage.get: key')) ?? null,
+    'storage.set': ([key, value]: unknown[]) => { need().set(script, str(key, 'Storage.set: key'), value); return undefined; },
+    'storage.delete': ([key]: unknown[]) => need().delete(script, str(key, 'Storage.delete: key')),
+    'storage.keys': () => need().keys(script),
+  };
+}

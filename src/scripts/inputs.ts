@@ -1,0 +1,183 @@
+// MQTT input for scripts: routes messages from the bus to the scripts that subscribed, through a
+// bounded queue per script (one message at a time, in arrival order), with loop protection:
+// a script does not hear its own publishes unless it asks to, and a chain of messages that keeps
+// triggering scripts is cut at max_hops.
+import type { MqttBus } from '../mqtt/bus.js';
+import type { MqttMessageEvent } from '../events.js';
+import type { Logger } from '../log.js';
+import { filterProblem } from '../mqtt/topic.js';
+
+export interface Hop { depth: number; chain: string[] }
+const NO_HOP: Hop = { depth: 0, chain: [] };
+
+interface Sub { id: number; filter: string; self: boolean }
+interface Queued { sub: Sub; msg: MqttMessageEvent; params: string[]; hop: Hop }
+
+/** What the router needs from a loaded script. */
+export interface InputTarget {
+  name: string;
+  /** Runs the handler; resolves `done` false when it returned a promise (then `handlerDone` follows). */
+  deliver(subId: number, msg: MqttMessageEvent, params: string[]): boolean;
+  log(level: 'warn' | 'error', message: string): void;
+}
+
+class ScriptInputs {
+  readonly subs = new Map<number, Sub>();
+  readonly queue: Queued[] = [];
+  busy = false;
+  overflows = 0;
+  delivered = 0;
+  context: Hop = NO_HOP;
+  constructor(readonly target: InputTarget) {}
+}
+
+interface Echo { script: string; hop: Hop; expires: number }
+
+export interface InputLimits { queue_size: number; max_hops: number }
+
+export class InputRouter {
+  private readonly scripts = new Map<string, ScriptInputs>();
+  private readonly echoes = new Map<string, Echo[]>();
+  private sweep?: NodeJS.Timeout;
+
+  constructor(private readonly bus: MqttBus, private readonly limits: InputLimits, private readonly log: Logger) {}
+
+  attach(target: InputTarget): void {
+    this.scripts.set(target.name, new ScriptInputs(target));
+  }
+
+  /** Removes a script's subscriptions and queue (on reload or removal). */
+  detach(name: string): void {
+    const s = this.scripts.get(name);
+    if (!s) return;
+    for (const sub of s.subs.values()) void this.bus.unsubscribe(sub.filter).catch(() => {});
+    this.scripts.delete(name);
+  }
+
+  subscribe(name: string, id: number, filter: unknown, self: boolean): void {
+    const problem = filterProblem(filter);
+    if (problem) throw new (problem.kind === 'type' ? TypeError : RangeError)(`Mqtt.subscribe: ${problem.message}`);
+    const s = this.scripts.get(name);
+    if (!s) return;
+    s.subs.set(id, { id, filter: filter as string, self });
+    void this.bus.subscribe(filter as string, 2).catch((err: Error) => s.target.log('error', `Mqtt.subscribe(${JSON.stringify(filter)}) failed: ${err.message}`));
+  }
+
+  unsubscribe(name: string, id: number): void {
+    const s = this.scripts.get(name);
+    const sub = s?.subs.get(id);
+    if (!s || !sub) return;
+    s.subs.delete(id);
+    void this.bus.unsubscribe(sub.filter).catch(() => {});
+  }
+
+  stats(name: string): { subscriptions: number; queued: number; overflows: number; delivered: number } | undefined {
+    const s = this.scripts.get(name);
+    return s && { subscriptions: s.subs.size, queued: s.queue.length, overflows: s.overflows, delivered: s.delivered };
+  }
+
+  /** A script is about to publish: remember it, so the echo can be recognized. */
+  published(name: string, topic: string, payload: Buffer): void {
+    const s = this.scripts.get(name);
+    const key = echoKey(topic, payload);
+    const list = this.echoes.get(key) ?? [];
+    list.push({ script: name, hop: s?.context ?? NO_HOP, expires: Date.now() + 10000 });
+    this.echoes.set(key, list);
+    this.sweep ??= setInterval(() => this.sweepEchoes(), 5000).unref();
+  }
+
+  /** Called for every message the bus receives. */
+  route(msg: MqttMessageEvent): void {
+    if (this.scripts.size === 0) return;
+    const echo = this.takeEcho(msg);
+    const hop: Hop = echo ? { depth: echo.hop.depth + 1, chain: [...echo.hop.chain, `${echo.script} published ${msg.topic}`] } : NO_HOP;
+    for (const s of this.scripts.values()) {
+      for (const sub of s.subs.values()) {
+        const params = capture(sub.filter, msg.topic);
+        if (!params) continue;
+        if (echo && echo.script === s.target.name && !sub.self) continue;
+        if (hop.depth > this.limits.max_hops) {
+          this.log.warn({ script: s.target.name, topic: msg.topic }, `loop cut after ${hop.depth} hops (scripts.max_hops ${this.limits.max_hops}): ${hop.chain.join(' -> ')}`);
+          s.target.log('warn', `loop cut: not delivering ${msg.topic} after ${hop.depth} hops: ${hop.chain.join(' -> ')}`);
+          continue;
+        }
+        if (s.queue.length >= this.limits.queue_size) {
+          s.overflows++;
+          if (s.overflows === 1 || s.overflows % 1000 === 0) {
+            s.target.log('warn', `input queue full (scripts.queue_size ${this.limits.queue_size}): dropped a message on ${msg.topic}; ${s.overflows} dropped so far`);
+          }
+          continue;
+        }
+        s.queue.push({ sub, msg, params, hop });
+      }
+      this.pump(s);
+    }
+  }
+
+  /** The script's asynchronous handler settled: deliver the next message. */
+  handlerDone(name: string): void {
+    const s = this.scripts.get(name);
+    if (!s) return;
+    s.busy = false;
+    s.context = NO_HOP;
+    this.pump(s);
+  }
+
+  private pump(s: ScriptInputs): void {
+    while (!s.busy && s.queue.length > 0) {
+      const q = s.queue.shift()!;
+      if (!s.subs.has(q.sub.id)) continue; // unsubscribed while queued
+      s.busy = true;
+      s.context = q.hop;
+      s.delivered++;
+      const sync = s.target.deliver(q.sub.id, q.msg, q.params);
+      if (sync) { s.busy = false; s.context = NO_HOP; }
+    }
+  }
+
+  private takeEcho(msg: MqttMessageEvent): Echo | undefined {
+    if (this.echoes.size === 0) return undefined;
+    const key = echoKey(msg.topic, msg.payload);
+    const list = this.echoes.get(key);
+    if (!list) return undefined;
+    const e = list.shift();
+    if (list.length === 0) this.echoes.delete(key);
+    return e;
+  }
+
+  private sweepEchoes(): void {
+    const now = Date.now();
+    for (const [key, list] of this.echoes) {
+      while (list.length > 0 && list[0]!.expires < now) list.shift();
+      if (list.length === 0) this.echoes.delete(key);
+    }
+    if (this.echoes.size === 0 && this.sweep) { clearInterval(this.sweep); this.sweep = undefined; }
+  }
+
+  stop(): void {
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = undefined;
+  }
+}
+
+function echoKey(topic: string, payload: Buffer): string {
+  return `${topic}\0${payload.length}\0${payload.subarray(0, 48).toString('base64')}\0${payload.subarray(Math.max(48, payload.length - 16)).toString('base64')}`;
+}
+
+/**
+ * The wildcard captures of `filter` for `topic`, or undefined when it does not match:
+ * one entry per `+`, and the rest of the topic for `#`.
+ */
+export function capture(filter: string, topic: string): string[] | undefined {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  if (t[0]!.startsWith('$') && (f[0] === '+' || f[0] === '#')) return undefined; // [MQTT-4.7.2-1]
+  const out: string[] = [];
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') { out.push(t.slice(i).join('/')); return out; }
+    if (i >= t.length) return undefined;
+    if (f[i] === '+') out.push(t[i]!);
+    else if (f[i] !== t[i]) return undefined;
+  }
+  return f.length === t.length ? out : undefined;
+}

@@ -1,0 +1,96 @@
+// Zigbee2MQTT devices, simulated with payloads in Zigbee2MQTT's documented formats.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startHub, connect, collect, waitFor, sleep, removeDir, portOf, runCli, type TestHub } from '../helpers.js';
+import { actionsOf, domainOf } from '../../src/entities/integrations/zigbee2mqtt.js';
+
+const exec = promisify(execFile);
+const LIGHT_EXPOSES = [{
+  type: 'light',
+  features: [
+    { type: 'binary', name: 'state', property: 'state', access: 7, value_on: 'ON', value_off: 'OFF', value_toggle: 'TOGGLE' },
+    { type: 'numeric', name: 'brightness', property: 'brightness', access: 7, value_min: 0, value_max: 254 },
+  ],
+}, { type: 'numeric', name: 'linkquality', property: 'linkquality', access: 1 }];
+const SENSOR_EXPOSES = [{ type: 'numeric', name: 'temperature', property: 'temperature', access: 1 }];
+
+const devices = (lightName: string, withSensor = true) => JSON.stringify([
+  { ieee_address: '0x00124b0000000000', type: 'Coordinator', friendly_name: 'Coordinator', definition: null },
+  { ieee_address: '0x0017880104e45517', type: 'Router', friendly_name: lightName, definition: { model: 'LED1545G12', vendor: 'IKEA', description: 'TRADFRI bulb', exposes: LIGHT_EXPOSES } },
+  ...(withSensor ? [{ ieee_address: '0x00158d0001a2b3c4', type: 'EndDevice', friendly_name: 'hall/temp', definition: { model: 'WSDCGQ11LM', vendor: 'Aqara', exposes: SENSOR_EXPOSES } }] : []),
+]);
+
+let h: TestHub;
+before(async () => { h = await startHub({ zigbee2mqtt: { enabled: true }, http: { enabled: true, port: 0 } }); });
+after(async () => { await h.stop(); removeDir(h.dir); });
+
+async function pub(topic: string, payload: string, retain = false): Promise<void> {
+  await exec('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(portOf(h.url)), '-t', topic, '-m', payload, '-q', '1', ...(retain ? ['-r'] : [])]);
+}
+
+test('exposes map to a domain and actions', () => {
+  assert.equal(domainOf(LIGHT_EXPOSES), 'light');
+  assert.equal(domainOf(SENSOR_EXPOSES), 'sensor');
+  assert.deepEqual(actionsOf(LIGHT_EXPOSES), ['on', 'off', 'toggle', 'brightness', 'set']);
+  assert.deepEqual(actionsOf(SENSOR_EXPOSES), []);
+});
+
+test('a light entity appears from the retained bridge/devices, its state and availability follow', async () => {
+  await pub('zigbee2mqtt/bridge/devices', devices('Kitchen Lamp'), true);
+  await waitFor(() => !!h.hub.registry.get('light.kitchen_lamp'), 5000, 'the light entity');
+  const e = h.hub.registry.get('light.kitchen_lamp')!;
+  assert.equal(e.name, 'Kitchen Lamp');
+  assert.deepEqual(e.actions, ['on', 'off', 'toggle', 'brightness', 'set']);
+  assert.equal(e.attributes.model, 'LED1545G12');
+  assert.ok(h.hub.registry.get('sensor.hall_temp'), 'a friendly name with a slash becomes an entity too');
+  assert.ok(!h.hub.registry.list().some((x) => x.name === 'Coordinator'));
+
+  await pub('zigbee2mqtt/Kitchen Lamp', '{"state":"ON","brightness":200,"linkquality":87}');
+  await waitFor(() => (h.hub.registry.get('light.kitchen_lamp')!.state as { state?: string } | null)?.state === 'ON');
+  await pub('zigbee2mqtt/hall/temp', '{"temperature":21.5}');
+  await waitFor(() => (h.hub.registry.get('sensor.hall_temp')!.state as { temperature?: number } | null)?.temperature === 21.5);
+
+  await pub('zigbee2mqtt/Kitchen Lamp/availability', '{"state":"offline"}');
+  await waitFor(() => h.hub.registry.get('light.kitchen_lamp')!.available === false);
+  await pub('zigbee2mqtt/Kitchen Lamp/availability', 'online');
+  await waitFor(() => h.hub.registry.get('light.kitchen_lamp')!.available === true);
+});
+
+test('action light.x on publishes {"state":"ON"} to its set topic; brightness takes a parameter', async () => {
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('zigbee2mqtt/Kitchen Lamp/set', { qos: 1 });
+  const r = await runCli(['action', 'light.kitchen_lamp', 'on', '--url', h.hub.api!.url]);
+  assert.equal(r.code, 0, r.stderr);
+  const b = await runCli(['action', 'light.kitchen_lamp', 'brightness', '--param', 'brightness=120', '--url', h.hub.api!.url]);
+  assert.equal(b.code, 0, b.stderr);
+  await got.next(2);
+  assert.deepEqual(got.messages.map((m) => m.payload.toString()), ['{"state":"ON"}', '{"brightness":120}']);
+  const trace = h.hub.trace.recent(20).find((t) => t.topic === 'zigbee2mqtt/Kitchen Lamp/set');
+  assert.equal(trace?.source, 'entity light.kitchen_lamp');
+  c.end();
+});
+
+test('malformed JSON on a device topic is logged and the entity keeps its last good state', async () => {
+  const before = h.hub.registry.get('light.kitchen_lamp')!.state;
+  await pub('zigbee2mqtt/Kitchen Lamp', '{"state": "OFF", oops');
+  await pub('zigbee2mqtt/Kitchen Lamp', '[1,2]');
+  await sleep(200);
+  assert.deepEqual(h.hub.registry.get('light.kitchen_lamp')!.state, before);
+  await pub('zigbee2mqtt/Kitchen Lamp', '{"state":"OFF"}');
+  await waitFor(() => (h.hub.registry.get('light.kitchen_lamp')!.state as { state?: string }).state === 'OFF', 5000, 'good state after bad');
+});
+
+test('a renamed device keeps its entity; a removed device loses it', async () => {
+  await pub('zigbee2mqtt/bridge/devices', devices('Pantry Lamp'), true);
+  await waitFor(() => h.hub.registry.get('light.kitchen_lamp')?.name === 'Pantry Lamp', 5000, 'the rename');
+  assert.ok(!h.hub.registry.get('light.pantry_lamp'), 'no second entity');
+  await pub('zigbee2mqtt/Pantry Lamp', '{"state":"ON"}');
+  await waitFor(() => (h.hub.registry.get('light.kitchen_lamp')!.state as { state?: string }).state === 'ON', 5000, 'state under the new name');
+
+  await pub('zigbee2mqtt/bridge/devices', devices('Pantry Lamp', false), true);
+  await waitFor(() => !h.hub.registry.get('sensor.hall_temp'), 5000, 'the removal');
+  assert.ok(h.hub.registry.get('light.kitchen_lamp'));
+});

@@ -49,7 +49,53 @@ interface SmartHomeMqtt {
   publish(topic: string, payload: MqttPayload, qos?: MqttQos, retain?: boolean): Promise<void>;
   /** Same as `publish(topic, payload, qos, retain)` with the options as an object. */
   publish(topic: string, payload: MqttPayload, options: MqttPublishOptions): Promise<void>;
+  /**
+   * Calls `handler` for every message on topics matching `filter` (`+` one level, `#` the rest).
+   * A script handles its messages one at a time, in arrival order; a handler that returns a
+   * promise holds the next message until it settles. A script does not receive its own
+   * publishes unless `{ self: true }`. Returns the function that unsubscribes; a script's
+   * subscriptions end when it is reloaded or removed.
+   * @example Mqtt.subscribe('zigbee2mqtt/+/availability', (m) => console.log(m.params[0], m.json?.state));
+   */
+  subscribe(filter: string, handler: (message: MqttMessage) => void | Promise<void>, options?: { self?: boolean }): () => void;
 }
+
+/** A message received by `Mqtt.subscribe`. */
+interface MqttMessage {
+  topic: string;
+  /** The payload decoded as UTF-8 (invalid sequences become U+FFFD; `bytes` has the exact data). */
+  payload: string;
+  /** The exact payload bytes. */
+  bytes: Uint8Array;
+  /** The payload parsed as JSON, or undefined when it is not JSON. */
+  json: unknown;
+  qos: MqttQos;
+  retain: boolean;
+  /** What the filter's wildcards matched: one entry per `+`, then the rest of the topic for `#`. */
+  params: string[];
+}
+
+interface SmartHomeEntity {
+  /** The entity's state (JSON). Throws an EntityError for an unknown entity. */
+  getState(id: string): unknown;
+  /** Sets the state and merges `attributes`; a change is an event and a history entry. */
+  setState(id: string, state: unknown, attributes?: Record<string, unknown>): void;
+  /** Runs an action of an entity (its script, or its integration, e.g. Zigbee2MQTT). */
+  callAction(id: string, action: string, params?: Record<string, unknown>): Promise<void>;
+}
+/** Entities of the hub, e.g. `light.living_room`. */
+declare const Entity: SmartHomeEntity;
+
+interface SmartHomeStorage {
+  /** The stored value (JSON), or null. */
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
+  /** True when the key existed. */
+  delete(key: string): boolean;
+  keys(): string[];
+}
+/** This script's own persisted key-value store. */
+declare const Storage: SmartHomeStorage;
 
 /** The MQTT object: publish messages to the hub's broker. */
 declare const Mqtt: SmartHomeMqtt;
@@ -73,3 +119,5 @@ declare function clearInterval(id: number | undefined): void;
 declare var actionName: string;
 /** Set by an entity action: the entity the action was called on. */
 declare var entityId: string;
+/** Set by an entity action: its parameters. */
+declare var params: Record<string, unknown>;

@@ -88,7 +88,14 @@ export class MqttBus {
     this.ctx.trace?.flush();
     const c = this.client;
     if (!c) return;
-    await new Promise<void>((r) => c.end(false, {}, () => r()));
+    this.client = undefined;
+    // A graceful end waits for unacknowledged messages; a broker that never answers must not
+    // hold the shutdown, so force it after a moment.
+    await new Promise<void>((r) => {
+      // (mqtt.js ignores a second end() while the first is pending, so destroy the stream)
+      const force = setTimeout(() => { c.stream?.destroy(); r(); }, 2000);
+      c.end(false, {}, () => { clearTimeout(force); r(); });
+    });
     this.ctx.trace?.flush();
   }
 
@@ -122,7 +129,7 @@ export class MqttBus {
       if (opts.qos > 0) this.awaitingAck.set(finish, { deadline: Date.now() + this.ctx.publishTimeoutMs, qos: opts.qos });
       this.ensureSweeper();
       client.publish(topic, payload, { qos: opts.qos, retain: opts.retain }, (err) => {
-        finish(err ? new MqttError(/closed|disconnect/i.test(err.message) ? 'CLOSED' : 'REFUSED', `publish to ${topic} failed: ${err.message}`) : undefined);
+        finish(err ? new MqttError(/closed|disconnect|ended/i.test(err.message) ? 'CLOSED' : 'REFUSED', `publish to ${topic} failed: ${err.message}`) : undefined);
       });
     });
   }

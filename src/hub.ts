@@ -15,6 +15,7 @@ import { EntityRegistry } from './entities/registry.js';
 import { EntitiesModule } from './entities/module.js';
 import { Zigbee2Mqtt } from './entities/integrations/zigbee2mqtt.js';
 import { ScriptStorage } from './store/script-storage.js';
+import { AutomationsModule } from './automations/module.js';
 import { VERSION } from './version.js';
 
 interface Module { name: string; start(): Promise<void>; stop(): Promise<void> }
@@ -29,6 +30,7 @@ export class Hub {
   readonly scripts: ScriptEngine;
   readonly registry: EntityRegistry;
   readonly entities: EntitiesModule;
+  readonly automations: AutomationsModule;
   readonly api?: ApiServer;
   private readonly modules: Module[] = [];
   private started: Module[] = [];
@@ -73,6 +75,16 @@ export class Hub {
         registry: this.registry, actions: this.entities.actions, log: log.child({ module: 'zigbee2mqtt' }),
       })));
     }
+    this.automations = new AutomationsModule({
+      db: this.db, file: path.join(config.data_dir, 'automations.yaml'), bus: this.bus, events: this.events, registry: this.registry,
+      log: log.child({ module: 'automations' }),
+      callAction: (id, action, params, caller) => this.entities.callAction(id, action, params, caller),
+      scripts: {
+        evaluate: (origin, expr, globals) => this.scripts.evaluateSnippet(origin, expr, globals),
+        run: (origin, code, language, globals, signal) => this.scripts.runSnippet(origin, code, language, globals, signal),
+      },
+    });
+    this.modules.push(named('automations', this.automations));
     if (config.http.enabled) {
       this.api = new ApiServer({ host: config.http.host, port: config.http.port, log: log.child({ module: 'api' }), hub: this });
       this.modules.push(named('api', this.api));
@@ -115,6 +127,8 @@ export class Hub {
       broker: this.broker ? { listeners: this.listeners, clients: this.broker.connectedClients, stats: this.broker.stats } : null,
       mqtt: { target: this.bus.target, connected: this.bus.connected, stats: this.bus.stats },
       scripts: this.scripts.list(),
+      entities: this.registry.list().length,
+      automations: this.automations.list().map((a) => ({ id: a.id, enabled: a.enabled, lastRun: a.lastRun?.status })),
     };
   }
 }

@@ -8,6 +8,7 @@ import type { EntityRegistry } from '../entities/registry.js';
 import { EntityError } from '../entities/registry.js';
 import type { ActionRunner } from '../entities/actions.js';
 import type { ScriptInfo } from '../scripts/engine.js';
+import type { AutomationsModule } from '../automations/module.js';
 
 /** What the API needs from the hub: narrow, so the API never reaches into modules. */
 export interface ApiHub {
@@ -15,6 +16,7 @@ export interface ApiHub {
   registry: EntityRegistry;
   entities: { actions: ActionRunner };
   scripts: { list(): ScriptInfo[] };
+  automations: Pick<AutomationsModule, 'list' | 'runs' | 'setEnabled' | 'trigger' | 'reload'>;
   status(): Record<string, unknown>;
 }
 
@@ -55,6 +57,15 @@ export class ApiServer {
         return { status: 'ok', data: { entity: req.params.id, action: req.params.action } };
       },
     );
+    app.get('/api/automations', async () => ({ status: 'ok', data: hub.automations.list() }));
+    app.get<{ Params: { id: string }; Querystring: { limit?: number } }>('/api/automations/:id/runs', async (req) => ({ status: 'ok', data: hub.automations.runs(req.params.id, Number(req.query.limit ?? 20)) }));
+    app.post<{ Params: { id: string } }>('/api/automations/:id/enable', async (req) => { await hub.automations.setEnabled(req.params.id, true); return { status: 'ok' }; });
+    app.post<{ Params: { id: string } }>('/api/automations/:id/disable', async (req) => { await hub.automations.setEnabled(req.params.id, false); return { status: 'ok' }; });
+    app.post<{ Params: { id: string } }>('/api/automations/:id/trigger', async (req) => { hub.automations.trigger(req.params.id); return { status: 'ok' }; });
+    app.post('/api/automations/reload', async (_req, reply) => {
+      const err = await hub.automations.reload();
+      return err ? reply.code(400).send({ status: 'error', error: { code: 'INVALID_AUTOMATIONS', message: err } }) : { status: 'ok' };
+    });
     const addr = await app.listen({ host: this.ctx.host, port: this.ctx.port }).catch((err: NodeJS.ErrnoException) => {
       throw new Error(`cannot listen on http ${this.ctx.host}:${this.ctx.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`);
     });

@@ -12,6 +12,7 @@ import { serveCommand } from './serve.js';
 import { userAdd, userList, userRemove } from './users.js';
 import { runCommand, checkCommand } from './scripts.js';
 import { actionCommand } from './action.js';
+import { automationsCommand } from './automations.js';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -58,6 +59,10 @@ configOptions(program.command('action').description('run an entity action in the
   .option('--user <name>', 'authenticate as this user (once the hub has users)')
   .option('--password-stdin', 'read the password from standard input')
   .action(actionCommand);
+
+configOptions(program.command('automations').description('list automations with their last run'))
+  .option('--runs <id>', 'also show the recent runs of this automation, step by step')
+  .action(automationsCommand);
 
 const user = program.command('user').description('broker users (stored hashed in the database)');
 configOptions(user.command('add').description('add a user; the password is asked for, or read from stdin'))

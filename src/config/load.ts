@@ -1,10 +1,9 @@
 // Config file + SMART_HOME_* env + flags -> one validated Config. Precedence: flags > env > file > defaults.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
-import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { didYouMean } from './suggest.js';
+import { readYaml, describeIssues, type LoadedYaml } from './yaml.js';
 
 /** A mistake the user can fix in the config; the CLI prints it and exits 2. */
 export class ConfigError extends Error {
@@ -52,27 +51,18 @@ export function parsePort(value: string, where: string): number {
   return n;
 }
 
-interface LoadedFile { file: string; data: unknown; doc: ReturnType<typeof parseDocument>; lines: LineCounter }
-
-function readConfigFile(file: string): LoadedFile {
-  let text: string;
+function readConfigFile(file: string): LoadedYaml {
+  let loaded: LoadedYaml;
   try {
-    text = readFileSync(file, 'utf8');
+    loaded = readYaml(file, 'config file');
   } catch (err) {
-    throw new ConfigError(`${file}: cannot read config file: ${(err as Error).message}`);
+    throw new ConfigError((err as Error).message);
   }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const pos = lines.linePos(e.pos[0]);
-    throw new ConfigError(`${file}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split('\n')[0]}`);
-  }
-  const data = doc.toJS() ?? {};
+  const data = loaded.data ?? {};
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError(`${file}:1:1: the config must be a mapping of keys (like "broker:"), got ${Array.isArray(data) ? 'a list' : typeof data}`);
   }
-  return { file, data, doc, lines };
+  return { ...loaded, data };
 }
 
 /** Which file to read: --config, else smart-home.yaml in the data dir, else in cwd; none is fine. */
@@ -86,52 +76,6 @@ function findConfigFile(o: ConfigOverrides, cwd: string): string | undefined {
   return candidates.find((f): f is string => !!f && existsSync(f));
 }
 
-function locate(loaded: LoadedFile | undefined, keyPath: PropertyKey[]): string {
-  if (!loaded) return '(defaults)';
-  let node: Node | null | undefined = loaded.doc.contents as Node;
-  let offset = 0;
-  for (const key of keyPath) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === key);
-      if (!pair) break;
-      offset = (pair.key as Node).range?.[0] ?? offset;
-      node = pair.value as Node;
-    } else if (isSeq(node) && typeof key === 'number') {
-      node = node.items[key] as Node;
-      offset = node?.range?.[0] ?? offset;
-    } else break;
-  }
-  const pos = loaded.lines.linePos(offset);
-  return `${loaded.file}:${pos.line}:${pos.col}`;
-}
-
-function describeIssue(issue: z.core.$ZodIssue, loaded: LoadedFile | undefined): string {
-  const keyPath = issue.path;
-  if (issue.code === 'unrecognized_keys') {
-    const parent = keyPath.join('.');
-    const known = knownKeys(keyPath);
-    return issue.keys
-      .map((k) => `${locate(loaded, [...keyPath, k])}: unknown key "${parent ? parent + '.' : ''}${k}"${didYouMean(k, known)}; allowed here: ${known.join(', ')}`)
-      .join('\n');
-  }
-  const name = keyPath.join('.') || '(top level)';
-  return `${locate(loaded, keyPath)}: ${name}: ${issue.message}`;
-}
-
-/** The keys the schema allows at a path, for did-you-mean. */
-function knownKeys(keyPath: PropertyKey[]): string[] {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let shape: any = configSchema;
-  for (const k of keyPath) {
-    while (shape?.def?.innerType) shape = shape.def.innerType;
-    if (typeof k === 'number') shape = shape?.def?.element;
-    else shape = shape?.shape?.[k];
-  }
-  while (shape?.def?.innerType) shape = shape.def.innerType;
-  if (shape?.def?.type === 'union') return [...new Set(shape.def.options.flatMap((o: { shape: object }) => Object.keys(o.shape)))] as string[];
-  return shape?.shape ? Object.keys(shape.shape) : [];
-}
-
 export interface LoadedConfig { config: Config; file?: string }
 
 export function loadConfig(flags: ConfigOverrides, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
@@ -142,7 +86,7 @@ export function loadConfig(flags: ConfigOverrides, env: NodeJS.ProcessEnv = proc
 
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => describeIssue(i, loaded)).join('\n'));
+    throw new ConfigError(describeIssues(result.error.issues, loaded, configSchema, raw));
   }
   const config = result.data;
   // Relative paths in the file are relative to the file; from flags, to cwd.

@@ -34,3 +34,21 @@ export function describe(v: unknown): string {
   if (typeof v === 'object') return 'an object';
   return `${typeof v} ${String(v)}`;
 }
+
+/**
+ * The wildcard captures of `filter` for `topic`, or undefined when it does not match:
+ * one entry per `+`, and the rest of the topic for `#`.
+ */
+export function capture(filter: string, topic: string): string[] | undefined {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  if (t[0]!.startsWith('$') && (f[0] === '+' || f[0] === '#')) return undefined; // [MQTT-4.7.2-1]
+  const out: string[] = [];
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') { out.push(t.slice(i).join('/')); return out; }
+    if (i >= t.length) return undefined;
+    if (f[i] === '+') out.push(t[i]!);
+    else if (f[i] !== t[i]) return undefined;
+  }
+  return f.length === t.length ? out : undefined;
+}

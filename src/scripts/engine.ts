@@ -6,7 +6,7 @@ import type { ScriptLimits } from '../config/schema.js';
 import type { EventBus, ScriptLogEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import type { MqttBus } from '../mqtt/bus.js';
-import { compileScript, type CompiledScript } from './compile.js';
+import { compileScript, type CompiledScript, type Language } from './compile.js';
 import { codeFrame, formatLocated, ScriptError, type Location } from './errors.js';
 import { Sandbox, type GuestError } from './sandbox.js';
 import { publishBinding } from './bindings/mqtt.js';
@@ -31,7 +31,7 @@ export interface ScriptInfo {
   subscriptions: number; queued: number; overflows: number; delivered: number;
 }
 
-export interface LoadOptions { globals?: Record<string, unknown>; name?: string }
+export interface LoadOptions { globals?: Record<string, unknown>; name?: string; language?: Language }
 
 export class Script {
   readonly logs: ScriptLogEvent[] = [];
@@ -85,7 +85,7 @@ export class ScriptEngine {
    * ScriptError; a runtime error at the top level is logged to the script's log and counted.
    */
   async load(file: string, opts: LoadOptions = {}, source = readFileSync(file, 'utf8')): Promise<Script> {
-    const compiled = compileScript(file, source);
+    const compiled = compileScript(file, source, opts.language);
     const name = opts.name ?? path.basename(file);
     this.unload(name);
     let script: Script | undefined;
@@ -132,7 +132,7 @@ export class ScriptEngine {
     const compiled = compileScript(file, source);
     const fail = (script: Script, err: GuestError): never => {
       this.reportGuestError(script, err);
-      throw Object.assign(new Error(`action ${actionName} of ${entityId} failed: ${this.describeGuestError(script, err).text}`), { code: 'ACTION_FAILED', name: 'EntityError' });
+      throw Object.assign(new Error(`action ${actionName} of ${entityId} failed: ${this.describeGuestError(script.compiled, err).text}`), { code: 'ACTION_FAILED', name: 'EntityError' });
     };
     if (definesEntityAction(compiled.code)) {
       const name = `entity:${path.basename(file)}`;
@@ -152,6 +152,39 @@ export class ScriptEngine {
       this.unload(name);
     }
   }
+
+  /**
+   * Runs a snippet (an automation's script action) in a fresh sandbox with `globals`, until its
+   * publishes and timers are done or `signal` aborts. `origin` is "file:line" of the snippet in
+   * its file (e.g. automations.yaml), so its errors are located there.
+   */
+  async runSnippet(origin: string, code: string, language: Language, globals: Record<string, unknown>, signal?: AbortSignal): Promise<{ error?: string }> {
+    const { file, source } = snippetSource(origin, code);
+    const name = `snippet:${origin}:${++this.snippets}`;
+    const script = await this.load(file, { name, globals, language }, source);
+    try {
+      while (!script.idle && !signal?.aborted) await new Promise((r) => setTimeout(r, 5));
+      const err = script.logs.find((l) => l.level === 'error');
+      return err ? { error: err.message } : {};
+    } finally {
+      this.unload(name);
+    }
+  }
+
+  /** Evaluates an expression (an automation's script condition) in a fresh sandbox. */
+  async evaluateSnippet(origin: string, expression: string, globals: Record<string, unknown>): Promise<{ value?: unknown; error?: string }> {
+    const { file, source } = snippetSource(origin, `(${expression})`);
+    const name = `snippet:${origin}:${++this.snippets}`;
+    const script = await this.load(file, { name, globals, language: 'js' }, '');
+    try {
+      const { value, error } = script.sandbox.evaluate(source, script.compiled.evalName);
+      return error ? { error: this.describeGuestError(compileScript(file, source, 'js'), error).text } : { value };
+    } finally {
+      this.unload(name);
+    }
+  }
+
+  private snippets = 0;
 
   /** Waits until no publish of the script is in flight (bounded). */
   private async whenPublished(script: Script, timeoutMs = 30000): Promise<void> {
@@ -176,8 +209,8 @@ export class ScriptEngine {
   }
 
   /** The user-facing text of an error thrown in the sandbox, located in the user's source. */
-  describeGuestError(script: Script, err: GuestError): { text: string; location?: Location } {
-    let location = this.locateStack(script.compiled, err.stack);
+  describeGuestError(compiled: CompiledScript, err: GuestError): { text: string; location?: Location } {
+    let location = this.locateStack(compiled, err.stack);
     let headline = `${err.name}: ${err.message}`;
     if (err.message.startsWith('interrupted') || err.message.startsWith('out of memory')) {
       // QuickJS knows only where the running function starts, not the statement it was on.
@@ -186,13 +219,13 @@ export class ScriptEngine {
       else headline += ' (in the top level of the script)';
       if (!fn || fn === '<eval>') location = undefined;
     }
-    if (!location) return { text: `${script.compiled.file}: ${headline}` };
-    return { text: `${formatLocated(location, headline)}\n${codeFrame(script.compiled.source, location)}`, location };
+    if (!location) return { text: `${compiled.file}: ${headline}` };
+    return { text: `${formatLocated(location, headline)}\n${codeFrame(compiled.source, location)}`, location };
   }
 
   private reportGuestError(script: Script, err: GuestError): void {
     script.errors++;
-    const { text } = this.describeGuestError(script, err);
+    const { text } = this.describeGuestError(script.compiled, err);
     this.logTo(script, 'error', text);
   }
 
@@ -237,4 +270,10 @@ export class ScriptEngine {
 /** Does compiled JavaScript define a global entityAction function? */
 export function definesEntityAction(code: string): boolean {
   return /\bfunction\s+entityAction\s*\(|\bentityAction\s*=\s*(function|\(|async\b|[A-Za-z_$][\w$]*\s*=>)/.test(code);
+}
+
+/** "path:line" -> the file name to report and the code shifted down to that line. */
+function snippetSource(origin: string, code: string): { file: string; source: string } {
+  const m = /^(.*):(\d+)$/.exec(origin);
+  return m ? { file: m[1]!, source: '\n'.repeat(Number(m[2]) - 1) + code } : { file: origin, source: code };
 }

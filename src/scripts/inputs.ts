@@ -5,7 +5,7 @@
 import type { MqttBus } from '../mqtt/bus.js';
 import type { MqttMessageEvent } from '../events.js';
 import type { Logger } from '../log.js';
-import { filterProblem } from '../mqtt/topic.js';
+import { capture, filterProblem } from '../mqtt/topic.js';
 
 export interface Hop { depth: number; chain: string[] }
 const NO_HOP: Hop = { depth: 0, chain: [] };
@@ -164,20 +164,3 @@ function echoKey(topic: string, payload: Buffer): string {
   return `${topic}\0${payload.length}\0${payload.subarray(0, 48).toString('base64')}\0${payload.subarray(Math.max(48, payload.length - 16)).toString('base64')}`;
 }
 
-/**
- * The wildcard captures of `filter` for `topic`, or undefined when it does not match:
- * one entry per `+`, and the rest of the topic for `#`.
- */
-export function capture(filter: string, topic: string): string[] | undefined {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  if (t[0]!.startsWith('$') && (f[0] === '+' || f[0] === '#')) return undefined; // [MQTT-4.7.2-1]
-  const out: string[] = [];
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') { out.push(t.slice(i).join('/')); return out; }
-    if (i >= t.length) return undefined;
-    if (f[i] === '+') out.push(t[i]!);
-    else if (f[i] !== t[i]) return undefined;
-  }
-  return f.length === t.length ? out : undefined;
-}

@@ -96,6 +96,17 @@ export class Sandbox {
     }
   }
 
+  /** Evaluates code and returns its completion value as JSON data, or the error it threw. */
+  evaluate(code: string, filename: string): { value?: unknown; error?: GuestError } {
+    let value: unknown;
+    const error = this.enter(() => {
+      const r = this.vm.evalCode(code, filename, { type: 'global' });
+      if (!r.error) value = this.vm.dump(r.value);
+      return r;
+    });
+    return { value, error };
+  }
+
   /** Runs top-level code; returns the error it threw, if any. */
   run(code: string, filename: string): GuestError | undefined {
     return this.enter(() => this.vm.evalCode(code, filename, { type: 'global' }));

@@ -61,4 +61,23 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (script, key)
   );
   `,
+  /* 3: automations and the trace of their runs */ `
+  CREATE TABLE automations (
+    id TEXT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    source TEXT NOT NULL DEFAULT 'file',
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE automation_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    automation_id TEXT NOT NULL,
+    started INTEGER NOT NULL,
+    finished INTEGER,
+    status TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    steps TEXT NOT NULL
+  );
+  CREATE INDEX automation_runs_automation ON automation_runs (automation_id, id);
+  `,
 ];

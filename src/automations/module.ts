@@ -1,0 +1,197 @@
+// Automations: loaded from automations.yaml in the data dir (reloaded when it changes), persisted,
+// run by one AutomationRunner each. A bad file changes nothing: every automation is validated
+// first, and only then are the changed ones swapped; unchanged ones keep running.
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import { isScalar, type Scalar } from 'yaml';
+import type { Db } from '../store/db.js';
+import type { Logger } from '../log.js';
+import { readYaml, describeIssues, locate, position, YamlError, type LoadedYaml } from '../config/yaml.js';
+import { compileScript } from '../scripts/compile.js';
+import { ScriptError } from '../scripts/errors.js';
+import { automationsFileSchema, type Automation } from './schema.js';
+import { checkCron } from './triggers/time.js';
+import { AutomationRunner } from './runner.js';
+import { RunTrace, type Run } from './trace.js';
+import type { AutomationContext, ScriptRunner, TriggerEvent } from './types.js';
+
+export interface AutomationsContext extends Omit<AutomationContext, 'scripts'> {
+  db: Db;
+  file: string;
+  /** Where script conditions and actions run; given the YAML origin so errors point into the file. */
+  scripts: ScriptRunner;
+  watch?: boolean;
+}
+
+export interface AutomationInfo {
+  id: string; name?: string; enabled: boolean; mode: string; triggers: string[]; running: boolean; lastRun?: Run;
+}
+
+interface Origin { file: string; line: number }
+
+export class AutomationsModule {
+  private readonly runners = new Map<string, AutomationRunner>();
+  private definitions = new Map<string, Automation>();
+  readonly trace: RunTrace;
+  private watcher?: FSWatcher;
+  private debounce?: NodeJS.Timeout;
+  /** label of a script step -> where its code sits in the YAML file */
+  private readonly origins = new Map<string, Origin>();
+  lastError?: string;
+
+  constructor(private readonly ctx: AutomationsContext) {
+    this.trace = new RunTrace(ctx.db);
+  }
+
+  async start(): Promise<void> {
+    if (existsSync(this.ctx.file)) {
+      const err = await this.reload();
+      if (err) this.ctx.log.error(err);
+    }
+    if (this.ctx.watch !== false) this.watchFile();
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    if (this.debounce) clearTimeout(this.debounce);
+    for (const r of this.runners.values()) await r.stop();
+    this.runners.clear();
+  }
+
+  /** Reads the file again. Returns the error text, or undefined when it was applied. */
+  async reload(text?: string): Promise<string | undefined> {
+    let next: Automation[];
+    try {
+      next = this.parse(text);
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      return `automations not reloaded, the running ones go on: ${this.lastError}`;
+    }
+    this.lastError = undefined;
+    const nextIds = new Set(next.map((a) => a.id));
+    for (const [id, runner] of this.runners) {
+      const def = next.find((a) => a.id === id);
+      if (!def || JSON.stringify(def) !== JSON.stringify(runner.automation) || !this.isEnabled(def)) {
+        await runner.stop();
+        this.runners.delete(id);
+      }
+    }
+    const upsert = this.ctx.db.prepare(`INSERT INTO automations (id, definition, source, updated_at) VALUES (?, ?, 'file', ?)
+      ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`);
+    this.ctx.db.transaction(() => {
+      for (const a of next) upsert.run(a.id, JSON.stringify(a), Date.now());
+      for (const id of this.definitions.keys()) if (!nextIds.has(id)) this.ctx.db.prepare('DELETE FROM automations WHERE id = ?').run(id);
+    })();
+    this.definitions = new Map(next.map((a) => [a.id, a]));
+    for (const a of next) if (!this.runners.has(a.id) && this.isEnabled(a)) await this.startRunner(a);
+    this.ctx.log.info({ automations: next.length, running: this.runners.size }, 'automations loaded');
+    return undefined;
+  }
+
+  list(): AutomationInfo[] {
+    return [...this.definitions.values()].map((a) => ({
+      id: a.id, name: a.name, enabled: this.isEnabled(a), mode: a.mode, triggers: a.triggers.map((t) => t.type),
+      running: this.runners.has(a.id), lastRun: this.trace.last(a.id),
+    }));
+  }
+
+  runs(id: string, limit = 20): Run[] { return this.trace.runs(id, limit); }
+
+  async setEnabled(id: string, enabled: boolean): Promise<void> {
+    const def = this.definitions.get(id);
+    if (!def) throw new Error(`no automation "${id}"`);
+    this.ctx.db.prepare('UPDATE automations SET enabled = ? WHERE id = ?').run(enabled ? 1 : 0, id);
+    const runner = this.runners.get(id);
+    if (!this.isEnabled(def) && runner) { await runner.stop(); this.runners.delete(id); }
+    if (this.isEnabled(def) && !runner) await this.startRunner(def);
+  }
+
+  /** Runs an automation now (conditions still apply). */
+  trigger(id: string, event: Partial<TriggerEvent> = {}): void {
+    const runner = this.runners.get(id);
+    if (!runner) throw new Error(`no running automation "${id}"`);
+    runner.fire({ type: 'manual', time: Date.now(), description: 'run by hand', ...event });
+  }
+
+  private isEnabled(a: Automation): boolean {
+    const row = this.ctx.db.prepare('SELECT enabled FROM automations WHERE id = ?').get(a.id) as { enabled: number } | undefined;
+    return a.enabled && (row?.enabled ?? 1) === 1;
+  }
+
+  private async startRunner(a: Automation): Promise<void> {
+    const scripts: ScriptRunner = {
+      evaluate: (label, expr, globals) => this.ctx.scripts.evaluate(this.originLabel(label), expr, globals),
+      run: (label, code, lang, globals, signal) => this.ctx.scripts.run(this.originLabel(label), code, lang, globals, signal),
+    };
+    const runner = new AutomationRunner(a, { ...this.ctx, scripts }, this.trace, path.basename(this.ctx.file));
+    this.runners.set(a.id, runner);
+    try {
+      await runner.start();
+    } catch (err) {
+      this.ctx.log.error({ automation: a.id, err: (err as Error).message }, 'automation could not start');
+      await runner.stop();
+      this.runners.delete(a.id);
+    }
+  }
+
+  /** "file#id.actions[0]" -> "file:line" for the script engine, so errors are located in the YAML. */
+  private originLabel(label: string): string {
+    const o = this.origins.get(label.slice(label.indexOf('#') + 1));
+    return o ? `${o.file}:${o.line}` : label;
+  }
+
+  private parse(text?: string): Automation[] {
+    let loaded: LoadedYaml;
+    try {
+      loaded = readYaml(this.ctx.file, 'automations file', text);
+    } catch (err) {
+      throw err instanceof YamlError ? err : new Error(String(err));
+    }
+    const data = loaded.data ?? [];
+    const result = automationsFileSchema.safeParse(data);
+    if (!result.success) throw new Error(describeIssues(result.error.issues, loaded, automationsFileSchema, data));
+    const origins = new Map<string, Origin>();
+    result.data.forEach((a, i) => {
+      a.triggers.forEach((t, j) => {
+        if (t.type !== 'time') return;
+        try { checkCron(t); } catch (err) { throw new Error(`${locate(loaded, [i, 'triggers', j, 'cron'])}: ${a.id}.triggers[${j}].cron: ${(err as Error).message}`); }
+      });
+      const scriptSteps: [string, number, string, 'js' | 'ts' | 'coffee', string][] = [
+        ...a.conditions.map((c, j) => (c.type === 'script' ? ['conditions', j, `(${c.expression})`, 'js', 'expression'] : null)),
+        ...a.actions.map((s, j) => (s.type === 'script' ? ['actions', j, s.code, s.language, 'code'] : null)),
+      ].filter((x): x is [string, number, string, 'js' | 'ts' | 'coffee', string] => x !== null);
+      for (const [kind, j, code, language, key] of scriptSteps) {
+        const node = loaded.doc.getIn([i, kind, j, key], true);
+        const block = isScalar(node) && ((node as Scalar).type === 'BLOCK_LITERAL' || (node as Scalar).type === 'BLOCK_FOLDED');
+        const line = position(loaded, [i, kind, j, key], true).line + (block ? 1 : 0);
+        origins.set(`${a.id}.${kind}[${j}]`, { file: this.ctx.file, line });
+        try {
+          compileScript(`${this.ctx.file}.${language}`, '\n'.repeat(line - 1) + code, language);
+        } catch (err) {
+          if (!(err instanceof ScriptError)) throw err;
+          throw new Error(`${this.ctx.file}:${err.location.line}:${err.location.col}: ${a.id}.${kind}[${j}]: ${err.kind}: ${err.detail}`);
+        }
+      }
+    });
+    this.origins.clear();
+    for (const [k, v] of origins) this.origins.set(k, v);
+    return result.data;
+  }
+
+  private watchFile(): void {
+    const dir = path.dirname(this.ctx.file);
+    if (!existsSync(dir)) return;
+    try {
+      this.watcher = watch(dir, (_event, name) => {
+        if (name !== path.basename(this.ctx.file)) return;
+        if (this.debounce) clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => {
+          if (!existsSync(this.ctx.file)) return;
+          void this.reload().then((err) => { if (err) this.ctx.log.error(err); });
+        }, 200);
+      });
+    } catch (err) {
+      this.ctx.log.warn({ err: (err as Error).message }, 'cannot watch the automations file; reload it through the API');
+    }
+  }
+}

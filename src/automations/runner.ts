@@ -1,0 +1,114 @@
+// Runs one automation: its triggers, the mode (single, queued, restart, parallel, as in Home
+// Assistant), conditions then actions, each step recorded in the trace. A failing step ends
+// its run (recorded with the error) and never touches other automations.
+import type { Automation } from './schema.js';
+import type { AutomationContext, Trigger, TriggerEvent } from './types.js';
+import { triggers } from './triggers/index.js';
+import { conditions } from './conditions/index.js';
+import { actions } from './actions/index.js';
+import type { RunTrace, Step } from './trace.js';
+
+interface Active { controller: AbortController; done: Promise<void> }
+
+export class AutomationRunner {
+  private readonly triggers: Trigger[];
+  private readonly active = new Set<Active>();
+  private readonly queue: TriggerEvent[] = [];
+  private stopped = false;
+  runs = 0;
+
+  constructor(readonly automation: Automation, private readonly ctx: AutomationContext, private readonly trace: RunTrace, private readonly file: string) {
+    this.triggers = automation.triggers.map((t) => {
+      const factory = triggers[t.type] as (c: typeof t, ctx: AutomationContext, fire: (e: TriggerEvent) => void) => Trigger;
+      return factory(t, ctx, (e) => this.fire(e));
+    });
+  }
+
+  async start(): Promise<void> {
+    for (const t of this.triggers) await t.start();
+  }
+
+  /** Stops the triggers and cancels the runs in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.queue.length = 0;
+    for (const t of this.triggers) await t.stop().catch(() => {});
+    for (const a of this.active) a.controller.abort();
+    await Promise.all([...this.active].map((a) => a.done));
+  }
+
+  /** Runs the automation now, as if a trigger fired (for the API and tests). */
+  fire(event: TriggerEvent): void {
+    if (this.stopped) return;
+    const { mode, max, id } = this.automation;
+    if (this.active.size > 0) {
+      if (mode === 'single') return this.drop(event, 'already running (mode single)');
+      if (mode === 'queued') {
+        if (this.queue.length >= max) return this.drop(event, `queue full (mode queued, max ${max})`);
+        this.queue.push(event);
+        return;
+      }
+      if (mode === 'restart') for (const a of this.active) a.controller.abort();
+      if (mode === 'parallel' && this.active.size >= max) return this.drop(event, `${max} runs already in progress (mode parallel)`);
+    }
+    this.ctx.log.debug({ automation: id, trigger: event.description }, 'automation triggered');
+    this.launch(event);
+  }
+
+  private drop(event: TriggerEvent, why: string): void {
+    this.ctx.log.info({ automation: this.automation.id, trigger: event.description }, `run not started: ${why}`);
+    this.trace.begin(this.automation.id, event, 'dropped', [{ kind: 'action', index: -1, type: 'mode', result: 'cancelled', detail: why, ms: 0 }]);
+  }
+
+  private launch(event: TriggerEvent): void {
+    const controller = new AbortController();
+    const active: Active = { controller, done: Promise.resolve() };
+    this.active.add(active);
+    this.runs++;
+    active.done = this.run(event, controller.signal).finally(() => {
+      this.active.delete(active);
+      const next = this.queue.shift();
+      if (next && !this.stopped) this.launch(next);
+    });
+  }
+
+  private async run(event: TriggerEvent, signal: AbortSignal): Promise<void> {
+    const { automation, ctx } = this;
+    const steps: Step[] = [];
+    const runId = this.trace.begin(automation.id, event);
+    const label = (kind: string, i: number) => `${this.file}#${automation.id}.${kind}[${i}]`;
+    try {
+      for (const [i, c] of automation.conditions.entries()) {
+        const t0 = performance.now();
+        const check = conditions[c.type] as (c: unknown, ctx: AutomationContext, e: TriggerEvent, label: string) => ReturnType<(typeof conditions)['state']>;
+        try {
+          const { result, detail } = await check(c, ctx, event, label('conditions', i));
+          steps.push({ kind: 'condition', index: i, type: c.type, result: result ? 'true' : 'false', detail, ms: performance.now() - t0 });
+          if (!result) return this.trace.finish(runId, 'skipped', steps);
+        } catch (err) {
+          steps.push({ kind: 'condition', index: i, type: c.type, result: 'error', error: (err as Error).message, ms: performance.now() - t0 });
+          ctx.log.warn({ automation: automation.id, condition: i }, `condition failed: ${(err as Error).message}`);
+          return this.trace.finish(runId, 'failed', steps);
+        }
+      }
+      for (const [i, a] of automation.actions.entries()) {
+        if (signal.aborted) return this.trace.finish(runId, 'cancelled', steps);
+        const t0 = performance.now();
+        const step = actions[a.type] as (c: unknown, ctx: AutomationContext, e: TriggerEvent, s: AbortSignal, label: string) => Promise<void>;
+        try {
+          await step(a, ctx, event, signal, label('actions', i));
+          steps.push({ kind: 'action', index: i, type: a.type, result: 'ok', ms: performance.now() - t0 });
+        } catch (err) {
+          const cancelled = signal.aborted;
+          steps.push({ kind: 'action', index: i, type: a.type, result: cancelled ? 'cancelled' : 'error', error: cancelled ? undefined : (err as Error).message, ms: performance.now() - t0 });
+          if (!cancelled) ctx.log.warn({ automation: automation.id, action: i }, `action failed: ${(err as Error).message}`);
+          return this.trace.finish(runId, cancelled ? 'cancelled' : 'failed', steps);
+        }
+      }
+      this.trace.finish(runId, 'ok', steps);
+    } catch (err) {
+      ctx.log.error({ automation: automation.id, err }, 'automation run failed');
+      this.trace.finish(runId, 'failed', steps);
+    }
+  }
+}

@@ -1,0 +1,74 @@
+// The automation schema: triggers, conditions, actions, mode. One list of each kind's names:
+// the discriminated unions below, matched by the registries in triggers/, conditions/, actions/.
+import { z } from 'zod';
+import { duration } from './duration.js';
+
+const entityId = z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z0-9_]+$/, 'must be an entity id like light.hall');
+const jsonValue: z.ZodType<unknown> = z.unknown();
+
+export const triggerSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('mqtt'),
+    topic: z.string().min(1),
+    /** Fire only when the payload (text) equals this. */
+    payload: z.string().optional(),
+    /** Fire only when the JSON payload has these values at these paths, e.g. {occupancy: true} or {"state.value": 1}. */
+    json: z.record(z.string(), jsonValue).optional(),
+  }),
+  z.strictObject({ type: z.literal('time'), cron: z.string().min(1), timezone: z.string().optional() }),
+  z.strictObject({ type: z.literal('interval'), every: duration }),
+  z.strictObject({
+    type: z.literal('state'),
+    entity: entityId,
+    /** Compare this attribute of the state object (e.g. "state" for {"state":"ON"}) instead of the whole state. */
+    attribute: z.string().optional(),
+    from: jsonValue.optional(),
+    to: jsonValue.optional(),
+    for: duration.optional(),
+  }),
+  z.strictObject({ type: z.literal('system'), event: z.enum(['started', 'stopping']) }),
+]);
+
+const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be a time of day like 18:00 or 06:30:00');
+
+export const conditionSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('state'), entity: entityId, attribute: z.string().optional(), state: jsonValue }),
+  z.strictObject({ type: z.literal('time'), after: clock.optional(), before: clock.optional(), weekdays: z.array(weekday).optional(), timezone: z.string().optional() }),
+  z.strictObject({ type: z.literal('script'), expression: z.string().min(1) }),
+]);
+
+export const actionSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('action'), entity: entityId, action: z.string().min(1), params: z.record(z.string(), jsonValue).optional() }),
+  z.strictObject({
+    type: z.literal('publish'), topic: z.string().min(1), payload: jsonValue.optional(),
+    qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(0), retain: z.boolean().default(false),
+  }),
+  z.strictObject({ type: z.literal('script'), code: z.string().min(1), language: z.enum(['js', 'ts', 'coffee']).default('js') }),
+  z.strictObject({ type: z.literal('delay'), for: duration }),
+]);
+
+export const automationSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-"'),
+  name: z.string().optional(),
+  enabled: z.boolean().default(true),
+  mode: z.enum(['single', 'queued', 'restart', 'parallel']).default('single'),
+  /** For queued: runs waiting; for parallel: runs at once. */
+  max: z.number().int().min(1).max(1000).default(10),
+  triggers: z.array(triggerSchema).min(1),
+  conditions: z.array(conditionSchema).default([]),
+  actions: z.array(actionSchema).min(1),
+});
+
+export const automationsFileSchema = z.array(automationSchema).superRefine((list, ctx) => {
+  const seen = new Set<string>();
+  list.forEach((a, i) => {
+    if (seen.has(a.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate automation id "${a.id}"` });
+    seen.add(a.id);
+  });
+});
+
+export type Automation = z.infer<typeof automationSchema>;
+export type TriggerConfig = z.infer<typeof triggerSchema>;
+export type ConditionConfig = z.infer<typeof conditionSchema>;
+export type ActionConfig = z.infer<typeof actionSchema>;

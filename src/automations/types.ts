@@ -1,0 +1,57 @@
+// What triggers, conditions and actions are given, and what a trigger reports.
+import type { EventBus } from '../events.js';
+import type { Logger } from '../log.js';
+import type { MqttBus } from '../mqtt/bus.js';
+import type { EntityRegistry } from '../entities/registry.js';
+
+/** What happened: the `trigger` object scripts see. */
+export interface TriggerEvent {
+  type: string;
+  time: number;
+  description: string;
+  topic?: string;
+  payload?: string;
+  json?: unknown;
+  params?: string[];
+  entity?: string;
+  from?: unknown;
+  to?: unknown;
+  event?: string;
+}
+
+/** Runs sandboxed code for script conditions and actions (the script engine, passed in). */
+export interface ScriptRunner {
+  evaluate(label: string, expression: string, globals: Record<string, unknown>): Promise<{ value?: unknown; error?: string }>;
+  run(label: string, code: string, language: 'js' | 'ts' | 'coffee', globals: Record<string, unknown>, signal: AbortSignal): Promise<{ error?: string }>;
+}
+
+export interface AutomationContext {
+  bus: MqttBus;
+  events: EventBus;
+  registry: EntityRegistry;
+  log: Logger;
+  scripts: ScriptRunner;
+  callAction(entityId: string, action: string, params: Record<string, unknown>, caller: string): Promise<void>;
+}
+
+export interface Trigger { start(): Promise<void>; stop(): Promise<void> }
+export type TriggerFactory<C> = (config: C, ctx: AutomationContext, fire: (e: TriggerEvent) => void) => Trigger;
+
+export interface ConditionResult { result: boolean; detail: string }
+export type ConditionCheck<C> = (config: C, ctx: AutomationContext, trigger: TriggerEvent, label: string) => Promise<ConditionResult>;
+
+export type ActionStep<C> = (config: C, ctx: AutomationContext, trigger: TriggerEvent, signal: AbortSignal, label: string) => Promise<void>;
+
+/** Reads `a.b.c` from a value. */
+export function pathValue(value: unknown, path: string): unknown {
+  let v = value;
+  for (const k of path.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
+}
+
+export function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

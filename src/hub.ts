@@ -82,6 +82,7 @@ export class Hub {
       scripts: {
         evaluate: (origin, expr, globals) => this.scripts.evaluateSnippet(origin, expr, globals),
         run: (origin, code, language, globals, signal) => this.scripts.runSnippet(origin, code, language, globals, signal),
+        forget: (keep) => this.scripts.forgetSnippets(keep),
       },
     });
     this.modules.push(named('automations', this.automations));

@@ -84,6 +84,7 @@ export class AutomationsModule {
     })();
     this.definitions = new Map(next.map((a) => [a.id, a]));
     for (const a of next) if (!this.runners.has(a.id) && this.isEnabled(a)) await this.startRunner(a);
+    this.ctx.scripts.forget?.([...this.origins.values()].map((o) => `${o.file}:${o.line}`));
     this.ctx.log.info({ automations: next.length, running: this.runners.size }, 'automations loaded');
     return undefined;
   }

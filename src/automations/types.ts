@@ -23,6 +23,8 @@ export interface TriggerEvent {
 export interface ScriptRunner {
   evaluate(label: string, expression: string, globals: Record<string, unknown>): Promise<{ value?: unknown; error?: string }>;
   run(label: string, code: string, language: 'js' | 'ts' | 'coffee', globals: Record<string, unknown>, signal: AbortSignal): Promise<{ error?: string }>;
+  /** Releases what was kept for snippets whose origin ("file:line") is not in `keep`. */
+  forget?(keep: string[]): void;
 }
 
 export interface AutomationContext {

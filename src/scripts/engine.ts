@@ -138,8 +138,8 @@ export class ScriptEngine {
       const name = `entity:${path.basename(file)}`;
       let script = this.scripts.get(name);
       if (!script || script.compiled.source !== source) script = await this.load(file, { name }, source);
-      const err = await script.sandbox.invoke('entityAction', [entityId, actionName, params]);
-      if (err) fail(script, err);
+      const { error } = await script.sandbox.invoke('entityAction', [entityId, actionName, params]);
+      if (error) fail(script, error);
       await this.whenPublished(script);
       return;
     }
@@ -154,11 +154,50 @@ export class ScriptEngine {
   }
 
   /**
-   * Runs a snippet (an automation's script action) in a fresh sandbox with `globals`, until its
-   * publishes and timers are done or `signal` aborts. `origin` is "file:line" of the snippet in
-   * its file (e.g. automations.yaml), so its errors are located there.
+   * Runs a snippet (an automation's script action) with `globals` until its promise and
+   * publishes are done (or `signal` aborts). JavaScript and TypeScript snippets are compiled once
+   * into a function of a warm sandbox kept per `origin`, so a run costs a call, not a sandbox;
+   * CoffeeScript ones run in a fresh sandbox. `origin` is "file:line" of the snippet in its file
+   * (e.g. automations.yaml), so errors are located there.
    */
   async runSnippet(origin: string, code: string, language: Language, globals: Record<string, unknown>, signal?: AbortSignal): Promise<{ error?: string }> {
+    const names = Object.keys(globals);
+    if (language === 'coffee') return this.runFreshSnippet(origin, code, language, globals, signal);
+    const script = await this.snippet(origin, code, language, `async function (${names.join(', ')}) {`, '\n}');
+    const done = script.sandbox.invoke('__snippet', names.map((n) => globals[n]));
+    const aborted = new Promise<'aborted'>((r) => signal?.addEventListener('abort', () => r('aborted'), { once: true }));
+    const result = await Promise.race([done, aborted]);
+    if (result === 'aborted') return {};
+    if (result.error) return { error: this.describeGuestError(script.compiled, result.error).text };
+    await this.whenPublished(script);
+    return {};
+  }
+
+  /** Evaluates an expression (an automation's script condition) in a warm sandbox kept per `origin`. */
+  async evaluateSnippet(origin: string, expression: string, globals: Record<string, unknown>): Promise<{ value?: unknown; error?: string }> {
+    const names = Object.keys(globals);
+    const script = await this.snippet(origin, expression, 'js', `function (${names.join(', ')}) { return (`, '\n); }');
+    const { value, error } = await script.sandbox.invoke('__snippet', names.map((n) => globals[n]));
+    return error ? { error: this.describeGuestError(script.compiled, error).text } : { value };
+  }
+
+  /** The warm sandbox of a snippet, (re)loaded when its code changed. The wrapper shares the first line. */
+  private async snippet(origin: string, code: string, language: Language, open: string, close: string): Promise<Script> {
+    const { file, source } = snippetSource(origin, code);
+    const wrapped = `globalThis.__snippet = ${open}${source}${close}`;
+    const name = `snippet:${origin}`;
+    const existing = this.scripts.get(name);
+    if (existing && existing.compiled.source === wrapped) return existing;
+    return this.load(file, { name, language }, wrapped);
+  }
+
+  /** Unloads the warm snippets whose origin is not in `keep` (after automations were reloaded). */
+  forgetSnippets(keep: string[]): void {
+    const names = new Set(keep.map((o) => `snippet:${o}`));
+    for (const name of [...this.scripts.keys()]) if (name.startsWith('snippet:') && !names.has(name)) this.unload(name);
+  }
+
+  private async runFreshSnippet(origin: string, code: string, language: Language, globals: Record<string, unknown>, signal?: AbortSignal): Promise<{ error?: string }> {
     const { file, source } = snippetSource(origin, code);
     const name = `snippet:${origin}:${++this.snippets}`;
     const script = await this.load(file, { name, globals, language }, source);
@@ -166,19 +205,6 @@ export class ScriptEngine {
       while (!script.idle && !signal?.aborted) await new Promise((r) => setTimeout(r, 5));
       const err = script.logs.find((l) => l.level === 'error');
       return err ? { error: err.message } : {};
-    } finally {
-      this.unload(name);
-    }
-  }
-
-  /** Evaluates an expression (an automation's script condition) in a fresh sandbox. */
-  async evaluateSnippet(origin: string, expression: string, globals: Record<string, unknown>): Promise<{ value?: unknown; error?: string }> {
-    const { file, source } = snippetSource(origin, `(${expression})`);
-    const name = `snippet:${origin}:${++this.snippets}`;
-    const script = await this.load(file, { name, globals, language: 'js' }, '');
-    try {
-      const { value, error } = script.sandbox.evaluate(source, script.compiled.evalName);
-      return error ? { error: this.describeGuestError(compileScript(file, source, 'js'), error).text } : { value };
     } finally {
       this.unload(name);
     }
@@ -275,5 +301,5 @@ export function definesEntityAction(code: string): boolean {
 /** "path:line" -> the file name to report and the code shifted down to that line. */
 function snippetSource(origin: string, code: string): { file: string; source: string } {
   const m = /^(.*):(\d+)$/.exec(origin);
-  return m ? { file: m[1]!, source: '\n'.repeat(Number(m[2]) - 1) + code } : { file: origin, source: code };
+  return m ? { file: m[1]!, source: '\n'.repeat(Math.max(0, Number(m[2]) - 1)) + code } : { file: origin, source: code };
 }

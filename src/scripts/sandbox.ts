@@ -138,8 +138,9 @@ export class Sandbox {
    * Calls the global function `name` with JSON arguments and waits for the promise it returns,
    * if any. Resolves with the error it threw or rejected with, or undefined.
    */
-  async invoke(name: string, args: unknown[]): Promise<GuestError | undefined> {
+  async invoke(name: string, args: unknown[]): Promise<{ error?: GuestError; value?: unknown }> {
     let promise: QuickJSHandle | undefined;
+    let value: unknown;
     const err = this.enter(() => {
       const vm = this.vm;
       const fn = vm.getProp(vm.global, name);
@@ -153,7 +154,8 @@ export class Sandbox {
       for (const h of handles) h.dispose();
       if (!r.error) {
         const st = vm.getPromiseState(r.value);
-        if (!(st.type === 'fulfilled' && st.notAPromise)) {
+        if (st.type === 'fulfilled' && st.notAPromise) value = vm.dump(r.value);
+        else {
           promise = r.value.dup();
           if (st.type === 'fulfilled') st.value.dispose();
           else if (st.type === 'rejected') st.error.dispose();
@@ -161,15 +163,16 @@ export class Sandbox {
       }
       return r;
     });
-    if (err || !promise) { promise?.dispose(); return err; }
+    if (err || !promise) { promise?.dispose(); return { error: err, value }; }
     const settled = this.vm.resolvePromise(promise);
     promise.dispose();
     this.scheduleJobs();
     const r = await settled;
-    if (this.disposed) return undefined;
-    if (r.error) return this.toGuestError(r.error);
+    if (this.disposed) return {};
+    if (r.error) return { error: this.toGuestError(r.error) };
+    value = this.vm.dump(r.value);
     r.value.dispose();
-    return undefined;
+    return { value };
   }
 
   dispose(): void {

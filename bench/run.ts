@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, side by side with its anchor in the same run.
 import { startMosquitto } from './lib.js';
 import { benchScriptPublish, benchIdleScripts } from './script-publish.js';
+import { benchReaction } from './reaction.js';
 
 const only = process.argv[2];
 const mosquitto = await startMosquitto();
@@ -14,6 +15,11 @@ try {
   if (!only || only === 'idle') {
     console.log('## Idle scripts: RSS and cold start (each script has its own QuickJS runtime and WebAssembly memory)\n');
     console.log(await benchIdleScripts());
+    console.log();
+  }
+  if (!only || only === 'reaction') {
+    console.log('## Reaction: message in -> automation/flow/program -> message out, through Mosquitto, QoS 0\n');
+    console.log(await benchReaction(mosquitto.url));
     console.log();
   }
 } finally {

@@ -56,6 +56,7 @@ export class AutomationsModule {
     if (this.debounce) clearTimeout(this.debounce);
     for (const r of this.runners.values()) await r.stop();
     this.runners.clear();
+    this.trace.flush();
   }
 
   /** Reads the file again. Returns the error text, or undefined when it was applied. */

@@ -57,7 +57,7 @@ export class AutomationRunner {
 
   private drop(event: TriggerEvent, why: string): void {
     this.ctx.log.info({ automation: this.automation.id, trigger: event.description }, `run not started: ${why}`);
-    this.trace.begin(this.automation.id, event, 'dropped', [{ kind: 'action', index: -1, type: 'mode', result: 'cancelled', detail: why, ms: 0 }]);
+    this.trace.dropped(this.automation.id, event, why);
   }
 
   private launch(event: TriggerEvent): void {

@@ -1,5 +1,6 @@
 // The trace of automation runs: the triggering event, each condition's result, each action's
-// result and duration, errors with their script line. Bounded per automation.
+// result and duration, errors with their script line. Bounded per automation. Finished runs are
+// written in one transaction per flush (not two writes per run); runs in progress are in memory.
 import type { Db } from '../store/db.js';
 import type { TriggerEvent } from './types.js';
 
@@ -9,37 +10,66 @@ export interface Run { id: number; automation: string; started: number; finished
 
 export class RunTrace {
   private readonly q;
+  private readonly active = new Map<number, Run>();
+  private pending: Run[] = [];
+  private timer?: NodeJS.Timeout;
+  private nextId: number;
 
-  constructor(db: Db, private readonly keepPerAutomation = 100) {
+  constructor(private readonly db: Db, private readonly keepPerAutomation = 100, private readonly flushMs = 200) {
     this.q = {
-      insert: db.prepare('INSERT INTO automation_runs (automation_id, started, status, trigger, steps) VALUES (?, ?, ?, ?, ?)'),
-      finish: db.prepare('UPDATE automation_runs SET finished = ?, status = ?, steps = ? WHERE id = ?'),
+      insert: db.prepare('INSERT INTO automation_runs (id, automation_id, started, finished, status, trigger, steps) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       trim: db.prepare('DELETE FROM automation_runs WHERE automation_id = ? AND id <= (SELECT max(id) FROM automation_runs WHERE automation_id = ?) - ?'),
       list: db.prepare('SELECT * FROM automation_runs WHERE automation_id = ? ORDER BY id DESC LIMIT ?'),
-      last: db.prepare('SELECT * FROM automation_runs WHERE automation_id = ? ORDER BY id DESC LIMIT 1'),
-      interrupted: db.prepare("UPDATE automation_runs SET status = 'cancelled', finished = started WHERE status = 'running'"),
+      maxId: db.prepare('SELECT coalesce(max(id), 0) AS id FROM automation_runs'),
     };
-    // runs that were in progress when the hub last stopped or crashed
-    this.q.interrupted.run();
+    this.nextId = (this.q.maxId.get() as { id: number }).id + 1;
   }
 
-  begin(automation: string, trigger: TriggerEvent, status: RunStatus = 'running', steps: Step[] = []): number {
-    const id = Number(this.q.insert.run(automation, Date.now(), status, JSON.stringify(trigger), JSON.stringify(steps)).lastInsertRowid);
-    this.q.trim.run(automation, automation, this.keepPerAutomation);
-    return id;
+  begin(automation: string, trigger: TriggerEvent): Run {
+    const run: Run = { id: this.nextId++, automation, started: Date.now(), status: 'running', trigger, steps: [] };
+    this.active.set(run.id, run);
+    return run;
   }
 
-  finish(id: number, status: RunStatus, steps: Step[]): void {
-    this.q.finish.run(Date.now(), status, JSON.stringify(steps), id);
+  finish(run: Run, status: RunStatus, steps: Step[]): void {
+    this.active.delete(run.id);
+    run.status = status;
+    run.steps = steps;
+    run.finished = Date.now();
+    this.pending.push(run);
+    if (this.pending.length >= 500) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.flushMs);
+      this.timer.unref();
+    }
   }
 
+  /** A run that never started (mode single/queued/parallel refused it), recorded as such. */
+  dropped(automation: string, trigger: TriggerEvent, why: string): void {
+    this.finish(this.begin(automation, trigger), 'dropped', [{ kind: 'action', index: -1, type: 'mode', result: 'cancelled', detail: why, ms: 0 }]);
+  }
+
+  flush(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.pending.length === 0 || !this.db.open) return;
+    const runs = this.pending;
+    this.pending = [];
+    this.db.transaction(() => {
+      for (const r of runs) this.q.insert.run(r.id, r.automation, r.started, r.finished ?? null, r.status, JSON.stringify(r.trigger), JSON.stringify(r.steps));
+      for (const a of new Set(runs.map((r) => r.automation))) this.q.trim.run(a, a, this.keepPerAutomation);
+    })();
+  }
+
+  /** Newest first, runs in progress included. */
   runs(automation: string, limit = 20): Run[] {
-    return (this.q.list.all(automation, limit) as Record<string, unknown>[]).map(toRun);
+    this.flush();
+    const active = [...this.active.values()].filter((r) => r.automation === automation).reverse();
+    const stored = (this.q.list.all(automation, limit) as Record<string, unknown>[]).map(toRun);
+    return [...active, ...stored].slice(0, limit);
   }
 
   last(automation: string): Run | undefined {
-    const r = this.q.last.get(automation) as Record<string, unknown> | undefined;
-    return r && toRun(r);
+    return this.runs(automation, 1)[0];
   }
 }
 

@@ -140,7 +140,6 @@ export class ScriptEngine {
       if (!script || script.compiled.source !== source) script = await this.load(file, { name }, source);
       const { error } = await script.sandbox.invoke('entityAction', [entityId, actionName, params]);
       if (error) fail(script, error);
-      await this.whenPublished(script);
       return;
     }
     const name = `action:${entityId}:${actionName}:${Date.now()}`;
@@ -169,7 +168,6 @@ export class ScriptEngine {
     const result = await Promise.race([done, aborted]);
     if (result === 'aborted') return {};
     if (result.error) return { error: this.describeGuestError(script.compiled, result.error).text };
-    await this.whenPublished(script);
     return {};
   }
 
@@ -183,18 +181,23 @@ export class ScriptEngine {
 
   /** The warm sandbox of a snippet, (re)loaded when its code changed. The wrapper shares the first line. */
   private async snippet(origin: string, code: string, language: Language, open: string, close: string): Promise<Script> {
-    const { file, source } = snippetSource(origin, code);
-    const wrapped = `globalThis.__snippet = ${open}${source}${close}`;
     const name = `snippet:${origin}`;
+    const known = this.snippetCode.get(name);
     const existing = this.scripts.get(name);
-    if (existing && existing.compiled.source === wrapped) return existing;
-    return this.load(file, { name, language }, wrapped);
+    if (existing && known === code) return existing;
+    const { file, source } = snippetSource(origin, code);
+    this.snippetCode.set(name, code);
+    return this.load(file, { name, language }, `globalThis.__snippet = ${open}${source}${close}`);
   }
+
+  private readonly snippetCode = new Map<string, string>();
 
   /** Unloads the warm snippets whose origin is not in `keep` (after automations were reloaded). */
   forgetSnippets(keep: string[]): void {
     const names = new Set(keep.map((o) => `snippet:${o}`));
-    for (const name of [...this.scripts.keys()]) if (name.startsWith('snippet:') && !names.has(name)) this.unload(name);
+    for (const name of [...this.scripts.keys()]) {
+      if (name.startsWith('snippet:') && !names.has(name) && this.snippetCode.has(name)) { this.unload(name); this.snippetCode.delete(name); }
+    }
   }
 
   private async runFreshSnippet(origin: string, code: string, language: Language, globals: Record<string, unknown>, signal?: AbortSignal): Promise<{ error?: string }> {
@@ -212,11 +215,7 @@ export class ScriptEngine {
 
   private snippets = 0;
 
-  /** Waits until no publish of the script is in flight (bounded). */
-  private async whenPublished(script: Script, timeoutMs = 30000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (script.sandbox.pendingPublishes > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  }
+
 
   unload(name: string): void {
     const s = this.scripts.get(name);

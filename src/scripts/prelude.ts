@@ -128,6 +128,7 @@ export const PRELUDE = String.raw`
       const entry = { resolve: null, reject: null, stack, promise: null };
       entry.promise = new PublishPromise((resolve, reject) => { entry.resolve = resolve; entry.reject = reject; });
       pending.set(id, entry);
+      if (tracked) tracked.push(entry.promise);
       queue.push([id, topic, body, q, r ? 1 : 0, stack]);
       if (!flushScheduled) { flushScheduled = true; Promise.resolve().then(flush); }
       return entry.promise;
@@ -150,6 +151,26 @@ export const PRELUDE = String.raw`
     pending.set(id, entry);
     hostCallAsync(id, name, JSON.stringify(args));
     return entry.promise;
+  }
+
+  // A call from the host (entity action, automation step): resolves when the function's result
+  // and the publishes it started before returning are complete.
+  let tracked = null;
+  function invoke(name, argsJson) {
+    const fn = global[name];
+    if (typeof fn !== 'function') throw new TypeError(name + ' is not a function');
+    const args = JSON.parse(argsJson);
+    const outer = tracked;
+    tracked = [];
+    let result, mine;
+    try {
+      result = fn.apply(undefined, args);
+    } finally {
+      mine = tracked;
+      tracked = outer;
+    }
+    if (mine.length === 0 && !(result && typeof result.then === 'function')) return { value: result };
+    return Promise.all([result].concat(mine)).then((all) => ({ value: all[0] }));
   }
 
   const handlers = new Map();
@@ -295,6 +316,6 @@ export const PRELUDE = String.raw`
   define('setInterval', (fn, ms, ...args) => addTimer(fn, ms, args, true));
   define('clearTimeout', clearTimer);
   define('clearInterval', clearTimer);
-  return { fireTimer, settle, deliver };
+  return { fireTimer, settle, deliver, invoke };
 })
 `;

@@ -59,6 +59,7 @@ export class Sandbox {
   private fireTimer?: QuickJSHandle;
   private settleFn?: QuickJSHandle;
   private deliverFn?: QuickJSHandle;
+  private invokeFn?: QuickJSHandle;
   /** Publishes settled since the last flush: ok ids, and failures. */
   private settledOk: number[] = [];
   private settledFailed: [number, string, string, string?][] = [];
@@ -143,18 +144,14 @@ export class Sandbox {
     let value: unknown;
     const err = this.enter(() => {
       const vm = this.vm;
-      const fn = vm.getProp(vm.global, name);
-      if (vm.typeof(fn) !== 'function') {
-        fn.dispose();
-        return { error: vm.newError({ name: 'TypeError', message: `${name} is not a function` }) };
-      }
-      const handles = args.map((a) => vm.unwrapResult(vm.evalCode(`(${JSON.stringify(a ?? null)})`)));
-      const r = vm.callFunction(fn, vm.undefined, ...handles);
-      fn.dispose();
-      for (const h of handles) h.dispose();
+      const nameH = vm.newString(name);
+      const argsH = vm.newString(JSON.stringify(args));
+      const r = vm.callFunction(this.invokeFn!, vm.undefined, nameH, argsH);
+      nameH.dispose();
+      argsH.dispose();
       if (!r.error) {
         const st = vm.getPromiseState(r.value);
-        if (st.type === 'fulfilled' && st.notAPromise) value = vm.dump(r.value);
+        if (st.type === 'fulfilled' && st.notAPromise) value = (vm.dump(r.value) as { value?: unknown })?.value;
         else {
           promise = r.value.dup();
           if (st.type === 'fulfilled') st.value.dispose();
@@ -170,7 +167,7 @@ export class Sandbox {
     const r = await settled;
     if (this.disposed) return {};
     if (r.error) return { error: this.toGuestError(r.error) };
-    value = this.vm.dump(r.value);
+    value = (this.vm.dump(r.value) as { value?: unknown })?.value;
     r.value.dispose();
     return { value };
   }
@@ -183,6 +180,7 @@ export class Sandbox {
     this.fireTimer?.dispose();
     this.settleFn?.dispose();
     this.deliverFn?.dispose();
+    this.invokeFn?.dispose();
     this.vm.dispose();
     this.rt.dispose();
   }
@@ -334,6 +332,7 @@ export class Sandbox {
     this.fireTimer = vm.getProp(api, 'fireTimer');
     this.settleFn = vm.getProp(api, 'settle');
     this.deliverFn = vm.getProp(api, 'deliver');
+    this.invokeFn = vm.getProp(api, 'invoke');
     api.dispose();
     factory.dispose();
     host.dispose();

@@ -1,0 +1,156 @@
+// Issue 6 bench: reaction latency, message in -> rule/script -> message out, through one
+// Mosquitto, side by side in one run: the hub (an automation with a script action), Node-RED
+// (mqtt in -> function -> mqtt out) and a hand-written mqtt.js program. p50/p99 at 100, 500 and
+// 1000 msg/s, and the highest rate with p99 < 50 ms and nothing lost. Each engine is its own
+// process, so its RSS is its own.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, fmt, freePort, sleep, table } from './lib.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const NODE_RED = path.join(ROOT, 'bench/node-red/node_modules/node-red/red.js');
+const SECONDS = 3;
+
+interface Engine { name: string; start(brokerUrl: string): Promise<ChildProcess> }
+
+function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${out.slice(-500)}`)), 60000);
+    const on = (d: Buffer) => { out += d; if (pattern.test(out)) { clearTimeout(timer); resolve(); } };
+    child.stdout?.on('data', on);
+    child.stderr?.on('data', on);
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${what} exited ${code}: ${out.slice(-500)}`)); });
+  });
+}
+
+const hub: Engine = {
+  name: 'Smart Home (automation -> script)',
+  async start(brokerUrl) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bench-hub-'));
+    writeFileSync(path.join(dir, 'smart-home.yaml'), `mqtt:\n  url: ${brokerUrl}\n  client_id: bench-hub\nhttp:\n  enabled: false\nlog_level: warn\nstore:\n  trace_max_rows: 10000\n`);
+    writeFileSync(path.join(dir, 'automations.yaml'), `
+- id: react
+  mode: parallel
+  max: 1000
+  triggers:
+    - type: mqtt
+      topic: bench/in
+  actions:
+    - type: script
+      code: Mqtt.publish('bench/out', trigger.payload)
+`);
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await waitForLine(child, /ready/, 'the hub');
+    return child;
+  },
+};
+
+const plain: Engine = {
+  name: 'hand-written mqtt.js (noDelay)',
+  async start(brokerUrl) {
+    const code = `
+      const mqtt = require(${JSON.stringify(path.join(ROOT, 'node_modules/mqtt'))});
+      const c = mqtt.connect(${JSON.stringify(brokerUrl)});
+      c.on('connect', () => { c.stream.setNoDelay(true); c.subscribe('bench/in', () => console.log('ready')); });
+      c.on('message', (t, p) => c.publish('bench/out', p));
+    `;
+    const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await waitForLine(child, /ready/, 'the mqtt.js program');
+    return child;
+  },
+};
+
+const nodeRed: Engine = {
+  name: 'Node-RED 4 (mqtt in -> function -> mqtt out)',
+  async start(brokerUrl) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bench-nr-'));
+    const u = new URL(brokerUrl);
+    const flows = [
+      { id: 'tab', type: 'tab', label: 'bench' },
+      { id: 'broker', type: 'mqtt-broker', name: 'mosquitto', broker: u.hostname, port: u.port, clientid: 'bench-node-red', usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
+      { id: 'in', z: 'tab', type: 'mqtt in', topic: 'bench/in', qos: '0', datatype: 'buffer', broker: 'broker', wires: [['fn']] },
+      { id: 'fn', z: 'tab', type: 'function', func: "msg.topic = 'bench/out';\nreturn msg;", outputs: 1, wires: [['out']] },
+      { id: 'out', z: 'tab', type: 'mqtt out', topic: '', qos: '0', retain: 'false', broker: 'broker', wires: [] },
+    ];
+    writeFileSync(path.join(dir, 'flows.json'), JSON.stringify(flows));
+    const port = await freePort();
+    writeFileSync(path.join(dir, 'settings.js'), `module.exports = { uiHost: '127.0.0.1', uiPort: ${port}, httpAdminRoot: false, httpNodeRoot: false, flowFile: 'flows.json', logging: { console: { level: 'info' } }, telemetry: { enabled: false }, diagnostics: { enabled: false } };`);
+    const child = spawn(process.execPath, [NODE_RED, '--userDir', dir, '--settings', path.join(dir, 'settings.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await waitForLine(child, /Connected to broker/, 'Node-RED');
+    return child;
+  },
+};
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+interface Point { rate: number; sent: number; received: number; p50: number; p99: number }
+
+/** Publishes `rate` msg/s for SECONDS; each payload carries its send time. */
+async function measure(brokerUrl: string, rate: number, seconds = SECONDS): Promise<Point> {
+  const sub = await connect(brokerUrl);
+  const pub = await connect(brokerUrl);
+  await sub.subscribeAsync('bench/out', { qos: 0 });
+  const latencies: number[] = [];
+  sub.on('message', (_t, p) => {
+    const sentAt = Number(p.toString().split(' ')[1]);
+    latencies.push(performance.now() - sentAt);
+  });
+  const total = rate * seconds;
+  let sent = 0;
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+      while (sent < due) { pub.publish('bench/in', `${sent} ${performance.now()}`, { qos: 0 }); sent++; }
+      if (sent >= total) { clearInterval(tick); resolve(); }
+    }, 1);
+  });
+  const deadline = performance.now() + 5000;
+  while (latencies.length < total && performance.now() < deadline) await sleep(20);
+  await sleep(100);
+  sub.end(true); pub.end(true);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+  return { rate, sent, received: latencies.length, p50: q(0.5), p99: q(0.99) };
+}
+
+export async function benchReaction(brokerUrl: string): Promise<string> {
+  const engines = [hub, nodeRed, plain].filter((e) => e !== nodeRed || existsSync(NODE_RED));
+  const missing = existsSync(NODE_RED) ? '' : '\n(Node-RED not installed: run `npm run bench:setup` for the side-by-side figure.)\n';
+  const fixed = [100, 500, 1000];
+  const ladder = [2000, 4000, 8000, 12000, 16000, 24000, 32000];
+  const results = new Map<string, { points: Point[]; max: number; idle: number; loaded: number }>();
+  for (const e of engines) {
+    const child = await e.start(brokerUrl);
+    await sleep(500);
+    const idle = rssMb(child.pid!);
+    await measure(brokerUrl, 200, 1); // warm-up, not counted: every engine gets the same
+    const points: Point[] = [];
+    for (const rate of fixed) points.push(await measure(brokerUrl, rate));
+    let max = 0;
+    for (const rate of [...fixed, ...ladder]) {
+      const p = rate <= 1000 ? points.find((x) => x.rate === rate)! : await measure(brokerUrl, rate);
+      if (p.received < p.sent || !(p.p99 < 50)) break;
+      max = rate;
+    }
+    const loaded = rssMb(child.pid!);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    results.set(e.name, { points, max, idle, loaded });
+  }
+  const rows = [...results].map(([name, r]) => [
+    name,
+    ...r.points.map((p) => `${fmt(p.p50)} / ${fmt(p.p99)}${p.received < p.sent ? ` (lost ${p.sent - p.received})` : ''}`),
+    r.max ? `${fmt(r.max)} msg/s` : `< ${fmt(fixed[0]!)}`,
+    `${r.idle.toFixed(0)} -> ${r.loaded.toFixed(0)} MiB`,
+  ]);
+  return table(['engine', 'p50 / p99 ms at 100/s', 'at 500/s', 'at 1000/s', `max rate, p99 < 50 ms, none lost (${SECONDS} s steps)`, 'RSS idle -> after load'], rows) + missing;
+}

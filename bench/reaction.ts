@@ -138,6 +138,7 @@ export async function benchReaction(brokerUrl: string): Promise<string> {
     let max = 0;
     for (const rate of [...fixed, ...ladder]) {
       const p = rate <= 1000 ? points.find((x) => x.rate === rate)! : await measure(brokerUrl, rate);
+      if (process.env.BENCH_VERBOSE) console.error(e.name, JSON.stringify(p));
       if (p.received < p.sent || !(p.p99 < 50)) break;
       max = rate;
     }

@@ -25,6 +25,8 @@ export interface AutomationsContext extends Omit<AutomationContext, 'scripts'> {
 
 export interface AutomationInfo {
   id: string; name?: string; enabled: boolean; mode: string; triggers: string[]; running: boolean; lastRun?: Run;
+  /** Since the hub started: runs started, runs refused by the mode, runs in progress now. */
+  runs: number; dropped: number; inProgress: number;
 }
 
 interface Origin { file: string; line: number }
@@ -94,6 +96,7 @@ export class AutomationsModule {
     return [...this.definitions.values()].map((a) => ({
       id: a.id, name: a.name, enabled: this.isEnabled(a), mode: a.mode, triggers: a.triggers.map((t) => t.type),
       running: this.runners.has(a.id), lastRun: this.trace.last(a.id),
+      runs: this.runners.get(a.id)?.runs ?? 0, dropped: this.runners.get(a.id)?.dropped ?? 0, inProgress: this.runners.get(a.id)?.inProgress ?? 0,
     }));
   }
 

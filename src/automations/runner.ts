@@ -16,6 +16,8 @@ export class AutomationRunner {
   private readonly queue: TriggerEvent[] = [];
   private stopped = false;
   runs = 0;
+  dropped = 0;
+  get inProgress(): number { return this.active.size; }
 
   constructor(readonly automation: Automation, private readonly ctx: AutomationContext, private readonly trace: RunTrace, private readonly file: string) {
     this.triggers = automation.triggers.map((t) => {
@@ -56,6 +58,7 @@ export class AutomationRunner {
   }
 
   private drop(event: TriggerEvent, why: string): void {
+    this.dropped++;
     this.ctx.log.info({ automation: this.automation.id, trigger: event.description }, `run not started: ${why}`);
     this.trace.dropped(this.automation.id, event, why);
   }

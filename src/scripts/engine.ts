@@ -179,18 +179,22 @@ export class ScriptEngine {
     return error ? { error: this.describeGuestError(script.compiled, error).text } : { value };
   }
 
-  /** The warm sandbox of a snippet, (re)loaded when its code changed. The wrapper shares the first line. */
-  private async snippet(origin: string, code: string, language: Language, open: string, close: string): Promise<Script> {
+  /**
+   * The warm sandbox of a snippet, (re)loaded when its code changed; concurrent runs share one
+   * load. The wrapper shares the snippet's first line, so line numbers stay those of its file.
+   */
+  private snippet(origin: string, code: string, language: Language, open: string, close: string): Promise<Script> {
     const name = `snippet:${origin}`;
     const known = this.snippetCode.get(name);
-    const existing = this.scripts.get(name);
-    if (existing && known === code) return existing;
+    if (known && known.code === code) return known.script;
     const { file, source } = snippetSource(origin, code);
-    this.snippetCode.set(name, code);
-    return this.load(file, { name, language }, `globalThis.__snippet = ${open}${source}${close}`);
+    const script = this.load(file, { name, language }, `globalThis.__snippet = ${open}${source}${close}`);
+    this.snippetCode.set(name, { code, script });
+    script.catch(() => this.snippetCode.delete(name));
+    return script;
   }
 
-  private readonly snippetCode = new Map<string, string>();
+  private readonly snippetCode = new Map<string, { code: string; script: Promise<Script> }>();
 
   /** Unloads the warm snippets whose origin is not in `keep` (after automations were reloaded). */
   forgetSnippets(keep: string[]): void {

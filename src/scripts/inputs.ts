@@ -71,6 +71,12 @@ export class InputRouter {
     void this.bus.unsubscribe(sub.filter).catch(() => {});
   }
 
+  private get subscriptionCount(): number {
+    let n = 0;
+    for (const s of this.scripts.values()) n += s.subs.size;
+    return n;
+  }
+
   stats(name: string): { subscriptions: number; queued: number; overflows: number; delivered: number } | undefined {
     const s = this.scripts.get(name);
     return s && { subscriptions: s.subs.size, queued: s.queue.length, overflows: s.overflows, delivered: s.delivered };
@@ -78,6 +84,7 @@ export class InputRouter {
 
   /** A script is about to publish: remember it, so the echo can be recognized. */
   published(name: string, topic: string, payload: Buffer): void {
+    if (this.subscriptionCount === 0) return; // nobody listens: no echo to recognize
     const s = this.scripts.get(name);
     const key = echoKey(topic, payload);
     const list = this.echoes.get(key) ?? [];

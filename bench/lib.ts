@@ -1,31 +1,13 @@
 // Shared bench helpers: a Mosquitto on a loopback port, timing, a table printer.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+export { freePort } from '../test/helpers.js';
+import { startMosquitto as start } from '../test/helpers.js';
 
-/** Debian's Mosquitto, loopback only, anonymous, no persistence: the anchor broker. */
-export async function startMosquitto(): Promise<{ url: string; stop(): Promise<void>; pid: number }> {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(tmpdir(), 'bench-mosq-'));
-  const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 0\nmax_queued_messages 0\nset_tcp_nodelay true\n`);
-  const child: ChildProcess = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-  const url = `mqtt://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try { const c = await connect(url); c.end(true); break; } catch { await sleep(50); }
-  }
-  return { url, pid: child.pid!, stop: async () => { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } };
+/** The anchor broker: Debian's Mosquitto, loopback only, unlimited queues, TCP_NODELAY. */
+export function startMosquitto(): Promise<{ url: string; stop(): Promise<void> }> {
+  return start('max_inflight_messages 0\nmax_queued_messages 0\nset_tcp_nodelay true\n');
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

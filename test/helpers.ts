@@ -1,5 +1,5 @@
 // Test helpers: real hubs on loopback ports, real SQLite files in temp dirs, real clients.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -27,6 +27,21 @@ export async function freePort(): Promise<number> {
   const port = (srv.address() as net.AddressInfo).port;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
+}
+
+/** Debian's Mosquitto on a loopback port (anonymous, no persistence), for interop and anchors. */
+export async function startMosquitto(extraConf = ''): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const dir = tempDir('smart-home-mosquitto-');
+  const conf = path.join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${extraConf}`);
+  const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+  const exited = new Promise((r) => child.once('exit', r));
+  const url = `mqtt://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try { (await connect(url)).end(true); break; } catch { await sleep(50); }
+  }
+  return { url, port, stop: async () => { child.kill('SIGTERM'); await exited; removeDir(dir); } };
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };

@@ -1,35 +1,28 @@
 // External broker mode against Debian's Mosquitto on a loopback port, and MqttBus failure codes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import mqttPacket from 'mqtt-packet';
-import { startHub, connect, collect, freePort, tempDir, removeDir, waitFor, runCli } from '../helpers.js';
+import { startHub, connect, collect, freePort, tempDir, removeDir, waitFor, runCli, startMosquitto } from '../helpers.js';
 import { MqttBus, MqttError } from '../../src/mqtt/bus.js';
 import { EventBus } from '../../src/events.js';
 import { createLogger } from '../../src/log.js';
 
 const exec = promisify(execFile);
-let mosquitto: ChildProcess;
+let mosquitto: { url: string; stop(): Promise<void> };
 let url: string;
 let dir: string;
 
 before(async () => {
   dir = tempDir();
-  const port = await freePort();
-  const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n`);
-  mosquitto = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-  url = `mqtt://127.0.0.1:${port}`;
-  await waitFor(() => false === mosquitto.killed && mosquitto.exitCode === null, 1000);
-  for (let i = 0; i < 50; i++) {
-    try { (await connect(url)).end(true); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
-  }
+  mosquitto = await startMosquitto();
+  url = mosquitto.url;
 });
-after(() => { mosquitto.kill('SIGTERM'); removeDir(dir); });
+after(async () => { await mosquitto.stop(); removeDir(dir); });
 
 test('with mqtt.url the hub uses the external Mosquitto: no embedded broker, scripts publish and subscribe there', async () => {
   const h = await startHub({ mqtt: { url } });

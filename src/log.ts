@@ -1,8 +1,17 @@
 // One pino logger for the process; each module takes a child ({module: 'broker'}).
+// JSON lines for machines; on a terminal, readable lines (pino-pretty) instead.
 import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
+const redact = { paths: ['password', '*.password', 'config.mqtt.password'], censor: '[secret]' };
+
 export function createLogger(level: string, destination: NodeJS.WritableStream = process.stderr): Logger {
-  return pino({ level, base: undefined, redact: { paths: ['password', '*.password', 'config.mqtt.password'], censor: '[secret]' } }, destination as pino.DestinationStream);
+  const tty = destination === process.stderr && process.stderr.isTTY;
+  if (tty) {
+    const stream = pretty({ destination: 2, sync: true, colorize: !process.env.NO_COLOR, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', messageKey: 'msg', singleLine: true });
+    return pino({ level, base: undefined, redact }, stream);
+  }
+  return pino({ level, base: undefined, redact }, destination as pino.DestinationStream);
 }

@@ -26,7 +26,7 @@ export class RunTrace {
   }
 
   begin(automation: string, trigger: TriggerEvent): Run {
-    const run: Run = { id: this.nextId++, automation, started: Date.now(), status: 'running', trigger, steps: [] };
+    const run: Run = { id: this.nextId++, automation, started: Date.now(), status: 'running', trigger: bounded(trigger), steps: [] };
     this.active.set(run.id, run);
     return run;
   }
@@ -71,6 +71,15 @@ export class RunTrace {
   last(automation: string): Run | undefined {
     return this.runs(automation, 1)[0];
   }
+}
+
+const MAX_PAYLOAD = 4096;
+
+/** The trace keeps at most 4 KiB of a triggering payload (the run itself got all of it). */
+function bounded(trigger: TriggerEvent): TriggerEvent {
+  if (trigger.payload === undefined || trigger.payload.length <= MAX_PAYLOAD) return trigger;
+  const { json: _json, ...rest } = trigger;
+  return { ...rest, payload: `${trigger.payload.slice(0, MAX_PAYLOAD)}… (${trigger.payload.length} characters)` };
 }
 
 function toRun(r: Record<string, unknown>): Run {

@@ -156,7 +156,10 @@ export const PRELUDE = String.raw`
   // A call from the host (entity action, automation step): resolves when the function's result
   // and the publishes it started before returning are complete.
   let tracked = null;
-  function invoke(name, argsJson) {
+  // Returns the JSON of the value when the call completed at once; otherwise undefined, and the
+  // outcome arrives later through host.invokeDone(callId, ok, valueJson | error parts).
+  const hostInvokeDone = host.invokeDone;
+  function invoke(name, argsJson, callId) {
     const fn = global[name];
     if (typeof fn !== 'function') throw new TypeError(name + ' is not a function');
     const args = JSON.parse(argsJson);
@@ -169,8 +172,14 @@ export const PRELUDE = String.raw`
       mine = tracked;
       tracked = outer;
     }
-    if (mine.length === 0 && !(result && typeof result.then === 'function')) return { value: result };
-    return Promise.all([result].concat(mine)).then((all) => ({ value: all[0] }));
+    if (mine.length === 0 && !(result && typeof result.then === 'function')) return JSON.stringify({ value: result });
+    Promise.all([result].concat(mine)).then(
+      (all) => hostInvokeDone(callId, true, JSON.stringify({ value: all[0] })),
+      (e) => {
+        const err = e instanceof Error ? e : new Error('uncaught value: ' + String(e));
+        hostInvokeDone(callId, false, err.name || 'Error', String(err.message), String(err.stack || ''));
+      });
+    return undefined;
   }
 
   const handlers = new Map();

@@ -140,43 +140,41 @@ export class Sandbox {
    * if any. Resolves with the error it threw or rejected with, or undefined.
    */
   async invoke(name: string, args: unknown[]): Promise<{ error?: GuestError; value?: unknown }> {
-    let promise: QuickJSHandle | undefined;
-    let value: unknown;
+    const callId = this.nextCall++;
+    // registered before entering: the guest may settle it while its jobs run inside enter()
+    let settle!: (r: { error?: GuestError; value?: unknown }) => void;
+    const settled = new Promise<{ error?: GuestError; value?: unknown }>((resolve) => { settle = resolve; });
+    this.invocations.set(callId, settle);
+    let immediate: string | undefined;
     const err = this.enter(() => {
       const vm = this.vm;
       const nameH = vm.newString(name);
       const argsH = vm.newString(JSON.stringify(args));
-      const r = vm.callFunction(this.invokeFn!, vm.undefined, nameH, argsH);
+      const idH = vm.newNumber(callId);
+      const r = vm.callFunction(this.invokeFn!, vm.undefined, nameH, argsH, idH);
       nameH.dispose();
       argsH.dispose();
-      if (!r.error) {
-        const st = vm.getPromiseState(r.value);
-        if (st.type === 'fulfilled' && st.notAPromise) value = (vm.dump(r.value) as { value?: unknown })?.value;
-        else {
-          promise = r.value.dup();
-          if (st.type === 'fulfilled') st.value.dispose();
-          else if (st.type === 'rejected') st.error.dispose();
-        }
-      }
+      idH.dispose();
+      if (!r.error && vm.typeof(r.value) === 'string') immediate = vm.getString(r.value);
       return r;
     });
-    if (err || !promise) { promise?.dispose(); return { error: err, value }; }
-    const settled = this.vm.resolvePromise(promise);
-    promise.dispose();
-    this.scheduleJobs();
-    const r = await settled;
-    if (this.disposed) return {};
-    if (r.error) return { error: this.toGuestError(r.error) };
-    value = (this.vm.dump(r.value) as { value?: unknown })?.value;
-    r.value.dispose();
-    return { value };
+    if (err || immediate !== undefined) {
+      this.invocations.delete(callId);
+      return err ? { error: err } : { value: (JSON.parse(immediate!) as { value?: unknown }).value };
+    }
+    return settled; // by the guest's invokeDone call, or by dispose()
   }
+
+  private nextCall = 1;
+  private readonly invocations = new Map<number, (r: { error?: GuestError; value?: unknown }) => void>();
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    for (const resolve of this.invocations.values()) resolve({ error: { name: 'Error', message: 'the script was unloaded', stack: '' } });
+    this.invocations.clear();
     this.fireTimer?.dispose();
     this.settleFn?.dispose();
     this.deliverFn?.dispose();
@@ -247,6 +245,12 @@ export class Sandbox {
     });
   }
 
+  /** An error the guest reported as parts, with the same wording as one it threw. */
+  private describeThrown(name: string, message: string, stack: string): GuestError {
+    if (name === 'InternalError' && /interrupted/.test(message)) message = `interrupted: the script ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (an endless loop?)`;
+    return { name, message, stack };
+  }
+
   private toGuestError(handle: QuickJSHandle): GuestError {
     const dumped = this.vm.dump(handle) as unknown;
     handle.dispose();
@@ -303,6 +307,15 @@ export class Sandbox {
           this.scheduleJobs();
         },
       );
+      return undefined;
+    });
+    fn('invokeDone', (id, ok, a, b, c) => {
+      const callId = vm.getNumber(id!);
+      const resolve = this.invocations.get(callId);
+      this.invocations.delete(callId);
+      if (!resolve) return undefined;
+      if (vm.dump(ok!) === true) resolve({ value: (JSON.parse(vm.getString(a!)) as { value?: unknown }).value });
+      else resolve({ error: this.describeThrown(vm.getString(a!), vm.getString(b!), vm.getString(c!)) });
       return undefined;
     });
     fn('uncaught', (name, message, stack) => {

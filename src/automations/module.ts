@@ -56,7 +56,8 @@ export class AutomationsModule {
   async stop(): Promise<void> {
     this.watcher?.close();
     if (this.debounce) clearTimeout(this.debounce);
-    for (const r of this.runners.values()) await r.stop();
+    // runs in progress (e.g. started by a system "stopping" trigger) get a moment to finish
+    await Promise.all([...this.runners.values()].map((r) => r.stop(2000)));
     this.runners.clear();
     this.trace.flush();
   }

@@ -30,11 +30,14 @@ export class AutomationRunner {
     for (const t of this.triggers) await t.start();
   }
 
-  /** Stops the triggers and cancels the runs in progress. */
-  async stop(): Promise<void> {
+  /** Stops the triggers; runs in progress get `graceMs` to finish, then are cancelled. */
+  async stop(graceMs = 0): Promise<void> {
     this.stopped = true;
     this.queue.length = 0;
     for (const t of this.triggers) await t.stop().catch(() => {});
+    if (graceMs > 0 && this.active.size > 0) {
+      await Promise.race([Promise.all([...this.active].map((a) => a.done)), new Promise((r) => setTimeout(r, graceMs))]);
+    }
     for (const a of this.active) a.controller.abort();
     await Promise.all([...this.active].map((a) => a.done));
   }

@@ -4,7 +4,7 @@ import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { EventBus } from '../events.js';
 import { MqttBus } from '../mqtt/bus.js';
-import { ScriptEngine } from '../scripts/engine.js';
+import { ScriptEngine, finished } from '../scripts/engine.js';
 import { compileScript } from '../scripts/compile.js';
 import { ScriptError } from '../scripts/errors.js';
 import { typeCheck } from '../scripts/typecheck.js';
@@ -44,11 +44,20 @@ export async function runCommand(file: string, opts: ConfigOverrides & { set?: s
   });
   await bus.start();
   const engine = new ScriptEngine({ limits: config.scripts, bus, events, log: log.child({ module: 'scripts' }, { level: 'silent' }) }); // script logs are printed above
+  await engine.start(); // routes MQTT messages to the script's subscriptions
+  let interrupted = false;
+  const onSignal = () => { interrupted = true; };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const script = await engine.load(file, { globals });
-    await engine.whenIdle(script);
+    // like node: run until nothing is left to do (timers, publishes, subscriptions), or Ctrl-C
+    while (!finished(engine, script) && !interrupted) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setImmediate(r));
     if (script.errors > 0) process.exitCode = 1;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await engine.stop();
     await bus.stop();
   }

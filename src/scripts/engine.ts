@@ -41,6 +41,11 @@ export class Script {
   get idle(): boolean { return this.sandbox.idle; }
 }
 
+/** No timers, no publishes in flight, no subscriptions: nothing more can happen by itself. */
+export function finished(engine: ScriptEngine, script: Script): boolean {
+  return script.idle && (engine.inputs.stats(script.name)?.subscriptions ?? 0) === 0;
+}
+
 export class ScriptEngine {
   private readonly scripts = new Map<string, Script>();
   readonly inputs: InputRouter;

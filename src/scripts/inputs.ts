@@ -51,6 +51,7 @@ export class InputRouter {
     const s = this.scripts.get(name);
     if (!s) return;
     for (const sub of s.subs.values()) void this.bus.unsubscribe(sub.filter).catch(() => {});
+    this.subscriptionCount -= s.subs.size;
     this.scripts.delete(name);
   }
 
@@ -59,6 +60,7 @@ export class InputRouter {
     if (problem) throw new (problem.kind === 'type' ? TypeError : RangeError)(`Mqtt.subscribe: ${problem.message}`);
     const s = this.scripts.get(name);
     if (!s) return;
+    if (!s.subs.has(id)) this.subscriptionCount++;
     s.subs.set(id, { id, filter: filter as string, self });
     void this.bus.subscribe(filter as string, 2).catch((err: Error) => s.target.log('error', `Mqtt.subscribe(${JSON.stringify(filter)}) failed: ${err.message}`));
   }
@@ -68,14 +70,12 @@ export class InputRouter {
     const sub = s?.subs.get(id);
     if (!s || !sub) return;
     s.subs.delete(id);
+    this.subscriptionCount--;
     void this.bus.unsubscribe(sub.filter).catch(() => {});
   }
 
-  private get subscriptionCount(): number {
-    let n = 0;
-    for (const s of this.scripts.values()) n += s.subs.size;
-    return n;
-  }
+  /** Subscriptions of all scripts (kept as a count: `published` asks on every publish). */
+  private subscriptionCount = 0;
 
   stats(name: string): { subscriptions: number; queued: number; overflows: number; delivered: number } | undefined {
     const s = this.scripts.get(name);

@@ -276,3 +276,34 @@ test('smart-home automations lists them with their last run', async () => {
   assert.match(r.stdout, /^from_watch {2}disabled/m);
   assert.match(r.stdout, /condition\[0\] script: (true|false)/);
 });
+
+test('a system stopping automation gets to run while the hub stops: its retained publish is there after a restart', async () => {
+  const d = tempDir();
+  writeFileSync(path.join(d, 'automations.yaml'), `
+- id: goodbye
+  triggers:
+    - type: system
+      event: stopping
+  actions:
+    - type: delay
+      for: 50ms
+    - type: publish
+      topic: hub/state
+      payload: offline
+      retain: true
+      qos: 1
+`);
+  const first = await startHub({}, d);
+  await first.stop();
+  const second = await startHub({}, d);
+  try {
+    const c = await connect(second.url);
+    const got = collect(c);
+    await c.subscribeAsync('hub/state', { qos: 1 });
+    assert.equal((await got.next(1))[0]!.payload.toString(), 'offline');
+    c.end();
+  } finally {
+    await second.stop();
+    removeDir(d);
+  }
+});

@@ -89,3 +89,21 @@ test('a TypeScript script with a type error fails check at its line', async () =
   const r2 = await runCli(['check', ok]);
   assert.equal(r2.code, 0, r2.stderr);
 });
+
+test('run keeps a script with subscriptions alive until it unsubscribes, then exits 0', async () => {
+  const f = path.join(dir, 'listen.js');
+  writeFileSync(f, "const off = Mqtt.subscribe('run/ping', (m) => {\n  console.log('got ' + m.payload);\n  off();\n});\nconsole.log('listening');\n");
+  const done = runCli(['run', f, '--broker', s.url]);
+  const c = await connect(s.url);
+  // publish until the script has subscribed and heard one
+  let result: Awaited<typeof done> | undefined;
+  void done.then((r) => { result = r; });
+  for (let i = 0; i < 100 && !result; i++) {
+    await c.publishAsync('run/ping', `p${i}`, { qos: 1 });
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const r = await done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^listening\ngot p\d+\n$/);
+  c.end();
+});

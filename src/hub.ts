@@ -16,6 +16,9 @@ import { EntitiesModule } from './entities/module.js';
 import { Zigbee2Mqtt } from './entities/integrations/zigbee2mqtt.js';
 import { ScriptStorage } from './store/script-storage.js';
 import { AutomationsModule } from './automations/module.js';
+import { SessionStore } from './store/sessions.js';
+import { ScriptLibrary } from './scripts/library.js';
+import { MqttExplorer } from './mqtt/explorer.js';
 import { VERSION } from './version.js';
 
 interface Module { name: string; start(): Promise<void>; stop(): Promise<void> }
@@ -24,6 +27,9 @@ export class Hub {
   readonly events: EventBus;
   readonly db: Db;
   readonly users: UserStore;
+  readonly sessions: SessionStore;
+  readonly library: ScriptLibrary;
+  readonly explorer: MqttExplorer;
   readonly trace: MessageTrace;
   readonly broker?: Broker;
   readonly bus: MqttBus;
@@ -39,6 +45,7 @@ export class Hub {
     this.events = new EventBus(log.child({ module: 'events' }));
     this.db = openStore(config.data_dir);
     this.users = new UserStore(this.db);
+    this.sessions = new SessionStore(this.db);
     this.trace = new MessageTrace(this.db, config.store.trace_max_rows);
     if (!config.mqtt.url) {
       const broker = new Broker({ config: config.broker, db: this.db, users: this.users, log: log.child({ module: 'broker' }), version: VERSION });
@@ -69,6 +76,9 @@ export class Hub {
       entities: this.entities, storage: new ScriptStorage(this.db), isActionScript: (f) => this.entities.isActionScript(f),
     });
     this.modules.push(named('scripts', this.scripts));
+    this.library = new ScriptLibrary(scriptsDir, this.scripts, (f) => this.entities.isActionScript(f));
+    this.explorer = new MqttExplorer({ bus: this.bus, events: this.events, trace: this.trace, log: log.child({ module: 'explorer' }) });
+    this.modules.push(named('explorer', this.explorer));
     if (config.zigbee2mqtt.enabled) {
       this.modules.push(named('zigbee2mqtt', new Zigbee2Mqtt({
         baseTopic: config.zigbee2mqtt.base_topic, qos: config.zigbee2mqtt.qos, bus: this.bus, events: this.events,

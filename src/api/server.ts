@@ -1,71 +1,101 @@
-// HTTP API (Fastify): health, status, entities and their actions, scripts. The full API, its
-// session auth and the UI come later; until then, once a user exists every /api request needs
-// HTTP Basic auth with a broker user (the same safe default as the broker).
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+// HTTP API (Fastify) and the web UI's files. Every route has a JSON schema for its input; the
+// OpenAPI document is at /api/docs/json and its page at /api/docs. Errors a caller can cause are
+// 4xx with {status: 'error', error: {code, message, field}}; a 500 is a bug and is logged.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyWebsocket from '@fastify/websocket';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyStatic from '@fastify/static';
 import type { Logger } from '../log.js';
-import type { UserStore } from '../store/users.js';
-import type { EntityRegistry } from '../entities/registry.js';
 import { EntityError } from '../entities/registry.js';
-import type { ActionRunner } from '../entities/actions.js';
-import type { ScriptInfo } from '../scripts/engine.js';
-import type { AutomationsModule } from '../automations/module.js';
+import { UserError } from '../store/users.js';
+import { ScriptNameError } from '../scripts/library.js';
+import { VERSION } from '../version.js';
+import type { ApiHub } from './hub.js';
+import { Auth } from './auth.js';
+import { ApiError, ok } from './reply.js';
+import { Metrics } from './metrics.js';
+import { eventRoutes } from './events.js';
+import { scriptRoutes } from './routes/scripts.js';
+import { entityRoutes } from './routes/entities.js';
+import { automationRoutes } from './routes/automations.js';
+import { mqttRoutes } from './routes/mqtt.js';
+import { userRoutes } from './routes/users.js';
 
-/** What the API needs from the hub: narrow, so the API never reaches into modules. */
-export interface ApiHub {
-  users: UserStore;
-  registry: EntityRegistry;
-  entities: { actions: ActionRunner };
-  scripts: { list(): ScriptInfo[] };
-  automations: Pick<AutomationsModule, 'list' | 'runs' | 'setEnabled' | 'trigger' | 'reload'>;
-  status(): Record<string, unknown>;
-}
-
+export type { ApiHub } from './hub.js';
 export interface ApiContext { host: string; port: number; log: Logger; hub: ApiHub }
 
-const STATUS: Record<string, number> = { UNKNOWN_ENTITY: 404, BAD_ID: 400, UNKNOWN_ACTION: 400, ACTION_FAILED: 422 };
+/** The UI's build output (npm run build writes it). */
+export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+
+const ENTITY_STATUS: Record<string, number> = { UNKNOWN_ENTITY: 404, BAD_ID: 400, UNKNOWN_ACTION: 400, ACTION_FAILED: 422 };
 
 export class ApiServer {
   private app?: FastifyInstance;
+  private metrics?: Metrics;
   url = '';
 
   constructor(private readonly ctx: ApiContext) {}
 
   async start(): Promise<void> {
-    const { hub } = this.ctx;
-    const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
-    app.addHook('onRequest', async (req, reply) => this.authenticate(req, reply));
-    app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
-      if (err instanceof EntityError) return reply.code(STATUS[err.code] ?? 400).send({ status: 'error', error: { code: err.code, message: err.message } });
-      const code = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
-      if (code === 500) this.ctx.log.error({ err }, 'request failed');
-      return reply.code(code).send({ status: 'error', error: { code: err.code ?? 'ERROR', message: err.message } });
-    });
-    app.get('/healthz', async () => ({ status: 'ok' }));
-    app.get('/api/status', async () => ({ status: 'ok', data: hub.status() }));
-    app.get('/api/scripts', async () => ({ status: 'ok', data: hub.scripts.list() }));
-    app.get('/api/entities', async () => ({ status: 'ok', data: hub.registry.list() }));
-    app.get<{ Params: { id: string } }>('/api/entities/:id', async (req) => ({ status: 'ok', data: hub.registry.require(req.params.id) }));
-    app.get<{ Params: { id: string } }>('/api/entities/:id/history', async (req) => {
-      hub.registry.require(req.params.id);
-      return { status: 'ok', data: hub.registry.history(req.params.id) };
-    });
-    app.post<{ Params: { id: string; action: string }; Body: { params?: Record<string, unknown> } | undefined }>(
-      '/api/entities/:id/actions/:action',
-      { schema: { body: { type: ['object', 'null'], properties: { params: { type: 'object' } }, additionalProperties: false } } },
-      async (req) => {
-        await hub.entities.actions.call(req.params.id, req.params.action, req.body?.params ?? {}, 'api');
-        return { status: 'ok', data: { entity: req.params.id, action: req.params.action } };
+    const { hub, log } = this.ctx;
+    const app = Fastify({ logger: false, bodyLimit: 2 * 1024 * 1024 });
+    const auth = new Auth({ users: hub.users, sessions: hub.sessions, log, loopbackOnly: isLoopback(this.ctx.host) });
+    await app.register(fastifyCookie);
+    await app.register(fastifyRateLimit, { global: false });
+    await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+    await app.register(fastifySwagger, {
+      openapi: {
+        info: { title: 'Smart Home API', version: VERSION, description: 'Every reply is {status, data} or {status, error: {code, message, field}}.' },
+        components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'smart_home_session' }, bearer: { type: 'http', scheme: 'bearer' } } },
+        security: [{ session: [] }, { bearer: [] }],
       },
-    );
-    app.get('/api/automations', async () => ({ status: 'ok', data: hub.automations.list() }));
-    app.get<{ Params: { id: string }; Querystring: { limit?: number } }>('/api/automations/:id/runs', async (req) => ({ status: 'ok', data: hub.automations.runs(req.params.id, Number(req.query.limit ?? 20)) }));
-    app.post<{ Params: { id: string } }>('/api/automations/:id/enable', async (req) => { await hub.automations.setEnabled(req.params.id, true); return { status: 'ok' }; });
-    app.post<{ Params: { id: string } }>('/api/automations/:id/disable', async (req) => { await hub.automations.setEnabled(req.params.id, false); return { status: 'ok' }; });
-    app.post<{ Params: { id: string } }>('/api/automations/:id/trigger', async (req) => { hub.automations.trigger(req.params.id); return { status: 'ok' }; });
-    app.post('/api/automations/reload', async (_req, reply) => {
-      const err = await hub.automations.reload();
-      return err ? reply.code(400).send({ status: 'error', error: { code: 'INVALID_AUTOMATIONS', message: err } }) : { status: 'ok' };
     });
+    await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
+    app.addHook('onRequest', async (req, reply) => auth.check(req, reply));
+    app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: { instancePath?: string; params?: Record<string, unknown>; message?: string }[]; validationContext?: string }, _req, reply) => {
+      const send = (status: number, code: string, message: string, field?: string) =>
+        reply.code(status).send({ status: 'error', error: field ? { code, message, field } : { code, message } });
+      if (err instanceof ApiError) return send(err.statusCode, err.code, err.message, err.field);
+      if (err instanceof EntityError) return send(ENTITY_STATUS[err.code] ?? 400, err.code, err.message);
+      if (err instanceof UserError) return send(/^no user/.test(err.message) ? 404 : 400, 'BAD_USER', err.message);
+      if (err instanceof ScriptNameError) return send(400, 'BAD_SCRIPT_NAME', err.message, 'name');
+      if (err.validation) {
+        const v = err.validation[0];
+        const field = [err.validationContext, v?.instancePath?.replace(/^\//, '').replace(/\//g, '.') || v?.params?.missingProperty || v?.params?.additionalProperty]
+          .filter((x) => x !== undefined && x !== '').join('.');
+        return send(400, 'BAD_REQUEST', `${field}: ${v?.message ?? err.message}${v?.params?.additionalProperty ? ` (${String(v.params.additionalProperty)})` : ''}`, field);
+      }
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      if (status === 500) log.error({ err }, 'request failed');
+      return send(status, status === 500 ? 'INTERNAL' : err.code ?? 'BAD_REQUEST', status === 500 ? 'internal error (logged)' : err.message);
+    });
+    app.setNotFoundHandler((req, reply) => {
+      if (req.url.startsWith('/api/') || !this.hasUi) return reply.code(404).send({ status: 'error', error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+      return reply.sendFile('index.html'); // the UI routes itself
+    });
+
+    app.get('/healthz', { schema: { tags: ['system'] } }, async () => ({ status: 'ok' }));
+    app.get('/api/status', { schema: { tags: ['system'] } }, async () => ok(hub.status()));
+    const metrics = (this.metrics = new Metrics(hub));
+    app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+    auth.routes(app);
+    scriptRoutes(app, hub);
+    entityRoutes(app, hub);
+    automationRoutes(app, hub);
+    mqttRoutes(app, hub);
+    userRoutes(app, hub);
+    eventRoutes(app, hub);
+    if (this.hasUi) await app.register(fastifyStatic, { root: WEB_ROOT, prefix: '/', wildcard: false, index: 'index.html' });
+    else app.get('/', async () => ({ status: 'ok', data: { message: 'the web UI is not built: run npm run build' } }));
+
     const addr = await app.listen({ host: this.ctx.host, port: this.ctx.port }).catch((err: NodeJS.ErrnoException) => {
       throw new Error(`cannot listen on http ${this.ctx.host}:${this.ctx.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`);
     });
@@ -73,20 +103,14 @@ export class ApiServer {
     this.app = app;
   }
 
+  private get hasUi(): boolean { return existsSync(`${WEB_ROOT}index.html`); }
+
   async stop(): Promise<void> {
+    this.metrics?.stop();
     await this.app?.close();
   }
+}
 
-  private async authenticate(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (req.url === '/healthz' || this.ctx.hub.users.count() === 0) return;
-    const header = req.headers.authorization ?? '';
-    const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header);
-    if (m) {
-      const text = Buffer.from(m[1]!, 'base64').toString('utf8');
-      const i = text.indexOf(':');
-      if (i > 0 && (await this.ctx.hub.users.verify(text.slice(0, i), text.slice(i + 1)))) return;
-    }
-    reply.header('www-authenticate', 'Basic realm="smart-home"');
-    await reply.code(401).send({ status: 'error', error: { code: 'UNAUTHORIZED', message: 'this hub has users: authenticate with one of them' } });
-  }
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

@@ -1,9 +1,9 @@
 // Automations: loaded from automations.yaml in the data dir (reloaded when it changes), persisted,
 // run by one AutomationRunner each. A bad file changes nothing: every automation is validated
 // first, and only then are the changed ones swapped; unchanged ones keep running.
-import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readFileSync, renameSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { isScalar, type Scalar } from 'yaml';
+import { Document, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
 import type { Db } from '../store/db.js';
 import type { Logger } from '../log.js';
 import { readYaml, describeIssues, locate, position, YamlError, type LoadedYaml } from '../config/yaml.js';
@@ -43,6 +43,11 @@ export class AutomationsModule {
 
   constructor(private readonly ctx: AutomationsContext) {
     this.trace = new RunTrace(ctx.db);
+    this.trace.onFinish = (run) => {
+      if (!ctx.events.has('automation.run')) return;
+      const error = run.steps.find((s) => s.error)?.error;
+      ctx.events.emit('automation.run', { automation: run.automation, id: run.id, status: run.status, started: run.started, finished: run.finished, error });
+    };
   }
 
   async start(): Promise<void> {
@@ -91,6 +96,47 @@ export class AutomationsModule {
     this.ctx.scripts.forget?.([...this.origins.values()].map((o) => `${o.file}:${o.line}`));
     this.ctx.log.info({ automations: next.length, running: this.runners.size }, 'automations loaded');
     return undefined;
+  }
+
+  /** The automations file as text ('' when there is none). */
+  text(): string { return existsSync(this.ctx.file) ? readFileSync(this.ctx.file, 'utf8') : ''; }
+
+  /** Validates `text`; if it is good, applies it and writes the file. Returns the error, if any. */
+  async save(text: string): Promise<string | undefined> {
+    const err = await this.reload(text);
+    if (err) return err;
+    const tmp = `${this.ctx.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, this.ctx.file);
+    return undefined;
+  }
+
+  /** Adds or replaces one automation in the file (comments and the others are kept). */
+  async put(definition: Record<string, unknown> & { id: string }): Promise<string | undefined> {
+    return this.edit((items) => {
+      const i = items.findIndex((a) => a === definition.id);
+      return i >= 0 ? { index: i, value: definition } : { index: -1, value: definition };
+    });
+  }
+
+  /** Removes one automation from the file; false when there is no such automation. */
+  async remove(id: string): Promise<string | undefined | false> {
+    if (!this.definitions.has(id)) return false;
+    return this.edit((items) => ({ index: items.indexOf(id), value: undefined }));
+  }
+
+  private async edit(change: (ids: (string | undefined)[]) => { index: number; value: unknown }): Promise<string | undefined> {
+    const text = this.text();
+    const doc = (text.trim() ? parseDocument(text) : new Document([])) as Document;
+    if (doc.errors.length > 0) return `${this.ctx.file} has errors; fix the file first: ${doc.errors[0]!.message}`;
+    const seq = doc.contents;
+    if (!isSeq(seq)) return `${this.ctx.file}: the file must be a list of automations`;
+    const ids = seq.items.map((_n, i) => doc.getIn([i, 'id']) as string | undefined);
+    const { index, value } = change(ids);
+    if (value === undefined) seq.items.splice(index, 1);
+    else if (index >= 0) seq.items[index] = doc.createNode(value);
+    else seq.items.push(doc.createNode(value));
+    return this.save(doc.toString());
   }
 
   list(): AutomationInfo[] {

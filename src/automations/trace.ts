@@ -15,6 +15,9 @@ export class RunTrace {
   private timer?: NodeJS.Timeout;
   private nextId: number;
 
+  /** Called with every finished run (the live event stream). */
+  onFinish?: (run: Run) => void;
+
   constructor(private readonly db: Db, private readonly keepPerAutomation = 100, private readonly flushMs = 200) {
     this.q = {
       insert: db.prepare('INSERT INTO automation_runs (id, automation_id, started, finished, status, trigger, steps) VALUES (?, ?, ?, ?, ?, ?, ?)'),
@@ -36,6 +39,7 @@ export class RunTrace {
     run.status = status;
     run.steps = steps;
     run.finished = Date.now();
+    this.onFinish?.(run);
     this.pending.push(run);
     if (this.pending.length >= 500) this.flush();
     else if (!this.timer) {

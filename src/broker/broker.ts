@@ -106,6 +106,18 @@ export class Broker {
 
   get connectedClients(): number { return this.aedes?.connectedClients ?? 0; }
 
+  /** Connected clients with their user, address and subscriptions (the hub's own client included). */
+  clients(): { id: string; user?: string; address?: string; internal: boolean; subscriptions: { topic: string; qos: number }[] }[] {
+    const all = (this.aedes as unknown as { clients?: Record<string, Client & AedesClientView> } | undefined)?.clients ?? {};
+    return Object.values(all).map((c) => ({
+      id: c.id,
+      user: (c as ClientWithUser).smartHomeUser,
+      address: this.internal.has(c.conn) ? undefined : remoteOf(c),
+      internal: this.internal.has(c.conn),
+      subscriptions: Object.entries(c.subscriptions ?? {}).map(([topic, s]) => ({ topic, qos: s.qos })),
+    }));
+  }
+
   async stop(): Promise<void> {
     this.mdns?.stop();
     this.sys?.stop();
@@ -245,3 +257,6 @@ function brokerId(db: Db): string {
   db.prepare("INSERT INTO meta (key, value) VALUES ('broker_id', ?)").run(id);
   return id;
 }
+
+/** The parts of an Aedes client the API shows (Aedes keeps them as public fields). */
+interface AedesClientView { subscriptions?: Record<string, { qos: number }> }

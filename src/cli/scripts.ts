@@ -6,8 +6,8 @@ import { EventBus } from '../events.js';
 import { MqttBus } from '../mqtt/bus.js';
 import { ScriptEngine, finished } from '../scripts/engine.js';
 import { compileScript } from '../scripts/compile.js';
-import { ScriptError } from '../scripts/errors.js';
-import { typeCheck } from '../scripts/typecheck.js';
+import { ScriptError, codeFrame, formatLocated } from '../scripts/errors.js';
+import { diagnose } from '../scripts/library.js';
 import { CommanderError } from 'commander';
 
 /** `--set name=value`: JSON values are parsed (`--set n=3`), anything else is a string. */
@@ -74,17 +74,10 @@ export async function checkCommand(files: string[]): Promise<void> {
       failed++;
       continue;
     }
-    try {
-      const compiled = compileScript(file, source);
-      const problems = compiled.language === 'ts' ? typeCheck(file, source) : [];
-      for (const p of problems) process.stderr.write(`${p.report}\n\n`);
-      if (problems.length > 0) failed++;
-      else process.stdout.write(`${file}: ok\n`);
-    } catch (err) {
-      if (!(err instanceof ScriptError)) throw err;
-      process.stderr.write(`${err.report}\n\n`);
-      failed++;
-    }
+    const problems = diagnose(file, source);
+    for (const p of problems) process.stderr.write(`${formatLocated({ file, line: p.line, col: p.col }, p.message)}\n${codeFrame(source, { file, line: p.line, col: p.col })}\n\n`);
+    if (problems.length > 0) failed++;
+    else process.stdout.write(`${file}: ok\n`);
   }
   if (failed > 0) {
     process.stderr.write(`${failed} of ${files.length} file(s) with errors\n`);

@@ -102,8 +102,11 @@ export class MqttBus {
   /** Publishes and resolves when complete for its QoS; rejects with MqttError. */
   publish(topic: string, payload: Buffer, opts: PublishOptions, source?: PublishSource): Promise<PublishResult> {
     const started = performance.now();
+    const events = this.ctx.events;
+    if (events.has('mqtt.publishing')) events.emit('mqtt.publishing', { topic, payload, qos: opts.qos, retain: opts.retain, source });
     const done = (error?: MqttError): PublishResult => {
       const ackMs = performance.now() - started;
+      if (events.has('mqtt.published')) events.emit('mqtt.published', { topic, qos: opts.qos, ackMs: error ? undefined : ackMs, error: error?.code, source: source?.script });
       this.ctx.trace?.record({
         time: Date.now(), topic, size: payload.length, qos: opts.qos, retain: opts.retain,
         source: source?.script, line: source?.line, col: source?.col,

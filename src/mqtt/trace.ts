@@ -43,6 +43,14 @@ export class MessageTrace {
     })();
   }
 
+  /** Who last published `topic` successfully with a payload of `size` bytes, if this hub did. */
+  lastSource(topic: string, size: number): { script: string; line?: number; col?: number } | undefined {
+    this.flush();
+    const r = this.db.prepare("SELECT source, line, col FROM message_trace WHERE topic = ? AND size = ? AND result = 'ok' AND source IS NOT NULL ORDER BY id DESC LIMIT 1")
+      .get(topic, size) as { source: string; line: number | null; col: number | null } | undefined;
+    return r && { script: r.source, line: r.line ?? undefined, col: r.col ?? undefined };
+  }
+
   recent(limit = 100): TraceEntry[] {
     this.flush();
     const rows = this.db.prepare('SELECT * FROM message_trace ORDER BY id DESC LIMIT ?').all(limit) as Record<string, unknown>[];

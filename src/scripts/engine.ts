@@ -36,6 +36,8 @@ export interface LoadOptions { globals?: Record<string, unknown>; name?: string;
 export class Script {
   readonly logs: ScriptLogEvent[] = [];
   errors = 0;
+  /** The last error located in the user's source (the UI marks its line). */
+  lastError?: { line: number; col: number; message: string };
   constructor(readonly name: string, readonly compiled: CompiledScript, readonly sandbox: Sandbox) {}
 
   get idle(): boolean { return this.sandbox.idle; }
@@ -259,12 +261,14 @@ export class ScriptEngine {
 
   private reportGuestError(script: Script, err: GuestError): void {
     script.errors++;
-    const { text } = this.describeGuestError(script.compiled, err);
+    const { text, location } = this.describeGuestError(script.compiled, err);
+    if (location) script.lastError = { line: location.line, col: location.col, message: `${err.name}: ${err.message}` };
     this.logTo(script, 'error', text);
   }
 
   private fail(script: Script, message: string, location: Location | undefined): void {
     script.errors++;
+    if (location) script.lastError = { line: location.line, col: location.col, message };
     const text = location ? `${formatLocated(location, message)}\n${codeFrame(script.compiled.source, location)}` : `${script.compiled.file}: ${message}`;
     this.logTo(script, 'error', text);
   }

@@ -80,4 +80,18 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX automation_runs_automation ON automation_runs (automation_id, id);
   `,
+  /* 4: API sessions and bearer tokens (only a SHA-256 of each secret is stored) */ `
+  CREATE TABLE api_sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT,
+    csrf TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    last_used INTEGER
+  );
+  CREATE INDEX api_sessions_user ON api_sessions (user_name);
+  CREATE INDEX message_trace_topic ON message_trace (topic, id);
+  `,
 ];

@@ -47,11 +47,18 @@ export class UserStore {
   remove(name: string): void {
     const r = this.db.prepare('DELETE FROM users WHERE name = ?').run(name);
     if (r.changes === 0) throw new UserError(`no user "${name}"`);
+    // a user created again later under this name must not inherit the old sessions
+    this.db.prepare('DELETE FROM api_sessions WHERE user_name = ?').run(name);
   }
 
   list(): User[] {
     return (this.db.prepare('SELECT name, admin, created_at FROM users ORDER BY name').all() as { name: string; admin: number; created_at: number }[])
       .map((r) => ({ name: r.name, admin: r.admin === 1, createdAt: r.created_at }));
+  }
+
+  get(name: string): User | undefined {
+    const r = this.db.prepare('SELECT name, admin, created_at FROM users WHERE name = ?').get(name) as { name: string; admin: number; created_at: number } | undefined;
+    return r && { name: r.name, admin: r.admin === 1, createdAt: r.created_at };
   }
 
   count(): number {

@@ -1,0 +1,117 @@
+// Who is calling: a browser session (httpOnly SameSite=Strict cookie, plus a CSRF token header
+// on every state-changing request), a bearer token, or HTTP Basic with a hub user. While the hub
+// has no users and the API listens on loopback only, callers are the local admin (the same safe
+// default as the broker); from the first user on, every request but /healthz needs credentials.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { UserStore } from '../store/users.js';
+import type { SessionStore } from '../store/sessions.js';
+import type { Logger } from '../log.js';
+import { ApiError, ok } from './reply.js';
+
+export const COOKIE = 'smart_home_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+export interface Caller { name: string; admin: boolean; via: 'local' | 'session' | 'token' | 'basic'; csrf?: string; secret?: string }
+
+declare module 'fastify' {
+  interface FastifyRequest { caller?: Caller }
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Paths anyone may load: the health check, logging in, and the UI's own files (which then ask to log in). */
+const isPublic = (url: string) => url === '/healthz' || url === '/api/login' || url === '/api/session' || (!url.startsWith('/api/') && !url.startsWith('/metrics'));
+
+export interface AuthContext { users: UserStore; sessions: SessionStore; log: Logger; loopbackOnly: boolean }
+
+export class Auth {
+  constructor(private readonly ctx: AuthContext) {}
+
+  get open(): boolean { return this.ctx.loopbackOnly && this.ctx.users.count() === 0; }
+
+  async identify(req: FastifyRequest): Promise<Caller | undefined> {
+    if (this.open) return { name: 'local', admin: true, via: 'local' };
+    const header = req.headers.authorization ?? '';
+    const bearer = /^Bearer (\S+)$/.exec(header)?.[1];
+    if (bearer) return this.fromSecret(bearer, 'token');
+    const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header)?.[1];
+    if (basic) {
+      const text = Buffer.from(basic, 'base64').toString('utf8');
+      const i = text.indexOf(':');
+      const name = text.slice(0, i);
+      if (i > 0 && (await this.ctx.users.verify(name, text.slice(i + 1)))) return { name, admin: this.ctx.users.get(name)?.admin ?? false, via: 'basic' };
+      return undefined;
+    }
+    const cookie = req.cookies?.[COOKIE];
+    return cookie ? this.fromSecret(cookie, 'session') : undefined;
+  }
+
+  private fromSecret(secret: string, kind: 'session' | 'token'): Caller | undefined {
+    const s = this.ctx.sessions.verify(secret);
+    if (!s || s.kind !== kind) return undefined;
+    return { name: s.user, admin: this.ctx.users.get(s.user)?.admin ?? false, via: kind, csrf: s.csrf, secret };
+  }
+
+  /** The onRequest hook: 401 without credentials, 403 for a cookie request without its CSRF token. */
+  async check(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const url = req.url.split('?')[0]!;
+    req.caller = await this.identify(req);
+    if (isPublic(url)) return;
+    if (!req.caller) {
+      if (req.headers.authorization?.startsWith('Basic ')) reply.header('www-authenticate', 'Basic realm="smart-home"');
+      throw new ApiError(401, 'UNAUTHORIZED', 'log in first: POST /api/login, or send "Authorization: Bearer <token>"');
+    }
+    if (req.caller.via === 'session') {
+      // A WebSocket upgrade is a GET the browser sends cross-site too: its Origin must be ours.
+      const origin = req.headers.origin;
+      if (origin && new URL(origin).host !== req.headers.host) throw new ApiError(403, 'BAD_ORIGIN', `requests from ${origin} are not allowed`);
+      if (!SAFE.has(req.method) && req.headers[CSRF_HEADER] !== req.caller.csrf) {
+        throw new ApiError(403, 'CSRF', `missing or wrong ${CSRF_HEADER} header (it comes with the session: GET /api/session)`);
+      }
+    }
+  }
+
+  routes(app: FastifyInstance): void {
+    app.post<{ Body: { username: string; password: string } }>('/api/login', {
+      config: { rateLimit: { max: 10, timeWindow: 60_000 } },
+      schema: {
+        tags: ['auth'], summary: 'log in: sets the session cookie and returns the CSRF token',
+        body: { type: 'object', required: ['username', 'password'], additionalProperties: false, properties: { username: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', maxLength: 1024 } } },
+      },
+    }, async (req, reply) => {
+      const { username, password } = req.body;
+      if (!(await this.ctx.users.verify(username, password))) {
+        this.ctx.log.warn({ username, remote: req.ip }, 'API login failed');
+        throw new ApiError(401, 'BAD_CREDENTIALS', 'bad user name or password');
+      }
+      const { secret, csrf } = this.ctx.sessions.create(username, 'session');
+      reply.setCookie(COOKIE, secret, { httpOnly: true, sameSite: 'strict', path: '/', secure: req.protocol === 'https', maxAge: 7 * 24 * 3600 });
+      this.ctx.log.info({ username, remote: req.ip }, 'API login');
+      return ok({ user: username, admin: this.ctx.users.get(username)?.admin ?? false, csrf });
+    });
+    app.post('/api/logout', { schema: { tags: ['auth'], summary: 'end this session' } }, async (req, reply) => {
+      if (req.caller?.via === 'session' && req.caller.secret) this.ctx.sessions.revoke(req.caller.secret);
+      reply.clearCookie(COOKIE, { path: '/' });
+      return ok({});
+    });
+    app.get('/api/session', { schema: { tags: ['auth'], summary: 'who is logged in (user null when nobody), and whether logging in is needed' } }, async (req) => ok({
+      user: req.caller?.name ?? null, admin: req.caller?.admin ?? false, csrf: req.caller?.csrf ?? null, loginRequired: !this.open,
+    }));
+    app.get('/api/tokens', { schema: { tags: ['auth'], summary: "the caller's bearer tokens (ids, never secrets)" } }, async (req) => ok(this.ctx.sessions.tokens(this.named(req))));
+    app.post<{ Body: { label?: string } | undefined }>('/api/tokens', {
+      schema: { tags: ['auth'], summary: 'a new bearer token; its secret is shown only in this reply', body: { type: ['object', 'null'], additionalProperties: false, properties: { label: { type: 'string', maxLength: 100 } } } },
+    }, async (req) => ok({ token: this.ctx.sessions.create(this.named(req), 'token', req.body?.label).secret }));
+    app.delete<{ Params: { id: string } }>('/api/tokens/:id', { schema: { tags: ['auth'], params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9a-f]{16}$' } } } } }, async (req) => {
+      if (!this.ctx.sessions.revokeToken(this.named(req), req.params.id)) throw new ApiError(404, 'UNKNOWN_TOKEN', `you have no token ${req.params.id}`);
+      return ok({});
+    });
+  }
+
+  private named(req: FastifyRequest): string {
+    if (!req.caller || req.caller.via === 'local') throw new ApiError(400, 'NO_USERS', 'tokens belong to users: add one first (smart-home user add NAME --admin)');
+    return req.caller.name;
+  }
+}
+
+export function requireAdmin(req: FastifyRequest): void {
+  if (!req.caller?.admin) throw new ApiError(403, 'FORBIDDEN', 'only an admin may do this');
+}

@@ -1,0 +1,29 @@
+// What the API needs from the hub: narrow, so the API never reaches into modules' insides.
+import type { UserStore } from '../store/users.js';
+import type { SessionStore } from '../store/sessions.js';
+import type { EntityRegistry } from '../entities/registry.js';
+import type { ActionRunner } from '../entities/actions.js';
+import type { ScriptEngine } from '../scripts/engine.js';
+import type { ScriptLibrary } from '../scripts/library.js';
+import type { AutomationsModule } from '../automations/module.js';
+import type { MqttBus } from '../mqtt/bus.js';
+import type { MqttExplorer } from '../mqtt/explorer.js';
+import type { MessageTrace } from '../mqtt/trace.js';
+import type { Broker } from '../broker/broker.js';
+import type { EventBus } from '../events.js';
+
+export interface ApiHub {
+  users: UserStore;
+  sessions: SessionStore;
+  events: EventBus;
+  registry: EntityRegistry;
+  entities: { actions: ActionRunner };
+  scripts: Pick<ScriptEngine, 'list' | 'get' | 'inputs'>;
+  library: ScriptLibrary;
+  automations: Pick<AutomationsModule, 'list' | 'runs' | 'setEnabled' | 'trigger' | 'reload' | 'text' | 'save' | 'put' | 'remove'>;
+  bus: Pick<MqttBus, 'publish' | 'connected' | 'target' | 'stats'>;
+  explorer: MqttExplorer;
+  trace: MessageTrace;
+  broker?: Pick<Broker, 'clients' | 'connectedClients' | 'stats'>;
+  status(): Record<string, unknown>;
+}

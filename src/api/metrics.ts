@@ -1,0 +1,39 @@
+// /metrics in the Prometheus text format (prom-client). Counts are read from the modules at
+// scrape time; publish acknowledgement latency is a histogram fed by the bus's events.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ApiHub } from './hub.js';
+
+export class Metrics {
+  readonly registry = new Registry();
+  private off?: () => void;
+
+  constructor(private readonly hub: ApiHub) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'smart_home_process_' });
+    const ack = new Histogram({
+      name: 'smart_home_publish_ack_seconds', help: "time from a hub publish to its completion (written for QoS 0, PUBACK for 1, PUBCOMP for 2)",
+      labelNames: ['qos'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [r],
+    });
+    const failed = new Counter({ name: 'smart_home_publish_failures_total', help: 'hub publishes that failed, by error code', labelNames: ['code'], registers: [r] });
+    this.off = hub.events.on('mqtt.published', (e) => {
+      if (e.error) failed.inc({ code: e.error });
+      else if (e.ackMs !== undefined) ack.observe({ qos: String(e.qos) }, e.ackMs / 1000);
+    });
+    const gauge = (name: string, help: string, read: () => number, labelNames: string[] = []) =>
+      new Gauge({ name, help, labelNames, registers: [r], collect() { this.set(read()); } });
+    const scripts = () => hub.scripts.list();
+    gauge('smart_home_broker_clients', 'clients connected to the embedded broker', () => hub.broker?.connectedClients ?? 0);
+    gauge('smart_home_broker_messages_received_total', 'messages clients published to the embedded broker', () => hub.broker?.stats.received ?? 0);
+    gauge('smart_home_mqtt_connected', '1 when the hub is connected to its broker', () => (hub.bus.connected ? 1 : 0));
+    gauge('smart_home_mqtt_messages_out_total', 'messages the hub published', () => hub.bus.stats.published);
+    gauge('smart_home_mqtt_messages_in_total', 'messages the hub received', () => hub.bus.stats.received);
+    gauge('smart_home_scripts', 'scripts running', () => scripts().length);
+    gauge('smart_home_script_errors_total', 'errors reported by scripts', () => scripts().reduce((n, s) => n + s.errors, 0));
+    gauge('smart_home_script_queue_overflows_total', 'messages dropped because a script input queue was full', () => scripts().reduce((n, s) => n + s.overflows, 0));
+    gauge('smart_home_script_messages_delivered_total', 'messages delivered to script subscriptions', () => scripts().reduce((n, s) => n + s.delivered, 0));
+    gauge('smart_home_automation_runs_total', 'automation runs started since the hub started', () => hub.automations.list().reduce((n, a) => n + a.runs, 0));
+    gauge('smart_home_automation_runs_dropped_total', 'automation runs refused by their mode', () => hub.automations.list().reduce((n, a) => n + a.dropped, 0));
+  }
+
+  stop(): void { this.off?.(); }
+}

@@ -43,7 +43,8 @@ export class ApiServer {
 
   async start(): Promise<void> {
     const { hub, log } = this.ctx;
-    const app = Fastify({ logger: false, bodyLimit: 2 * 1024 * 1024 });
+    // unknown fields are refused, not silently dropped (Fastify's default strips them)
+    const app = Fastify({ logger: false, bodyLimit: 2 * 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } });
     const auth = new Auth({ users: hub.users, sessions: hub.sessions, log, loopbackOnly: isLoopback(this.ctx.host) });
     await app.register(fastifyCookie);
     await app.register(fastifyRateLimit, { global: false });

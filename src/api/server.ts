@@ -102,6 +102,9 @@ export class ApiServer {
     });
     this.url = addr;
     this.app = app;
+    if (!isLoopback(this.ctx.host) && hub.users.count() === 0) {
+      log.warn(`HTTP listens on ${this.ctx.host} and the hub has no users: every API request is refused until you add one (smart-home user add NAME --admin)`);
+    }
   }
 
   private get hasUi(): boolean { return existsSync(`${WEB_ROOT}index.html`); }

@@ -35,9 +35,13 @@ export class ActionRunner {
     }
     this.ctx.log.info({ entity: entityId, action, params, caller }, 'entity action');
     const file = this.scriptPath(entity);
-    if (file) return this.ctx.runScript(file, entityId, action, params);
+    // whatever the action's script or integration throws is the action failing, not the hub
+    const failed = (err: unknown): never => {
+      throw err instanceof EntityError ? err : new EntityError('ACTION_FAILED', err instanceof Error ? err.message : String(err));
+    };
+    if (file) return this.ctx.runScript(file, entityId, action, params).catch(failed);
     const integration = this.integrations.get(entity.source);
-    if (integration) return integration(entity, action, params);
+    if (integration) return Promise.resolve().then(() => integration(entity, action, params)).catch(failed);
     throw new EntityError('UNKNOWN_ACTION', `entity ${entityId} has no script and no integration to run action "${action}"`);
   }
 }

@@ -1,0 +1,129 @@
+// The web UI in real Chromium (Debian's package, driven by playwright-core): log in, write and
+// run the seed's example, see its retained message in the explorer with script and line, see an
+// error at its line, press an entity's action button. Screenshots go to test-output/.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startHub, connect, collect, tempDir, type TestHub } from '../helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const OUT = fileURLToPath(new URL('../../../test-output/', import.meta.url));
+const fixture = (f: string) => readFileSync(fileURLToPath(new URL(`../../../test/fixtures/${f}`, import.meta.url)), 'utf8');
+
+let t: TestHub;
+let browser: Browser;
+let page: Page;
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `Chromium is needed at ${CHROMIUM} (apt-get install chromium; scripts/test.sh does it) or set CHROMIUM_PATH`);
+  mkdirSync(OUT, { recursive: true });
+  const dir = tempDir();
+  mkdirSync(path.join(dir, 'scripts'));
+  // the seed's CoffeeScript example, with its missing paren fixed, as the light's action script
+  writeFileSync(path.join(dir, 'scripts', 'light-action.coffee'), fixture('seed-example.coffee').replace('Mqtt.publish"', 'Mqtt.publish("'));
+  t = await startHub({
+    http: { enabled: true, port: 0 },
+    entities: [{ id: 'light.living_room', name: 'Living room', type: 'light', actions: ['on', 'off'], script: 'light-action.coffee' }],
+  }, dir);
+  await t.hub.users.add('admin', 'correct horse', true);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(10_000);
+});
+after(async () => {
+  await browser?.close();
+  await t?.stop();
+});
+
+const shot = (name: string) => page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
+
+/** Replaces the editor's text as a user would (select all, type). */
+async function setEditorText(text: string): Promise<void> {
+  await page.locator('.cm-content').click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  // insertText is one input event, so CodeMirror's auto-closing brackets do not double them
+  await page.keyboard.insertText(text);
+}
+
+test('log in', async () => {
+  await page.goto(t.hub.api!.url);
+  await page.getByLabel('User').fill('admin');
+  await page.getByLabel('Password').fill('wrong password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'bad user name or password' }).waitFor();
+  await page.getByLabel('Password').fill('correct horse');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByText('admin (admin)').waitFor();
+  await shot('login-done');
+});
+
+test("create the seed's JavaScript example, run it, see it retained in the explorer with script and line", async () => {
+  await page.goto(`${t.hub.api!.url}/#/scripts`);
+  await page.getByLabel('new script name').fill('seed.js');
+  await page.getByRole('button', { name: 'New' }).click();
+  await page.locator('.cm-content').waitFor();
+  await setEditorText(fixture('seed-example.js'));
+  await page.getByRole('button', { name: 'Save & run' }).click();
+  await page.getByRole('status').filter({ hasText: 'saved and running' }).waitFor();
+  await shot('scripts-seed');
+  await page.goto(`${t.hub.api!.url}/#/explorer`);
+  const row = page.locator('.topic[data-topic="smart-home/living-room/light"]');
+  await row.waitFor();
+  assert.match(await row.innerText(), /= on/);
+  assert.equal(await row.locator('.badge').innerText(), 'R');
+  assert.equal(await row.locator('.source').innerText(), 'seed.js:6');
+  await row.click();
+  assert.equal(await page.locator('.message .provenance').innerText(), 'seed.js:6');
+  assert.match(await page.locator('.message').innerText(), /QoS 1 · retained/);
+  await shot('explorer');
+});
+
+test('a script with an error shows the error at its line', async () => {
+  await page.goto(`${t.hub.api!.url}/#/scripts`);
+  await page.getByLabel('new script name').fill('broken.js');
+  await page.getByRole('button', { name: 'New' }).click();
+  await setEditorText("const topic = 'a/b';\nMqtt.publish(topic, 'on', 1, true;\n");
+  const diag = page.locator('.diagnostics li').first();
+  await diag.waitFor();
+  assert.match(await diag.innerText(), /^broken\.js:2:\d+ /);
+  await page.locator('.cm-lint-marker-error').first().waitFor();
+  await page.getByRole('button', { name: 'Save & run' }).click();
+  await page.getByRole('status').filter({ hasText: 'saved, not running: 1 error(s)' }).waitFor();
+  assert.ok(!t.hub.scripts.get('broken.js'), 'a script with errors is stored but not activated');
+  await shot('scripts-error');
+});
+
+test('the editor completes the script API from its type file', async () => {
+  await page.locator('.cm-content').click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('\nMqtt.pu');
+  const popup = page.locator('.cm-tooltip-autocomplete');
+  await popup.waitFor();
+  assert.match(await popup.innerText(), /publish/);
+  await shot('scripts-completion');
+});
+
+test("an entity's action button publishes", async () => {
+  const sub = await connect(t.url);
+  const got = collect(sub);
+  await sub.subscribeAsync('zigbee2mqtt/device/set');
+  await page.goto(`${t.hub.api!.url}/#/entities`);
+  await page.locator('tr[data-entity="light.living_room"]').getByRole('button', { name: 'on' }).click();
+  const [m] = await got.next(1);
+  assert.equal(m!.payload.toString(), '{"state":"on"}');
+  await page.getByRole('status').filter({ hasText: 'light.living_room: on done' }).waitFor();
+  await shot('entities');
+});
+
+test('the automations and clients pages show the hub', async () => {
+  await page.goto(`${t.hub.api!.url}/#/clients`);
+  await page.getByText('(this hub)').waitFor();
+  await shot('clients');
+  await page.goto(`${t.hub.api!.url}/#/automations`);
+  await page.getByRole('button', { name: 'Save & apply' }).waitFor();
+  await shot('automations');
+});

@@ -2,12 +2,16 @@
 // script API's own type file (types/smart-home.d.ts), so the two cannot drift apart.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import ts from 'typescript';
 
 const out = 'dist/web';
 mkdirSync(out, { recursive: true });
 mkdirSync('web/src/generated', { recursive: true });
 writeFileSync('web/src/generated/completions.json', JSON.stringify(completions('types/smart-home.d.ts')));
+// esbuild strips types without checking them: check first (after the generated file exists)
+execFileSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'web'], { stdio: 'inherit' });
 await build({
   entryPoints: ['web/src/main.tsx'], bundle: true, minify: true, sourcemap: true, format: 'esm', target: 'es2022',
   outfile: `${out}/app.js`, jsx: 'automatic', jsxImportSource: 'preact', logLevel: 'warning',

@@ -2,7 +2,7 @@
 // wrapped so one failing listener breaks nothing else.
 import type { Logger } from './log.js';
 
-export interface MqttMessageEvent { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean }
+export interface MqttMessageEvent { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; properties?: Record<string, unknown> }
 /** A publish the hub made, with who made it: a script and line, an automation, the API. */
 export interface MqttPublishingEvent { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; source?: { script: string; line?: number; col?: number } }
 export interface MqttPublishedEvent { topic: string; qos: 0 | 1 | 2; ackMs?: number; error?: string; source?: string }

@@ -20,6 +20,7 @@ import { SessionStore } from './store/sessions.js';
 import { ScriptLibrary } from './scripts/library.js';
 import { MqttExplorer } from './mqtt/explorer.js';
 import { VERSION } from './version.js';
+import { ConfigError } from './config/load.js';
 
 interface Module { name: string; start(): Promise<void>; stop(): Promise<void> }
 
@@ -42,6 +43,9 @@ export class Hub {
   private started: Module[] = [];
 
   constructor(readonly config: Config, private readonly log: Logger) {
+    if (!config.mqtt.url && config.mqtt.protocol_version === 5) {
+      throw new ConfigError('mqtt.protocol_version: 5 needs an external broker (mqtt.url); the embedded broker speaks MQTT 3.1.1');
+    }
     this.events = new EventBus(log.child({ module: 'events' }));
     this.db = openStore(config.data_dir);
     this.users = new UserStore(this.db);
@@ -62,6 +66,15 @@ export class Hub {
       log: log.child({ module: 'mqtt' }),
       events: this.events,
       trace: this.trace,
+      db: this.db,
+      protocolVersion: config.mqtt.protocol_version,
+      persistentSession: Boolean(config.mqtt.url) && !config.mqtt.clean_session,
+      sessionExpirySeconds: config.mqtt.session_expiry_s,
+      tls: config.mqtt.tls && { ca: config.mqtt.tls.ca, cert: config.mqtt.tls.cert, key: config.mqtt.tls.key, rejectUnauthorized: config.mqtt.tls.reject_unauthorized },
+      offlineQos0: config.mqtt.offline_qos0,
+      outboxMax: config.mqtt.outbox_max,
+      shareGroup: config.mqtt.share_group,
+      keepTrying: Boolean(config.mqtt.url),
     });
     this.modules.push(named('mqtt', this.bus));
     const scriptsDir = path.join(config.data_dir, 'scripts');
@@ -77,7 +90,7 @@ export class Hub {
     });
     this.modules.push(named('scripts', this.scripts));
     this.library = new ScriptLibrary(scriptsDir, this.scripts, (f) => this.entities.isActionScript(f));
-    this.explorer = new MqttExplorer({ bus: this.bus, events: this.events, trace: this.trace, log: log.child({ module: 'explorer' }) });
+    this.explorer = new MqttExplorer({ bus: this.bus, events: this.events, trace: this.trace, log: log.child({ module: 'explorer' }), shared: Boolean(config.mqtt.share_group) });
     this.modules.push(named('explorer', this.explorer));
     if (config.zigbee2mqtt.enabled) {
       this.modules.push(named('zigbee2mqtt', new Zigbee2Mqtt({
@@ -136,7 +149,7 @@ export class Hub {
     return {
       version: VERSION,
       broker: this.broker ? { listeners: this.listeners, clients: this.broker.connectedClients, stats: this.broker.stats } : null,
-      mqtt: { target: this.bus.target, connected: this.bus.connected, stats: this.bus.stats },
+      mqtt: { target: this.bus.target, protocolVersion: this.bus.protocolVersion, ...this.bus.connection(), stats: this.bus.stats },
       scripts: this.scripts.list(),
       entities: this.registry.list().length,
       automations: this.automations.list().map((a) => ({ id: a.id, enabled: a.enabled, lastRun: a.lastRun?.status })),

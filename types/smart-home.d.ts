@@ -13,10 +13,23 @@ interface MqttPublishOptions {
   qos?: MqttQos;
   /** Ask the broker to keep the message for future subscribers, default false. */
   retain?: boolean;
+  /** MQTT 5 properties (needs `mqtt.protocol_version: 5`; on MQTT 3.1.1 the publish rejects with NOT_SUPPORTED). */
+  properties?: MqttProperties;
+}
+
+/** MQTT 5 message properties. */
+interface MqttProperties {
+  contentType?: string;
+  userProperties?: Record<string, string | string[]>;
+  /** Seconds the broker keeps the message for subscribers that are away. */
+  messageExpiryInterval?: number;
+  responseTopic?: string;
+  correlationData?: Uint8Array | string;
+  payloadFormatIndicator?: boolean;
 }
 
 /** Why a publish failed. */
-type MqttErrorCode = 'NOT_CONNECTED' | 'TIMEOUT' | 'REFUSED' | 'CLOSED' | 'ERROR';
+type MqttErrorCode = 'NOT_CONNECTED' | 'TIMEOUT' | 'REFUSED' | 'CLOSED' | 'OUTBOX_FULL' | 'NOT_SUPPORTED' | 'ERROR';
 
 /** The error a publish promise rejects with. */
 declare class MqttError extends Error {
@@ -58,6 +71,13 @@ interface SmartHomeMqtt {
    * @example Mqtt.subscribe('zigbee2mqtt/+/availability', (m) => console.log(m.params[0], m.json?.state));
    */
   subscribe(filter: string, handler: (message: MqttMessage) => void | Promise<void>, options?: { self?: boolean }): () => void;
+  /**
+   * MQTT 5 request/response: publishes with a response topic and correlation data and resolves
+   * with the first reply carrying the same correlation data; rejects with TIMEOUT after
+   * `timeout` ms (default 5000), with NOT_SUPPORTED on an MQTT 3.1.1 connection.
+   * @example const reply = await Mqtt.request('service/time', '', { timeout: 2000 });
+   */
+  request(topic: string, payload: MqttPayload, options?: { timeout?: number; qos?: MqttQos; properties?: MqttProperties }): Promise<MqttMessage>;
 }
 
 /** A message received by `Mqtt.subscribe`. */
@@ -73,6 +93,8 @@ interface MqttMessage {
   retain: boolean;
   /** What the filter's wildcards matched: one entry per `+`, then the rest of the topic for `#`. */
   params: string[];
+  /** MQTT 5 properties of the message, when it has any (correlation data as bytes). */
+  properties?: Omit<MqttProperties, 'correlationData'> & { correlationData?: Uint8Array };
 }
 
 interface SmartHomeEntity {

@@ -49,7 +49,7 @@ export function eventRoutes(app: FastifyInstance, hub: ApiHub): void {
           if (stopped) return stop();
           offs.push(stop);
           for (const m of hub.explorer.snapshot()) if (capture(filter, m.topic)) send('mqtt', messageJson(m));
-        });
+        }, (err: Error) => reply({ status: 'error', error: { code: 'EXPLORER_OFF', message: err.message, field: 'streams' } }));
       }
     });
   });

@@ -15,6 +15,7 @@ import { EntityError } from '../entities/registry.js';
 import { UserError } from '../store/users.js';
 import { ScriptNameError } from '../scripts/library.js';
 import { VERSION } from '../version.js';
+import { ExplorerUnavailable } from '../mqtt/explorer.js';
 import type { ApiHub } from './hub.js';
 import { Auth } from './auth.js';
 import { ApiError, ok } from './reply.js';
@@ -65,6 +66,7 @@ export class ApiServer {
       if (err instanceof EntityError) return send(ENTITY_STATUS[err.code] ?? 400, err.code, err.message);
       if (err instanceof UserError) return send(/^no user/.test(err.message) ? 404 : 400, 'BAD_USER', err.message);
       if (err instanceof ScriptNameError) return send(400, 'BAD_SCRIPT_NAME', err.message, 'name');
+      if (err instanceof ExplorerUnavailable) return send(409, 'EXPLORER_OFF', err.message);
       if (err.validation) {
         const v = err.validation[0];
         const field = [err.validationContext, v?.instancePath?.replace(/^\//, '').replace(/\//g, '.') || v?.params?.missingProperty || v?.params?.additionalProperty]

@@ -49,6 +49,17 @@ const mqttSchema = z.strictObject({
   password: z.string().optional(),
   client_id: z.string().default('smart-home-hub'),
   publish_timeout_ms: z.number().int().min(100).default(10000),
+  /** 4 = MQTT 3.1.1, 5 = MQTT 5 (external brokers; the embedded broker speaks 3.1.1). */
+  protocol_version: z.union([z.literal(4), z.literal(5)]).default(4),
+  /** With an external broker the hub keeps its session (clean session off) unless this is true. */
+  clean_session: z.boolean().default(false),
+  session_expiry_s: z.number().int().min(0).default(7 * 24 * 3600),
+  tls: z.strictObject({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional(), reject_unauthorized: z.boolean().default(true) }).optional(),
+  /** QoS 0 publishes while disconnected: drop (and count) or queue in memory. QoS 1/2 always wait in the outbox. */
+  offline_qos0: z.enum(['drop', 'queue']).default('drop'),
+  outbox_max: z.number().int().min(1).max(65000).default(10000),
+  /** Several hubs on one broker: script subscriptions become $share/<group>/<filter>, each message handled once. */
+  share_group: z.string().regex(/^[^/+#$]+$/, 'must not contain "/", "+", "#" or "$"').optional(),
 });
 
 const httpSchema = z.strictObject({

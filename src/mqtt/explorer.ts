@@ -14,7 +14,9 @@ export interface ExplorerMessage {
   source?: Provenance;
 }
 
-export interface ExplorerContext { bus: MqttBus; events: EventBus; trace: MessageTrace; log: Logger; maxTopics?: number; lingerMs?: number }
+export interface ExplorerContext { bus: MqttBus; events: EventBus; trace: MessageTrace; log: Logger; maxTopics?: number; lingerMs?: number; shared?: boolean }
+
+export class ExplorerUnavailable extends Error { override name = 'ExplorerUnavailable'; }
 
 const PENDING_MS = 10_000;
 
@@ -39,6 +41,11 @@ export class MqttExplorer {
 
   /** Starts watching (subscribes to `#` on first use); returns the function that stops it. */
   async watch(onMessage?: (m: ExplorerMessage) => void): Promise<() => void> {
+    if (this.ctx.shared) {
+      // over MQTT 3.1.1 a message that matches `#` and a script's shared filter arrives twice and
+      // cannot be told apart, so the script would run on every hub: refuse instead
+      throw new ExplorerUnavailable('the MQTT explorer is off while mqtt.share_group is set (it would make every hub handle every message)');
+    }
     this.watchers++;
     if (onMessage) this.listeners.add(onMessage);
     clearTimeout(this.linger);

@@ -9,7 +9,7 @@ import type { MqttBus } from '../mqtt/bus.js';
 import { compileScript, type CompiledScript, type Language } from './compile.js';
 import { codeFrame, formatLocated, ScriptError, type Location } from './errors.js';
 import { Sandbox, type GuestError } from './sandbox.js';
-import { publishBinding } from './bindings/mqtt.js';
+import { publishBinding, requestCalls, wireProperties } from './bindings/mqtt.js';
 import { entityAsyncCalls, entityCalls, storageCalls, type EntityAccess, type StorageAccess } from './bindings/entity.js';
 import { InputRouter } from './inputs.js';
 
@@ -109,7 +109,7 @@ export class ScriptEngine {
         ...entityCalls(this.ctx.entities),
         ...storageCalls(this.ctx.storage, name),
       },
-      asyncCalls: entityAsyncCalls(this.ctx.entities, name),
+      asyncCalls: { ...entityAsyncCalls(this.ctx.entities, name), ...requestCalls(this.ctx.bus) },
     });
     script = new Script(name, compiled, sandbox);
     this.scripts.set(name, script);
@@ -117,7 +117,7 @@ export class ScriptEngine {
     router.attach({
       name,
       deliver: (subId, msg, params) => {
-        const r = sandbox.deliver(String(subId), msg.topic, msg.payload, msg.qos, msg.retain, params);
+        const r = sandbox.deliver(String(subId), msg.topic, msg.payload, msg.qos, msg.retain, params, msg.properties && wireProperties(msg.properties));
         if (r.error) this.reportGuestError(loaded, r.error);
         return r.done;
       },

@@ -50,7 +50,7 @@ export class InputRouter {
   detach(name: string): void {
     const s = this.scripts.get(name);
     if (!s) return;
-    for (const sub of s.subs.values()) void this.bus.unsubscribe(sub.filter).catch(() => {});
+    for (const sub of s.subs.values()) void this.bus.unsubscribe(sub.filter, true).catch(() => {});
     this.subscriptionCount -= s.subs.size;
     this.scripts.delete(name);
   }
@@ -62,7 +62,7 @@ export class InputRouter {
     if (!s) return;
     if (!s.subs.has(id)) this.subscriptionCount++;
     s.subs.set(id, { id, filter: filter as string, self });
-    void this.bus.subscribe(filter as string, 2).catch((err: Error) => s.target.log('error', `Mqtt.subscribe(${JSON.stringify(filter)}) failed: ${err.message}`));
+    void this.bus.subscribe(filter as string, 2, true).catch((err: Error) => s.target.log('error', `Mqtt.subscribe(${JSON.stringify(filter)}) failed: ${err.message}`));
   }
 
   unsubscribe(name: string, id: number): void {
@@ -71,7 +71,7 @@ export class InputRouter {
     if (!s || !sub) return;
     s.subs.delete(id);
     this.subscriptionCount--;
-    void this.bus.unsubscribe(sub.filter).catch(() => {});
+    void this.bus.unsubscribe(sub.filter, true).catch(() => {});
   }
 
   /** Subscriptions of all scripts (kept as a count: `published` asks on every publish). */

@@ -49,6 +49,24 @@ export const PRELUDE = String.raw`
     }
   }
 
+  // MQTT 5 properties travel as JSON; binary correlation data as an array of bytes.
+  function propertiesJson(fn, p) {
+    if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new TypeError(fn + ': properties must be an object, got ' + describe(p));
+    const out = {};
+    for (const k of Object.keys(p)) {
+      const v = p[k];
+      if (v === undefined) continue;
+      out[k] = ArrayBuffer.isView(v) ? Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) : v instanceof ArrayBuffer ? Array.from(new Uint8Array(v)) : v;
+    }
+    return JSON.stringify(out);
+  }
+  function fromWireProperties(json) {
+    if (!json) return undefined;
+    const p = JSON.parse(json);
+    if (Array.isArray(p.correlationData)) p.correlationData = new Uint8Array(p.correlationData);
+    return p;
+  }
+
   function toPayload(payload) {
     if (payload === null || payload === undefined) return '';
     if (typeof payload === 'string') return payload;
@@ -81,7 +99,11 @@ export const PRELUDE = String.raw`
   const pending = new Map();
   let nextId = 1;
 
-  function settle(batch) {
+  function settle(batch, values) {
+    if (values) for (const [id, value] of JSON.parse(values)) {
+      const p = pending.get(id);
+      if (p) { pending.delete(id); p.resolve(value); }
+    }
     // batch: "id,id,...|[[id, code, message], ...]" — ok ids, then failures as JSON
     const bar = batch.indexOf('|');
     const ok = batch.slice(0, bar);
@@ -108,11 +130,30 @@ export const PRELUDE = String.raw`
 
   const Mqtt = Object.freeze({
     subscribe: (filter, handler, options) => subscribe(filter, handler, options),
+    request(topic, payload, options) {
+      checkTopic(topic);
+      const o = options === undefined ? {} : options;
+      if (o === null || typeof o !== 'object') throw new TypeError('Mqtt.request: options must be an object like {timeout: 5000, qos: 1}, got ' + describe(o));
+      const timeout = o.timeout === undefined ? 5000 : o.timeout;
+      if (typeof timeout !== 'number' || !(timeout > 0) || timeout > 600000) throw new RangeError('Mqtt.request: timeout must be a number of milliseconds between 1 and 600000, got ' + describe(timeout));
+      const q = o.qos === undefined ? 0 : o.qos;
+      checkQos(q);
+      let body = toPayload(payload);
+      if (typeof body !== 'string') body = Array.from(new Uint8Array(body));
+      const props = o.properties === undefined ? '{}' : propertiesJson('Mqtt.request', o.properties);
+      return callAsync('Mqtt.request', 'mqtt.request', [topic, body, q, timeout, props]).then((m) => {
+        let json;
+        try { json = JSON.parse(m.payload); } catch (e) { json = undefined; }
+        return { topic: m.topic, payload: m.payload, bytes: new Uint8Array(m.bytes), json, qos: m.qos, retain: m.retain, params: [], properties: fromWireProperties(m.properties) };
+      });
+    },
     publish(topic, payload, qos, retain) {
       let q = qos, r = retain;
+      let props = '';
       if (qos !== null && typeof qos === 'object') {
         if (retain !== undefined) throw new TypeError('Mqtt.publish: pass either (topic, payload, qos, retain) or (topic, payload, {qos, retain}), not both');
         q = qos.qos; r = qos.retain;
+        if (qos.properties !== undefined) props = propertiesJson('Mqtt.publish', qos.properties);
       }
       if (q === undefined) q = 0;
       if (r === undefined) r = false;
@@ -129,7 +170,7 @@ export const PRELUDE = String.raw`
       entry.promise = new PublishPromise((resolve, reject) => { entry.resolve = resolve; entry.reject = reject; });
       pending.set(id, entry);
       if (tracked) tracked.push(entry.promise);
-      queue.push([id, topic, body, q, r ? 1 : 0, stack]);
+      queue.push([id, topic, body, q, r ? 1 : 0, stack, props]);
       if (!flushScheduled) { flushScheduled = true; Promise.resolve().then(flush); }
       return entry.promise;
     },
@@ -202,7 +243,8 @@ export const PRELUDE = String.raw`
 
   // The host delivers one message at a time; a handler that returns a promise holds the next
   // message back until it settles. Returns true when every handler finished synchronously.
-  function deliver(ids, topic, payload, buffer, qos, retain, params) {
+  function deliver(ids, topic, payload, buffer, qos, retain, params, propsJson) {
+    const properties = fromWireProperties(propsJson);
     let json;
     try { json = JSON.parse(payload); } catch (e) { json = undefined; }
     const waits = [];
@@ -210,6 +252,7 @@ export const PRELUDE = String.raw`
       const handler = handlers.get(+id);
       if (!handler) continue;
       const message = { topic, payload, bytes: new Uint8Array(buffer.slice(0)), json, qos, retain, params: JSON.parse(params) };
+      if (properties) message.properties = properties;
       try {
         const r = handler(message);
         if (r && typeof r.then === 'function') waits.push(r);
@@ -266,14 +309,15 @@ export const PRELUDE = String.raw`
   let flushScheduled = false;
   function flush() {
     flushScheduled = false;
+    // take the queue first: a publish made while this flush is in a host call goes to the next one
+    const items = queue.splice(0);
     let text = [];
-    for (const item of queue) {
+    for (const item of items) {
       if (typeof item[2] === 'string') { text.push(item); continue; }
       if (text.length) { hostPublishBatch(JSON.stringify(text)); text = []; }
-      hostPublish(item[0], item[1], item[2], item[3], item[4], item[5]);
+      hostPublish(item[0], item[1], item[2], item[3], item[4], item[5], item[6]);
     }
     if (text.length) hostPublishBatch(JSON.stringify(text));
-    queue.length = 0;
   }
 
   function format(args) {

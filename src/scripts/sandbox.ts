@@ -11,7 +11,7 @@ import { PRELUDE, PRELUDE_FILE } from './prelude.js';
 /** What the host provides to one script's sandbox. */
 export interface HostCalls {
   /** Validate and start a publish; throw (TypeError/RangeError) on bad arguments. */
-  publish(topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, stack: string): Promise<void>;
+  publish(topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, stack: string, properties?: string): Promise<void>;
   log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
   unhandled(message: string, stack: string): void;
   /** An error thrown by guest code that no one caught (timer callback, handler, top level). */
@@ -62,6 +62,8 @@ export class Sandbox {
   private invokeFn?: QuickJSHandle;
   /** Publishes settled since the last flush: ok ids, and failures. */
   private settledOk: number[] = [];
+  /** Async host calls that resolve with a value: [id, value] (JSON-able). */
+  private settledValues: [number, unknown][] = [];
   private settledFailed: [number, string, string, string?][] = [];
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private deadline = 0;
@@ -117,7 +119,7 @@ export class Sandbox {
    * Hands one MQTT message to the handlers `ids` (comma-separated). Returns true when they all
    * finished synchronously; otherwise `calls.handlerDone` is called when they settle.
    */
-  deliver(ids: string, topic: string, payload: Buffer, qos: number, retain: boolean, params: string[]): { done: boolean; error?: GuestError } {
+  deliver(ids: string, topic: string, payload: Buffer, qos: number, retain: boolean, params: string[], properties?: string): { done: boolean; error?: GuestError } {
     if (this.disposed) return { done: true };
     let done = true;
     const error = this.enter(() => {
@@ -125,7 +127,7 @@ export class Sandbox {
       const args = [
         vm.newString(ids), vm.newString(topic), vm.newString(payload.toString('utf8')),
         vm.newArrayBuffer(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength)),
-        vm.newNumber(qos), retain ? vm.true : vm.false, vm.newString(JSON.stringify(params)),
+        vm.newNumber(qos), retain ? vm.true : vm.false, vm.newString(JSON.stringify(params)), vm.newString(properties ?? ''),
       ];
       const r = vm.callFunction(this.deliverFn!, vm.undefined, ...args);
       for (const a of args) a.dispose();
@@ -233,12 +235,16 @@ export class Sandbox {
       this.jobsScheduled = false;
       if (this.disposed) return;
       const batch = `${this.settledOk.join(',')}|${this.settledFailed.length ? JSON.stringify(this.settledFailed) : ''}`;
+      const values = this.settledValues.length ? JSON.stringify(this.settledValues) : '';
       this.settledOk = [];
       this.settledFailed = [];
+      this.settledValues = [];
       const err = this.enter(() => {
         const arg = this.vm.newString(batch);
-        const r = this.vm.callFunction(this.settleFn!, this.vm.undefined, arg);
+        const v = this.vm.newString(values);
+        const r = this.vm.callFunction(this.settleFn!, this.vm.undefined, arg, v);
         arg.dispose();
+        v.dispose();
         return r;
       });
       if (err) this.host.uncaught(err);
@@ -275,8 +281,8 @@ export class Sandbox {
       vm.setProp(host, name, h);
       h.dispose();
     };
-    fn('publish', (id, topic, payload, qos, retain, stack) => {
-      this.startPublish(vm.getNumber(id!), vm.dump(topic!), copyBytes(vm, payload!), vm.dump(qos!), vm.dump(retain!), vm.getString(stack!));
+    fn('publish', (id, topic, payload, qos, retain, stack, props) => {
+      this.startPublish(vm.getNumber(id!), vm.dump(topic!), copyBytes(vm, payload!), vm.dump(qos!), vm.dump(retain!), vm.getString(stack!), props ? String(vm.dump(props)) : '');
       return undefined;
     });
     fn('publishBatch', (json) => {
@@ -284,7 +290,7 @@ export class Sandbox {
       try { items = JSON.parse(vm.getString(json!)); } catch { items = undefined; }
       if (!Array.isArray(items)) throw new TypeError('publishBatch: malformed batch');
       for (const it of items as unknown[][]) {
-        this.startPublish(Number(it[0]), it[1], typeof it[2] === 'string' ? it[2] : '', it[3], it[4], String(it[5] ?? ''));
+        this.startPublish(Number(it[0]), it[1], typeof it[2] === 'string' ? it[2] : '', it[3], it[4], String(it[5] ?? ''), typeof it[6] === 'string' ? it[6] : '');
       }
       return undefined;
     });
@@ -300,7 +306,12 @@ export class Sandbox {
       const started = handler ? handler(JSON.parse(vm.getString(json!)) as unknown[]) : Promise.reject(new TypeError(`unknown host call ${vm.getString(name!)}`));
       this.pendingPublishes++;
       started.then(
-        () => { this.pendingPublishes--; this.settledOk.push(id); this.scheduleJobs(); },
+        (value) => {
+          this.pendingPublishes--;
+          if (value === undefined) this.settledOk.push(id);
+          else this.settledValues.push([id, value]);
+          this.scheduleJobs();
+        },
         (err: NamedError) => {
           this.pendingPublishes--;
           this.settledFailed.push([id, err.code ?? 'ERROR', err.message ?? String(err), err.name ?? 'Error']);
@@ -352,7 +363,7 @@ export class Sandbox {
   }
 
   /** Starts one publish asked for by the guest; its outcome is settled in the next batch. */
-  private startPublish(id: number, topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, stack: string): void {
+  private startPublish(id: number, topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, stack: string, properties = ''): void {
     if (this.pendingPublishes >= this.limits.max_pending_publishes) {
       this.settledFailed.push([id, 'REFUSED', `more than max_pending_publishes (${this.limits.max_pending_publishes}) publishes are waiting for the broker`]);
       this.scheduleJobs();
@@ -361,7 +372,7 @@ export class Sandbox {
     let started: Promise<void>;
     try {
       // the prelude sends retain as 0/1; the host checks everything again
-      started = this.host.publish(topic, payload, qos, retain === 1 ? true : retain === 0 ? false : retain, stack);
+      started = this.host.publish(topic, payload, qos, retain === 1 ? true : retain === 0 ? false : retain, stack, properties || undefined);
     } catch (err) {
       this.settledFailed.push([id, 'REFUSED', (err as Error).message]);
       this.scheduleJobs();

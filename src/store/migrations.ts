@@ -94,4 +94,11 @@ export const migrations: readonly string[] = [
   CREATE INDEX api_sessions_user ON api_sessions (user_name);
   CREATE INDEX message_trace_topic ON message_trace (topic, id);
   `,
+  /* 5: the MQTT client's durable outbox (QoS 1/2 publishes until acknowledged) */ `
+  CREATE TABLE mqtt_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id INTEGER NOT NULL UNIQUE,
+    packet BLOB NOT NULL
+  );
+  `,
 ];

@@ -1,0 +1,85 @@
+// The durable outbox: mqtt.js's outgoing store kept in SQLite. mqtt.js puts every QoS 1/2
+// publish there before sending it (and while disconnected, instead of sending it), replaces it
+// with the PUBREL at PUBREC, deletes it at PUBACK/PUBCOMP, and on every connect sends what is
+// left, in order. Kept in SQLite, what a script published survives a broker restart, a network
+// outage and a `kill -9` of the hub, and goes out when the broker is back.
+import { Readable } from 'node:stream';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import type { IStore } from 'mqtt';
+import type { Db } from '../store/db.js';
+
+type Done = (err?: Error) => void;
+type PacketDone = (err?: Error, packet?: Packet) => void;
+
+export class SqliteOutbox implements IStore {
+  private readonly q;
+
+  constructor(db: Db, private readonly protocolVersion: 4 | 5 = 4) {
+    this.q = {
+      put: db.prepare('INSERT INTO mqtt_outbox (message_id, packet) VALUES (?, ?) ON CONFLICT (message_id) DO UPDATE SET packet = excluded.packet'),
+      get: db.prepare('SELECT packet FROM mqtt_outbox WHERE message_id = ?'),
+      del: db.prepare('DELETE FROM mqtt_outbox WHERE message_id = ?'),
+      all: db.prepare('SELECT packet FROM mqtt_outbox ORDER BY seq'),
+      ids: db.prepare('SELECT message_id FROM mqtt_outbox'),
+      count: db.prepare('SELECT count(*) AS n FROM mqtt_outbox'),
+    };
+  }
+
+  /** Messages waiting for the broker's acknowledgement (sent or not yet sent). */
+  get size(): number { return (this.q.count.get() as { n: number }).n; }
+
+  /** Packet ids in use, so a new publish after a restart cannot take one of them. */
+  ids(): number[] { return (this.q.ids.all() as { message_id: number }[]).map((r) => r.message_id); }
+
+  put(packet: Packet, cb: Done): this {
+    try {
+      const id = (packet as { messageId?: number }).messageId;
+      if (id === undefined) throw new Error('outbox: packet without a message id');
+      this.q.put.run(id, mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }));
+    } catch (err) {
+      cb(err as Error);
+      return this;
+    }
+    cb();
+    return this;
+  }
+
+  get(packet: Pick<Packet, 'messageId'>, cb: PacketDone): this {
+    const row = this.q.get.get(packet.messageId) as { packet: Buffer } | undefined;
+    if (!row) cb(new Error('missing packet'));
+    else cb(undefined, this.decode(row.packet));
+    return this;
+  }
+
+  del(packet: Pick<Packet, 'messageId'>, cb: PacketDone): this {
+    const row = this.q.get.get(packet.messageId) as { packet: Buffer } | undefined;
+    if (!row) { cb(new Error('missing packet')); return this; }
+    this.q.del.run(packet.messageId);
+    cb(undefined, this.decode(row.packet));
+    return this;
+  }
+
+  createStream(): ReturnType<IStore['createStream']> {
+    const rows = (this.q.all.all() as { packet: Buffer }[]).map((r) => this.decode(r.packet));
+    let i = 0;
+    // mqtt.js types it as readable-stream's Readable; it only reads, waits for 'readable' and 'end', destroys
+    return new Readable({
+      objectMode: true,
+      read() {
+        this.push(i < rows.length ? rows[i++] : null);
+      },
+    }) as unknown as ReturnType<IStore['createStream']>;
+  }
+
+  close(cb: Done): void { cb(); }
+
+  private decode(bytes: Buffer): Packet {
+    const parser = mqttPacket.parser({ protocolVersion: this.protocolVersion });
+    let out: Packet | undefined;
+    parser.on('packet', (p) => { out = p; });
+    parser.on('error', (err) => { throw err; });
+    parser.parse(bytes);
+    if (!out) throw new Error('outbox: unreadable packet');
+    return out;
+  }
+}

@@ -2,6 +2,7 @@
 import { startMosquitto } from './lib.js';
 import { benchScriptPublish, benchIdleScripts } from './script-publish.js';
 import { benchReaction } from './reaction.js';
+import { benchScaling } from './scaling.js';
 
 const only = process.argv[2];
 const mosquitto = await startMosquitto();
@@ -20,6 +21,11 @@ try {
   if (!only || only === 'reaction') {
     console.log('## Reaction: message in -> automation/flow/program -> message out, through Mosquitto, QoS 0\n');
     console.log(await benchReaction(mosquitto.url));
+    console.log();
+  }
+  if (!only || only === 'scaling') {
+    console.log('## Several hubs sharing scripted work through a shared subscription on Mosquitto (issue 8)\n');
+    console.log(await benchScaling(mosquitto.url));
     console.log();
   }
 } finally {

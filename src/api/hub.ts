@@ -21,7 +21,7 @@ export interface ApiHub {
   scripts: Pick<ScriptEngine, 'list' | 'get' | 'inputs'>;
   library: ScriptLibrary;
   automations: Pick<AutomationsModule, 'list' | 'runs' | 'setEnabled' | 'trigger' | 'reload' | 'text' | 'save' | 'put' | 'remove'>;
-  bus: Pick<MqttBus, 'publish' | 'connected' | 'target' | 'stats'>;
+  bus: Pick<MqttBus, 'publish' | 'connected' | 'target' | 'stats' | 'connection'>;
   explorer: MqttExplorer;
   trace: MessageTrace;
   broker?: Pick<Broker, 'clients' | 'connectedClients' | 'stats'>;

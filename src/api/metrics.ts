@@ -25,6 +25,9 @@ export class Metrics {
     gauge('smart_home_broker_clients', 'clients connected to the embedded broker', () => hub.broker?.connectedClients ?? 0);
     gauge('smart_home_broker_messages_received_total', 'messages clients published to the embedded broker', () => hub.broker?.stats.received ?? 0);
     gauge('smart_home_mqtt_connected', '1 when the hub is connected to its broker', () => (hub.bus.connected ? 1 : 0));
+    gauge('smart_home_mqtt_outbox', 'QoS 1/2 publishes waiting for the broker (the durable outbox)', () => hub.bus.connection().outbox);
+    gauge('smart_home_mqtt_reconnects_total', 'reconnection attempts to the broker', () => hub.bus.stats.reconnects);
+    gauge('smart_home_mqtt_dropped_offline_total', 'QoS 0 publishes dropped while disconnected', () => hub.bus.stats.droppedOffline);
     gauge('smart_home_mqtt_messages_out_total', 'messages the hub published', () => hub.bus.stats.published);
     gauge('smart_home_mqtt_messages_in_total', 'messages the hub received', () => hub.bus.stats.received);
     gauge('smart_home_scripts', 'scripts running', () => scripts().length);

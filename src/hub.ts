@@ -19,6 +19,7 @@ import { AutomationsModule } from './automations/module.js';
 import { SessionStore } from './store/sessions.js';
 import { ScriptLibrary } from './scripts/library.js';
 import { MqttExplorer } from './mqtt/explorer.js';
+import { Bridge } from './mqtt/bridge.js';
 import { VERSION } from './version.js';
 import { ConfigError } from './config/load.js';
 
@@ -39,10 +40,14 @@ export class Hub {
   readonly entities: EntitiesModule;
   readonly automations: AutomationsModule;
   readonly api?: ApiServer;
+  readonly bridges: Bridge[] = [];
   private readonly modules: Module[] = [];
   private started: Module[] = [];
 
   constructor(readonly config: Config, private readonly log: Logger) {
+    if (config.mqtt.url && config.bridges.length > 0) {
+      throw new ConfigError('bridges: a bridge connects the embedded broker to another one; with mqtt.url there is no embedded broker (remove mqtt.url or the bridges)');
+    }
     if (!config.mqtt.url && config.mqtt.protocol_version === 5) {
       throw new ConfigError('mqtt.protocol_version: 5 needs an external broker (mqtt.url); the embedded broker speaks MQTT 3.1.1');
     }
@@ -77,6 +82,13 @@ export class Hub {
       keepTrying: Boolean(config.mqtt.url),
     });
     this.modules.push(named('mqtt', this.bus));
+    for (const b of config.bridges) {
+      const bridge = new Bridge({
+        config: b, connectLocal: () => this.broker!.connectInternal(), onLocalPublish: (fn) => this.broker!.onPublish(fn), db: this.db, log: log.child({ module: 'bridge', bridge: b.name }),
+      });
+      this.bridges.push(bridge);
+      this.modules.push(named(`bridge:${b.name}`, bridge));
+    }
     const scriptsDir = path.join(config.data_dir, 'scripts');
     this.registry = new EntityRegistry(this.db, this.events);
     this.entities = new EntitiesModule({

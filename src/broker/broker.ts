@@ -106,6 +106,19 @@ export class Broker {
 
   get connectedClients(): number { return this.aedes?.connectedClients ?? 0; }
 
+  /**
+   * Every message published to the broker, as published (with its retain flag, which Aedes clears
+   * on delivery to existing subscriptions). For the bridge. Returns the function that stops it.
+   */
+  onPublish(fn: (packet: { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean }) => void): () => void {
+    const listener = (packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2; retain: boolean }, client: Client | null) => {
+      if (!client || packet.topic.startsWith('$')) return;
+      fn({ topic: packet.topic, payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), qos: packet.qos, retain: packet.retain });
+    };
+    this.aedes!.on('publish', listener as never);
+    return () => this.aedes?.off('publish', listener as never);
+  }
+
   /** Connected clients with their user, address and subscriptions (the hub's own client included). */
   clients(): { id: string; user?: string; address?: string; internal: boolean; subscriptions: { topic: string; qos: number }[] }[] {
     const all = (this.aedes as unknown as { clients?: Record<string, Client & AedesClientView> } | undefined)?.clients ?? {};

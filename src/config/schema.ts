@@ -92,6 +92,26 @@ const entitySchema = z.strictObject({
   actions: z.array(z.string().min(1)).default([]),
 });
 
+/** Forwarding between the embedded broker and an upstream broker, like Mosquitto's bridge. */
+const bridgeTopicSchema = z.strictObject({
+  /** Topic filter (with + and #) on the side the messages come from. */
+  pattern: z.string().min(1),
+  direction: z.enum(['out', 'in', 'both']).default('out'),
+  qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+  /** Prepended to the topic on the local side / the remote side (e.g. "house1/"). */
+  local_prefix: z.string().default(''),
+  remote_prefix: z.string().default(''),
+});
+const bridgeSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-"'),
+  url: z.string().regex(/^(mqtts?|wss?):\/\//, 'must start with mqtt://, mqtts://, ws:// or wss://'),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  client_id: z.string().optional(),
+  protocol_version: z.union([z.literal(4), z.literal(5)]).default(4),
+  topics: z.array(bridgeTopicSchema).min(1),
+});
+
 const zigbee2mqttSchema = z.strictObject({
   enabled: z.boolean().default(false),
   base_topic: z.string().min(1).default('zigbee2mqtt'),
@@ -114,6 +134,7 @@ export const configSchema = z.strictObject({
   store: storeSchema.default(storeSchema.parse({})),
   entities: z.array(entitySchema).default([]),
   zigbee2mqtt: zigbee2mqttSchema.default(zigbee2mqttSchema.parse({})),
+  bridges: z.array(bridgeSchema).default([]),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -121,3 +142,4 @@ export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type BrokerConfig = Config['broker'];
 export type ScriptLimits = Config['scripts'];
 export type EntityConfig = z.infer<typeof entitySchema>;
+export type BridgeConfig = z.infer<typeof bridgeSchema>;

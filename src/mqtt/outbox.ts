@@ -14,28 +14,29 @@ type PacketDone = (err?: Error, packet?: Packet) => void;
 export class SqliteOutbox implements IStore {
   private readonly q;
 
-  constructor(db: Db, private readonly protocolVersion: 4 | 5 = 4) {
+  /** `client` keeps the outboxes of the hub's client and of each bridge apart in one table. */
+  constructor(db: Db, private readonly protocolVersion: 4 | 5 = 4, private readonly client = 'hub') {
     this.q = {
-      put: db.prepare('INSERT INTO mqtt_outbox (message_id, packet) VALUES (?, ?) ON CONFLICT (message_id) DO UPDATE SET packet = excluded.packet'),
-      get: db.prepare('SELECT packet FROM mqtt_outbox WHERE message_id = ?'),
-      del: db.prepare('DELETE FROM mqtt_outbox WHERE message_id = ?'),
-      all: db.prepare('SELECT packet FROM mqtt_outbox ORDER BY seq'),
-      ids: db.prepare('SELECT message_id FROM mqtt_outbox'),
-      count: db.prepare('SELECT count(*) AS n FROM mqtt_outbox'),
+      put: db.prepare('INSERT INTO mqtt_outbox (client, message_id, packet) VALUES (?, ?, ?) ON CONFLICT (client, message_id) DO UPDATE SET packet = excluded.packet'),
+      get: db.prepare('SELECT packet FROM mqtt_outbox WHERE client = ? AND message_id = ?'),
+      del: db.prepare('DELETE FROM mqtt_outbox WHERE client = ? AND message_id = ?'),
+      all: db.prepare('SELECT packet FROM mqtt_outbox WHERE client = ? ORDER BY seq'),
+      ids: db.prepare('SELECT message_id FROM mqtt_outbox WHERE client = ?'),
+      count: db.prepare('SELECT count(*) AS n FROM mqtt_outbox WHERE client = ?'),
     };
   }
 
   /** Messages waiting for the broker's acknowledgement (sent or not yet sent). */
-  get size(): number { return (this.q.count.get() as { n: number }).n; }
+  get size(): number { return (this.q.count.get(this.client) as { n: number }).n; }
 
   /** Packet ids in use, so a new publish after a restart cannot take one of them. */
-  ids(): number[] { return (this.q.ids.all() as { message_id: number }[]).map((r) => r.message_id); }
+  ids(): number[] { return (this.q.ids.all(this.client) as { message_id: number }[]).map((r) => r.message_id); }
 
   put(packet: Packet, cb: Done): this {
     try {
       const id = (packet as { messageId?: number }).messageId;
       if (id === undefined) throw new Error('outbox: packet without a message id');
-      this.q.put.run(id, mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }));
+      this.q.put.run(this.client, id, mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }));
     } catch (err) {
       cb(err as Error);
       return this;
@@ -45,22 +46,22 @@ export class SqliteOutbox implements IStore {
   }
 
   get(packet: Pick<Packet, 'messageId'>, cb: PacketDone): this {
-    const row = this.q.get.get(packet.messageId) as { packet: Buffer } | undefined;
+    const row = this.q.get.get(this.client, packet.messageId) as { packet: Buffer } | undefined;
     if (!row) cb(new Error('missing packet'));
     else cb(undefined, this.decode(row.packet));
     return this;
   }
 
   del(packet: Pick<Packet, 'messageId'>, cb: PacketDone): this {
-    const row = this.q.get.get(packet.messageId) as { packet: Buffer } | undefined;
+    const row = this.q.get.get(this.client, packet.messageId) as { packet: Buffer } | undefined;
     if (!row) { cb(new Error('missing packet')); return this; }
-    this.q.del.run(packet.messageId);
+    this.q.del.run(this.client, packet.messageId);
     cb(undefined, this.decode(row.packet));
     return this;
   }
 
   createStream(): ReturnType<IStore['createStream']> {
-    const rows = (this.q.all.all() as { packet: Buffer }[]).map((r) => this.decode(r.packet));
+    const rows = (this.q.all.all(this.client) as { packet: Buffer }[]).map((r) => this.decode(r.packet));
     let i = 0;
     // mqtt.js types it as readable-stream's Readable; it only reads, waits for 'readable' and 'end', destroys
     return new Readable({

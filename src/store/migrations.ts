@@ -97,8 +97,10 @@ export const migrations: readonly string[] = [
   /* 5: the MQTT client's durable outbox (QoS 1/2 publishes until acknowledged) */ `
   CREATE TABLE mqtt_outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id INTEGER NOT NULL UNIQUE,
-    packet BLOB NOT NULL
+    client TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    packet BLOB NOT NULL,
+    UNIQUE (client, message_id)
   );
   `,
 ];

@@ -1,0 +1,80 @@
+// The bridge from the embedded broker to Debian's Mosquitto: out, in, both (no loops),
+// prefixes, and QoS 1 messages kept while the upstream is away.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startHub, tempDir, removeDir, freePort, connect, collect, sleep, waitFor, type TestHub } from '../helpers.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+
+async function mosquitto(port: number): Promise<{ url: string; stop(): Promise<void> }> {
+  const dir = tempDir('smart-home-mosq-');
+  writeFileSync(path.join(dir, 'm.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\n`);
+  const child = spawn('mosquitto', ['-c', path.join(dir, 'm.conf')], { stdio: 'ignore' });
+  const exited = new Promise((r) => child.once('exit', r));
+  const url = `mqtt://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) { try { (await connect(url)).end(true); break; } catch { await sleep(50); } }
+  const stop = async () => { child.kill('SIGTERM'); await exited; removeDir(dir); };
+  cleanups.push(stop);
+  return { url, stop };
+}
+
+test('bridge: out, in and both directions, prefixes, and no message loops back', async () => {
+  const up = await mosquitto(await freePort());
+  const t: TestHub = await startHub({
+    bridges: [{
+      name: 'cloud', url: up.url,
+      topics: [
+        { pattern: 'out/#', direction: 'out' },
+        { pattern: 'in/#', direction: 'in' },
+        { pattern: 'both/#', direction: 'both', qos: 1 },
+        { pattern: 'sensors/#', direction: 'out', remote_prefix: 'house1/' },
+      ],
+    }],
+  });
+  cleanups.push(() => t.stop());
+  const local = await connect(t.url);
+  const remote = await connect(up.url);
+  const l = collect(local);
+  const r = collect(remote);
+  await local.subscribeAsync(['in/#', 'both/#', 'out/#'], { qos: 1 });
+  await remote.subscribeAsync(['out/#', 'both/#', 'house1/#', 'in/#'], { qos: 1 });
+  await waitFor(() => t.hub.bridges[0]!.connected, 5000, 'the bridge to connect');
+  await sleep(200);
+  await local.publishAsync('out/a', 'to the cloud', { qos: 1 });
+  await remote.publishAsync('in/b', 'from the cloud', { qos: 1 });
+  await local.publishAsync('both/c', 'local both', { qos: 1 });
+  await remote.publishAsync('both/d', 'remote both', { qos: 1 });
+  await local.publishAsync('sensors/t', '21.5', { qos: 1 });
+  await remote.publishAsync('out/z', 'stays upstream', { qos: 1 });
+  await sleep(800);
+  const seen = (msgs: { topic: string; payload: Buffer }[]) => msgs.map((m) => `${m.topic}=${m.payload}`).sort();
+  assert.deepEqual(seen(r.messages), ['both/c=local both', 'both/d=remote both', 'house1/sensors/t=21.5', 'in/b=from the cloud', 'out/a=to the cloud', 'out/z=stays upstream']);
+  assert.deepEqual(seen(l.messages), ['both/c=local both', 'both/d=remote both', 'in/b=from the cloud', 'out/a=to the cloud']);
+  // what the bridge itself delivered came back to it once each (in/b and both/d locally, both/c
+  // upstream) and was not sent again
+  assert.equal(t.hub.bridges[0]!.stats.loopsCut, 3);
+  assert.deepEqual([t.hub.bridges[0]!.stats.out, t.hub.bridges[0]!.stats.in], [3, 2]);
+});
+
+test('bridge: QoS 1 messages published while the upstream is away are delivered when it is back', async () => {
+  const port = await freePort();
+  let up = await mosquitto(port);
+  const t = await startHub({ bridges: [{ name: 'cloud', url: up.url, topics: [{ pattern: 'keep/#', direction: 'out', qos: 1 }] }] });
+  cleanups.push(() => t.stop());
+  await waitFor(() => t.hub.bridges[0]!.connected, 5000, 'the bridge to connect');
+  await up.stop();
+  await waitFor(() => !t.hub.bridges[0]!.connected, 5000, 'the bridge to notice');
+  const local = await connect(t.url);
+  for (let i = 0; i < 20; i++) await local.publishAsync(`keep/${i}`, String(i), { qos: 1, retain: true });
+  up = await mosquitto(port);
+  await waitFor(() => t.hub.bridges[0]!.connected, 10_000, 'the bridge to reconnect');
+  const remote = await connect(up.url);
+  const r = collect(remote);
+  await remote.subscribeAsync('keep/#', { qos: 1 });
+  await r.next(20, 5000);
+  assert.deepEqual(r.messages.map((m) => Number(m.payload)).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+});

@@ -11,7 +11,7 @@ import type { Db } from '../store/db.js';
 import type { UserStore } from '../store/users.js';
 import type { Logger } from '../log.js';
 import { Acl } from './acl.js';
-import { GuardedConnection, type SocketLike } from './guard.js';
+import { guardSocket, type SocketLike } from './guard.js';
 import { createSqlitePersistence } from './persistence.js';
 import { duplexPair } from './pair.js';
 import { SysTopics } from './sys.js';
@@ -185,9 +185,9 @@ export class Broker {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => {}); // reported through the guarded stream / aedes
-    const conn = new GuardedConnection(socket, config.max_packet_size, (reason) =>
+    const conn = guardSocket(socket, config.max_packet_size, (reason) =>
       log.warn({ remote: socket.remoteAddress, listener: `${l.type}:${l.port}` }, `connection dropped: ${reason}`));
-    this.aedes!.handle(conn);
+    this.aedes!.handle(conn as never);
   }
 
   private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {

@@ -1,7 +1,7 @@
 // Sits between a socket and Aedes: follows the MQTT fixed header of every packet and drops the
 // connection as soon as a packet declares a length over the limit, before buffering it (Aedes
 // and mqtt-packet have no such limit and would buffer up to 256 MiB per client).
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 
 export class PacketTooLarge extends Error {
   override name = 'PacketTooLarge';
@@ -54,41 +54,24 @@ export interface SocketLike extends Duplex {
   remotePort?: number;
 }
 
-/** A Duplex over `socket` that checks incoming framing; writes pass straight through. */
-export class GuardedConnection extends Duplex {
-  private readonly scanner: FrameScanner;
-
-  constructor(private readonly socket: SocketLike, maxPacketSize: number, onViolation: (reason: string) => void) {
-    super();
-    this.scanner = new FrameScanner(maxPacketSize);
-    socket.on('data', (chunk: Buffer) => {
-      const bad = this.scanner.scan(chunk);
-      if (bad) {
-        onViolation(bad);
-        this.destroy();
-        return;
-      }
-      if (!this.push(chunk)) socket.pause();
-    });
-    socket.on('end', () => this.push(null));
-    socket.on('close', () => this.destroy());
-    socket.on('error', (err) => this.destroy(err));
-  }
-
-  get remoteAddress(): string | undefined { return this.socket.remoteAddress; }
-  get remotePort(): number | undefined { return this.socket.remotePort; }
-
-  override _read(): void { this.socket.resume(); }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.socket.destroyed) return cb();
-    this.socket.write(chunk, (err) => cb(err ?? null));
-  }
-
-  override _final(cb: (err?: Error | null) => void): void { this.socket.end(() => cb()); }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.socket.destroy();
-    cb(err);
-  }
+/**
+ * Checks the framing of everything Aedes reads from `socket`, as it reads it: Aedes pulls data
+ * with `read()` on 'readable', so wrapping `read` sees each chunk before the MQTT parser buffers
+ * it, and a packet that declares a length over the limit drops the connection at its header.
+ * Writes go to the socket untouched. (A Duplex wrapper did the same and halved throughput: every
+ * packet Aedes wrote went through a second stream; see bench/RESULTS.md.)
+ */
+export function guardSocket<S extends SocketLike>(socket: S, maxPacketSize: number, onViolation: (reason: string) => void): S {
+  const scanner = new FrameScanner(maxPacketSize);
+  const read = socket.read.bind(socket);
+  socket.read = ((size?: number) => {
+    const chunk = read(size) as Buffer | null;
+    if (chunk === null || socket.destroyed) return chunk;
+    const bad = scanner.scan(chunk);
+    if (!bad) return chunk;
+    onViolation(bad);
+    socket.destroy();
+    return null;
+  }) as S['read'];
+  return socket;
 }

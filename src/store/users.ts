@@ -1,5 +1,5 @@
 // Users of the broker (and later the API). Passwords are stored as scrypt hashes, never in clear.
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Db } from './db.js';
 
 const scrypt = (pw: string, salt: Buffer, len: number, opts: ScryptOptions) =>
@@ -26,7 +26,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(expected, got);
 }
 
+const VERIFIED_TTL_MS = 5 * 60_000;
+
 export class UserStore {
+  private readonly verified = new Map<string, number>();
   constructor(private readonly db: Db) {}
 
   /** Names allow no MQTT wildcards or separators, so a `%u` in an ACL pattern cannot widen it. */
@@ -65,12 +68,26 @@ export class UserStore {
     return (this.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
   }
 
+  /**
+   * Checks a password. scrypt costs ~50 ms of CPU on purpose; a device that reconnects (or 2 000
+   * that connect at once) should not pay it every time, so a success is remembered for a few
+   * minutes, keyed by a SHA-256 of user, password and stored hash (a changed password or a
+   * removed user misses the cache). Failures are never cached.
+   */
   async verify(name: string, password: string): Promise<boolean> {
     const row = this.db.prepare('SELECT password_hash FROM users WHERE name = ?').get(name) as { password_hash: string } | undefined;
     if (!row) {
       await hashPassword(password); // same work whether or not the user exists
       return false;
     }
-    return verifyPassword(password, row.password_hash);
+    const key = createHash('sha256').update(name).update('\0').update(password).update('\0').update(row.password_hash).digest('base64');
+    const until = this.verified.get(key);
+    if (until !== undefined && until > Date.now()) return true;
+    const ok = await verifyPassword(password, row.password_hash);
+    if (ok) {
+      if (this.verified.size >= 10_000) this.verified.clear();
+      this.verified.set(key, Date.now() + VERIFIED_TTL_MS);
+    }
+    return ok;
   }
 }

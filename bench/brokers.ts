@@ -1,0 +1,214 @@
+// Issue 9 bench: the hub's embedded broker (its real SQLite persistence and auth on) next to
+// Debian's Mosquitto (persistence and a password file too) and plain Aedes of the same version
+// (memory persistence, no auth), each its own process on a loopback port, driven by the same
+// mqtt.js clients in this process. Scenarios: throughput (QoS 0/1/2, 64-byte payload, 1 and 4
+// publisher/subscriber pairs), latency at 1 000 msg/s QoS 1, fan-out to 100 subscribers, a
+// retained storm (10 000 retained topics to a new `#` subscriber), 2 000 idle connections.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import { connect, freePort, median, sleep } from './lib.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const PAYLOAD = Buffer.alloc(64, 'x');
+const USER = 'bench';
+const PASS = 'bench-password';
+
+export interface BrokerUnderTest { name: string; url: string; auth: boolean; pid: number; stop(): Promise<void> }
+
+function waitFor(child: ChildProcess, url: string, auth: boolean): Promise<void> {
+  return (async () => {
+    for (let i = 0; i < 200; i++) {
+      if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+      try { (await connect(url, auth ? { username: USER, password: PASS } : {})).end(true); return; } catch { await sleep(50); }
+    }
+    throw new Error(`${url} did not come up`);
+  })();
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } };
+}
+
+export async function startHubBroker(): Promise<BrokerUnderTest> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-broker-hub-'));
+  const port = await freePort();
+  const cli = path.join(ROOT, 'dist/src/cli/main.js');
+  writeFileSync(path.join(dir, 'smart-home.yaml'), `broker:\n  listeners: [{ type: tcp, host: 127.0.0.1, port: ${port} }]\n  max_connections: 5000\n  mdns: false\nhttp:\n  enabled: false\nlog_level: warn\n`);
+  execFileSync(process.execPath, [cli, 'user', 'add', USER, '--password-stdin', '--data', dir], { input: PASS });
+  const child = spawn(process.execPath, [cli, 'serve', '--data', dir], { stdio: 'ignore' });
+  const url = `mqtt://127.0.0.1:${port}`;
+  await waitFor(child, url, true);
+  return { name: 'Smart Home (embedded, SQLite persistence, auth)', url, auth: true, pid: child.pid!, stop: stopper(child) };
+}
+
+export async function startMosquittoBroker(): Promise<BrokerUnderTest> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-broker-mosq-'));
+  const port = await freePort();
+  writeFileSync(path.join(dir, 'passwd'), '');
+  execFileSync('mosquitto_passwd', ['-b', path.join(dir, 'passwd'), USER, PASS]);
+  writeFileSync(path.join(dir, 'm.conf'), `user root\nlistener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${dir}/passwd\npersistence true\npersistence_location ${dir}/\nmax_inflight_messages 0\nmax_queued_messages 0\nset_tcp_nodelay true\n`);
+  const child = spawn('mosquitto', ['-c', path.join(dir, 'm.conf')], { stdio: 'ignore' });
+  const url = `mqtt://127.0.0.1:${port}`;
+  await waitFor(child, url, true);
+  return { name: 'Mosquitto 2 (persistence, password file)', url, auth: true, pid: child.pid!, stop: stopper(child) };
+}
+
+export async function startPlainAedes(): Promise<BrokerUnderTest> {
+  const port = await freePort();
+  const req = createRequire(path.join(ROOT, 'package.json'));
+  const code = `
+    const { Aedes } = require(${JSON.stringify(req.resolve('aedes'))});
+    const net = require('node:net');
+    Aedes.createBroker().then((broker) => {
+      const server = net.createServer((s) => { s.setNoDelay(true); broker.handle(s); });
+      server.listen(${port}, '127.0.0.1');
+    });
+  `;
+  const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+  const url = `mqtt://127.0.0.1:${port}`;
+  await waitFor(child, url, false);
+  const version = (JSON.parse(readFileSync(path.join(ROOT, 'node_modules/aedes/package.json'), 'utf8')) as { version: string }).version;
+  return { name: `plain Aedes ${version} (memory, no auth)`, url, auth: false, pid: child.pid!, stop: stopper(child) };
+}
+
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const opts = (b: BrokerUnderTest, extra: mqtt.IClientOptions = {}): mqtt.IClientOptions => ({ ...(b.auth ? { username: USER, password: PASS } : {}), ...extra });
+
+/** Messages per second through `pairs` publisher -> subscriber pairs, each on its own topic. */
+export async function throughput(b: BrokerUnderTest, qos: 0 | 1 | 2, pairs: number, perPair: number): Promise<number> {
+  const subs: MqttClient[] = [];
+  const pubs: MqttClient[] = [];
+  let received = 0;
+  const total = pairs * perPair;
+  let done!: () => void;
+  const all = new Promise<void>((r) => { done = r; });
+  for (let p = 0; p < pairs; p++) {
+    const s = await connect(b.url, opts(b));
+    await s.subscribeAsync(`bench/t${p}`, { qos });
+    s.on('message', () => { if (++received === total) done(); });
+    subs.push(s);
+    pubs.push(await connect(b.url, opts(b)));
+  }
+  const t0 = performance.now();
+  await Promise.all(pubs.map(async (c, p) => {
+    const window = 200;
+    let inflight = 0;
+    let wake: (() => void) | undefined;
+    for (let i = 0; i < perPair; i++) {
+      if (qos === 0) {
+        c.publish(`bench/t${p}`, PAYLOAD, { qos: 0 });
+        if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      inflight++;
+      c.publish(`bench/t${p}`, PAYLOAD, { qos }, () => { inflight--; wake?.(); });
+      while (inflight >= window) await new Promise<void>((r) => { wake = r; });
+    }
+  }));
+  await Promise.race([all, sleep(60_000).then(() => { throw new Error(`only ${received} of ${total} arrived`); })]);
+  const rate = (total / (performance.now() - t0)) * 1000;
+  for (const c of [...subs, ...pubs]) c.end(true);
+  return rate;
+}
+
+/** p50 and p99 latency (ms) at `rate` msg/s, QoS 1, for `seconds`. */
+export async function latency(b: BrokerUnderTest, rate: number, seconds: number): Promise<{ p50: number; p99: number; lost: number }> {
+  const s = await connect(b.url, opts(b));
+  const p = await connect(b.url, opts(b));
+  await s.subscribeAsync('bench/lat', { qos: 1 });
+  const lat: number[] = [];
+  s.on('message', (_t, payload) => lat.push(performance.now() - payload.readDoubleLE(0)));
+  const n = rate * seconds;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    const buf = Buffer.alloc(64);
+    buf.writeDoubleLE(performance.now(), 0);
+    p.publish('bench/lat', buf, { qos: 1 });
+  }
+  await sleep(500);
+  s.end(true); p.end(true);
+  const sorted = lat.sort((a, c) => a - c);
+  return { p50: sorted[Math.floor(sorted.length * 0.5)] ?? NaN, p99: sorted[Math.floor(sorted.length * 0.99)] ?? NaN, lost: n - lat.length };
+}
+
+/** Deliveries per second from one publisher to `subscribers` subscribers of one topic (QoS 0). */
+export async function fanout(b: BrokerUnderTest, subscribers: number, messages: number): Promise<number> {
+  const subs: MqttClient[] = [];
+  let received = 0;
+  const total = subscribers * messages;
+  let done!: () => void;
+  const all = new Promise<void>((r) => { done = r; });
+  for (let i = 0; i < subscribers; i++) {
+    const s = await connect(b.url, opts(b));
+    await s.subscribeAsync('bench/fan', { qos: 0 });
+    s.on('message', () => { if (++received === total) done(); });
+    subs.push(s);
+  }
+  const p = await connect(b.url, opts(b));
+  const t0 = performance.now();
+  for (let i = 0; i < messages; i++) {
+    p.publish('bench/fan', PAYLOAD, { qos: 0 });
+    if (i % 20 === 19) await sleep(1);
+  }
+  await Promise.race([all, sleep(60_000).then(() => { throw new Error(`fan-out: only ${received} of ${total}`); })]);
+  const rate = (total / (performance.now() - t0)) * 1000;
+  for (const c of [...subs, p]) c.end(true);
+  return rate;
+}
+
+/** Seconds until a new `#` subscriber has all `topics` retained messages. */
+export async function retainedStorm(b: BrokerUnderTest, topics: number, round: number): Promise<number> {
+  const p = await connect(b.url, opts(b));
+  let inflight = 0;
+  let wake: (() => void) | undefined;
+  for (let i = 0; i < topics; i++) {
+    inflight++;
+    p.publish(`storm${round}/${i}`, PAYLOAD, { qos: 1, retain: true }, () => { inflight--; wake?.(); });
+    while (inflight >= 200) await new Promise<void>((r) => { wake = r; });
+  }
+  while (inflight > 0) await new Promise<void>((r) => { wake = r; });
+  const s = await connect(b.url, opts(b));
+  let got = 0;
+  let done!: () => void;
+  const all = new Promise<void>((r) => { done = r; });
+  s.on('message', (_t, _p, packet) => { if (packet.retain && ++got === topics) done(); });
+  const t0 = performance.now();
+  await s.subscribeAsync(`storm${round}/#`, { qos: 0 });
+  await Promise.race([all, sleep(60_000).then(() => { throw new Error(`retained: only ${got} of ${topics}`); })]);
+  const secs = (performance.now() - t0) / 1000;
+  // clear them, so the next round and the next broker start clean
+  for (let i = 0; i < topics; i++) p.publish(`storm${round}/${i}`, '', { qos: 0, retain: true });
+  await sleep(300);
+  s.end(true); p.end(true);
+  return secs;
+}
+
+/** Seconds to connect `n` idle clients (100 at a time) and the broker's RSS before and after. */
+export async function connections(b: BrokerUnderTest, n: number): Promise<{ secs: number; rssBefore: number; rssAfter: number }> {
+  const rssBefore = rssMiB(b.pid);
+  const clients: MqttClient[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += 100) {
+    clients.push(...await Promise.all(Array.from({ length: Math.min(100, n - i) }, () => connect(b.url, opts(b, { keepalive: 600 })))));
+  }
+  const secs = (performance.now() - t0) / 1000;
+  await sleep(500);
+  const rssAfter = rssMiB(b.pid);
+  for (const c of clients) c.end(true);
+  await sleep(500);
+  return { secs, rssBefore, rssAfter };
+}
+
+export { median };

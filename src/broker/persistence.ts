@@ -127,85 +127,123 @@ export class SqlitePersistence extends AsyncMemory {
     return withoutDollarTopics(super.createRetainedStreamCombi(patterns), patterns);
   }
 
+  // Group commit: the writes asked for in one turn of the event loop go to SQLite in one
+  // transaction at the end of it, in order, and each caller continues (and Aedes acknowledges)
+  // only once that transaction is done. One commit per batch instead of one per message.
+  private pending: (() => void)[] = [];
+  private flushing?: Promise<void>;
+
+  private write(fn: () => void): Promise<void> {
+    this.pending.push(fn);
+    this.flushing ??= new Promise<void>((resolve, reject) => setImmediate(() => {
+      try { this.flushNow(); resolve(); } catch (err) { reject(err as Error); }
+    }));
+    return this.flushing;
+  }
+
+  /** Writes what is pending now (also on shutdown). */
+  flushNow(): void {
+    const fns = this.pending;
+    this.pending = [];
+    this.flushing = undefined;
+    if (fns.length === 0 || !this.db.open) return;
+    this.db.transaction(() => { for (const f of fns) f(); })();
+  }
+
+  override async destroy(): Promise<void> {
+    this.flushNow();
+    await super.destroy();
+  }
+
   override async storeRetained(p: StoredPacket): Promise<void> {
     await super.storeRetained(p);
-    if (p.payload.length === 0) this.q.retainedDel.run(p.topic);
-    else this.q.retainedPut.run(p.topic, enc(p));
+    const blob = p.payload.length === 0 ? undefined : enc(p);
+    await this.write(() => { if (blob) this.q.retainedPut.run(p.topic, blob); else this.q.retainedDel.run(p.topic); });
   }
 
   override async addSubscriptions(c: ClientRef, subs: Subscription[]): Promise<void> {
     await super.addSubscriptions(c, subs);
-    this.db.transaction(() => {
-      for (const { topic, ...opts } of subs) this.q.subPut.run(c.id, topic, JSON.stringify(opts));
-    })();
+    const rows = subs.map(({ topic, ...opts }) => [c.id, topic, JSON.stringify(opts)] as const);
+    await this.write(() => { for (const r of rows) this.q.subPut.run(...r); });
   }
 
   override async removeSubscriptions(c: ClientRef, topics: string[]): Promise<void> {
     await super.removeSubscriptions(c, topics);
-    this.db.transaction(() => { for (const t of topics) this.q.subDel.run(c.id, t); })();
+    await this.write(() => { for (const t of topics) this.q.subDel.run(c.id, t); });
   }
 
   override async cleanSubscriptions(c: ClientRef): Promise<void> {
     await super.cleanSubscriptions(c);
-    this.q.subClean.run(c.id);
+    await this.write(() => this.q.subClean.run(c.id));
   }
 
   override async outgoingEnqueue(sub: SubRef, p: StoredPacket): Promise<void> {
     await super.outgoingEnqueue(sub, p);
-    this.q.outPut.run(sub.clientId, p.brokerId ?? null, p.brokerCounter ?? null, enc(p));
+    const row = [sub.clientId, p.brokerId ?? null, p.brokerCounter ?? null, enc(p)] as const;
+    await this.write(() => this.q.outPut.run(...row));
   }
 
   override async outgoingEnqueueCombi(subs: SubRef[], p: StoredPacket): Promise<void> {
     await super.outgoingEnqueueCombi(subs, p);
+    if (subs.length === 0) return;
     const blob = enc(p);
-    this.db.transaction(() => {
-      for (const s of subs) this.q.outPut.run(s.clientId, p.brokerId ?? null, p.brokerCounter ?? null, blob);
-    })();
+    const ids = subs.map((s) => s.clientId);
+    await this.write(() => { for (const id of ids) this.q.outPut.run(id, p.brokerId ?? null, p.brokerCounter ?? null, blob); });
   }
 
   override async outgoingUpdate(c: ClientRef, p: StoredPacket): Promise<void> {
     await super.outgoingUpdate(c, p);
     const q = this.q;
-    this.db.transaction(() => {
+    const messageId = p.messageId ?? null;
+    const brokerId = p.brokerId ?? null;
+    const brokerCounter = p.brokerCounter ?? null;
+    await this.write(() => {
       // Same two cases as the memory implementation: a queued publish gets its message id,
       // or the packet holding a message id is replaced (PUBLISH -> PUBREL for QoS 2).
-      const byCounter = q.outSetId.run(p.messageId ?? null, c.id, p.brokerId ?? null, p.brokerCounter ?? null);
+      const byCounter = q.outSetId.run(messageId, c.id, brokerId, brokerCounter);
       if (byCounter.changes > 0) return;
-      const row = q.outFindById.get(c.id, p.messageId) as Row | undefined;
-      if (row) q.outReplace.run(p.brokerId ?? null, p.brokerCounter ?? null, p.messageId ?? null, enc(p), row.seq);
-    })();
+      const row = q.outFindById.get(c.id, messageId) as Row | undefined;
+      // (serialized only here: the packet of the common case above carries a callback)
+      if (row) q.outReplace.run(brokerId, brokerCounter, messageId, enc(p), row.seq);
+    });
   }
 
   override async outgoingClearMessageId(c: ClientRef, p: StoredPacket): Promise<StoredPacket | undefined> {
     const removed = await super.outgoingClearMessageId(c, p);
-    const row = this.q.outFindById.get(c.id, p.messageId) as Row | undefined;
-    if (row) this.q.outDelSeq.run(row.seq);
+    const messageId = p.messageId;
+    await this.write(() => {
+      const row = this.q.outFindById.get(c.id, messageId) as Row | undefined;
+      if (row) this.q.outDelSeq.run(row.seq);
+    });
     return removed;
   }
 
   override async incomingStorePacket(c: ClientRef, p: StoredPacket): Promise<void> {
     await super.incomingStorePacket(c, p);
-    this.q.inPut.run(c.id, p.messageId, enc(p));
+    const row = [c.id, p.messageId, enc(p)] as const;
+    await this.write(() => this.q.inPut.run(...row));
   }
 
   override async incomingDelPacket(c: ClientRef, p: StoredPacket): Promise<void> {
     await super.incomingDelPacket(c, p);
-    this.q.inDel.run(c.id, p.messageId);
+    const messageId = p.messageId;
+    await this.write(() => this.q.inDel.run(c.id, messageId));
   }
 
   override async cleanIncoming(c: ClientRef): Promise<void> {
     await super.cleanIncoming(c);
-    this.q.inClean.run(c.id);
+    await this.write(() => this.q.inClean.run(c.id));
   }
 
   override async putWill(c: ClientRef, p: StoredPacket): Promise<void> {
     await super.putWill(c, p);
-    this.q.willPut.run(c.id, enc(p));
+    const blob = enc(p);
+    await this.write(() => this.q.willPut.run(c.id, blob));
   }
 
   override async delWill(c: ClientRef): Promise<StoredPacket | undefined> {
     const will = await super.delWill(c);
-    this.q.willDel.run(c.id);
+    await this.write(() => this.q.willDel.run(c.id));
     return will;
   }
 }

@@ -74,7 +74,7 @@ export async function checkCommand(files: string[]): Promise<void> {
       failed++;
       continue;
     }
-    const problems = diagnose(file, source);
+    const problems = await diagnose(file, source);
     for (const p of problems) process.stderr.write(`${formatLocated({ file, line: p.line, col: p.col }, p.message)}\n${codeFrame(source, { file, line: p.line, col: p.col })}\n\n`);
     if (problems.length > 0) failed++;
     else process.stdout.write(`${file}: ok\n`);

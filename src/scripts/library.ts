@@ -24,7 +24,7 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\.(js|ts|coffee)$/;
 export class ScriptNameError extends Error { override name = 'ScriptNameError'; }
 
 /** Compile errors, then (TypeScript) type errors, each at the user's line and column. */
-export function diagnose(file: string, source: string): Diagnostic[] {
+export async function diagnose(file: string, source: string): Promise<Diagnostic[]> {
   const at = (e: ScriptError, src: Diagnostic['source']): Diagnostic => ({ line: e.location.line, col: e.location.col, message: `${e.kind}: ${e.detail}`, severity: 'error', source: src });
   let compiled;
   try {
@@ -33,7 +33,7 @@ export function diagnose(file: string, source: string): Diagnostic[] {
     if (err instanceof ScriptError) return [at(err, 'compile')];
     throw err;
   }
-  return compiled.language === 'ts' ? typeCheck(file, source).map((e) => at(e, 'types')) : [];
+  return compiled.language === 'ts' ? (await typeCheck(file, source)).map((e) => at(e, 'types')) : [];
 }
 
 export class ScriptLibrary {
@@ -88,7 +88,7 @@ export class ScriptLibrary {
 
   private async activate(name: string, source: string): Promise<ScriptFile> {
     const file = path.join(this.dir, name);
-    const found = diagnose(file, source);
+    const found = await diagnose(file, source);
     this.problems.set(name, found);
     if (found.length > 0 || this.isActionScript(file)) {
       this.engine.unload(name);

@@ -1,12 +1,16 @@
 // Type-checks a TypeScript script against the shipped script API (types/smart-home.d.ts).
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import ts from 'typescript';
+import type ts from 'typescript';
 import { ScriptError } from './errors.js';
 
 export const API_TYPES = fileURLToPath(new URL('../../../types/smart-home.d.ts', import.meta.url));
 
-export function typeCheck(file: string, source: string): ScriptError[] {
+/** TypeScript is big (~60 MiB in memory): it is loaded the first time a script is type-checked. */
+let compiler: Promise<typeof ts> | undefined;
+
+export async function typeCheck(file: string, source: string): Promise<ScriptError[]> {
+  const ts = await (compiler ??= import('typescript').then((m) => m.default));
   const options: ts.CompilerOptions = {
     strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, lib: ['lib.es2023.d.ts'], types: [], skipLibCheck: true,
     noUnusedLocals: false, allowJs: false,

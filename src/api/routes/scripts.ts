@@ -29,7 +29,7 @@ export function scriptRoutes(app: FastifyInstance, hub: ApiHub): void {
     },
   }, async (req) => {
     ScriptLibrary.checkName(req.body.name);
-    return ok(diagnose(req.body.name, req.body.source));
+    return ok(await diagnose(req.body.name, req.body.source));
   });
 }
 

@@ -1,0 +1,75 @@
+// Issue 9 bench: the hub's memory. RSS idle; with 1 000 scripts loaded (each subscribed to its own
+// topic); and while 1 000 000 messages pass through its broker in two equal phases of 500 000 —
+// RSS after each phase, so growth between them shows a leak (after a GC-friendly pause).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, fmt, freePort, sleep, table } from './lib.js';
+import { rssMiB } from './brokers.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+
+async function hub(scripts: number): Promise<{ child: ChildProcess; url: string; startSecs: number }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-mem-'));
+  const port = await freePort();
+  mkdirSync(path.join(dir, 'scripts'));
+  for (let i = 0; i < scripts; i++) writeFileSync(path.join(dir, 'scripts', `s${String(i).padStart(4, '0')}.js`), `let n = 0;\nMqtt.subscribe('mem/${i}', () => { n++; });\n`);
+  writeFileSync(path.join(dir, 'smart-home.yaml'), `broker:\n  listeners: [{ type: tcp, host: 127.0.0.1, port: ${port} }]\n  mdns: false\nhttp:\n  enabled: false\nlog_level: warn\n`);
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [CLI, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; if (/ready/.test(out)) resolve(); });
+    child.once('exit', (c) => reject(new Error(`hub exited ${c}`)));
+  });
+  return { child, url: `mqtt://127.0.0.1:${port}`, startSecs: (performance.now() - t0) / 1000 };
+}
+
+async function pump(url: string, n: number): Promise<void> {
+  const sub = await connect(url);
+  const pub = await connect(url);
+  await sub.subscribeAsync('pump/#', { qos: 0 });
+  let got = 0;
+  let done!: () => void;
+  const all = new Promise<void>((r) => { done = r; });
+  sub.on('message', () => { if (++got === n) done(); });
+  const payload = Buffer.alloc(64, 'x');
+  for (let i = 0; i < n; i++) {
+    pub.publish(`pump/${i % 100}`, payload, { qos: 0 });
+    if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+  }
+  await Promise.race([all, sleep(120_000).then(() => { throw new Error(`pump: ${got} of ${n}`); })]);
+  sub.end(true); pub.end(true);
+}
+
+export async function benchMemory(): Promise<string> {
+  const stop = async (c: ChildProcess) => { c.kill('SIGTERM'); await new Promise((r) => c.once('exit', r)); };
+  const idle = await hub(0);
+  await sleep(2000);
+  const rssIdle = rssMiB(idle.child.pid!);
+  process.stderr.write('  memory: idle\n');
+  await pump(idle.url, 500_000);
+  await sleep(3000);
+  const rss1 = rssMiB(idle.child.pid!);
+  process.stderr.write('  memory: first 500 000 messages\n');
+  await pump(idle.url, 500_000);
+  await sleep(3000);
+  const rss2 = rssMiB(idle.child.pid!);
+  process.stderr.write('  memory: second 500 000 messages\n');
+  await stop(idle.child);
+  const many = await hub(1000);
+  await sleep(2000);
+  const rss1000 = rssMiB(many.child.pid!);
+  process.stderr.write('  memory: 1 000 scripts\n');
+  await stop(many.child);
+  return table(['hub state', 'RSS (MiB)'], [
+    ['idle (embedded broker, no scripts)', fmt(rssIdle)],
+    ['after 500 000 messages through the broker', fmt(rss1)],
+    ['after 1 000 000 messages (second, equal phase)', fmt(rss2)],
+    ['growth between the two equal phases', fmt(rss2 - rss1)],
+    [`with 1 000 scripts loaded (start took ${many.startSecs.toFixed(1)} s)`, fmt(rss1000)],
+  ]);
+}

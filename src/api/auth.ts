@@ -54,6 +54,17 @@ export class Auth {
   /** The onRequest hook: 401 without credentials, 403 for a cookie request without its CSRF token. */
   async check(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const url = req.url.split('?')[0]!;
+    // A web page on another site may send simple requests (and WebSocket upgrades) to this
+    // address, with the user's cookie or, in the open local mode, with none needed: whatever
+    // changes something, and every WebSocket, must come from our own origin.
+    const origin = req.headers.origin;
+    if (origin && (!SAFE.has(req.method) || req.headers.upgrade) && hostOf(origin) !== req.headers.host) {
+      throw new ApiError(403, 'BAD_ORIGIN', `requests from ${origin} are not allowed`);
+    }
+    // The open local mode answers only to a loopback Host (no DNS rebinding to reach it).
+    if (this.open && !isLoopbackHost(req.headers.host)) {
+      throw new ApiError(403, 'BAD_HOST', `without users the hub answers only to localhost, not ${req.headers.host ?? '(no Host)'}`);
+    }
     req.caller = await this.identify(req);
     if (isPublic(url)) return;
     if (!req.caller) {
@@ -61,9 +72,7 @@ export class Auth {
       throw new ApiError(401, 'UNAUTHORIZED', 'log in first: POST /api/login, or send "Authorization: Bearer <token>"');
     }
     if (req.caller.via === 'session') {
-      // A WebSocket upgrade is a GET the browser sends cross-site too: its Origin must be ours.
-      const origin = req.headers.origin;
-      if (origin && new URL(origin).host !== req.headers.host) throw new ApiError(403, 'BAD_ORIGIN', `requests from ${origin} are not allowed`);
+      if (origin && hostOf(origin) !== req.headers.host) throw new ApiError(403, 'BAD_ORIGIN', `requests from ${origin} are not allowed`);
       if (!SAFE.has(req.method) && req.headers[CSRF_HEADER] !== req.caller.csrf) {
         throw new ApiError(403, 'CSRF', `missing or wrong ${CSRF_HEADER} header (it comes with the session: GET /api/session)`);
       }
@@ -114,4 +123,14 @@ export class Auth {
 
 export function requireAdmin(req: FastifyRequest): void {
   if (!req.caller?.admin) throw new ApiError(403, 'FORBIDDEN', 'only an admin may do this');
+}
+
+function hostOf(origin: string): string | undefined {
+  try { return new URL(origin).host; } catch { return undefined; }
+}
+
+function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.split(':')[0]!;
+  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
 }

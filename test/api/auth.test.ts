@@ -3,6 +3,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { startHub, type TestHub } from '../helpers.js';
 import { ApiClient } from './client.js';
 
@@ -16,6 +17,20 @@ test('without users on loopback the API is open; from the first user on it needs
   const anon = ApiClient.of(t);
   assert.equal((await anon.get('/api/session')).body.data.loginRequired, false);
   assert.equal((await anon.get('/api/scripts')).status, 200);
+  // another web site cannot drive the open local API, nor reach it through a rebound DNS name
+  const crossSite = await anon.call('POST', '/api/automations/reload', undefined, { origin: 'http://evil.example' });
+  assert.deepEqual([crossSite.status, crossSite.body.error?.code], [403, 'BAD_ORIGIN']);
+  // (fetch does not let a caller set Host, so plain http)
+  const rebound = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const u = new URL(`${anon.base}/api/scripts`);
+    http.get({ host: u.hostname, port: u.port, path: u.pathname, headers: { host: `evil.example:${u.port}` } }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    }).on('error', reject);
+  });
+  assert.equal(rebound.status, 403);
+  assert.match(rebound.body, /BAD_HOST/);
   assert.equal((await anon.post('/api/users', { name: 'admin', password: 'correct horse', admin: true })).status, 201);
   await t.hub.users.add('bob', 'bob-password');
   for (const path of ['/api/scripts', '/api/entities', '/api/mqtt/topics', '/api/users', '/metrics', '/api/docs/json']) {

@@ -46,11 +46,11 @@ function compiledModule(): Promise<WebAssembly.Module> {
   })());
 }
 
-export async function quickjs(memoryLimitMb: number): Promise<QuickJSWASMModule> {
+export async function quickjs(memoryLimitMb: number): Promise<{ module: QuickJSWASMModule; memory: WebAssembly.Memory; capBytes: number }> {
   const wasmModule = await compiledModule();
   const maximum = BASE_PAGES + Math.ceil((memoryLimitMb * 1024 * 1024) / WASM_PAGE);
   const wasmMemory = new WebAssembly.Memory({ initial: BASE_PAGES, maximum });
-  return newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory }));
+  return { module: await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory })), memory: wasmMemory, capBytes: maximum * WASM_PAGE };
 }
 
 export class Sandbox {
@@ -81,7 +81,29 @@ export class Sandbox {
   }
 
   static async create(limits: ScriptLimits, host: HostCalls): Promise<Sandbox> {
-    return new Sandbox(await quickjs(limits.memory_limit_mb), limits, host);
+    const q = await quickjs(limits.memory_limit_mb);
+    const sandbox = new Sandbox(q.module, limits, host);
+    sandbox.memory = q.memory;
+    sandbox.capBytes = q.capBytes;
+    return sandbox;
+  }
+
+  private memory?: WebAssembly.Memory;
+  private capBytes = Infinity;
+  private memoryReported = false;
+
+  /**
+   * Out of memory inside a promise job becomes a rejection the script may never look at (QuickJS
+   * reports it as a null value, and quickjs-emscripten has no rejection tracker yet), so work can
+   * stop silently. The WebAssembly memory only grows: once it is at the cap, say so, once.
+   */
+  private checkMemory(): void {
+    if (this.memoryReported || !this.memory || this.memory.buffer.byteLength < this.capBytes * 0.95) return;
+    this.memoryReported = true;
+    this.host.uncaught({
+      name: 'InternalError', stack: '',
+      message: `out of memory: the script reached memory_limit_mb (${this.limits.memory_limit_mb} MB); allocations fail from now on and work that failed inside promise callbacks may have been dropped — fix the script (e.g. what it keeps) and reload it`,
+    });
   }
 
   /** True when nothing more can happen without outside input: no timers, no publishes in flight. */
@@ -211,6 +233,7 @@ export class Sandbox {
       return undefined;
     } finally {
       this.deadline = 0;
+      this.checkMemory();
     }
   }
 

@@ -1,7 +1,7 @@
 // The sandbox: a script can burn its own budget, never the hub's, and cannot reach the host.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, collect, removeDir, type TestHub } from '../helpers.js';
+import { startHub, connect, collect, removeDir, waitFor, type TestHub } from '../helpers.js';
 import type { Script } from '../../src/scripts/engine.js';
 
 let h: TestHub;
@@ -49,6 +49,14 @@ test('a memory bomb ends with an out-of-memory error inside its own limit', asyn
   const s = await runScript(`const keep = [];\nwhile (true) keep.push('x'.repeat(1 << 20) + keep.length);\n`);
   assert.match(errorsOf(s)[0]!, /out of memory/);
   assert.ok(process.memoryUsage().rss - rssBefore < 200 * 1024 * 1024, 'the hub did not grow by more than the script could');
+  await othersStillWork();
+});
+
+test('running out of memory inside a promise callback is reported, not silent', async () => {
+  // the rejection of this callback's promise is never handled: only the memory check tells
+  const s = await runScript(`Promise.resolve().then(() => { const keep = []; for (;;) keep.push('y'.repeat(1 << 16) + keep.length); });\n`);
+  await waitFor(() => errorsOf(s).some((e) => /reached memory_limit_mb \(16 MB\)/.test(e)), 5000, 'the out-of-memory report');
+  assert.equal(errorsOf(s).filter((e) => /reached memory_limit_mb/.test(e)).length, 1, 'said once');
   await othersStillWork();
 });
 

@@ -2,6 +2,7 @@
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { Hub } from '../hub.js';
+import { redactUrl } from '../mqtt/topic.js';
 
 const SHUTDOWN_LIMIT_MS = 5000;
 
@@ -13,7 +14,7 @@ export async function serveCommand(opts: ConfigOverrides): Promise<void> {
   await hub.start();
   const out: string[] = [];
   for (const l of hub.listeners) out.push(`MQTT  ${l.url}`);
-  if (config.mqtt.url) out.push(`MQTT  ${config.mqtt.url} (external broker)`);
+  if (config.mqtt.url) out.push(`MQTT  ${redactUrl(config.mqtt.url)} (external broker)`);
   if (hub.api) out.push(`HTTP  ${hub.api.url}`);
   out.push(`DATA  ${config.data_dir}`);
   process.stdout.write(`smart-home ${hub.status().version} ready\n${out.join('\n')}\n`);

@@ -10,7 +10,7 @@ import type { BridgeConfig } from '../config/schema.js';
 import type { Db } from '../store/db.js';
 import type { Logger } from '../log.js';
 import { SqliteOutbox } from './outbox.js';
-import { capture } from './topic.js';
+import { capture, redactUrl } from './topic.js';
 
 export interface BridgeContext {
   config: BridgeConfig;
@@ -51,7 +51,7 @@ export class Bridge {
     };
     this.remote = connect(config.url, opts);
     this.remote.on('error', (err) => log.warn({ bridge: config.name, err: err.message }, 'bridge: upstream connection error'));
-    this.remote.on('connect', () => log.info({ bridge: config.name, url: config.url }, 'bridge connected'));
+    this.remote.on('connect', () => log.info({ bridge: config.name, url: redactUrl(config.url) }, 'bridge connected'));
     // outgoing: taken from the broker as published, so a retained message stays retained upstream
     this.offLocal = this.ctx.onLocalPublish((m) => this.forward('out', m.topic, m.payload, m.retain, rules));
     this.remote.on('message', (topic, payload, packet) => this.forward('in', topic, payload, packet.retain, rules));

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { EventBus, MqttMessageEvent } from '../events.js';
 import type { Db } from '../store/db.js';
 import { SqliteOutbox } from './outbox.js';
+import { redactUrl } from './topic.js';
 import type { Logger } from '../log.js';
 import type { MessageTrace } from './trace.js';
 
@@ -76,7 +77,8 @@ export class MqttBus {
   }
 
   get connected(): boolean { return this.client?.connected ?? false; }
-  get target(): string { return this.ctx.url ?? 'embedded broker'; }
+  /** Where the hub is connected, for logs and the API (a password in the URL is hidden). */
+  get target(): string { return this.ctx.url ? redactUrl(this.ctx.url) : 'embedded broker'; }
 
   async start(): Promise<void> {
     const { ctx } = this;

@@ -52,3 +52,15 @@ export function capture(filter: string, topic: string): string[] | undefined {
   }
   return f.length === t.length ? out : undefined;
 }
+
+/** A broker URL fit for logs and replies: a password in it (mqtt://user:secret@host) is hidden. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+  }
+}

@@ -7,6 +7,7 @@ import type { UserStore } from '../store/users.js';
 import type { SessionStore } from '../store/sessions.js';
 import type { Logger } from '../log.js';
 import { ApiError, ok } from './reply.js';
+import { isLoopback } from '../address.js';
 
 export const COOKIE = 'smart_home_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -58,9 +59,9 @@ export class Auth {
     // address, with the user's cookie or, in the open local mode, with none needed: whatever
     // changes something, and every WebSocket, must come from our own origin.
     const origin = req.headers.origin;
-    if (origin && (!SAFE.has(req.method) || req.headers.upgrade) && hostOf(origin) !== req.headers.host) {
-      throw new ApiError(403, 'BAD_ORIGIN', `requests from ${origin} are not allowed`);
-    }
+    const foreign = origin !== undefined && hostOf(origin) !== req.headers.host;
+    const badOrigin = () => new ApiError(403, 'BAD_ORIGIN', `requests from ${origin} are not allowed`);
+    if (foreign && (!SAFE.has(req.method) || req.headers.upgrade)) throw badOrigin();
     // The open local mode answers only to a loopback Host (no DNS rebinding to reach it).
     if (this.open && !isLoopbackHost(req.headers.host)) {
       throw new ApiError(403, 'BAD_HOST', `without users the hub answers only to localhost, not ${req.headers.host ?? '(no Host)'}`);
@@ -72,7 +73,7 @@ export class Auth {
       throw new ApiError(401, 'UNAUTHORIZED', 'log in first: POST /api/login, or send "Authorization: Bearer <token>"');
     }
     if (req.caller.via === 'session') {
-      if (origin && hostOf(origin) !== req.headers.host) throw new ApiError(403, 'BAD_ORIGIN', `requests from ${origin} are not allowed`);
+      if (foreign) throw badOrigin();
       if (!SAFE.has(req.method) && req.headers[CSRF_HEADER] !== req.caller.csrf) {
         throw new ApiError(403, 'CSRF', `missing or wrong ${CSRF_HEADER} header (it comes with the session: GET /api/session)`);
       }
@@ -129,8 +130,8 @@ function hostOf(origin: string): string | undefined {
   try { return new URL(origin).host; } catch { return undefined; }
 }
 
+/** A Host header ("127.0.0.1:8080", "[::1]:8080", "localhost") that names this machine. */
 function isLoopbackHost(host: string | undefined): boolean {
   if (!host) return false;
-  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.split(':')[0]!;
-  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
+  return isLoopback(host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.split(':')[0]!);
 }

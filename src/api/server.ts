@@ -11,6 +11,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyStatic from '@fastify/static';
 import type { Logger } from '../log.js';
+import { isLoopback } from '../address.js';
 import { EntityError } from '../entities/registry.js';
 import { UserError } from '../store/users.js';
 import { ScriptNameError } from '../scripts/library.js';
@@ -115,8 +116,4 @@ export class ApiServer {
     this.metrics?.stop();
     await this.app?.close();
   }
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

@@ -16,7 +16,7 @@ import { createSqlitePersistence } from './persistence.js';
 import { duplexPair } from './pair.js';
 import { SysTopics } from './sys.js';
 import { Advertiser } from './mdns.js';
-import { isLoopback } from './address.js';
+import { isLoopback } from '../address.js';
 
 export interface BrokerContext {
   config: BrokerConfig;

@@ -2,7 +2,7 @@
 // loopback-only ones: there is nobody to tell).
 import { Bonjour, type Service } from 'bonjour-service';
 import type { Logger } from '../log.js';
-import { isLoopback } from './address.js';
+import { isLoopback } from '../address.js';
 
 export interface Advertised { type: string; host: string; port: number }
 

@@ -5,11 +5,11 @@
 // "no local"; with MQTT 5 the upstream subscription also sets noLocal).
 import type { Duplex } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { connect, MqttClient, UniqueMessageIdProvider, type IClientOptions } from 'mqtt';
+import { connect, MqttClient, type IClientOptions } from 'mqtt';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Db } from '../store/db.js';
 import type { Logger } from '../log.js';
-import { SqliteOutbox } from './outbox.js';
+import { SqliteOutbox, endClient } from './outbox.js';
 import { capture, redactUrl } from './topic.js';
 
 export interface BridgeContext {
@@ -42,11 +42,9 @@ export class Bridge {
     const rules = config.topics;
     this.local = new MqttClient(() => this.ctx.connectLocal() as never, { clientId: `smart-home-bridge-${config.name}`, clean: true, reconnectPeriod: 1000, protocolVersion: 4 });
     const outbox = new SqliteOutbox(this.ctx.db, config.protocol_version, `bridge:${config.name}`);
-    const ids = new UniqueMessageIdProvider();
-    for (const id of outbox.ids()) ids.register(id);
     const opts: IClientOptions = {
       clientId: config.client_id ?? `smart-home-bridge-${config.name}`, username: config.username, password: config.password,
-      protocolVersion: config.protocol_version, clean: false, reconnectPeriod: 1000, outgoingStore: outbox, messageIdProvider: ids,
+      protocolVersion: config.protocol_version, clean: false, reconnectPeriod: 1000, outgoingStore: outbox, messageIdProvider: outbox.messageIdProvider(),
       ...(config.protocol_version === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
     };
     this.remote = connect(config.url, opts);
@@ -65,10 +63,7 @@ export class Bridge {
 
   async stop(): Promise<void> {
     this.offLocal?.();
-    await Promise.all([this.local, this.remote].map((c) => c && new Promise<void>((r) => {
-      const force = setTimeout(() => { c.end(true); r(); }, 2000);
-      c.end(false, {}, () => { clearTimeout(force); r(); });
-    })));
+    await Promise.all([this.local, this.remote].map((c) => c && endClient(c)));
   }
 
   private forward(from: 'out' | 'in', topic: string, payload: Buffer, retain: boolean, rules: Rule[]): void {

@@ -3,11 +3,11 @@
 // completion: QoS 0 when written, QoS 1 on PUBACK, QoS 2 on PUBCOMP.
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
-import { connect, MqttClient, UniqueMessageIdProvider, type IClientOptions, type IClientPublishOptions } from 'mqtt';
+import { connect, MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import type { EventBus, MqttMessageEvent } from '../events.js';
 import type { Db } from '../store/db.js';
-import { SqliteOutbox } from './outbox.js';
+import { SqliteOutbox, endClient } from './outbox.js';
 import { redactUrl } from './topic.js';
 import type { Logger } from '../log.js';
 import type { MessageTrace } from './trace.js';
@@ -101,11 +101,8 @@ export class MqttBus {
     };
     if (ctx.db) {
       this.outbox = new SqliteOutbox(ctx.db, this.protocolVersion);
-      // packet ids still in the outbox (from before a restart) must not be given to new publishes
-      const ids = new UniqueMessageIdProvider();
-      for (const id of this.outbox.ids()) ids.register(id);
       opts.outgoingStore = this.outbox;
-      opts.messageIdProvider = ids;
+      opts.messageIdProvider = this.outbox.messageIdProvider();
       const waiting = this.outbox.size;
       if (waiting > 0) ctx.log.info({ messages: waiting }, 'outbox holds messages from before; they are sent once connected');
     }
@@ -170,13 +167,7 @@ export class MqttBus {
     const c = this.client;
     if (!c) return;
     this.client = undefined;
-    // A graceful end waits for unacknowledged messages; a broker that never answers must not
-    // hold the shutdown, so force it after a moment.
-    await new Promise<void>((r) => {
-      // (mqtt.js ignores a second end() while the first is pending, so destroy the stream)
-      const force = setTimeout(() => { c.stream?.destroy(); r(); }, 2000);
-      c.end(false, {}, () => { clearTimeout(force); r(); });
-    });
+    await endClient(c);
     this.ctx.trace?.flush();
   }
 

@@ -5,7 +5,7 @@
 // outage and a `kill -9` of the hub, and goes out when the broker is back.
 import { Readable } from 'node:stream';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import type { IStore } from 'mqtt';
+import { UniqueMessageIdProvider, type IStore, type MqttClient } from 'mqtt';
 import type { Db } from '../store/db.js';
 
 type Done = (err?: Error) => void;
@@ -29,8 +29,12 @@ export class SqliteOutbox implements IStore {
   /** Messages waiting for the broker's acknowledgement (sent or not yet sent). */
   get size(): number { return (this.q.count.get(this.client) as { n: number }).n; }
 
-  /** Packet ids in use, so a new publish after a restart cannot take one of them. */
-  ids(): number[] { return (this.q.ids.all(this.client) as { message_id: number }[]).map((r) => r.message_id); }
+  /** An mqtt.js packet-id provider that will not hand out the ids still waiting here (after a restart). */
+  messageIdProvider(): UniqueMessageIdProvider {
+    const ids = new UniqueMessageIdProvider();
+    for (const r of this.q.ids.all(this.client) as { message_id: number }[]) ids.register(r.message_id);
+    return ids;
+  }
 
   put(packet: Packet, cb: Done): this {
     try {
@@ -83,4 +87,16 @@ export class SqliteOutbox implements IStore {
     if (!out) throw new Error('outbox: unreadable packet');
     return out;
   }
+}
+
+/**
+ * Ends an mqtt.js client: a graceful end waits for unacknowledged messages, but a broker that
+ * never answers must not hold the shutdown, so the stream is destroyed after `forceMs` (mqtt.js
+ * ignores a second end() while the first is pending).
+ */
+export function endClient(c: MqttClient, forceMs = 2000): Promise<void> {
+  return new Promise<void>((r) => {
+    const force = setTimeout(() => { c.stream?.destroy(); r(); }, forceMs);
+    c.end(false, {}, () => { clearTimeout(force); r(); });
+  });
 }

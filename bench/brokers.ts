@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { connect, freePort, median, sleep } from './lib.js';
+import { arrivals, connect, freePort, median, publishWindowed, sleep } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PAYLOAD = Buffer.alloc(64, 'x');
@@ -87,35 +87,24 @@ const opts = (b: BrokerUnderTest, extra: mqtt.IClientOptions = {}): mqtt.IClient
 export async function throughput(b: BrokerUnderTest, qos: 0 | 1 | 2, pairs: number, perPair: number): Promise<number> {
   const subs: MqttClient[] = [];
   const pubs: MqttClient[] = [];
-  let received = 0;
-  const total = pairs * perPair;
-  let done!: () => void;
-  const all = new Promise<void>((r) => { done = r; });
+  const got = arrivals(pairs * perPair, `throughput QoS ${qos}`);
   for (let p = 0; p < pairs; p++) {
     const s = await connect(b.url, opts(b));
     await s.subscribeAsync(`bench/t${p}`, { qos });
-    s.on('message', () => { if (++received === total) done(); });
+    s.on('message', got.hit);
     subs.push(s);
     pubs.push(await connect(b.url, opts(b)));
   }
   const t0 = performance.now();
   await Promise.all(pubs.map(async (c, p) => {
-    const window = 200;
-    let inflight = 0;
-    let wake: (() => void) | undefined;
+    if (qos > 0) return publishWindowed(c, perPair, () => `bench/t${p}`, PAYLOAD, { qos });
     for (let i = 0; i < perPair; i++) {
-      if (qos === 0) {
-        c.publish(`bench/t${p}`, PAYLOAD, { qos: 0 });
-        if (i % 200 === 199) await new Promise((r) => setImmediate(r));
-        continue;
-      }
-      inflight++;
-      c.publish(`bench/t${p}`, PAYLOAD, { qos }, () => { inflight--; wake?.(); });
-      while (inflight >= window) await new Promise<void>((r) => { wake = r; });
+      c.publish(`bench/t${p}`, PAYLOAD, { qos: 0 });
+      if (i % 200 === 199) await new Promise((r) => setImmediate(r));
     }
   }));
-  await Promise.race([all, sleep(60_000).then(() => { throw new Error(`only ${received} of ${total} arrived`); })]);
-  const rate = (total / (performance.now() - t0)) * 1000;
+  await got.done();
+  const rate = ((pairs * perPair) / (performance.now() - t0)) * 1000;
   for (const c of [...subs, ...pubs]) c.end(true);
   return rate;
 }
@@ -146,14 +135,12 @@ export async function latency(b: BrokerUnderTest, rate: number, seconds: number)
 /** Deliveries per second from one publisher to `subscribers` subscribers of one topic (QoS 0). */
 export async function fanout(b: BrokerUnderTest, subscribers: number, messages: number): Promise<number> {
   const subs: MqttClient[] = [];
-  let received = 0;
   const total = subscribers * messages;
-  let done!: () => void;
-  const all = new Promise<void>((r) => { done = r; });
+  const got = arrivals(total, 'fan-out');
   for (let i = 0; i < subscribers; i++) {
     const s = await connect(b.url, opts(b));
     await s.subscribeAsync('bench/fan', { qos: 0 });
-    s.on('message', () => { if (++received === total) done(); });
+    s.on('message', got.hit);
     subs.push(s);
   }
   const p = await connect(b.url, opts(b));
@@ -162,7 +149,7 @@ export async function fanout(b: BrokerUnderTest, subscribers: number, messages: 
     p.publish('bench/fan', PAYLOAD, { qos: 0 });
     if (i % 20 === 19) await sleep(1);
   }
-  await Promise.race([all, sleep(60_000).then(() => { throw new Error(`fan-out: only ${received} of ${total}`); })]);
+  await got.done();
   const rate = (total / (performance.now() - t0)) * 1000;
   for (const c of [...subs, p]) c.end(true);
   return rate;
@@ -171,22 +158,13 @@ export async function fanout(b: BrokerUnderTest, subscribers: number, messages: 
 /** Seconds until a new `#` subscriber has all `topics` retained messages. */
 export async function retainedStorm(b: BrokerUnderTest, topics: number, round: number): Promise<number> {
   const p = await connect(b.url, opts(b));
-  let inflight = 0;
-  let wake: (() => void) | undefined;
-  for (let i = 0; i < topics; i++) {
-    inflight++;
-    p.publish(`storm${round}/${i}`, PAYLOAD, { qos: 1, retain: true }, () => { inflight--; wake?.(); });
-    while (inflight >= 200) await new Promise<void>((r) => { wake = r; });
-  }
-  while (inflight > 0) await new Promise<void>((r) => { wake = r; });
+  await publishWindowed(p, topics, (i) => `storm${round}/${i}`, PAYLOAD, { qos: 1, retain: true });
   const s = await connect(b.url, opts(b));
-  let got = 0;
-  let done!: () => void;
-  const all = new Promise<void>((r) => { done = r; });
-  s.on('message', (_t, _p, packet) => { if (packet.retain && ++got === topics) done(); });
+  const got = arrivals(topics, 'retained');
+  s.on('message', (_t, _p, packet) => { if (packet.retain) got.hit(); });
   const t0 = performance.now();
   await s.subscribeAsync(`storm${round}/#`, { qos: 0 });
-  await Promise.race([all, sleep(60_000).then(() => { throw new Error(`retained: only ${got} of ${topics}`); })]);
+  await got.done();
   const secs = (performance.now() - t0) / 1000;
   // clear them, so the next round and the next broker start clean
   for (let i = 0; i < topics; i++) p.publish(`storm${round}/${i}`, '', { qos: 0, retain: true });

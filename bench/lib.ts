@@ -36,3 +36,26 @@ export function table(headers: string[], rows: (string | number)[][]): string {
 }
 
 export const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
+
+/** Counts arrivals up to `total`; `done()` resolves when all came, and fails after `timeoutMs` saying how many did. */
+export function arrivals(total: number, what: string, timeoutMs = 60_000): { hit(): void; done(): Promise<void> } {
+  let count = 0;
+  let resolve!: () => void;
+  const all = new Promise<void>((r) => { resolve = r; });
+  return {
+    hit: () => { if (++count === total) resolve(); },
+    done: () => Promise.race([all, sleep(timeoutMs).then(() => { throw new Error(`${what}: only ${count} of ${total} arrived`); })]),
+  };
+}
+
+/** Publishes `n` QoS 1/2 messages with at most `window` unacknowledged, and waits for the last acknowledgement. */
+export async function publishWindowed(c: MqttClient, n: number, topicOf: (i: number) => string, payload: Buffer, opts: mqtt.IClientPublishOptions, window = 200): Promise<void> {
+  let inflight = 0;
+  let wake: (() => void) | undefined;
+  for (let i = 0; i < n; i++) {
+    inflight++;
+    c.publish(topicOf(i), payload, opts, () => { inflight--; wake?.(); });
+    while (inflight >= window) await new Promise<void>((r) => { wake = r; });
+  }
+  while (inflight > 0) await new Promise<void>((r) => { wake = r; });
+}

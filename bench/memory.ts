@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, fmt, freePort, sleep, table } from './lib.js';
+import { arrivals, connect, fmt, freePort, sleep, table } from './lib.js';
 import { rssMiB } from './brokers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -32,16 +32,14 @@ async function pump(url: string, n: number): Promise<void> {
   const sub = await connect(url);
   const pub = await connect(url);
   await sub.subscribeAsync('pump/#', { qos: 0 });
-  let got = 0;
-  let done!: () => void;
-  const all = new Promise<void>((r) => { done = r; });
-  sub.on('message', () => { if (++got === n) done(); });
+  const got = arrivals(n, 'pump', 120_000);
+  sub.on('message', got.hit);
   const payload = Buffer.alloc(64, 'x');
   for (let i = 0; i < n; i++) {
     pub.publish(`pump/${i % 100}`, payload, { qos: 0 });
     if (i % 500 === 499) await new Promise((r) => setImmediate(r));
   }
-  await Promise.race([all, sleep(120_000).then(() => { throw new Error(`pump: ${got} of ${n}`); })]);
+  await got.done();
   sub.end(true); pub.end(true);
 }
 

@@ -12,6 +12,7 @@ import type { UserStore } from '../store/users.js';
 import type { Logger } from '../log.js';
 import { Acl } from './acl.js';
 import { guardSocket, type SocketLike } from './guard.js';
+import { applyGrantedQos, type DeliveringClient } from './granted-qos.js';
 import { createSqlitePersistence } from './persistence.js';
 import { duplexPair } from './pair.js';
 import { SysTopics } from './sys.js';
@@ -30,6 +31,7 @@ export class BrokerConfigError extends Error { override name = 'BrokerConfigErro
 
 export interface BoundListener { type: ListenerConfig['type']; host: string; port: number; url: string }
 
+const IDENTIFIER_REJECTED = 2;
 const AUTH_BAD_CREDENTIALS = 4;
 const AUTH_NOT_AUTHORIZED = 5;
 
@@ -73,6 +75,12 @@ export class Broker {
       maxInflightInbound: config.max_inflight,
       queueLimit: config.max_queued,
       heartbeatInterval: 60000,
+      // [MQTT-3.1.3-8]: Aedes would invent an id for a zero-length one with clean session 0; it
+      // must be refused (CONNACK 0x02), which `authenticate` does from this mark.
+      preConnect: (client, packet, done) => {
+        if (packet.clientId === '' && !packet.clean) (client as ClientWithUser).emptyPersistentId = true;
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
@@ -187,11 +195,17 @@ export class Broker {
     socket.on('error', () => {}); // reported through the guarded stream / aedes
     const conn = guardSocket(socket, config.max_packet_size, (reason) =>
       log.warn({ remote: socket.remoteAddress, listener: `${l.type}:${l.port}` }, `connection dropped: ${reason}`));
-    this.aedes!.handle(conn as never);
+    applyGrantedQos(this.aedes!.handle(conn as never) as unknown as DeliveringClient);
   }
 
   private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
     if (this.internal.has(client.conn)) return done(null, true);
+    if ((client as ClientWithUser).emptyPersistentId) {
+      this.ctx.log.info({ remote: remoteOf(client) }, 'connection refused: a zero-length client id needs clean session 1');
+      const err = new Error('a zero-length client id needs clean session 1') as AuthenticateError;
+      err.returnCode = IDENTIFIER_REJECTED;
+      return done(err, false);
+    }
     const fail = (code: number, why: string) => {
       this.stats.authFailures++;
       this.ctx.log.warn({ clientId: client.id, username, remote: remoteOf(client) }, `authentication failed: ${why}`);
@@ -212,6 +226,7 @@ export class Broker {
     if (!client || this.internal.has(client.conn)) return done(null);
     const user = (client as ClientWithUser).smartHomeUser;
     if (packet.topic.startsWith('$')) return this.denyPublish(client, packet.topic, done, 'topics starting with $ are reserved for the broker');
+    if (BAD_CHARS.test(packet.topic)) return this.denyPublish(client, packet.topic, done, BAD_CHARS_WHY);
     if (this.acl && !this.acl.allowed(user, client.id, packet.topic, 'write')) return this.denyPublish(client, packet.topic, done, 'denied by ACL');
     done(null);
   }
@@ -227,6 +242,10 @@ export class Broker {
   private authorizeSubscribe<S extends { topic: string }>(client: Client, sub: S, done: (err: Error | null, sub?: S | null) => void): void {
     if (this.internal.has(client.conn)) return done(null, sub);
     const user = (client as ClientWithUser).smartHomeUser;
+    if (BAD_CHARS.test(sub.topic)) {
+      this.ctx.log.warn({ clientId: client.id, topic: sub.topic }, `subscribe refused, connection closed: ${BAD_CHARS_WHY}`);
+      return done(new Error(`filter ${JSON.stringify(sub.topic)}: ${BAD_CHARS_WHY}`));
+    }
     if (this.acl && !this.acl.allowedFilter(user, client.id, sub.topic)) {
       this.stats.deniedSubscribe++;
       this.ctx.log.warn({ clientId: client.id, username: user, topic: sub.topic }, 'subscribe denied by ACL (return code 0x80)');
@@ -243,7 +262,13 @@ export class Broker {
   }
 }
 
-interface ClientWithUser extends Client { smartHomeUser?: string }
+// [MQTT-1.5.3-1] [MQTT-1.5.3-2]: a string with U+0000 or ill-formed UTF-8 closes the connection.
+// mqtt-packet decodes ill-formed UTF-8 to U+FFFD, so that is what is left to see (a topic that
+// really contains U+FFFD is refused too; no device names topics with the replacement character).
+const BAD_CHARS = /[\u0000\uFFFD]/;
+const BAD_CHARS_WHY = 'the topic contains U+0000 or is not well-formed UTF-8';
+
+interface ClientWithUser extends Client { smartHomeUser?: string; emptyPersistentId?: boolean }
 
 function remoteOf(client: Client): string | undefined {
   return (client.conn as SocketLike | undefined)?.remoteAddress;

@@ -64,9 +64,21 @@ export interface SocketLike extends Duplex {
 export function guardSocket<S extends SocketLike>(socket: S, maxPacketSize: number, onViolation: (reason: string) => void): S {
   const scanner = new FrameScanner(maxPacketSize);
   const read = socket.read.bind(socket);
+  let first = true;
   socket.read = ((size?: number) => {
     const chunk = read(size) as Buffer | null;
     if (chunk === null || socket.destroyed) return chunk;
+    if (first) {
+      first = false;
+      const level = connectLevel(chunk);
+      if (level !== undefined && ![3, 4, 5].includes(level & 0x7f)) {
+        // [MQTT-3.1.2-2]: answer CONNACK 0x01 (unacceptable protocol level), then close. mqtt-packet
+        // rejects such a CONNECT as a parse error, so Aedes would close without a CONNACK.
+        onViolation(`unsupported protocol level ${level & 0x7f}`);
+        socket.end(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+        return null;
+      }
+    }
     const bad = scanner.scan(chunk);
     if (!bad) return chunk;
     onViolation(bad);
@@ -74,4 +86,16 @@ export function guardSocket<S extends SocketLike>(socket: S, maxPacketSize: numb
     return null;
   }) as S['read'];
   return socket;
+}
+
+/** The protocol level of a CONNECT at the start of `chunk`, when the chunk holds it. */
+export function connectLevel(chunk: Uint8Array): number | undefined {
+  if (chunk[0] !== 0x10) return undefined;
+  let i = 1;
+  while (i < chunk.length && i <= 4 && (chunk[i]! & 0x80) !== 0) i++;
+  i++; // past the last remaining-length byte
+  if (i + 2 > chunk.length) return undefined;
+  const nameLength = (chunk[i]! << 8) | chunk[i + 1]!;
+  const at = i + 2 + nameLength;
+  return at < chunk.length ? chunk[at] : undefined;
 }

@@ -44,6 +44,7 @@ interface MemoryBase {
   destroy(): Promise<void>;
   createRetainedStream(pattern: string): Readable;
   createRetainedStreamCombi(patterns: string[]): Readable;
+  outgoingStream(client: ClientRef): Readable;
 }
 
 function withoutDollarTopics(stream: Readable, patterns: string[]): Readable {
@@ -52,7 +53,8 @@ function withoutDollarTopics(stream: Readable, patterns: string[]): Readable {
   return stream.filter((p: StoredPacket) => allowed(p.topic), { concurrency: 1 });
 }
 
-const enc = (p: object): Buffer => serialize({ ...p });
+/** The packet's data (a packet Aedes is delivering carries its write callback, which is not data). */
+const enc = (p: object): Buffer => serialize(Object.fromEntries(Object.entries(p).filter(([, v]) => typeof v !== 'function')));
 const dec = (b: Buffer): StoredPacket => deserialize(b) as StoredPacket;
 
 function statements(db: Db) {
@@ -129,25 +131,36 @@ export class SqlitePersistence extends AsyncMemory {
 
   // Group commit: the writes asked for in one turn of the event loop go to SQLite in one
   // transaction at the end of it, in order, and each caller continues (and Aedes acknowledges)
-  // only once that transaction is done. One commit per batch instead of one per message.
-  private pending: (() => void)[] = [];
-  private flushing?: Promise<void>;
+  // only once that transaction is done. One commit per batch instead of one per message. If the
+  // batch fails, each write is retried in its own transaction, so one bad write fails only its
+  // own caller and never rolls back the others'.
+  private pending: { fn: () => void; resolve: () => void; reject: (err: Error) => void }[] = [];
+  private scheduled = false;
 
   private write(fn: () => void): Promise<void> {
-    this.pending.push(fn);
-    this.flushing ??= new Promise<void>((resolve, reject) => setImmediate(() => {
-      try { this.flushNow(); resolve(); } catch (err) { reject(err as Error); }
-    }));
-    return this.flushing;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ fn, resolve, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => this.flushNow());
+    });
   }
 
   /** Writes what is pending now (also on shutdown). */
   flushNow(): void {
-    const fns = this.pending;
+    const batch = this.pending;
     this.pending = [];
-    this.flushing = undefined;
-    if (fns.length === 0 || !this.db.open) return;
-    this.db.transaction(() => { for (const f of fns) f(); })();
+    this.scheduled = false;
+    if (batch.length === 0) return;
+    if (!this.db.open) { for (const w of batch) w.reject(new Error('database closed')); return; }
+    try {
+      this.db.transaction(() => { for (const w of batch) w.fn(); })();
+      for (const w of batch) w.resolve();
+    } catch {
+      for (const w of batch) {
+        try { this.db.transaction(w.fn)(); w.resolve(); } catch (err) { w.reject(err as Error); }
+      }
+    }
   }
 
   override async destroy(): Promise<void> {
@@ -248,7 +261,20 @@ export class SqlitePersistence extends AsyncMemory {
   }
 }
 
+/**
+ * What the broker uses: the storage above plus one delivery rule. [MQTT-3.3.1-1]: a PUBLISH sent
+ * again must carry DUP=1. What Aedes resends when a session resumes comes from `outgoingStream`,
+ * and a queued PUBLISH that already has a packet id was sent before. (Kept out of
+ * SqlitePersistence, which returns packets exactly as stored, as aedes-persistence's suite asks.)
+ */
+export class BrokerPersistence extends SqlitePersistence {
+  override outgoingStream(client: ClientRef): Readable {
+    return super.outgoingStream(client).map((p: StoredPacket) =>
+      p.cmd === 'publish' && p.messageId != null && !p.dup ? Object.assign(Object.create(Object.getPrototypeOf(p) as object) as StoredPacket, p, { dup: true }) : p);
+  }
+}
+
 /** The callback-style wrapper aedes expects around an async persistence. */
 export function createSqlitePersistence(db: Db): unknown {
-  return new CallBackPersistence(() => new SqlitePersistence(db));
+  return new CallBackPersistence(() => new BrokerPersistence(db));
 }

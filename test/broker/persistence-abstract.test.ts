@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { deserialize } from 'node:v8';
 import { SqlitePersistence } from '../../src/broker/persistence.js';
 import { openDatabase } from '../../src/store/db.js';
 import { tempDir, removeDir } from '../helpers.js';
@@ -51,4 +52,36 @@ test('SqlitePersistence: a new instance over the same file has the retained mess
   const left = await (c as unknown as { outgoingStream(c: object): { toArray(): Promise<{ topic: string }[]> } }).outgoingStream(client).toArray();
   assert.deepEqual(left.map((q) => q.topic), ['q/2']);
   removeDir(dir);
+});
+
+test('group commit: a write that fails fails only its own caller; the others in the same batch are stored', async () => {
+  const db = openDatabase(':memory:');
+  const p = new SqlitePersistence(db);
+  await p.setup({ id: 'b' });
+  const ok = p.storeRetained({ topic: 'keep/me', payload: Buffer.from('v'), qos: 0, retain: true });
+  // message_id is NOT NULL in broker_incoming: this row cannot be written
+  const bad = p.incomingStorePacket({ id: 'c' }, { cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 2, messageId: undefined });
+  const ok2 = p.addSubscriptions({ id: 'c' }, [{ topic: 'a/#', qos: 1 }]);
+  await ok;
+  await assert.rejects(bad, /NOT NULL/);
+  await ok2;
+  assert.equal((db.prepare('SELECT count(*) AS n FROM broker_retained').get() as { n: number }).n, 1);
+  assert.equal((db.prepare('SELECT count(*) AS n FROM broker_subscriptions').get() as { n: number }).n, 1);
+  db.close();
+});
+
+test('a packet that carries a callback (as Aedes hands over a PUBREL it is delivering) is stored without it', async () => {
+  const db = openDatabase(':memory:');
+  const p = new SqlitePersistence(db);
+  await p.setup({ id: 'b' });
+  const client = { id: 'q2' };
+  const publish = { cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 2, brokerId: 'b', brokerCounter: 1, retain: false, dup: false };
+  await p.outgoingEnqueue({ clientId: 'q2' }, publish);
+  await p.outgoingUpdate(client, { ...publish, messageId: 9 });
+  // the PUBREL that replaces it (found by its packet id) comes with a write callback
+  await p.outgoingUpdate(client, { cmd: 'pubrel', topic: '', payload: Buffer.alloc(0), qos: 1, messageId: 9, writeCallback: () => {} });
+  const rows = db.prepare('SELECT packet FROM broker_outgoing').all() as { packet: Buffer }[];
+  assert.equal(rows.length, 1);
+  assert.equal(deserialize(rows[0]!.packet).cmd, 'pubrel');
+  db.close();
 });

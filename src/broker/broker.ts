@@ -114,6 +114,9 @@ export class Broker {
 
   get connectedClients(): number { return this.aedes?.connectedClients ?? 0; }
 
+  /** Network connections held open, CONNECTed or not. */
+  get openConnections(): number { return this.sockets.size; }
+
   /**
    * Every message published to the broker, as published (with its retain flag, which Aedes clears
    * on delivery to existing subscriptions). For the bridge. Returns the function that stops it.

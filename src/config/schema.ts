@@ -76,6 +76,12 @@ const scriptsSchema = z.strictObject({
   stack_size_kb: z.number().int().min(32).max(256).default(256),
   max_timers: z.number().int().min(1).default(1000),
   max_pending_publishes: z.number().int().min(1).default(10000),
+  /** Largest payload one Mqtt.publish may send (the embedded broker's max_packet_size is 1 MiB by default). */
+  max_payload_kb: z.number().int().min(1).max(256 * 1024).default(1024),
+  /** Payload bytes one script may have waiting for the broker at once (host memory a script can hold). */
+  max_pending_mb: z.number().min(1).max(4096).default(64),
+  /** What one script may keep in Storage (keys + JSON values), so a loop of Storage.set cannot fill the disk. */
+  storage_quota_mb: z.number().min(0.01).max(4096).default(16),
   log_lines: z.number().int().min(10).default(1000),
   /** MQTT messages waiting for one script; beyond this they are dropped, counted and logged. */
   queue_size: z.number().int().min(1).default(1000),

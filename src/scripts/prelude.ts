@@ -92,30 +92,52 @@ export const PRELUDE = String.raw`
   const hostPublish = host.publish;
   const hostPublishBatch = host.publishBatch;
   const maxPending = host.maxPending;
+  const maxPayload = host.maxPayload;
+  const hostUtf8Length = host.utf8Length;
+  const maxPendingBytes = host.maxPendingBytes;
   const hostLog = host.log;
   const hostUnhandled = host.unhandled;
 
   // Publishes in flight, by id. The host settles them in batches (one call per tick, see settle).
   const pending = new Map();
   let nextId = 1;
+  let pendingBytes = 0;
+
+  /** The pending entry with this id, removed (and its bytes no longer counted). */
+  function take(id) {
+    const p = pending.get(id);
+    if (p) { pending.delete(id); pendingBytes -= p.size; }
+    return p;
+  }
+
+  /** UTF-8 size of a payload (short strings counted here, longer ones by the host: much faster). */
+  function byteSize(body) {
+    if (typeof body !== 'string') return body.byteLength;
+    if (body.length > 64) return hostUtf8Length(body);
+    let n = 0;
+    for (let i = 0; i < body.length; i++) {
+      const c = body.charCodeAt(i);
+      if (c < 0x80) n += 1; else if (c < 0x800) n += 2; else if (c >= 0xd800 && c < 0xdc00) { n += 4; i++; } else n += 3;
+    }
+    return n;
+  }
 
   function settle(batch, values) {
     if (values) for (const [id, value] of JSON.parse(values)) {
-      const p = pending.get(id);
-      if (p) { pending.delete(id); p.resolve(value); }
+      const p = take(id);
+      if (p) p.resolve(value);
     }
     // batch: "id,id,...|[[id, code, message], ...]" — ok ids, then failures as JSON
     const bar = batch.indexOf('|');
     const ok = batch.slice(0, bar);
     if (ok) for (const id of ok.split(',')) {
-      const p = pending.get(+id);
-      if (p) { pending.delete(+id); p.resolve(undefined); }
+      const p = take(+id);
+      if (p) p.resolve(undefined);
     }
     const failed = batch.slice(bar + 1);
     if (failed) for (const [id, code, message, name] of JSON.parse(failed)) {
-      const p = pending.get(id);
+      const p = take(id);
       if (!p) continue;
-      pending.delete(id);
       let err;
       if (name && name !== 'MqttError') { err = new Error(message); err.name = name; err.code = code; }
       else err = new MqttError(code, message);
@@ -164,9 +186,17 @@ export const PRELUDE = String.raw`
       if (pending.size >= maxPending) {
         throw new RangeError('Mqtt.publish: more than max_pending_publishes (' + maxPending + ') publishes are waiting for the broker; await some before publishing more');
       }
+      const size = byteSize(body);
+      if (size > maxPayload) {
+        throw new RangeError('Mqtt.publish: payload of ' + size + ' bytes is larger than max_payload_kb (' + maxPayload / 1024 + ' KiB)');
+      }
+      if (pendingBytes + size > maxPendingBytes) {
+        throw new RangeError('Mqtt.publish: more than max_pending_mb (' + maxPendingBytes / 1048576 + ' MB) of payloads are waiting for the broker; await some before publishing more');
+      }
       const stack = callStack();
       const id = nextId++;
-      const entry = { resolve: null, reject: null, stack, promise: null };
+      const entry = { resolve: null, reject: null, stack, promise: null, size };
+      pendingBytes += size;
       entry.promise = new PublishPromise((resolve, reject) => { entry.resolve = resolve; entry.reject = reject; });
       pending.set(id, entry);
       if (tracked) tracked.push(entry.promise);

@@ -67,6 +67,10 @@ export class Sandbox {
   private settledFailed: [number, string, string, string?][] = [];
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private deadline = 0;
+  /** Set by the interrupt handler: the current entry ran past its deadline. */
+  private interrupted = false;
+  /** An error of the current entry went to host.uncaught already. */
+  private reported = false;
   private jobsScheduled = false;
   private disposed = false;
   pendingPublishes = 0;
@@ -75,7 +79,11 @@ export class Sandbox {
     this.rt = mod.newRuntime();
     this.rt.setMemoryLimit(Math.floor(limits.memory_limit_mb * 1024 * 1024));
     this.rt.setMaxStackSize(limits.stack_size_kb * 1024);
-    this.rt.setInterruptHandler(() => this.deadline > 0 && Date.now() > this.deadline);
+    this.rt.setInterruptHandler(() => {
+      if (this.deadline === 0 || Date.now() <= this.deadline) return false;
+      this.interrupted = true;
+      return true;
+    });
     this.vm = this.rt.newContext();
     this.installPrelude();
   }
@@ -218,6 +226,8 @@ export class Sandbox {
   private enter(fn: () => { error?: QuickJSHandle; value?: QuickJSHandle }): GuestError | undefined {
     if (this.disposed) return undefined;
     this.deadline = Date.now() + this.limits.cpu_limit_ms;
+    this.interrupted = false;
+    this.reported = false;
     try {
       let r: { error?: QuickJSHandle; value?: QuickJSHandle };
       try {
@@ -230,6 +240,12 @@ export class Sandbox {
       if (r.error) return this.toGuestError(r.error);
       r.value?.dispose();
       this.runJobs();
+      // Interrupted inside a promise job, the job's promise rejects and nothing else tells
+      // (QuickJS has no rejection tracker here): a promise chain that never ends is stopped
+      // by the deadline, and said here.
+      if (this.interrupted && !this.reported) {
+        this.host.uncaught({ name: 'InternalError', message: `interrupted: promise callbacks ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (a promise chain that never ends?)`, stack: '' });
+      }
       return undefined;
     } finally {
       this.deadline = 0;
@@ -242,6 +258,7 @@ export class Sandbox {
       const res = this.rt.executePendingJobs(1000);
       if (res.error) {
         const err = this.toGuestError(res.error);
+        this.reported = true;
         this.host.uncaught(err);
         continue;
       }
@@ -358,7 +375,13 @@ export class Sandbox {
     });
     const maxPending = vm.newNumber(this.limits.max_pending_publishes);
     vm.setProp(host, 'maxPending', maxPending);
+    for (const [name, value] of [['maxPayload', this.limits.max_payload_kb * 1024], ['maxPendingBytes', this.limits.max_pending_mb * 1024 * 1024]] as const) {
+      const h = vm.newNumber(value);
+      vm.setProp(host, name, h);
+      h.dispose();
+    }
     maxPending.dispose();
+    fn('utf8Length', (text) => vm.newNumber(Buffer.byteLength(vm.getString(text!), 'utf8')));
     fn('log', (level, text) => {
       this.host.log(vm.getString(level!) as 'info', vm.getString(text!));
       return undefined;

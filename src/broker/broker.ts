@@ -12,6 +12,7 @@ import type { UserStore } from '../store/users.js';
 import type { Logger } from '../log.js';
 import { Acl } from './acl.js';
 import { guardSocket, type SocketLike } from './guard.js';
+import { AuthLimiter } from './auth-limiter.js';
 import { applyGrantedQos, type DeliveringClient } from './granted-qos.js';
 import { createSqlitePersistence } from './persistence.js';
 import { duplexPair } from './pair.js';
@@ -45,9 +46,12 @@ export class Broker {
   private sys?: SysTopics;
   private mdns?: Advertiser;
   readonly listeners: BoundListener[] = [];
+  private readonly authLimiter: AuthLimiter;
   readonly stats = { received: 0, sent: 0, connected: 0, deniedPublish: 0, deniedSubscribe: 0, authFailures: 0 };
 
-  constructor(private readonly ctx: BrokerContext) {}
+  constructor(private readonly ctx: BrokerContext) {
+    this.authLimiter = new AuthLimiter(ctx.config.auth_failures);
+  }
 
   async start(): Promise<void> {
     const { config, log } = this.ctx;
@@ -219,8 +223,16 @@ export class Broker {
     if (username === undefined || username === '') {
       return this.allowAnonymous ? done(null, true) : fail(AUTH_NOT_AUTHORIZED, 'anonymous clients are not allowed');
     }
+    const address = remoteOf(client) ?? 'unknown';
+    const blocked = this.authLimiter.blocked(address, username);
+    if (blocked) return fail(AUTH_NOT_AUTHORIZED, `refused without checking the password: ${blocked}`);
     this.ctx.users.verify(username, password?.toString('utf8') ?? '').then(
-      (ok) => (ok ? ((client as ClientWithUser).smartHomeUser = username, done(null, true)) : fail(AUTH_BAD_CREDENTIALS, 'bad user name or password')),
+      (ok) => {
+        if (!ok) { this.authLimiter.fail(address, username); return fail(AUTH_BAD_CREDENTIALS, 'bad user name or password'); }
+        this.authLimiter.succeed(address, username);
+        (client as ClientWithUser).smartHomeUser = username;
+        done(null, true);
+      },
       (err: Error) => fail(AUTH_NOT_AUTHORIZED, err.message),
     );
   }

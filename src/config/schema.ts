@@ -39,6 +39,12 @@ const brokerSchema = z.strictObject({
   acl: z.string().optional(),
   acl_file: z.string().optional(),
   mdns: z.boolean().default(true),
+  /** Failed MQTT logins allowed per (address, user) and per address in the window; then refused at once until it passes. */
+  auth_failures: z.strictObject({
+    per_user: z.number().int().min(1).default(10),
+    per_address: z.number().int().min(1).default(100),
+    window_s: z.number().min(0.1).default(300),
+  }).default({ per_user: 10, per_address: 100, window_s: 300 }),
   sys_interval_s: z.number().int().min(1).default(10),
 });
 

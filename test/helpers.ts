@@ -101,8 +101,9 @@ export function subscribeCodes(client: MqttClient, topics: string[], qos: 0 | 1 
 }
 
 /** A connected client; `sessionPresent` is the CONNACK's flag. */
-export async function connect(url: string, opts: IClientOptions = {}): Promise<MqttClient & { sessionPresent: boolean }> {
+export async function connect(url: string, opts: IClientOptions = {}, beforeConnack?: (c: MqttClient) => void): Promise<MqttClient & { sessionPresent: boolean }> {
   const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts }) as MqttClient & { sessionPresent: boolean };
+  beforeConnack?.(c);
   openClients.add(c);
   c.once('end', () => openClients.delete(c));
   await new Promise<void>((resolve, reject) => {
@@ -114,6 +115,16 @@ export async function connect(url: string, opts: IClientOptions = {}): Promise<M
 }
 
 export interface Received { topic: string; payload: Buffer; qos: number; retain: boolean }
+
+/**
+ * Connects and collects from the first packet on: a broker resuming a session sends the queued
+ * messages right behind CONNACK, before `await connect(...)` returns and `collect` could listen.
+ */
+export async function connectCollecting(url: string, opts: IClientOptions = {}): Promise<{ client: MqttClient & { sessionPresent: boolean }; got: ReturnType<typeof collect> }> {
+  let got!: ReturnType<typeof collect>;
+  const client = await connect(url, opts, (c) => { got = collect(c); });
+  return { client, got };
+}
 
 /** Collects messages on a client; `next(n)` waits for the n-th one (bounded by a timeout). */
 export function collect(client: MqttClient): { messages: Received[]; next(count?: number, timeoutMs?: number): Promise<Received[]> } {

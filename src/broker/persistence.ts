@@ -54,6 +54,10 @@ function withoutDollarTopics(stream: Readable, patterns: string[]): Readable {
 }
 
 /** The packet's data (a packet Aedes is delivering carries its write callback, which is not data). */
+/** The brokerId of the PUBRELs in a queue: never a real broker's id (see outgoingUpdate). */
+const PUBREL_MARK = 'smart-home:pubrel';
+const EMPTY = Buffer.alloc(0);
+
 const enc = (p: object): Buffer => serialize(Object.fromEntries(Object.entries(p).filter(([, v]) => typeof v !== 'function')));
 const dec = (b: Buffer): StoredPacket => deserialize(b) as StoredPacket;
 
@@ -111,6 +115,7 @@ export class SqlitePersistence extends AsyncMemory {
     for (const r of q.outAll.all() as Row[]) {
       const stored = dec(r.packet as Buffer);
       const packet = new Packet(stored);
+      this.restoring(packet);
       if (r.message_id !== null) packet.messageId = r.message_id as number;
       await super.outgoingEnqueue({ clientId: r.client_id as string }, packet);
       if (r.message_id !== null) await super.outgoingUpdate({ id: r.client_id as string }, packet);
@@ -118,6 +123,9 @@ export class SqlitePersistence extends AsyncMemory {
     for (const r of q.inAll.all() as Row[]) await super.incomingStorePacket({ id: r.client_id as string }, dec(r.packet as Buffer));
     for (const r of q.willAll.all() as Row[]) await super.putWill({ id: r.client_id as string }, dec(r.packet as Buffer));
   }
+
+  /** A queued packet read back from the table, before it goes into the memory queue. */
+  protected restoring(_packet: StoredPacket): void {}
 
   // [MQTT-4.7.2-1]: a filter starting with a wildcard must not match topics starting with $.
   // The memory implementation's retained lookup does not apply that rule, so filter here.
@@ -262,15 +270,41 @@ export class SqlitePersistence extends AsyncMemory {
 }
 
 /**
- * What the broker uses: the storage above plus one delivery rule. [MQTT-3.3.1-1]: a PUBLISH sent
- * again must carry DUP=1. What Aedes resends when a session resumes comes from `outgoingStream`,
- * and a queued PUBLISH that already has a packet id was sent before. (Kept out of
- * SqlitePersistence, which returns packets exactly as stored, as aedes-persistence's suite asks.)
+ * What the broker uses: the storage above plus two rules of delivery, kept out of SqlitePersistence
+ * (which returns packets exactly as given, as aedes-persistence's suite asks).
+ * [MQTT-3.3.1-1]: a PUBLISH sent again must carry DUP=1. What Aedes resends when a session
+ * resumes comes from `outgoingStream`, and a queued PUBLISH that already has a packet id was sent.
  */
 export class BrokerPersistence extends SqlitePersistence {
+  /** Counter for the PUBRELs the queues hold (see outgoingUpdate). */
+  private pubrels = 0;
+
   override outgoingStream(client: ClientRef): Readable {
     return super.outgoingStream(client).map((p: StoredPacket) =>
       p.cmd === 'publish' && p.messageId != null && !p.dup ? Object.assign(Object.create(Object.getPrototypeOf(p) as object) as StoredPacket, p, { dup: true }) : p);
+  }
+
+  /**
+   * aedes-persistence's memory queue matches a packet by (brokerId, brokerCounter) before it looks
+   * at message ids, and a PUBREL from Aedes has neither: with two QoS 2 flows in flight, the
+   * second PUBREL matched the first one already stored (undefined === undefined) and overwrote
+   * its message id. The first flow was never released, the second PUBREL was written twice, and
+   * an mqtt.js subscriber lost a message. So a PUBREL goes in as its own copy, with a mark no
+   * PUBLISH has and a counter of its own. (The storage class keeps the packets as given, as
+   * aedes-persistence's suite asks; this is the broker's use of it.)
+   */
+  override async outgoingUpdate(c: ClientRef, p: StoredPacket): Promise<void> {
+    if (p.cmd !== 'pubrel' || p.brokerId !== undefined) return super.outgoingUpdate(c, p);
+    try {
+      await super.outgoingUpdate(c, { cmd: 'pubrel', topic: '', payload: EMPTY, qos: 1, messageId: p.messageId, brokerId: PUBREL_MARK, brokerCounter: ++this.pubrels });
+    } catch (err) {
+      // a second PUBREC for a flow already released: its PUBREL is stored, nothing to replace
+      if ((err as Error).message !== 'no such packet') throw err;
+    }
+  }
+
+  protected override restoring(packet: StoredPacket): void {
+    if (packet.cmd === 'pubrel') { packet.brokerId = PUBREL_MARK; packet.brokerCounter = ++this.pubrels; }
   }
 }
 

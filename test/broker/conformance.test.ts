@@ -3,7 +3,7 @@
 // (test/raw-client.ts) where mqtt.js would hide or repair what is being checked.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, collect, portOf, removeDir, sleep, subscribeCodes, type TestHub } from '../helpers.js';
+import { startHub, connect, collect, portOf, removeDir, sleep, subscribeCodes, waitFor, type TestHub } from '../helpers.js';
 import mqttPacket from 'mqtt-packet';
 import { RawClient } from '../raw-client.js';
 
@@ -278,6 +278,28 @@ test('[MQTT-4.3.3-1] an unfinished outgoing QoS 2 flow resumes with PUBREL after
   assert.ok(await b.c.none('publish'), 'the PUBLISH is not sent again once PUBREC was received');
   b.c.send({ cmd: 'pubcomp', messageId: rel.messageId });
   b.c.disconnect();
+});
+
+test('[MQTT-4.3.3-1] [MQTT-4.4.0-1] many QoS 2 flows in flight to a persistent subscriber, live and on resume: each message exactly once', async () => {
+  // Found by the crash suite: with two QoS 2 flows in flight, the queue's second PUBREL replaced
+  // the first's message id; one flow was never released and mqtt.js dropped the message.
+  const id = uid('q2many');
+  const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  const live = new Map<string, number>();
+  const a = await connect(h.url, { clientId: id, clean: false });
+  a.on('message', (_t, p) => count(live, String(p)));
+  await a.subscribeAsync('conf/q2many/#', { qos: 2 });
+  const pub = await connect(h.url);
+  await Promise.all(Array.from({ length: 200 }, (_, i) => pub.publishAsync('conf/q2many/live', `l${i}`, { qos: 2 })));
+  await waitFor(() => live.size === 200, 5000, `200 live (have ${live.size})`);
+  await a.endAsync();
+  await Promise.all(Array.from({ length: 200 }, (_, i) => pub.publishAsync('conf/q2many/queued', `q${i}`, { qos: 2 })));
+  const resumed = new Map<string, number>();
+  const b = await connect(h.url, { clientId: id, clean: false }, (c) => c.on('message', (_t, p) => count(resumed, String(p))));
+  await waitFor(() => resumed.size === 200, 5000, `200 queued (have ${resumed.size})`);
+  await sleep(200);
+  assert.deepEqual([...live.values(), ...resumed.values()].filter((n) => n !== 1), [], 'no message twice');
+  b.end(true); pub.end();
 });
 
 test('[MQTT-3.3.1-2] a QoS 0 message is delivered with DUP=0', async () => {

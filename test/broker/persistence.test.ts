@@ -1,7 +1,7 @@
 // Persistent sessions and retained messages survive a restart and kill -9 of the hub.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, collect, tempDir, removeDir, serve, freePort } from '../helpers.js';
+import { startHub, connect, connectCollecting, collect, tempDir, removeDir, serve, freePort } from '../helpers.js';
 
 async function offlineSubscriber(url: string, clientId: string): Promise<void> {
   const c = await connect(url, { clientId, clean: false });
@@ -23,8 +23,7 @@ test('a persistent session gets the QoS 1 messages published while it was offlin
   await h.stop();
 
   h = await startHub({ broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port }] } }, dir);
-  const c = await connect(h.url, { clientId: 'persistent-1', clean: false });
-  const got = collect(c);
+  const { client: c, got } = await connectCollecting(h.url, { clientId: 'persistent-1', clean: false });
   assert.equal(c.sessionPresent, true, 'session present after restart [MQTT-3.2.2-2]');
   await got.next(21);
   assert.deepEqual(got.messages.filter((m) => m.topic === 'persist/a').map((m) => m.payload.toString()), Array.from({ length: 20 }, (_, i) => `m${i}`));
@@ -53,8 +52,7 @@ test('queued QoS 1 messages and retained values survive kill -9 of the hub', asy
 
   s = await serve(args, { env: { SMART_HOME_LOG_LEVEL: 'warn' } });
   try {
-    const c = await connect(s.url, { clientId: 'survivor', clean: false });
-    const got = collect(c);
+    const { client: c, got } = await connectCollecting(s.url, { clientId: 'survivor', clean: false });
     await got.next(51);
     const k = got.messages.filter((m) => m.topic === 'persist/k').map((m) => m.payload.toString());
     assert.deepEqual(k, Array.from({ length: 50 }, (_, i) => `k${i}`), 'every acknowledged QoS 1 message, in order');

@@ -1,9 +1,8 @@
 // Runs the broker scenarios (bench/brokers.ts) against the hub, Mosquitto and plain Aedes:
-// three rounds, brokers interleaved within a round, each figure the median of the three.
+// BENCH_ROUNDS rounds (3), brokers interleaved within a round, each figure the median of them.
 import { connections, fanout, latency, median, retainedStorm, startHubBroker, startMosquittoBroker, startPlainAedes, throughput, type BrokerUnderTest } from './brokers.js';
-import { fmt, table } from './lib.js';
+import { fmt, ROUNDS, table } from './lib.js';
 
-const ROUNDS = process.env.BENCH_QUICK ? 1 : 3;
 const TOTAL: Record<0 | 1 | 2, number> = { 0: 40_000, 1: 20_000, 2: 10_000 };
 export type Figures = Record<string, Record<string, number>>;
 

@@ -28,6 +28,17 @@ export function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
+/** How many times a scenario is repeated; figures are the median (BENCH_ROUNDS, default 3). */
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+/** The median of the rounds, with their range when they differ: "96 (94-99)". */
+export function medianOf(xs: number[], format: (n: number) => string = fmt): string {
+  const m = median(xs);
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  return xs.length > 1 && format(lo) !== format(hi) ? `${format(m)} (${format(lo)}-${format(hi)})` : format(m);
+}
+
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { arrivals, connect, fmt, freePort, sleep, table } from './lib.js';
+import { arrivals, connect, freePort, medianOf, ROUNDS, sleep, table } from './lib.js';
 import { rssMiB } from './brokers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -43,7 +43,9 @@ async function pump(url: string, n: number): Promise<void> {
   sub.end(true); pub.end(true);
 }
 
-export async function benchMemory(): Promise<string> {
+interface MemoryRound { idle: number; after1: number; after2: number; scripts1000: number; startSecs: number }
+
+async function round(): Promise<MemoryRound> {
   const stop = async (c: ChildProcess) => { c.kill('SIGTERM'); await new Promise((r) => c.once('exit', r)); };
   const idle = await hub(0);
   await sleep(2000);
@@ -63,11 +65,21 @@ export async function benchMemory(): Promise<string> {
   const rss1000 = rssMiB(many.child.pid!);
   process.stderr.write('  memory: 1 000 scripts\n');
   await stop(many.child);
-  return table(['hub state', 'RSS (MiB)'], [
-    ['idle (embedded broker, no scripts)', fmt(rssIdle)],
-    ['after 500 000 messages through the broker', fmt(rss1)],
-    ['after 1 000 000 messages (second, equal phase)', fmt(rss2)],
-    ['growth between the two equal phases', fmt(rss2 - rss1)],
-    [`with 1 000 scripts loaded (start took ${many.startSecs.toFixed(1)} s)`, fmt(rss1000)],
+  return { idle: rssIdle, after1: rss1, after2: rss2, scripts1000: rss1000, startSecs: many.startSecs };
+}
+
+export async function benchMemory(): Promise<string> {
+  const rounds: MemoryRound[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    process.stderr.write(`  memory: round ${i + 1} of ${ROUNDS}\n`);
+    rounds.push(await round());
+  }
+  const col = (f: (r: MemoryRound) => number, format?: (n: number) => string) => medianOf(rounds.map(f), format);
+  return table(['hub state', `RSS (MiB), median of ${ROUNDS} (range)`], [
+    ['idle (embedded broker, no scripts)', col((r) => r.idle)],
+    ['after 500 000 messages through the broker', col((r) => r.after1)],
+    ['after 1 000 000 messages (second, equal phase)', col((r) => r.after2)],
+    ['growth between the two equal phases', col((r) => r.after2 - r.after1)],
+    [`with 1 000 scripts loaded (start took ${col((r) => r.startSecs, (n) => n.toFixed(1))} s)`, col((r) => r.scripts1000)],
   ]);
 }

@@ -2,7 +2,7 @@
 // goes (a progress line per scenario on stderr), then writes the tables between the markers in
 // bench/RESULTS.md (the analysis around them is kept) and the figures to bench/results.json.
 // `node dist/bench/run.js NAME` runs one section (brokers, script-publish, idle, reaction,
-// scaling, memory) and writes nothing.
+// scaling, memory) and writes nothing. Figures are medians of BENCH_ROUNDS rounds (default 3).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +25,7 @@ add('brokers', 'Brokers: throughput, latency, fan-out, retained storm, connectio
   brokerFigures = r.figures;
   return r.markdown;
 });
-add('script-publish', 'One script publishing to an external subscriber through Mosquitto (64-byte payload, 500 in flight, median of 3 interleaved rounds)', benchScriptPublish);
+add('script-publish', 'One script publishing to an external subscriber through Mosquitto (64-byte payload, 500 in flight, median of interleaved rounds)', benchScriptPublish);
 add('idle', 'Idle scripts: RSS and cold start (each script has its own QuickJS runtime and WebAssembly memory)', () => benchIdleScripts());
 add('reaction', 'Reaction: message in -> automation/flow/program -> message out, through Mosquitto, QoS 0', benchReaction);
 add('scaling', 'Several hubs sharing scripted work through a shared subscription on Mosquitto', benchScaling);

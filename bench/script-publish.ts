@@ -13,7 +13,7 @@ import { createLogger } from '../src/log.js';
 import { MqttBus } from '../src/mqtt/bus.js';
 import { ScriptEngine } from '../src/scripts/engine.js';
 import { configSchema } from '../src/config/schema.js';
-import { connect, median, fmt, table } from './lib.js';
+import { connect, median, fmt, ROUNDS, table } from './lib.js';
 import type { MqttClient } from 'mqtt';
 
 const PAYLOAD = 'x'.repeat(64);
@@ -91,7 +91,7 @@ async function scriptProgram(url: string, qos: 0 | 1 | 2, n: number): Promise<nu
   return rate;
 }
 
-export async function benchScriptPublish(brokerUrl: string, rounds = 3): Promise<string> {
+export async function benchScriptPublish(brokerUrl: string, rounds = ROUNDS): Promise<string> {
   const counts = { 0: 50000, 1: 20000, 2: 10000 } as const;
   const rows: (string | number)[][] = [];
   for (const qos of [0, 1, 2] as const) {

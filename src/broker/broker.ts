@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { Acl } from './acl.js';
 import { guardSocket, type SocketLike } from './guard.js';
 import { AuthLimiter } from './auth-limiter.js';
+import { holdPubacks, releaseOnPublished } from './ack-after-store.js';
 import { applyGrantedQos, type DeliveringClient } from './granted-qos.js';
 import { createSqlitePersistence } from './persistence.js';
 import { duplexPair } from './pair.js';
@@ -91,6 +92,7 @@ export class Broker {
       authorizeForward: (client, packet) => this.authorizeForward(client, packet),
     });
     const aedes = this.aedes;
+    releaseOnPublished(aedes as never);
     aedes.on('publish', (_p, client) => { if (client) this.stats.received++; });
     aedes.on('clientReady', () => { this.stats.connected++; });
     aedes.on('clientDisconnect', () => { this.stats.connected--; });
@@ -112,6 +114,7 @@ export class Broker {
     if (!this.aedes) throw new Error('broker not started');
     const [hubSide, brokerSide] = duplexPair();
     this.internal.add(brokerSide);
+    holdPubacks(brokerSide);
     this.aedes.handle(brokerSide);
     return hubSide;
   }
@@ -202,6 +205,7 @@ export class Broker {
     socket.on('error', () => {}); // reported through the guarded stream / aedes
     const conn = guardSocket(socket, config.max_packet_size, (reason) =>
       log.warn({ remote: socket.remoteAddress, listener: `${l.type}:${l.port}` }, `connection dropped: ${reason}`));
+    holdPubacks(conn);
     applyGrantedQos(this.aedes!.handle(conn as never) as unknown as DeliveringClient);
   }
 

@@ -16,6 +16,11 @@ export interface DeliveringClient {
 
 /** The highest QoS granted to a subscription matching `topic`, or undefined if none matches. */
 export function grantedQos(subscriptions: Record<string, { qos: number }>, topic: string): number | undefined {
+  // the common case, one subscription: it is the one that matched, no topic matching needed
+  let n = 0;
+  let only: { qos: number } | undefined;
+  for (const filter in subscriptions) { if (++n > 1) break; only = subscriptions[filter]; }
+  if (n === 1) return only!.qos;
   let best: number | undefined;
   for (const filter in subscriptions) {
     const qos = subscriptions[filter]!.qos;

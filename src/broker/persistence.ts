@@ -7,7 +7,7 @@
 // survives kill -9 of the process. It runs aedes-persistence's abstract test suite.
 import { createRequire } from 'node:module';
 import { serialize, deserialize } from 'node:v8';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import type { Db } from '../store/db.js';
 import { matches } from './acl.js';
 
@@ -47,10 +47,20 @@ interface MemoryBase {
   outgoingStream(client: ClientRef): Readable;
 }
 
+/**
+ * `fn` over each packet of an object stream, dropping those it maps to undefined. Synchronous:
+ * Readable.filter()/map() cost a promise per packet, and a new `#` subscriber's retained storm
+ * goes through here.
+ */
+function mapPackets(stream: Readable, fn: (p: StoredPacket) => StoredPacket | undefined): Readable {
+  const out = new Transform({ objectMode: true, transform(p: StoredPacket, _enc, done) { done(null, fn(p)); } });
+  stream.on('error', (err) => out.destroy(err));
+  return stream.pipe(out);
+}
+
 function withoutDollarTopics(stream: Readable, patterns: string[]): Readable {
   const dollarOk = patterns.filter((p) => !p.startsWith('#') && !p.startsWith('+'));
-  const allowed = (topic: string) => !topic.startsWith('$') || dollarOk.some((p) => matches(p, topic));
-  return stream.filter((p: StoredPacket) => allowed(p.topic), { concurrency: 1 });
+  return mapPackets(stream, (p) => (!p.topic.startsWith('$') || dollarOk.some((f) => matches(f, p.topic)) ? p : undefined));
 }
 
 /** The packet's data (a packet Aedes is delivering carries its write callback, which is not data). */
@@ -280,7 +290,7 @@ export class BrokerPersistence extends SqlitePersistence {
   private pubrels = 0;
 
   override outgoingStream(client: ClientRef): Readable {
-    return super.outgoingStream(client).map((p: StoredPacket) =>
+    return mapPackets(super.outgoingStream(client), (p) =>
       p.cmd === 'publish' && p.messageId != null && !p.dup ? Object.assign(Object.create(Object.getPrototypeOf(p) as object) as StoredPacket, p, { dup: true }) : p);
   }
 

@@ -258,6 +258,8 @@ test('reload while running: an unchanged automation keeps its run in progress; a
   await sleep(100);
   assert.equal(await reload(BASE.replace('hall/light/set', 'hall/light/set2') + slow), undefined); // motion_light changed, slow not
   await got.next(1, 2000);
+  // (the run ends when its publish is acknowledged, which the broker does once it has delivered)
+  await waitFor(() => h.hub.automations.runs('slow')[0]!.status !== 'running', 2000, 'the slow run to end');
   assert.equal(h.hub.automations.runs('slow')[0]!.status, 'ok');
   c.end();
 });

@@ -1,7 +1,8 @@
 // Persistent sessions and retained messages survive a restart and kill -9 of the hub.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, connectCollecting, collect, tempDir, removeDir, serve, freePort } from '../helpers.js';
+import { startHub, connect, connectCollecting, collect, tempDir, removeDir, serve, freePort, portOf } from '../helpers.js';
+import { RawClient } from '../raw-client.js';
 
 async function offlineSubscriber(url: string, clientId: string): Promise<void> {
   const c = await connect(url, { clientId, clean: false });
@@ -66,5 +67,25 @@ test('queued QoS 1 messages and retained values survive kill -9 of the hub', asy
     s.child.kill('SIGTERM');
     assert.equal(await s.exited, 0, 'SIGTERM stops the hub cleanly with exit code 0');
     removeDir(dir);
+  }
+});
+
+test('a QoS 1 PUBACK leaves only once the message is stored for the offline session (Aedes acknowledged first)', async () => {
+  const h = await startHub();
+  try {
+    await offlineSubscriber(h.url, 'stored-first');
+    const count = () => (h.hub.db.prepare("SELECT count(*) AS n FROM broker_outgoing WHERE client_id = 'stored-first'").get() as { n: number }).n;
+    const { c } = await RawClient.connected(portOf(h.url));
+    const atAck: number[] = [];
+    for (let i = 1; i <= 20; i++) {
+      c.send({ cmd: 'publish', topic: 'persist/acked', payload: Buffer.from(String(i)), qos: 1, messageId: i, retain: false, dup: false });
+      await c.next('puback');
+      atAck.push(count()); // read the moment the PUBACK is seen
+    }
+    assert.deepEqual(atAck, Array.from({ length: 20 }, (_, i) => i + 1), 'each message was in the queue table when its PUBACK arrived');
+    c.disconnect();
+  } finally {
+    await h.stop();
+    removeDir(h.dir);
   }
 });

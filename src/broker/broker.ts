@@ -74,7 +74,7 @@ export class Broker {
 
     this.aedes = await Aedes.createBroker({
       id: brokerId(this.ctx.db),
-      persistence: createSqlitePersistence(this.ctx.db) as never,
+      persistence: createSqlitePersistence(this.ctx.db, (client) => this.internal.has(client.conn as object)) as never,
       connectTimeout: config.connect_timeout_ms,
       maxClientsIdLength: config.max_client_id_length,
       maxInflightInbound: config.max_inflight,

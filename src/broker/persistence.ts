@@ -19,7 +19,7 @@ const { CallBackPersistence } = require('aedes-persistence/callBackPersistence.j
 };
 const Packet = require('aedes-packet') as new (p: object) => StoredPacket;
 
-interface ClientRef { id: string }
+interface ClientRef { id: string; conn?: unknown }
 interface SubRef { clientId: string }
 interface Subscription { topic: string; qos: number; rh?: number; rap?: boolean; nl?: boolean; subscriptionIdentifier?: number }
 export interface StoredPacket {
@@ -289,6 +289,22 @@ export class BrokerPersistence extends SqlitePersistence {
   /** Counter for the PUBRELs the queues hold (see outgoingUpdate). */
   private pubrels = 0;
 
+  constructor(db: Db, private readonly keepsIncoming: (client: ClientRef) => boolean = () => false) {
+    super(db);
+  }
+
+  /**
+   * The hub's own connection uses a clean session, but its QoS 1/2 publishes wait in a durable
+   * outbox that resends them after a crash with the same packet ids. For QoS 2 the broker's half
+   * of those flows (the PUBLISH it stored before PUBREC) must survive the clean connect too, or a
+   * resent PUBLISH that had already been published is published again (crash matrix: a QoS 2
+   * duplicate). So that client's inbound QoS 2 state is kept; its subscriptions are not.
+   */
+  override async cleanIncoming(c: ClientRef): Promise<void> {
+    if (this.keepsIncoming(c)) return;
+    await super.cleanIncoming(c);
+  }
+
   override outgoingStream(client: ClientRef): Readable {
     return mapPackets(super.outgoingStream(client), (p) =>
       p.cmd === 'publish' && p.messageId != null && !p.dup ? Object.assign(Object.create(Object.getPrototypeOf(p) as object) as StoredPacket, p, { dup: true }) : p);
@@ -319,6 +335,6 @@ export class BrokerPersistence extends SqlitePersistence {
 }
 
 /** The callback-style wrapper aedes expects around an async persistence. */
-export function createSqlitePersistence(db: Db): unknown {
-  return new CallBackPersistence(() => new BrokerPersistence(db));
+export function createSqlitePersistence(db: Db, keepsIncoming?: (client: ClientRef) => boolean): unknown {
+  return new CallBackPersistence(() => new BrokerPersistence(db, keepsIncoming));
 }

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { deserialize } from 'node:v8';
-import { SqlitePersistence } from '../../src/broker/persistence.js';
+import { SqlitePersistence, BrokerPersistence } from '../../src/broker/persistence.js';
 import { openDatabase } from '../../src/store/db.js';
 import { tempDir, removeDir } from '../helpers.js';
 
@@ -83,5 +83,20 @@ test('a packet that carries a callback (as Aedes hands over a PUBREL it is deliv
   const rows = db.prepare('SELECT packet FROM broker_outgoing').all() as { packet: Buffer }[];
   assert.equal(rows.length, 1);
   assert.equal(deserialize(rows[0]!.packet).cmd, 'pubrel');
+  db.close();
+});
+
+test("the hub's own connection keeps its inbound QoS 2 state across a clean connect; other clients' is cleaned", async () => {
+  const db = openDatabase(':memory:');
+  const hubConn = {};
+  const p = new BrokerPersistence(db, (c) => c.conn === hubConn);
+  await p.setup({ id: 'b' });
+  const packet = { cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 2, messageId: 5 };
+  await p.incomingStorePacket({ id: 'hub', conn: hubConn }, packet);
+  await p.incomingStorePacket({ id: 'device', conn: {} }, packet);
+  await p.cleanIncoming({ id: 'hub', conn: hubConn });
+  await p.cleanIncoming({ id: 'device', conn: {} });
+  const rows = db.prepare('SELECT client_id FROM broker_incoming').all() as { client_id: string }[];
+  assert.deepEqual(rows.map((r) => r.client_id), ['hub'], 'a resent PUBLISH from the outbox is then known as a duplicate');
   db.close();
 });

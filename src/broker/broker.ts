@@ -13,9 +13,9 @@ import type { Logger } from '../log.js';
 import { Acl } from './acl.js';
 import { guardSocket, type SocketLike } from './guard.js';
 import { AuthLimiter } from './auth-limiter.js';
-import { holdPubacks, releaseOnPublished } from './ack-after-store.js';
+import { holdPubacks, markStored, releaseOnPublished } from './ack-after-store.js';
 import { applyGrantedQos, type DeliveringClient } from './granted-qos.js';
-import { createSqlitePersistence } from './persistence.js';
+import { createSqlitePersistence, type BrokerPersistence } from './persistence.js';
 import { duplexPair } from './pair.js';
 import { SysTopics } from './sys.js';
 import { Advertiser } from './mdns.js';
@@ -48,6 +48,7 @@ export class Broker {
   private mdns?: Advertiser;
   readonly listeners: BoundListener[] = [];
   private readonly authLimiter: AuthLimiter;
+  private store?: BrokerPersistence;
   readonly stats = { received: 0, sent: 0, connected: 0, deniedPublish: 0, deniedSubscribe: 0, authFailures: 0 };
 
   constructor(private readonly ctx: BrokerContext) {
@@ -72,9 +73,11 @@ export class Broker {
       this.allowAnonymous = config.allow_anonymous;
     }
 
+    const persistence = createSqlitePersistence(this.ctx.db, (client) => this.internal.has(client.conn as object));
+    this.store = persistence.store;
     this.aedes = await Aedes.createBroker({
       id: brokerId(this.ctx.db),
-      persistence: createSqlitePersistence(this.ctx.db, (client) => this.internal.has(client.conn as object)) as never,
+      persistence: persistence.aedes as never,
       connectTimeout: config.connect_timeout_ms,
       maxClientsIdLength: config.max_client_id_length,
       maxInflightInbound: config.max_inflight,
@@ -241,12 +244,19 @@ export class Broker {
     );
   }
 
-  private authorizePublish(client: Client | null, packet: { topic: string }, done: (err?: Error | null) => void): void {
-    if (!client || this.internal.has(client.conn)) return done(null);
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    if (!client) return done(null);
+    if (this.internal.has(client.conn)) return this.allowPublish(client, packet, done);
     const user = (client as ClientWithUser).smartHomeUser;
     if (packet.topic.startsWith('$')) return this.denyPublish(client, packet.topic, done, 'topics starting with $ are reserved for the broker');
     if (BAD_CHARS.test(packet.topic)) return this.denyPublish(client, packet.topic, done, BAD_CHARS_WHY);
     if (this.acl && !this.acl.allowed(user, client.id, packet.topic, 'write')) return this.denyPublish(client, packet.topic, done, 'denied by ACL');
+    this.allowPublish(client, packet, done);
+  }
+
+  private allowPublish(client: Client, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    // a QoS 1 message that will be stored is acknowledged only once it is (ack-after-store.ts)
+    if (packet.qos === 1 && packet.messageId !== undefined && (packet.retain || this.store!.queuesFor(packet.topic))) markStored(client.conn, packet.messageId);
     done(null);
   }
 
@@ -286,6 +296,8 @@ export class Broker {
 // really contains U+FFFD is refused too; no device names topics with the replacement character).
 const BAD_CHARS = /[\u0000\uFFFD]/;
 const BAD_CHARS_WHY = 'the topic contains U+0000 or is not well-formed UTF-8';
+
+interface PublishPacket { topic: string; qos: number; retain: boolean; messageId?: number }
 
 interface ClientWithUser extends Client { smartHomeUser?: string; emptyPersistentId?: boolean }
 

@@ -121,7 +121,7 @@ export class SqlitePersistence extends AsyncMemory {
       list.push({ topic: r.topic as string, ...JSON.parse(r.options as string) });
       subs.set(r.client_id as string, list);
     }
-    for (const [id, list] of subs) await super.addSubscriptions({ id }, list);
+    for (const [id, list] of subs) { this.noteFilters(id, list.map((x) => x.topic)); await super.addSubscriptions({ id }, list); }
     for (const r of q.outAll.all() as Row[]) {
       const stored = dec(r.packet as Buffer);
       const packet = new Packet(stored);
@@ -192,18 +192,44 @@ export class SqlitePersistence extends AsyncMemory {
     await this.write(() => { if (blob) this.q.retainedPut.run(p.topic, blob); else this.q.retainedDel.run(p.topic); });
   }
 
+  // Filters of the sessions stored here (persistent ones: Aedes keeps no others), so the broker
+  // can tell cheaply whether a message will be queued for anyone.
+  private readonly durable = new Map<string, Set<string>>();
+
+  private noteFilters(clientId: string, add: string[], remove: string[] = []): void {
+    const filters = this.durable.get(clientId) ?? new Set<string>();
+    for (const f of add) filters.add(f);
+    for (const f of remove) filters.delete(f);
+    if (filters.size > 0) this.durable.set(clientId, filters); else this.durable.delete(clientId);
+  }
+
+  /** Whether a QoS > 0 message on `topic` would be queued for a stored session (true when unsure). */
+  queuesFor(topic: string): boolean {
+    let checked = 0;
+    for (const filters of this.durable.values()) {
+      for (const filter of filters) {
+        if (++checked > 256) return true;
+        if (matches(filter.startsWith('$share/') ? filter.split('/').slice(2).join('/') : filter, topic)) return true;
+      }
+    }
+    return false;
+  }
+
   override async addSubscriptions(c: ClientRef, subs: Subscription[]): Promise<void> {
+    this.noteFilters(c.id, subs.map((x) => x.topic));
     await super.addSubscriptions(c, subs);
     const rows = subs.map(({ topic, ...opts }) => [c.id, topic, JSON.stringify(opts)] as const);
     await this.write(() => { for (const r of rows) this.q.subPut.run(...r); });
   }
 
   override async removeSubscriptions(c: ClientRef, topics: string[]): Promise<void> {
+    this.noteFilters(c.id, [], topics);
     await super.removeSubscriptions(c, topics);
     await this.write(() => { for (const t of topics) this.q.subDel.run(c.id, t); });
   }
 
   override async cleanSubscriptions(c: ClientRef): Promise<void> {
+    this.durable.delete(c.id);
     await super.cleanSubscriptions(c);
     await this.write(() => this.q.subClean.run(c.id));
   }
@@ -335,6 +361,7 @@ export class BrokerPersistence extends SqlitePersistence {
 }
 
 /** The callback-style wrapper aedes expects around an async persistence. */
-export function createSqlitePersistence(db: Db, keepsIncoming?: (client: ClientRef) => boolean): unknown {
-  return new CallBackPersistence(() => new BrokerPersistence(db, keepsIncoming));
+export function createSqlitePersistence(db: Db, keepsIncoming?: (client: ClientRef) => boolean): { aedes: unknown; store: BrokerPersistence } {
+  const store = new BrokerPersistence(db, keepsIncoming);
+  return { aedes: new CallBackPersistence(() => store), store };
 }

@@ -114,9 +114,16 @@ test('an endless loop in a subscribe handler is interrupted each time; the scrip
 });
 
 test('a promise-job flood (each job queues the next) is interrupted by the CPU limit', async () => {
-  const s = await runScript(`let n = 0;\nconst spin = () => { n++; return Promise.resolve().then(spin); };\nspin();\n`);
+  // (spin does not return the promise: no chain of nested promises, so memory stays flat and only
+  // the CPU deadline can stop it)
+  const s = await runScript(`let n = 0;\nconst spin = () => { n++; Promise.resolve().then(spin); };\nspin();\nglobalThis.count = () => console.log('n ' + n);\n`);
   await waitFor(() => errorsOf(s).some((e) => /interrupted: promise callbacks ran longer than cpu_limit_ms \(200 ms\)/.test(e)), 5000, 'the flood to be stopped and reported');
   assert.equal(errorsOf(s).length, 1, 'reported once');
+  s.sandbox.run('count()', 'x.js');
+  await sleep(100);
+  s.sandbox.run('count()', 'x.js');
+  const counts = logsOf(s).filter((l) => l.startsWith('n '));
+  assert.equal(counts[0], counts[1], 'the flood is over: nothing ran in between');
   await bystanderAnswers();
 });
 

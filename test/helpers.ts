@@ -5,6 +5,7 @@ import path from 'node:path';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { configSchema, type Config } from '../src/config/schema.js';
 import { Hub } from '../src/hub.js';
@@ -149,6 +150,16 @@ export function collect(client: MqttClient): { messages: Received[]; next(count?
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A new client subscribes and publishes once at `qos` and gets its message back: the broker serves. */
+export async function roundTrip(url: string, { topic = 'alive/check', payload = 'yes', qos = 1 }: { topic?: string; payload?: string; qos?: 0 | 1 | 2 } = {}): Promise<void> {
+  const c = await connect(url);
+  const got = collect(c);
+  await c.subscribeAsync(topic, { qos });
+  await c.publishAsync(topic, payload, { qos });
+  assert.equal((await got.next(1))[0]!.payload.toString(), payload);
+  c.end();
+}
 
 export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;

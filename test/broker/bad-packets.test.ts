@@ -1,59 +1,36 @@
 // Bad input on the wire: the offending client is dropped and logged, everyone else is served.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { once } from 'node:events';
 import mqttPacket from 'mqtt-packet';
-import { startHub, connect, collect, portOf, removeDir, sleep, type TestHub } from '../helpers.js';
+import { startHub, connect, portOf, removeDir, roundTrip, sleep, type TestHub } from '../helpers.js';
+import { RawClient } from '../raw-client.js';
 
 let h: TestHub;
 before(async () => { h = await startHub({ broker: { connect_timeout_ms: 300, max_packet_size: 4096, max_connections: 50 } }); });
 after(async () => { await h.stop(); removeDir(h.dir); });
 
-function raw(): Promise<net.Socket> {
-  const s = net.connect(portOf(h.url), '127.0.0.1');
-  s.on('error', () => {});
-  s.resume(); // read what the broker sends, or its close is never seen
-  return once(s, 'connect').then(() => s);
-}
-
-/** Resolves when the broker closes the socket (bounded). */
-async function closedByBroker(s: net.Socket, timeoutMs = 3000): Promise<boolean> {
-  if (s.destroyed) return true;
-  const closed = once(s, 'close').then(() => true);
-  const timeout = sleep(timeoutMs).then(() => false);
-  return Promise.race([closed, timeout]);
-}
-
-/** Another client can still do a QoS 1 round trip. */
-async function stillServes(): Promise<void> {
-  const c = await connect(h.url);
-  const got = collect(c);
-  await c.subscribeAsync('alive/check', { qos: 1 });
-  await c.publishAsync('alive/check', 'yes', { qos: 1 });
-  assert.equal((await got.next(1))[0]!.payload.toString(), 'yes');
-  c.end();
-}
+const raw = () => RawClient.open(portOf(h.url));
+const stillServes = () => roundTrip(h.url);
 
 const connectPacket = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'raw', keepalive: 0 } as mqttPacket.IConnectPacket);
 
 test('random bytes: the client is dropped, others are served', async () => {
   const s = await raw();
-  s.write(Buffer.from([0xff, 0x13, 0x37, 0x00, 0x42, 0x99, 0xde, 0xad, 0xbe, 0xef]));
-  assert.ok(await closedByBroker(s));
+  s.sendBytes(Buffer.from([0xff, 0x13, 0x37, 0x00, 0x42, 0x99, 0xde, 0xad, 0xbe, 0xef]));
+  assert.ok(await s.closedWithin(3000));
   await stillServes();
 });
 
 test('a truncated CONNECT followed by silence is dropped at the connect timeout', async () => {
   const s = await raw();
-  s.write(connectPacket.subarray(0, 6));
-  assert.ok(await closedByBroker(s));
+  s.sendBytes(connectPacket.subarray(0, 6));
+  assert.ok(await s.closedWithin(3000));
   await stillServes();
 });
 
 test('a client that never sends CONNECT is dropped at the connect timeout [MQTT-3.1.0-1]', async () => {
   const s = await raw();
-  assert.ok(await closedByBroker(s, 3000));
+  assert.ok(await s.closedWithin(3000));
   await stillServes();
 });
 
@@ -67,30 +44,30 @@ test('an oversized packet is refused from its header, before it is buffered', as
 
 test('a remaining length over 4 bytes is malformed and dropped [MQTT-2.2.3]', async () => {
   const s = await raw();
-  s.write(connectPacket);
+  s.sendBytes(connectPacket);
   await sleep(50);
-  s.write(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x7f]));
-  assert.ok(await closedByBroker(s));
+  s.sendBytes(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x7f]));
+  assert.ok(await s.closedWithin(3000));
   await stillServes();
 });
 
 test('a second CONNECT on one connection is a protocol violation and drops it [MQTT-3.1.0-2]', async () => {
   const s = await raw();
-  s.write(connectPacket);
+  s.sendBytes(connectPacket);
   await sleep(50);
-  s.write(connectPacket);
-  assert.ok(await closedByBroker(s));
+  s.sendBytes(connectPacket);
+  assert.ok(await s.closedWithin(3000));
   await stillServes();
 });
 
 test('a CONNECT flood beyond max_connections is refused and the broker keeps serving', async () => {
   const sockets = await Promise.all(Array.from({ length: 80 }, () => raw()));
-  for (const s of sockets) s.write(connectPacket.subarray(0, 4));
+  for (const s of sockets) s.sendBytes(connectPacket.subarray(0, 4));
   await sleep(100);
-  const open = sockets.filter((s) => !s.destroyed).length;
+  const open = sockets.filter((s) => !s.closed).length;
   // at most max_connections stay open (the rest were refused at once)
   assert.ok(open <= 50, `${open} raw connections still open`);
-  for (const s of sockets) s.destroy();
+  for (const s of sockets) s.drop();
   await sleep(50);
   await stillServes();
 });
@@ -107,9 +84,9 @@ test('mutated valid packets never crash the broker', async () => {
     const s = await raw();
     const stream = Buffer.concat(packets.map((p) => Buffer.from(p)));
     for (let k = 0; k < 3; k++) stream[Math.floor(rnd() * stream.length)] = Math.floor(rnd() * 256);
-    s.write(stream);
+    s.sendBytes(stream);
     if (i % 50 === 49) await stillServes();
-    s.destroy();
+    s.drop();
   }
   await stillServes();
 });

@@ -3,7 +3,7 @@
 // (test/raw-client.ts) where mqtt.js would hide or repair what is being checked.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, collect, portOf, removeDir, sleep, subscribeCodes, waitFor, type TestHub } from '../helpers.js';
+import { startHub, connect, collect, portOf, removeDir, roundTrip, sleep, subscribeCodes, waitFor, type TestHub } from '../helpers.js';
 import mqttPacket from 'mqtt-packet';
 import { RawClient } from '../raw-client.js';
 
@@ -19,14 +19,7 @@ const raw = (c: Partial<Parameters<typeof RawClient.connected>[1]> = {}) => RawC
 let ids = 0;
 const uid = (name: string) => `${name}-${++ids}`;
 
-async function stillServes(): Promise<void> {
-  const c = await connect(h.url);
-  const got = collect(c);
-  await c.subscribeAsync('alive/check', { qos: 1 });
-  await c.publishAsync('alive/check', 'yes', { qos: 1 });
-  assert.equal((await got.next(1))[0]!.payload.toString(), 'yes');
-  c.end();
-}
+const stillServes = () => roundTrip(h.url);
 
 // ---- CONNECT / CONNACK ------------------------------------------------------------------------
 

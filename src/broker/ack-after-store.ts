@@ -65,8 +65,10 @@ interface PublishingBroker {
 export function releaseOnPublished(aedes: PublishingBroker): void {
   const publish = aedes.publish.bind(aedes);
   aedes.publish = (packet, client, done) => {
-    if (!client?.conn || packet.qos !== 1 || packet.messageId === undefined || !connections.has(client.conn)) return publish(packet, client, done);
-    const conn = client.conn;
+    // Aedes writes the PUBACK before it publishes: nothing queued on the connection, nothing held
+    const queued = client?.conn ? connections.get(client.conn)?.queue.length : 0;
+    if (!queued || packet.qos !== 1 || packet.messageId === undefined) return publish(packet, client, done);
+    const conn = client!.conn!;
     const id = packet.messageId;
     publish(packet, client, (err) => {
       // on an error Aedes closes the connection; the PUBACK must not go out then

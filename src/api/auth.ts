@@ -19,8 +19,23 @@ declare module 'fastify' {
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
-/** Paths anyone may load: the health check, logging in, and the UI's own files (which then ask to log in). */
-const isPublic = (url: string) => url === '/healthz' || url === '/api/login' || url === '/api/session' || (!url.startsWith('/api/') && !url.startsWith('/metrics'));
+
+declare module 'fastify' {
+  interface FastifyContextConfig { public?: boolean }
+}
+
+/**
+ * Whether the route the request was routed to is open to anyone. Decided on the route Fastify
+ * matched, never on the raw URL: the router decodes `%61pi` to `api`, so a check on the raw text
+ * and routing on the decoded one disagree (the bypass of issue 14). Deny by default: a route is
+ * public only when it says so (`config: {public: true}`: the health check, logging in, the UI's
+ * own files); a request that matched no route gets the not-found handler, which serves nothing
+ * but the UI's index page or a 404.
+ */
+function isPublic(req: FastifyRequest): boolean {
+  const route = req.routeOptions;
+  return route.url === undefined || route.config?.public === true;
+}
 
 export interface AuthContext { users: UserStore; sessions: SessionStore; log: Logger; loopbackOnly: boolean }
 
@@ -54,7 +69,6 @@ export class Auth {
 
   /** The onRequest hook: 401 without credentials, 403 for a cookie request without its CSRF token. */
   async check(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const url = req.url.split('?')[0]!;
     // A web page on another site may send simple requests (and WebSocket upgrades) to this
     // address, with the user's cookie or, in the open local mode, with none needed: whatever
     // changes something, and every WebSocket, must come from our own origin.
@@ -67,7 +81,7 @@ export class Auth {
       throw new ApiError(403, 'BAD_HOST', `without users the hub answers only to localhost, not ${req.headers.host ?? '(no Host)'}`);
     }
     req.caller = await this.identify(req);
-    if (isPublic(url)) return;
+    if (isPublic(req)) return;
     if (!req.caller) {
       if (req.headers.authorization?.startsWith('Basic ')) reply.header('www-authenticate', 'Basic realm="smart-home"');
       throw new ApiError(401, 'UNAUTHORIZED', 'log in first: POST /api/login, or send "Authorization: Bearer <token>"');
@@ -82,7 +96,7 @@ export class Auth {
 
   routes(app: FastifyInstance): void {
     app.post<{ Body: { username: string; password: string } }>('/api/login', {
-      config: { rateLimit: { max: 10, timeWindow: 60_000 } },
+      config: { public: true, rateLimit: { max: 10, timeWindow: 60_000 } },
       schema: {
         tags: ['auth'], summary: 'log in: sets the session cookie and returns the CSRF token',
         body: { type: 'object', required: ['username', 'password'], additionalProperties: false, properties: { username: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', maxLength: 1024 } } },
@@ -103,7 +117,7 @@ export class Auth {
       reply.clearCookie(COOKIE, { path: '/' });
       return ok({});
     });
-    app.get('/api/session', { schema: { tags: ['auth'], summary: 'who is logged in (user null when nobody), and whether logging in is needed' } }, async (req) => ok({
+    app.get('/api/session', { config: { public: true }, schema: { tags: ['auth'], summary: 'who is logged in (user null when nobody), and whether logging in is needed' } }, async (req) => ok({
       user: req.caller?.name ?? null, admin: req.caller?.admin ?? false, csrf: req.caller?.csrf ?? null, loginRequired: !this.open,
     }));
     app.get('/api/tokens', { schema: { tags: ['auth'], summary: "the caller's bearer tokens (ids, never secrets)" } }, async (req) => ok(this.ctx.sessions.tokens(this.named(req))));

@@ -78,12 +78,8 @@ export class ApiServer {
       if (status === 500) log.error({ err }, 'request failed');
       return send(status, status === 500 ? 'INTERNAL' : err.code ?? 'BAD_REQUEST', status === 500 ? 'internal error (logged)' : err.message);
     });
-    app.setNotFoundHandler((req, reply) => {
-      if (req.url.startsWith('/api/') || !this.hasUi) return reply.code(404).send({ status: 'error', error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
-      return reply.sendFile('index.html'); // the UI routes itself
-    });
 
-    app.get('/healthz', { schema: { tags: ['system'] } }, async () => ({ status: 'ok' }));
+    app.get('/healthz', { config: { public: true }, schema: { tags: ['system'] } }, async () => ({ status: 'ok' }));
     app.get('/api/status', { schema: { tags: ['system'] } }, async () => ok(hub.status()));
     const metrics = (this.metrics = new Metrics(hub));
     app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
@@ -97,8 +93,18 @@ export class ApiServer {
     mqttRoutes(app, hub);
     userRoutes(app, hub);
     eventRoutes(app, hub);
-    if (this.hasUi) await app.register(fastifyStatic, { root: WEB_ROOT, prefix: '/', wildcard: false, index: 'index.html' });
-    else app.get('/', async () => ({ status: 'ok', data: { message: 'the web UI is not built: run npm run build' } }));
+    // The UI's own files are public (the page then asks to log in); every route the static
+    // plugin adds is marked so in its own context.
+    await app.register(async (ui) => {
+      ui.addHook('onRoute', (route) => { route.config = { ...route.config, public: true }; });
+      if (this.hasUi) await ui.register(fastifyStatic, { root: WEB_ROOT, prefix: '/', wildcard: false, index: 'index.html' });
+      else ui.get('/', async () => ({ status: 'ok', data: { message: 'the web UI is not built: run npm run build' } }));
+      // what matched no route: a 404 for the API, else the UI's page (it routes itself)
+      ui.setNotFoundHandler((req, reply) => {
+        if (req.url.startsWith('/api/') || !this.hasUi) return reply.code(404).send({ status: 'error', error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+        return reply.sendFile('index.html');
+      });
+    });
 
     const addr = await app.listen({ host: this.ctx.host, port: this.ctx.port }).catch((err: NodeJS.ErrnoException) => {
       throw new Error(`cannot listen on http ${this.ctx.host}:${this.ctx.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`);

@@ -89,6 +89,21 @@ const scriptsSchema = z.strictObject({
   /** What one script may keep in Storage (keys + JSON values), so a loop of Storage.set cannot fill the disk. */
   storage_quota_mb: z.number().min(0.01).max(4096).default(16),
   log_lines: z.number().int().min(10).default(1000),
+  /** Longest log line a script may write (longer ones are cut, saying so). */
+  max_log_line_kb: z.number().int().min(1).max(1024).default(16),
+  /** Log text kept per script in host memory (oldest lines go first). */
+  log_kb: z.number().int().min(16).max(64 * 1024).default(1024),
+  /** Mqtt.subscribe calls one script may have active, and the longest filter it may use. */
+  max_subscriptions: z.number().int().min(1).default(1000),
+  max_filter_bytes: z.number().int().min(16).max(65535).default(1024),
+  /** Share of one core a script may use, averaged over cpu_window_s; past it the script waits (throttled). */
+  cpu_share: z.number().min(0.01).max(1).default(0.5),
+  cpu_window_s: z.number().int().min(1).max(3600).default(10),
+  /** A script throttled in this many windows in a row is stopped. */
+  cpu_stop_after_windows: z.number().int().min(1).default(6),
+  /** Compiling and type-checking run in a worker thread with these limits; past them it is a located error. */
+  compile_timeout_ms: z.number().int().min(100).default(10000),
+  compile_memory_mb: z.number().int().min(64).max(8192).default(512),
   /** MQTT messages waiting for one script; beyond this they are dropped, counted and logged. */
   queue_size: z.number().int().min(1).default(1000),
   /** A message chain through scripts longer than this is cut (loop protection). */

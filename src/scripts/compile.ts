@@ -85,11 +85,17 @@ function explainCoffee(message: string, source: string, line: number): string {
 function mapper(file: string, raw: RawSourceMap): CompiledScript['locate'] {
   let consumer: SourceMapConsumer | undefined;
   return (line, col) => {
-    consumer ??= new SourceMapConsumer(raw);
-    // The generated column may sit in the middle of a mapped segment; search left for one.
-    const pos = consumer.originalPositionFor({ line, column: Math.max(0, col - 1), bias: SourceMapConsumer.GREATEST_LOWER_BOUND });
-    if (pos.line == null) return { file, line, col, unmapped: true };
-    return { file, line: pos.line, col: (pos.column ?? 0) + 1 };
+    // the numbers come from a stack the script may have written itself: never trust them
+    if (!Number.isSafeInteger(line) || !Number.isSafeInteger(col) || line < 1 || col < 1) return { file, line: 1, col: 1, unmapped: true };
+    try {
+      consumer ??= new SourceMapConsumer(raw);
+      // The generated column may sit in the middle of a mapped segment; search left for one.
+      const pos = consumer.originalPositionFor({ line, column: col - 1, bias: SourceMapConsumer.GREATEST_LOWER_BOUND });
+      if (pos.line == null) return { file, line, col, unmapped: true };
+      return { file, line: pos.line, col: (pos.column ?? 0) + 1 };
+    } catch {
+      return { file, line, col, unmapped: true };
+    }
   };
 }
 

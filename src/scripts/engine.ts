@@ -12,6 +12,7 @@ import { Sandbox, type GuestError } from './sandbox.js';
 import { publishBinding, requestCalls, wireProperties } from './bindings/mqtt.js';
 import { entityAsyncCalls, entityCalls, storageCalls, type EntityAccess, type StorageAccess } from './bindings/entity.js';
 import { InputRouter } from './inputs.js';
+import { boundedText, framesOf, parseFrame } from './guest-data.js';
 
 export interface EngineContext {
   limits: ScriptLimits;
@@ -35,6 +36,8 @@ export interface LoadOptions { globals?: Record<string, unknown>; name?: string;
 
 export class Script {
   readonly logs: ScriptLogEvent[] = [];
+  /** Characters of message text in `logs`. */
+  logBytes = 0;
   errors = 0;
   /** The last error located in the user's source (the UI marks its line). */
   lastError?: { line: number; col: number; message: string };
@@ -102,6 +105,7 @@ export class ScriptEngine {
       log: (level, text) => script && this.logTo(script, level, text),
       unhandled: (message, stack) => script && this.fail(script, `unhandled rejection of ${message}`, this.locateStack(compiled, stack)),
       uncaught: (err) => script && this.reportGuestError(script, err),
+      fault: (reason) => script && this.stopFaulted(script, reason),
       calls: {
         subscribe: ([id, filter, self]) => router.subscribe(name, Number(id), filter, self === true),
         unsubscribe: ([id]) => router.unsubscribe(name, Number(id)),
@@ -259,9 +263,24 @@ export class ScriptEngine {
     return { text: `${formatLocated(location, headline)}\n${codeFrame(compiled.source, location)}`, location };
   }
 
+  /** Host code serving `script` failed (or its runtime is torn): the script is stopped, the hub goes on. */
+  private stopFaulted(script: Script, reason: string): void {
+    script.errors++;
+    this.logTo(script, 'error', `${script.compiled.file}: ${reason}; the script was stopped (save it or run it again to restart it)`);
+    // not from inside the call that is failing: unload once it has unwound
+    setImmediate(() => { if (this.scripts.get(script.name) === script) this.unload(script.name); });
+  }
+
   private reportGuestError(script: Script, err: GuestError): void {
     script.errors++;
-    const { text, location } = this.describeGuestError(script.compiled, err);
+    let described: { text: string; location?: Location };
+    try {
+      described = this.describeGuestError(script.compiled, err);
+    } catch (e) {
+      // never let what a script threw take the host down: report it unlocated
+      described = { text: `${script.compiled.file}: ${err.name}: ${err.message} (could not be located: ${(e as Error).message})` };
+    }
+    const { text, location } = described;
     if (location) script.lastError = { line: location.line, col: location.col, message: `${err.name}: ${err.message}` };
     this.logTo(script, 'error', text);
   }
@@ -274,9 +293,17 @@ export class ScriptEngine {
   }
 
   private logTo(script: Script, level: ScriptLogEvent['level'], message: string): void {
-    const event: ScriptLogEvent = { script: script.name, level, message, time: Date.now() };
+    // bounded in lines and in bytes: a script's log is host memory (80 lines of 4 MiB once took 360 MB)
+    const limits = this.ctx.limits;
+    const event: ScriptLogEvent = { script: script.name, level, message: boundedText(message, limits.max_log_line_kb * 1024), time: Date.now() };
     script.logs.push(event);
-    if (script.logs.length > this.ctx.limits.log_lines) script.logs.splice(0, script.logs.length - this.ctx.limits.log_lines);
+    script.logBytes += event.message.length;
+    let drop = 0;
+    while (script.logs.length - drop > limits.log_lines || (script.logBytes > limits.log_kb * 1024 && script.logs.length - drop > 1)) {
+      script.logBytes -= script.logs[drop]!.message.length;
+      drop++;
+    }
+    if (drop > 0) script.logs.splice(0, drop);
     this.ctx.events.emit('script.log', event);
     this.ctx.log[level]({ script: script.name }, message);
   }
@@ -286,22 +313,22 @@ export class ScriptEngine {
     const cache = (this.stackCache.get(compiled) ?? this.stackCache.set(compiled, new Map()).get(compiled))!;
     if (cache.has(stack)) return cache.get(stack);
     let found: Location | undefined;
-    for (const line of stack.split('\n')) {
-      found = this.locateSite(compiled, line);
+    for (const frame of framesOf(stack)) {
+      found = this.locateSite(compiled, frame);
       if (found) break;
     }
     if (cache.size >= 1000) cache.clear();
-    cache.set(stack, found);
+    if (stack.length <= 4096) cache.set(stack, found);
     return found;
   }
 
   private readonly stackCache = new WeakMap<CompiledScript, Map<string, Location | undefined>>();
 
   /** "file:line:col" (as QuickJS writes it) -> the user's location, if it is in this script. */
-  locateSite(compiled: CompiledScript, site: string): Location | undefined {
-    const m = /([^()\s]+):(\d+):(\d+)\)?\s*$/.exec(site) ?? /([^()\s]+):(\d+)\)?\s*$/.exec(site);
-    if (!m || m[1] !== compiled.evalName) return undefined;
-    return compiled.locate(Number(m[2]), Number(m[3] ?? 1));
+  locateSite(compiled: CompiledScript, frame: string): Location | undefined {
+    const site = parseFrame(frame);
+    if (!site || site.file !== compiled.evalName) return undefined;
+    return compiled.locate(site.line, site.col);
   }
 }
 

@@ -273,10 +273,12 @@ export const PRELUDE = String.raw`
 
   // The host delivers one message at a time; a handler that returns a promise holds the next
   // message back until it settles. Returns true when every handler finished synchronously.
-  function deliver(ids, topic, payload, buffer, qos, retain, params, propsJson) {
+  // jsonTooDeep: the host found the payload nested deeper than parsing it safely allows, so it is
+  // not parsed here (m.json stays undefined).
+  function deliver(ids, topic, payload, buffer, qos, retain, params, propsJson, jsonTooDeep) {
     const properties = fromWireProperties(propsJson);
     let json;
-    try { json = JSON.parse(payload); } catch (e) { json = undefined; }
+    if (!jsonTooDeep) try { json = JSON.parse(payload); } catch (e) { json = undefined; }
     const waits = [];
     for (const id of ids.split(',')) {
       const handler = handlers.get(+id);

@@ -7,6 +7,9 @@ import path from 'node:path';
 import { newQuickJSWASMModule, newVariant, RELEASE_SYNC, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from 'quickjs-emscripten';
 import type { ScriptLimits } from '../config/schema.js';
 import { PRELUDE, PRELUDE_FILE } from './prelude.js';
+import { boundedText, guestError, jsonTooDeep, MAX_ERROR_MESSAGE, MAX_STACK } from './guest-data.js';
+
+const LOG_LEVELS = new Set<unknown>(['debug', 'info', 'warn', 'error']);
 
 /** What the host provides to one script's sandbox. */
 export interface HostCalls {
@@ -16,6 +19,11 @@ export interface HostCalls {
   unhandled(message: string, stack: string): void;
   /** An error thrown by guest code that no one caught (timer callback, handler, top level). */
   uncaught(err: GuestError): void;
+  /**
+   * Host code serving this script failed, or the host's stack ran out inside QuickJS (its state is
+   * torn then): the sandbox takes no more calls. The owner reports `reason` and stops the script.
+   */
+  fault(reason: string): void;
   /** Synchronous calls by name (JSON in, JSON out); a throw becomes the same error in the guest. */
   calls: Record<string, (args: unknown[]) => unknown>;
   /** Asynchronous calls by name; the guest gets a promise settled with the result's outcome. */
@@ -73,6 +81,8 @@ export class Sandbox {
   private reported = false;
   private jobsScheduled = false;
   private disposed = false;
+  /** Set by breakDown: no call enters the guest again, and QuickJS is not asked to free a torn runtime. */
+  private broken = false;
   pendingPublishes = 0;
 
   private constructor(mod: QuickJSWASMModule, private readonly limits: ScriptLimits, private readonly host: HostCalls) {
@@ -150,7 +160,7 @@ export class Sandbox {
    * finished synchronously; otherwise `calls.handlerDone` is called when they settle.
    */
   deliver(ids: string, topic: string, payload: Buffer, qos: number, retain: boolean, params: string[], properties?: string): { done: boolean; error?: GuestError } {
-    if (this.disposed) return { done: true };
+    if (this.disposed || this.broken) return { done: true };
     let done = true;
     const error = this.enter(() => {
       const vm = this.vm;
@@ -158,6 +168,7 @@ export class Sandbox {
         vm.newString(ids), vm.newString(topic), vm.newString(payload.toString('utf8')),
         vm.newArrayBuffer(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength)),
         vm.newNumber(qos), retain ? vm.true : vm.false, vm.newString(JSON.stringify(params)), vm.newString(properties ?? ''),
+        jsonTooDeep(payload) ? vm.true : vm.false,
       ];
       const r = vm.callFunction(this.deliverFn!, vm.undefined, ...args);
       for (const a of args) a.dispose();
@@ -203,16 +214,47 @@ export class Sandbox {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.stopTimersAndCalls('the script was unloaded');
+    // A torn runtime (host stack overflow inside QuickJS) fails its own consistency checks when
+    // freed; its memory is its own WebAssembly instance, dropped with this object.
+    if (this.broken) return;
+    try {
+      this.fireTimer?.dispose();
+      this.settleFn?.dispose();
+      this.deliverFn?.dispose();
+      this.invokeFn?.dispose();
+      this.vm.dispose();
+      this.rt.dispose();
+    } catch {
+      // freeing failed inside QuickJS (same as above: the instance goes with this object)
+    }
+  }
+
+  private stopTimersAndCalls(why: string): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    for (const resolve of this.invocations.values()) resolve({ error: { name: 'Error', message: 'the script was unloaded', stack: '' } });
+    for (const resolve of this.invocations.values()) resolve({ error: { name: 'Error', message: why, stack: '' } });
     this.invocations.clear();
-    this.fireTimer?.dispose();
-    this.settleFn?.dispose();
-    this.deliverFn?.dispose();
-    this.invokeFn?.dispose();
-    this.vm.dispose();
-    this.rt.dispose();
+  }
+
+  /** The sandbox can no longer be entered safely: say why, once, and take no more calls. */
+  private breakDown(err: unknown): void {
+    if (this.broken || this.disposed) return;
+    this.broken = true;
+    const reason = err instanceof RangeError
+      ? 'stack overflow in the host: the script nested deeper than the host\'s stack allows (e.g. JSON.stringify or JSON.parse of data nested thousands of levels deep)'
+      : `host error while serving the script: ${err instanceof Error ? err.message : String(err)}`;
+    this.stopTimersAndCalls(reason);
+    this.host.fault(reason);
+  }
+
+  /** Runs host work for this script outside a guest call (a timer, a settle batch); a throw breaks only this sandbox. */
+  private guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.breakDown(err);
+    }
   }
 
   memoryUsage(): number {
@@ -224,19 +266,14 @@ export class Sandbox {
 
   /** Every entry into the guest goes through here: deadline armed, pending jobs run, errors caught. */
   private enter(fn: () => { error?: QuickJSHandle; value?: QuickJSHandle }): GuestError | undefined {
-    if (this.disposed) return undefined;
+    if (this.disposed || this.broken) return undefined;
     this.deadline = Date.now() + this.limits.cpu_limit_ms;
     this.interrupted = false;
     this.reported = false;
     try {
-      let r: { error?: QuickJSHandle; value?: QuickJSHandle };
-      try {
-        r = fn();
-      } catch (err) {
-        // The host's stack ran out inside WebAssembly (stack_size_kb is kept below that; this is the backstop).
-        if (err instanceof RangeError) return { name: 'InternalError', message: `stack overflow: recursion deeper than the host allows`, stack: '' };
-        throw err;
-      }
+      // A throw out of fn or runJobs is the host's: its stack ran out inside WebAssembly (QuickJS's
+      // own stack_size_kb check did not come first; deep JSON does that), or host code failed.
+      const r = fn();
       if (r.error) return this.toGuestError(r.error);
       r.value?.dispose();
       this.runJobs();
@@ -247,9 +284,12 @@ export class Sandbox {
         this.host.uncaught({ name: 'InternalError', message: `interrupted: promise callbacks ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (a promise chain that never ends?)`, stack: '' });
       }
       return undefined;
+    } catch (err) {
+      this.breakDown(err);
+      return undefined;
     } finally {
       this.deadline = 0;
-      this.checkMemory();
+      if (!this.broken) this.checkMemory();
     }
   }
 
@@ -271,7 +311,7 @@ export class Sandbox {
   private scheduleJobs(): void {
     if (this.jobsScheduled) return;
     this.jobsScheduled = true;
-    queueMicrotask(() => {
+    queueMicrotask(() => this.guarded(() => {
       this.jobsScheduled = false;
       if (this.disposed) return;
       const batch = `${this.settledOk.join(',')}|${this.settledFailed.length ? JSON.stringify(this.settledFailed) : ''}`;
@@ -288,29 +328,30 @@ export class Sandbox {
         return r;
       });
       if (err) this.host.uncaught(err);
-    });
+    }));
   }
 
   /** An error the guest reported as parts, with the same wording as one it threw. */
-  private describeThrown(name: string, message: string, stack: string): GuestError {
-    if (name === 'InternalError' && /interrupted/.test(message)) message = `interrupted: the script ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (an endless loop?)`;
-    return { name, message, stack };
+  private describeThrown(e: GuestError): GuestError {
+    if (e.name === 'InternalError' && /interrupted/.test(e.message)) e.message = `interrupted: the script ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (an endless loop?)`;
+    return e;
   }
 
   private toGuestError(handle: QuickJSHandle): GuestError {
     const dumped = this.vm.dump(handle) as unknown;
     handle.dispose();
     if (dumped && typeof dumped === 'object') {
-      const e = dumped as { name?: string; message?: string; stack?: string };
-      let message = e.message ?? String(dumped);
-      if (e.name === 'InternalError' && /interrupted/.test(message)) message = `interrupted: the script ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (an endless loop?)`;
-      if (e.name === 'InternalError' && /stack overflow/.test(message)) message = `stack overflow: recursion deeper than stack_size_kb (${this.limits.stack_size_kb} KiB) allows`;
-      return { name: e.name ?? 'Error', message, stack: e.stack ?? '' };
+      const raw = dumped as { name?: unknown; message?: unknown; stack?: unknown };
+      const e = guestError(raw.name, raw.message, raw.stack);
+      if (typeof raw.message !== 'string') e.message = Array.isArray(dumped) ? 'uncaught array' : 'uncaught object';
+      if (e.name === 'InternalError' && /interrupted/.test(e.message)) e.message = `interrupted: the script ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (an endless loop?)`;
+      if (e.name === 'InternalError' && /stack overflow/.test(e.message)) e.message = `stack overflow: recursion deeper than stack_size_kb (${this.limits.stack_size_kb} KiB) allows`;
+      return e;
     }
     if (dumped === null || /out of memory/i.test(String(dumped))) {
       return { name: 'InternalError', message: `out of memory: the script used more than memory_limit_mb (${this.limits.memory_limit_mb} MB)`, stack: '' };
     }
-    return { name: 'Error', message: `uncaught value: ${String(dumped)}`, stack: '' };
+    return guestError('Error', `uncaught value: ${typeof dumped === 'string' ? dumped : String(dumped)}`, '');
   }
 
   private installPrelude(): void {
@@ -366,11 +407,11 @@ export class Sandbox {
       this.invocations.delete(callId);
       if (!resolve) return undefined;
       if (vm.dump(ok!) === true) resolve({ value: (JSON.parse(vm.getString(a!)) as { value?: unknown }).value });
-      else resolve({ error: this.describeThrown(vm.getString(a!), vm.getString(b!), vm.getString(c!)) });
+      else resolve({ error: this.describeThrown(guestError(vm.dump(a!), vm.dump(b!), vm.dump(c!))) });
       return undefined;
     });
     fn('uncaught', (name, message, stack) => {
-      this.host.uncaught({ name: vm.getString(name!), message: vm.getString(message!), stack: vm.getString(stack!) });
+      this.host.uncaught(guestError(vm.dump(name!), vm.dump(message!), vm.dump(stack!)));
       return undefined;
     });
     const maxPending = vm.newNumber(this.limits.max_pending_publishes);
@@ -383,11 +424,12 @@ export class Sandbox {
     maxPending.dispose();
     fn('utf8Length', (text) => vm.newNumber(Buffer.byteLength(vm.getString(text!), 'utf8')));
     fn('log', (level, text) => {
-      this.host.log(vm.getString(level!) as 'info', vm.getString(text!));
+      const l = vm.dump(level!);
+      this.host.log(LOG_LEVELS.has(l) ? l : 'info', boundedText(vm.dump(text!), this.limits.max_log_line_kb * 1024));
       return undefined;
     });
     fn('unhandled', (message, site) => {
-      this.host.unhandled(vm.getString(message!), vm.getString(site!));
+      this.host.unhandled(boundedText(vm.dump(message!), MAX_ERROR_MESSAGE), boundedText(vm.dump(site!), MAX_STACK));
       return undefined;
     });
     fn('setTimer', (id, ms, repeat) => this.setTimer(vm.getNumber(id!), vm.getNumber(ms!), vm.dump(repeat!) === true));
@@ -444,7 +486,7 @@ export class Sandbox {
       throw new RangeError(`too many timers: at most max_timers (${this.limits.max_timers}) may be pending`);
     }
     const delay = Math.min(Math.max(0, ms), 2 ** 31 - 1);
-    const fire = () => {
+    const fire = () => this.guarded(() => {
       if (!repeat) this.timers.delete(id);
       const err = this.enter(() => {
         const idH = this.vm.newNumber(id);
@@ -453,7 +495,7 @@ export class Sandbox {
         return r;
       });
       if (err) this.host.uncaught(err);
-    };
+    });
     this.timers.set(id, repeat ? setInterval(fire, Math.max(1, delay)) : setTimeout(fire, delay));
     return undefined;
   }

@@ -7,7 +7,7 @@ import { Document, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
 import type { Db } from '../store/db.js';
 import type { Logger } from '../log.js';
 import { readYaml, describeIssues, locate, position, YamlError, type LoadedYaml } from '../config/yaml.js';
-import { compileScript } from '../scripts/compile.js';
+import { compileOffThread } from '../scripts/compiler/pool.js';
 import { ScriptError } from '../scripts/errors.js';
 import { automationsFileSchema, type Automation } from './schema.js';
 import { checkCron } from './triggers/time.js';
@@ -71,7 +71,7 @@ export class AutomationsModule {
   async reload(text?: string): Promise<string | undefined> {
     let next: Automation[];
     try {
-      next = this.parse(text);
+      next = await this.parse(text);
     } catch (err) {
       this.lastError = (err as Error).message;
       return `automations not reloaded, the running ones go on: ${this.lastError}`;
@@ -192,7 +192,7 @@ export class AutomationsModule {
     return o ? `${o.file}:${o.line}` : label;
   }
 
-  private parse(text?: string): Automation[] {
+  private async parse(text?: string): Promise<Automation[]> {
     let loaded: LoadedYaml;
     try {
       loaded = readYaml(this.ctx.file, 'automations file', text);
@@ -203,6 +203,7 @@ export class AutomationsModule {
     const result = automationsFileSchema.safeParse(data);
     if (!result.success) throw new Error(describeIssues(result.error.issues, loaded, automationsFileSchema, data));
     const origins = new Map<string, Origin>();
+    const compiles: { where: string; run: () => Promise<unknown> }[] = [];
     result.data.forEach((a, i) => {
       a.triggers.forEach((t, j) => {
         if (t.type !== 'time') return;
@@ -217,14 +218,18 @@ export class AutomationsModule {
         const block = isScalar(node) && ((node as Scalar).type === 'BLOCK_LITERAL' || (node as Scalar).type === 'BLOCK_FOLDED');
         const line = position(loaded, [i, kind, j, key], true).line + (block ? 1 : 0);
         origins.set(`${a.id}.${kind}[${j}]`, { file: this.ctx.file, line });
-        try {
-          compileScript(`${this.ctx.file}.${language}`, '\n'.repeat(line - 1) + code, language);
-        } catch (err) {
-          if (!(err instanceof ScriptError)) throw err;
-          throw new Error(`${this.ctx.file}:${err.location.line}:${err.location.col}: ${a.id}.${kind}[${j}]: ${err.kind}: ${err.detail}`);
-        }
+        compiles.push({ where: `${a.id}.${kind}[${j}]`, run: () => compileOffThread(`${this.ctx.file}.${language}`, '\n'.repeat(line - 1) + code, language) });
       }
     });
+    // compiled off the main thread, in order: the first error is the one reported
+    for (const c of compiles) {
+      try {
+        await c.run();
+      } catch (err) {
+        if (!(err instanceof ScriptError)) throw err;
+        throw new Error(`${this.ctx.file}:${err.location.line}:${err.location.col}: ${c.where}: ${err.kind}: ${err.detail}`);
+      }
+    }
     this.origins.clear();
     for (const [k, v] of origins) this.origins.set(k, v);
     return result.data;

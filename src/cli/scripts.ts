@@ -5,7 +5,7 @@ import { createLogger } from '../log.js';
 import { EventBus } from '../events.js';
 import { MqttBus } from '../mqtt/bus.js';
 import { ScriptEngine, finished } from '../scripts/engine.js';
-import { compileScript } from '../scripts/compile.js';
+import { compileOffThread } from '../scripts/compiler/pool.js';
 import { ScriptError, codeFrame, formatLocated } from '../scripts/errors.js';
 import { diagnose } from '../scripts/library.js';
 import { CommanderError } from 'commander';
@@ -37,7 +37,7 @@ export async function runCommand(file: string, opts: ConfigOverrides & { set?: s
     stream.write(e.level === 'info' ? `${e.message}\n` : `[${e.level}] ${e.message}\n`);
   });
   // Compile before connecting: a script that cannot run should not need a broker to say so.
-  compileScript(file, readFileSync(file, 'utf8'));
+  await compileOffThread(file, readFileSync(file, 'utf8'));
   const bus = new MqttBus({
     url, clientId: `smart-home-run-${process.pid}`, username: config.mqtt.username, password: config.mqtt.password,
     publishTimeoutMs: config.mqtt.publish_timeout_ms, connectTimeoutMs: 5000, log: log.child({ module: 'mqtt' }), events,

@@ -27,12 +27,24 @@ export function languageOf(file: string): Language {
   throw new ScriptError(`${file}: unknown script language "${ext || '(no extension)'}": use .js, .ts or .coffee`, { file, line: 1, col: 1 });
 }
 
-export function compileScript(file: string, source: string, language: Language = languageOf(file)): CompiledScript {
+/** Compiled code and its source map as plain data (what the compile worker sends back). */
+export interface CompiledCode { language: Language; code: string; map?: string }
+
+/**
+ * Compiles on the calling thread: only the compile worker calls this (compiler/pool.ts); the hub
+ * uses compileOffThread, so user source never blocks its event loop.
+ */
+export function compileToCode(file: string, source: string, language: Language = languageOf(file)): CompiledCode {
   if (language === 'coffee') return compileCoffee(file, source);
   return compileWithEsbuild(file, source, language);
 }
 
-function compileWithEsbuild(file: string, source: string, language: 'js' | 'ts'): CompiledScript {
+/** The script the sandbox runs, from compiled code: errors map back to `source` through `map`. */
+export function fromCompiled(file: string, source: string, language: Language, code: string, map?: string): CompiledScript {
+  return { file, evalName: evalNameOf(file), language, source, code, locate: map ? mapper(file, JSON.parse(map) as RawSourceMap) : (line, col) => ({ file, line, col }) };
+}
+
+function compileWithEsbuild(file: string, source: string, language: 'js' | 'ts'): CompiledCode {
   let result;
   try {
     result = transformSync(source, {
@@ -51,15 +63,13 @@ function compileWithEsbuild(file: string, source: string, language: 'js' | 'ts')
     const loc = { file, line: first.location.line, col: first.location.column + 1 };
     throw new ScriptError(first.text, loc, source, 'SyntaxError');
   }
-  if (language === 'js') {
-    return { file, evalName: evalNameOf(file), language, source, code: source, locate: (line, col) => ({ file, line, col }) };
-  }
-  return { file, evalName: evalNameOf(file), language, source, code: result.code, locate: mapper(file, JSON.parse(result.map) as RawSourceMap) };
+  if (language === 'js') return { language, code: source };
+  return { language, code: result.code, map: result.map };
 }
 
 interface CoffeeLocation { first_line: number; first_column: number }
 
-function compileCoffee(file: string, source: string): CompiledScript {
+function compileCoffee(file: string, source: string): CompiledCode {
   let out: { js: string; v3SourceMap: string };
   try {
     out = CoffeeScript.compile(source, { bare: true, sourceMap: true, filename: file, inlineMap: false, header: false }) as unknown as typeof out;
@@ -69,7 +79,7 @@ function compileCoffee(file: string, source: string): CompiledScript {
     const col = loc ? loc.first_column + 1 : 1;
     throw new ScriptError(explainCoffee((err as Error).message, source, line), { file, line, col }, source, 'SyntaxError');
   }
-  return { file, evalName: evalNameOf(file), language: 'coffee', source, code: out.js, locate: mapper(file, JSON.parse(out.v3SourceMap) as RawSourceMap) };
+  return { language: 'coffee', code: out.js, map: out.v3SourceMap };
 }
 
 /** CoffeeScript's messages are terse; add the likely fix for the common ones. */

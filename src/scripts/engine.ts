@@ -6,7 +6,8 @@ import type { ScriptLimits } from '../config/schema.js';
 import type { EventBus, ScriptLogEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import type { MqttBus } from '../mqtt/bus.js';
-import { compileScript, type CompiledScript, type Language } from './compile.js';
+import type { CompiledScript, Language } from './compile.js';
+import { compileOffThread, configureCompiler } from './compiler/pool.js';
 import { codeFrame, formatLocated, ScriptError, type Location } from './errors.js';
 import { Sandbox, type GuestError } from './sandbox.js';
 import { publishBinding, requestCalls, wireProperties } from './bindings/mqtt.js';
@@ -58,7 +59,25 @@ export class ScriptEngine {
 
   constructor(private readonly ctx: EngineContext) {
     this.inputs = new InputRouter(ctx.bus, ctx.limits, ctx.log);
+    configureCompiler(ctx.limits);
   }
+
+  /**
+   * Compiled off the main thread, and remembered by source: an action body or a snippet runs
+   * often with the same code. Failed compiles are not remembered.
+   */
+  private compile(file: string, source: string, language?: Language): Promise<CompiledScript> {
+    const key = `${language ?? ''}\0${file}\0${source}`;
+    const hit = this.compiled.get(key);
+    if (hit) { this.compiled.delete(key); this.compiled.set(key, hit); return hit; }
+    const p = compileOffThread(file, source, language);
+    this.compiled.set(key, p);
+    p.catch(() => this.compiled.delete(key));
+    if (this.compiled.size > 200) this.compiled.delete(this.compiled.keys().next().value!);
+    return p;
+  }
+
+  private readonly compiled = new Map<string, Promise<CompiledScript>>();
 
   async start(): Promise<void> {
     this.offMessage = this.ctx.events.on('mqtt.message', (m) => this.inputs.route(m));
@@ -95,7 +114,7 @@ export class ScriptEngine {
    * ScriptError; a runtime error at the top level is logged to the script's log and counted.
    */
   async load(file: string, opts: LoadOptions = {}, source = readFileSync(file, 'utf8')): Promise<Script> {
-    const compiled = compileScript(file, source, opts.language);
+    const compiled = await this.compile(file, source, opts.language);
     const name = opts.name ?? path.basename(file);
     this.unload(name);
     let script: Script | undefined;
@@ -140,7 +159,7 @@ export class ScriptEngine {
    */
   async runEntityAction(file: string, entityId: string, actionName: string, params: Record<string, unknown>): Promise<void> {
     const source = readFileSync(file, 'utf8');
-    const compiled = compileScript(file, source);
+    const compiled = await this.compile(file, source);
     const fail = (script: Script, err: GuestError): never => {
       this.reportGuestError(script, err);
       throw Object.assign(new Error(`action ${actionName} of ${entityId} failed: ${this.describeGuestError(script.compiled, err).text}`), { code: 'ACTION_FAILED', name: 'EntityError' });

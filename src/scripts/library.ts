@@ -3,9 +3,9 @@
 // diagnostics say why, at the user's line and column.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { compileScript, languageOf } from './compile.js';
+import { languageOf } from './compile.js';
 import { ScriptError } from './errors.js';
-import { typeCheck } from './typecheck.js';
+import { compileOffThread, typeCheckOffThread } from './compiler/pool.js';
 import type { ScriptEngine, ScriptInfo } from './engine.js';
 
 export interface Diagnostic { line: number; col: number; message: string; severity: 'error' | 'warning'; source: 'compile' | 'types' | 'runtime' }
@@ -28,12 +28,12 @@ export async function diagnose(file: string, source: string): Promise<Diagnostic
   const at = (e: ScriptError, src: Diagnostic['source']): Diagnostic => ({ line: e.location.line, col: e.location.col, message: `${e.kind}: ${e.detail}`, severity: 'error', source: src });
   let compiled;
   try {
-    compiled = compileScript(file, source);
+    compiled = await compileOffThread(file, source);
   } catch (err) {
     if (err instanceof ScriptError) return [at(err, 'compile')];
     throw err;
   }
-  return compiled.language === 'ts' ? (await typeCheck(file, source)).map((e) => at(e, 'types')) : [];
+  return compiled.language === 'ts' ? (await typeCheckOffThread(file, source)).map((e) => at(e, 'types')) : [];
 }
 
 export class ScriptLibrary {

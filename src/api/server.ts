@@ -22,6 +22,7 @@ import { Auth } from './auth.js';
 import { ApiError, ok } from './reply.js';
 import { Metrics } from './metrics.js';
 import { eventRoutes } from './events.js';
+import { jsonTooDeep } from '../json-depth.js';
 import { scriptRoutes } from './routes/scripts.js';
 import { entityRoutes } from './routes/entities.js';
 import { automationRoutes } from './routes/automations.js';
@@ -34,6 +35,7 @@ export interface ApiContext { host: string; port: number; log: Logger; hub: ApiH
 /** The UI's build output (npm run build writes it). */
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
+const MAX_BODY_DEPTH = 64;
 const ENTITY_STATUS: Record<string, number> = { UNKNOWN_ENTITY: 404, BAD_ID: 400, UNKNOWN_ACTION: 400, ACTION_FAILED: 422 };
 
 export class ApiServer {
@@ -60,6 +62,13 @@ export class ApiServer {
     });
     await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
     app.addHook('onRequest', async (req, reply) => auth.check(req, reply));
+    // JSON bodies nested deeper than any request needs are refused before they are parsed
+    // (10 000 levels overflowed the parser's stack: a 500); the default parser does the rest.
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+      if (jsonTooDeep(body as string, MAX_BODY_DEPTH)) return done(new ApiError(400, 'BAD_REQUEST', `the JSON body is nested deeper than ${MAX_BODY_DEPTH} levels`), undefined);
+      parseJson(req, body as string, done);
+    });
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: { instancePath?: string; params?: Record<string, unknown>; message?: string }[]; validationContext?: string }, _req, reply) => {
       const send = (status: number, code: string, message: string, field?: string) =>
         reply.code(status).send({ status: 'error', error: field ? { code, message, field } : { code, message } });

@@ -87,6 +87,8 @@ export class Broker {
       // must be refused (CONNACK 0x02), which `authenticate` does from this mark.
       preConnect: (client, packet, done) => {
         if (packet.clientId === '' && !packet.clean) (client as ClientWithUser).emptyPersistentId = true;
+        // Aedes applies maxClientsIdLength to protocol level 3 only: a 65 535-byte id passed on 3.1.1
+        if (Buffer.byteLength(packet.clientId ?? '', 'utf8') > config.max_client_id_length) (client as ClientWithUser).idTooLong = true;
         done(null, true);
       },
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
@@ -220,6 +222,12 @@ export class Broker {
       err.returnCode = IDENTIFIER_REJECTED;
       return done(err, false);
     }
+    if ((client as ClientWithUser).idTooLong) {
+      this.ctx.log.info({ remote: remoteOf(client) }, `connection refused: client id longer than broker.max_client_id_length (${this.ctx.config.max_client_id_length})`);
+      const err = new Error('client id too long') as AuthenticateError;
+      err.returnCode = IDENTIFIER_REJECTED;
+      return done(err, false);
+    }
     const fail = (code: number, why: string) => {
       this.stats.authFailures++;
       this.ctx.log.warn({ clientId: client.id, username, remote: remoteOf(client) }, `authentication failed: ${why}`);
@@ -299,7 +307,7 @@ const BAD_CHARS_WHY = 'the topic contains U+0000 or is not well-formed UTF-8';
 
 interface PublishPacket { topic: string; qos: number; retain: boolean; messageId?: number }
 
-interface ClientWithUser extends Client { smartHomeUser?: string; emptyPersistentId?: boolean }
+interface ClientWithUser extends Client { smartHomeUser?: string; emptyPersistentId?: boolean; idTooLong?: boolean }
 
 function remoteOf(client: Client): string | undefined {
   return (client.conn as SocketLike | undefined)?.remoteAddress;

@@ -7,6 +7,7 @@ export function publishTopicProblem(topic: unknown): TopicProblem | undefined {
   if (topic.length === 0) return { kind: 'range', message: 'topic must not be empty [MQTT-4.7.3-1]' };
   if (topic.includes('+') || topic.includes('#')) return { kind: 'range', message: `topic "${topic}" must not contain the wildcards + or # when publishing [MQTT-3.3.2-2]` };
   if (topic.includes('\0')) return { kind: 'range', message: 'topic must not contain the NUL character [MQTT-4.7.3-2]' };
+  if (!isWellFormed(topic)) return { kind: 'range', message: 'topic must be well-formed UTF-8: it has a lone surrogate (\\ud800-\\udfff without its pair) [MQTT-1.5.3-1]' };
   if (topic.startsWith('$')) return { kind: 'range', message: `topic "${topic}" must not start with $ (reserved for the broker, e.g. $SYS)` };
   if (Buffer.byteLength(topic, 'utf8') > 65535) return { kind: 'range', message: 'topic must be at most 65535 bytes in UTF-8 [MQTT-4.7.3-3]' };
   return undefined;
@@ -17,6 +18,7 @@ export function filterProblem(filter: unknown): TopicProblem | undefined {
   if (typeof filter !== 'string') return { kind: 'type', message: `topic filter must be a string, got ${describe(filter)}` };
   if (filter.length === 0) return { kind: 'range', message: 'topic filter must not be empty [MQTT-4.7.3-1]' };
   if (filter.includes('\0')) return { kind: 'range', message: 'topic filter must not contain the NUL character [MQTT-4.7.3-2]' };
+  if (!isWellFormed(filter)) return { kind: 'range', message: 'topic filter must be well-formed UTF-8: it has a lone surrogate [MQTT-1.5.3-1]' };
   if (Buffer.byteLength(filter, 'utf8') > 65535) return { kind: 'range', message: 'topic filter must be at most 65535 bytes in UTF-8' };
   const levels = filter.split('/');
   for (let i = 0; i < levels.length; i++) {
@@ -25,6 +27,11 @@ export function filterProblem(filter: unknown): TopicProblem | undefined {
     if (l.includes('+') && l !== '+') return { kind: 'range', message: `topic filter "${filter}": + must be a whole level [MQTT-4.7.1-3]` };
   }
   return undefined;
+}
+
+/** No lone UTF-16 surrogate (it cannot be encoded in UTF-8). String.prototype.isWellFormed is Node 20+. */
+function isWellFormed(s: string): boolean {
+  return (s as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 export function describe(v: unknown): string {

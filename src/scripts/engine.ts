@@ -33,7 +33,11 @@ export interface ScriptInfo {
   subscriptions: number; queued: number; overflows: number; delivered: number;
 }
 
-export interface LoadOptions { globals?: Record<string, unknown>; name?: string; language?: Language }
+export interface LoadOptions {
+  globals?: Record<string, unknown>; name?: string; language?: Language;
+  /** The Storage namespace, when it is not the script's name (action bodies share one per entity action). */
+  storage?: string;
+}
 
 export class Script {
   readonly logs: ScriptLogEvent[] = [];
@@ -130,7 +134,7 @@ export class ScriptEngine {
         unsubscribe: ([id]) => router.unsubscribe(name, Number(id)),
         handlerDone: () => router.handlerDone(name),
         ...entityCalls(this.ctx.entities),
-        ...storageCalls(this.ctx.storage, name),
+        ...storageCalls(this.ctx.storage, opts.storage ?? name),
       },
       asyncCalls: { ...entityAsyncCalls(this.ctx.entities, name), ...requestCalls(this.ctx.bus) },
     });
@@ -173,7 +177,8 @@ export class ScriptEngine {
       return;
     }
     const name = `action:${entityId}:${actionName}:${Date.now()}`;
-    const script = await this.load(file, { name, globals: { entityId, actionName, params } }, source);
+    // one Storage namespace per entity action, whatever run this is (a run-stamped one escaped the quota)
+    const script = await this.load(file, { name, globals: { entityId, actionName, params }, storage: `action:${entityId}:${actionName}` }, source);
     try {
       if (script.errors > 0) fail(script, { name: 'Error', message: script.logs.at(-1)?.message ?? 'failed', stack: '' });
       await this.whenIdle(script, 10, this.ctx.limits.cpu_limit_ms * 10);
@@ -237,7 +242,7 @@ export class ScriptEngine {
   private async runFreshSnippet(origin: string, code: string, language: Language, globals: Record<string, unknown>, signal?: AbortSignal): Promise<{ error?: string }> {
     const { file, source } = snippetSource(origin, code);
     const name = `snippet:${origin}:${++this.snippets}`;
-    const script = await this.load(file, { name, globals, language }, source);
+    const script = await this.load(file, { name, globals, language, storage: `snippet:${origin}` }, source);
     try {
       while (!script.idle && !signal?.aborted) await new Promise((r) => setTimeout(r, 5));
       const err = script.logs.find((l) => l.level === 'error');

@@ -75,22 +75,4 @@ export function framesOf(stack: string): string[] {
   return out;
 }
 
-/** Deepest JSON nesting the sandbox is handed to parse (QuickJS's recursion runs on the host's stack). */
-export const MAX_JSON_DEPTH = 512;
-
-/** True when `payload` looks like JSON nested deeper than MAX_JSON_DEPTH (one pass, strings skipped). */
-export function jsonTooDeep(payload: Uint8Array, max = MAX_JSON_DEPTH): boolean {
-  if (payload.length <= max) return false;
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < payload.length; i++) {
-    const c = payload[i]!;
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped byte
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) { if (++depth > max) return true; }
-    else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
-}
+export { MAX_JSON_DEPTH, jsonTooDeep } from '../json-depth.js';

@@ -33,7 +33,7 @@ class ScriptInputs {
 
 interface Echo { script: string; hop: Hop; expires: number }
 
-export interface InputLimits { queue_size: number; max_hops: number }
+export interface InputLimits { queue_size: number; max_hops: number; max_subscriptions: number; max_filter_bytes: number }
 
 export class InputRouter {
   private readonly scripts = new Map<string, ScriptInputs>();
@@ -58,8 +58,15 @@ export class InputRouter {
   subscribe(name: string, id: number, filter: unknown, self: boolean): void {
     const problem = filterProblem(filter);
     if (problem) throw new (problem.kind === 'type' ? TypeError : RangeError)(`Mqtt.subscribe: ${problem.message}`);
+    // host memory per script is bounded: subscriptions and filter length (3 000 filters of 60 KB took 740 MB)
+    if (Buffer.byteLength(filter as string, 'utf8') > this.limits.max_filter_bytes) {
+      throw new RangeError(`Mqtt.subscribe: the topic filter is longer than scripts.max_filter_bytes (${this.limits.max_filter_bytes} bytes)`);
+    }
     const s = this.scripts.get(name);
     if (!s) return;
+    if (!s.subs.has(id) && s.subs.size >= this.limits.max_subscriptions) {
+      throw new RangeError(`Mqtt.subscribe: more than scripts.max_subscriptions (${this.limits.max_subscriptions}) subscriptions; unsubscribe some first (Mqtt.subscribe returns the function that does it)`);
+    }
     if (!s.subs.has(id)) this.subscriptionCount++;
     s.subs.set(id, { id, filter: filter as string, self });
     void this.bus.subscribe(filter as string, 2, true).catch((err: Error) => s.target.log('error', `Mqtt.subscribe(${JSON.stringify(filter)}) failed: ${err.message}`));

@@ -84,6 +84,8 @@ export class Sandbox {
   /** Set by breakDown: no call enters the guest again, and QuickJS is not asked to free a torn runtime. */
   private broken = false;
   pendingPublishes = 0;
+  /** Payload bytes of this script's publishes not yet settled (host memory it holds). */
+  private pendingBytes = 0;
 
   private constructor(mod: QuickJSWASMModule, private readonly limits: ScriptLimits, private readonly host: HostCalls) {
     this.rt = mod.newRuntime();
@@ -452,11 +454,13 @@ export class Sandbox {
 
   /** Starts one publish asked for by the guest; its outcome is settled in the next batch. */
   private startPublish(id: number, topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, stack: string, properties = ''): void {
-    if (this.pendingPublishes >= this.limits.max_pending_publishes) {
-      this.settledFailed.push([id, 'REFUSED', `more than max_pending_publishes (${this.limits.max_pending_publishes}) publishes are waiting for the broker`]);
-      this.scheduleJobs();
-      return;
-    }
+    // The prelude checks these limits too, but it runs in the script's own space (a script that
+    // replaced JSON.stringify once sent 6 MiB past a 1 MiB limit): the host decides.
+    const refuse = (message: string) => { this.settledFailed.push([id, 'REFUSED', message]); this.scheduleJobs(); };
+    if (this.pendingPublishes >= this.limits.max_pending_publishes) return refuse(`more than max_pending_publishes (${this.limits.max_pending_publishes}) publishes are waiting for the broker`);
+    const size = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.byteLength;
+    if (size > this.limits.max_payload_kb * 1024) return refuse(`Mqtt.publish: payload of ${size} bytes is larger than max_payload_kb (${this.limits.max_payload_kb} KiB)`);
+    if (this.pendingBytes + size > this.limits.max_pending_mb * 1024 * 1024) return refuse(`Mqtt.publish: more than max_pending_mb (${this.limits.max_pending_mb} MB) of payloads are waiting for the broker; await some before publishing more`);
     let started: Promise<void>;
     try {
       // the prelude sends retain as 0/1; the host checks everything again
@@ -467,14 +471,17 @@ export class Sandbox {
       return;
     }
     this.pendingPublishes++;
+    this.pendingBytes += size;
     started.then(
       () => {
         this.pendingPublishes--;
+        this.pendingBytes -= size;
         this.settledOk.push(id);
         this.scheduleJobs();
       },
       (err: { code?: string; message?: string }) => {
         this.pendingPublishes--;
+        this.pendingBytes -= size;
         this.settledFailed.push([id, err.code ?? 'ERROR', err.message ?? String(err)]);
         this.scheduleJobs();
       },

@@ -64,6 +64,17 @@ test('[MQTT-3.1.3-8] a zero-length client id with clean session 0 gets CONNACK 0
   assert.ok(await c.closedWithin());
 });
 
+test('[MQTT-3.1.3-5] a client id longer than broker.max_client_id_length (256) gets CONNACK 0x02 on MQTT 3.1.1 too', async () => {
+  const c = await RawClient.open(port);
+  c.sendBytes(connectBytes('x'.repeat(65_535)));
+  const connack = await c.next('connack');
+  assert.equal(connack.returnCode, 2);
+  assert.ok(await c.closedWithin());
+  const ok = await raw({ clientId: 'y'.repeat(256) });
+  assert.equal(ok.connack.returnCode, 0, 'the longest allowed id is accepted');
+  await stillServes();
+});
+
 test('[MQTT-3.1.3-6] [MQTT-3.1.3-7] a zero-length client id with clean session 1 is accepted with a broker-assigned id', async () => {
   const a = await raw({ clientId: '' });
   const b = await raw({ clientId: '' });

@@ -101,3 +101,13 @@ test('log lines are cut at max_log_line_kb and a script keeps at most log_kb of 
   assert.match(s.logs.at(-1)!.message, /more characters\)$/, 'the cut says so');
   await bystanderAnswers();
 });
+
+test('an action body keeps one Storage namespace per entity action, inside its quota, whatever the run', async () => {
+  const { writeFileSync, mkdirSync } = await import('node:fs');
+  mkdirSync(`${h.dir}/scripts`, { recursive: true });
+  const file = `${h.dir}/scripts/counter.js`;
+  writeFileSync(file, "Storage.set('runs', (Storage.get('runs') ?? 0) + 1);\n");
+  for (let i = 0; i < 3; i++) await h.hub.scripts.runEntityAction(file, 'switch.counter', 'press', {});
+  const rows = h.hub.db.prepare("SELECT script, value FROM script_storage WHERE script LIKE 'action:switch.counter:%'").all() as { script: string; value: string }[];
+  assert.deepEqual(rows.map((r) => [r.script, JSON.parse(r.value)]), [['action:switch.counter:press', 3]]);
+});

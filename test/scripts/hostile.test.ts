@@ -12,7 +12,7 @@ before(async () => {
   h = await startHub({
     scripts: {
       cpu_limit_ms: 200, memory_limit_mb: 16, max_timers: 50, max_pending_publishes: 1000,
-      max_payload_kb: 256, max_pending_mb: 1, storage_quota_mb: 0.05, log_lines: 50,
+      max_payload_kb: 256, max_pending_mb: 1, storage_quota_mb: 0.05, log_lines: 50, max_subscriptions: 20, max_filter_bytes: 1024,
     },
   });
   // the bystander: loaded first, answers every ping until the end
@@ -150,6 +150,37 @@ test('a giant payload is refused at the call with max_payload_kb; nothing reache
   await got.next(1);
   assert.equal(got.messages.length, 1);
   c.end();
+  await bystanderAnswers();
+});
+
+test('publish limits hold on the host: a script that rewrites what the prelude sends cannot pass max_payload_kb', async () => {
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('hostile/bypass', { qos: 0 });
+  // the prelude's own JSON.stringify is the script's: it swaps the checked payload for 2 MiB
+  const s = await runScript(`
+    const real = JSON.stringify;
+    JSON.stringify = (v) => Array.isArray(v) && Array.isArray(v[0]) ? real(v.map((it) => { it[2] = 'x'.repeat(2 * 1024 * 1024); return it; })) : real(v);
+    Mqtt.publish('hostile/bypass', 'small', 0).catch((e) => console.log('refused: ' + e.message));
+  `);
+  await waitFor(() => logsOf(s).some((l) => l.startsWith('refused: ')), 5000, 'the refusal');
+  assert.match(logsOf(s).find((l) => l.startsWith('refused: '))!, /payload of 2097152 bytes is larger than max_payload_kb \(256 KiB\)/);
+  await runScript(`Mqtt.publish('hostile/bypass', 'after', 0);`);
+  const [m] = await got.next(1);
+  assert.equal(m!.payload.toString(), 'after', 'the 2 MiB message never reached the broker');
+  c.end();
+  await bystanderAnswers();
+});
+
+test('subscriptions per script and filter length are bounded (host memory)', async () => {
+  const s = await runScript(`
+    try { Mqtt.subscribe('a/' + 'x'.repeat(2000), () => {}); } catch (e) { console.log('long: ' + e.message); }
+    let n = 0;
+    try { for (;;) { Mqtt.subscribe('many/' + n, () => {}); n++; } } catch (e) { console.log('after ' + n + ': ' + e.message); }
+  `);
+  assert.match(logsOf(s)[0]!, /^long: Mqtt\.subscribe: the topic filter is longer than scripts\.max_filter_bytes \(1024 bytes\)/);
+  assert.match(logsOf(s)[1]!, /^after 20: Mqtt\.subscribe: more than scripts\.max_subscriptions \(20\)/);
+  h.hub.scripts.unload(s.name);
   await bystanderAnswers();
 });
 

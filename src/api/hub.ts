@@ -18,7 +18,7 @@ export interface ApiHub {
   events: EventBus;
   registry: EntityRegistry;
   entities: { actions: ActionRunner };
-  scripts: Pick<ScriptEngine, 'list' | 'get' | 'inputs'>;
+  scripts: Pick<ScriptEngine, 'list' | 'get' | 'inputs' | 'counters'>;
   library: ScriptLibrary;
   automations: Pick<AutomationsModule, 'list' | 'runs' | 'setEnabled' | 'trigger' | 'reload' | 'text' | 'save' | 'put' | 'remove'>;
   bus: Pick<MqttBus, 'publish' | 'connected' | 'target' | 'stats' | 'connection'>;

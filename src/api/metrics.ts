@@ -32,6 +32,8 @@ export class Metrics {
     gauge('smart_home_mqtt_messages_in_total', 'messages the hub received', () => hub.bus.stats.received);
     gauge('smart_home_scripts', 'scripts running', () => scripts().length);
     gauge('smart_home_script_errors_total', 'errors reported by scripts', () => scripts().reduce((n, s) => n + s.errors, 0));
+    gauge('smart_home_script_throttled_total', 'times a script went over scripts.cpu_share and had to wait', () => hub.scripts.counters.throttled);
+    gauge('smart_home_script_stopped_total', 'scripts stopped by the hub (CPU share exhausted, host stack overflow, host error)', () => hub.scripts.counters.stopped);
     gauge('smart_home_script_queue_overflows_total', 'messages dropped because a script input queue was full', () => scripts().reduce((n, s) => n + s.overflows, 0));
     gauge('smart_home_script_messages_delivered_total', 'messages delivered to script subscriptions', () => scripts().reduce((n, s) => n + s.delivered, 0));
     gauge('smart_home_automation_runs_total', 'automation runs started since the hub started', () => hub.automations.list().reduce((n, a) => n + a.runs, 0));

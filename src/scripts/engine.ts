@@ -58,6 +58,8 @@ export function finished(engine: ScriptEngine, script: Script): boolean {
 
 export class ScriptEngine {
   private readonly scripts = new Map<string, Script>();
+  /** Since start: times scripts were throttled for CPU, scripts stopped by a fault or their CPU use. */
+  readonly counters = { throttled: 0, stopped: 0 };
   readonly inputs: InputRouter;
   private offMessage?: () => void;
 
@@ -129,6 +131,7 @@ export class ScriptEngine {
       unhandled: (message, stack) => script && this.fail(script, `unhandled rejection of ${message}`, this.locateStack(compiled, stack)),
       uncaught: (err) => script && this.reportGuestError(script, err),
       fault: (reason) => script && this.stopFaulted(script, reason),
+      throttled: (message) => { this.counters.throttled++; if (script) this.logTo(script, 'warn', message); },
       calls: {
         subscribe: ([id, filter, self]) => router.subscribe(name, Number(id), filter, self === true),
         unsubscribe: ([id]) => router.unsubscribe(name, Number(id)),
@@ -149,6 +152,7 @@ export class ScriptEngine {
         return r.done;
       },
       log: (level, message) => this.logTo(loaded, level, message),
+      waitMs: () => sandbox.throttleWait(),
     });
     if (opts.globals) sandbox.setGlobals(opts.globals);
     const err = sandbox.run(compiled.code, compiled.evalName);
@@ -290,6 +294,7 @@ export class ScriptEngine {
   /** Host code serving `script` failed (or its runtime is torn): the script is stopped, the hub goes on. */
   private stopFaulted(script: Script, reason: string): void {
     script.errors++;
+    this.counters.stopped++;
     this.logTo(script, 'error', `${script.compiled.file}: ${reason}; the script was stopped (save it or run it again to restart it)`);
     // not from inside the call that is failing: unload once it has unwound
     setImmediate(() => { if (this.scripts.get(script.name) === script) this.unload(script.name); });

@@ -19,6 +19,8 @@ export interface InputTarget {
   /** Runs the handler; resolves `done` false when it returned a promise (then `handlerDone` follows). */
   deliver(subId: number, msg: MqttMessageEvent, params: string[]): boolean;
   log(level: 'warn' | 'error', message: string): void;
+  /** Milliseconds to hold its messages (the script is over its CPU share); 0: deliver now. */
+  waitMs?(): number;
 }
 
 class ScriptInputs {
@@ -28,6 +30,8 @@ class ScriptInputs {
   overflows = 0;
   delivered = 0;
   context: Hop = NO_HOP;
+  /** Set while delivery waits for the script's CPU budget. */
+  resume?: NodeJS.Timeout;
   constructor(readonly target: InputTarget) {}
 }
 
@@ -50,6 +54,7 @@ export class InputRouter {
   detach(name: string): void {
     const s = this.scripts.get(name);
     if (!s) return;
+    if (s.resume) clearTimeout(s.resume);
     for (const sub of s.subs.values()) void this.bus.unsubscribe(sub.filter, true).catch(() => {});
     this.subscriptionCount -= s.subs.size;
     this.scripts.delete(name);
@@ -138,7 +143,13 @@ export class InputRouter {
   }
 
   private pump(s: ScriptInputs): void {
+    if (s.resume) return;
     while (!s.busy && s.queue.length > 0) {
+      const wait = s.target.waitMs?.() ?? 0;
+      if (wait > 0) {
+        s.resume = setTimeout(() => { s.resume = undefined; if (this.scripts.get(s.target.name) === s) this.pump(s); }, wait);
+        return;
+      }
       const q = s.queue.shift()!;
       if (!s.subs.has(q.sub.id)) continue; // unsubscribed while queued
       s.busy = true;

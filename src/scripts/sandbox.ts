@@ -8,6 +8,8 @@ import { newQuickJSWASMModule, newVariant, RELEASE_SYNC, type QuickJSContext, ty
 import type { ScriptLimits } from '../config/schema.js';
 import { PRELUDE, PRELUDE_FILE } from './prelude.js';
 import { boundedText, guestError, jsonTooDeep, MAX_ERROR_MESSAGE, MAX_STACK } from './guest-data.js';
+import { CpuBudget, mustWaitTurn, waitTurn } from './cpu-budget.js';
+import { performance } from 'node:perf_hooks';
 
 const LOG_LEVELS = new Set<unknown>(['debug', 'info', 'warn', 'error']);
 
@@ -24,6 +26,8 @@ export interface HostCalls {
    * torn then): the sandbox takes no more calls. The owner reports `reason` and stops the script.
    */
   fault(reason: string): void;
+  /** The script went over its CPU share and now waits (once per window while it lasts). */
+  throttled(message: string): void;
   /** Synchronous calls by name (JSON in, JSON out); a throw becomes the same error in the guest. */
   calls: Record<string, (args: unknown[]) => unknown>;
   /** Asynchronous calls by name; the guest gets a promise settled with the result's outcome. */
@@ -74,6 +78,8 @@ export class Sandbox {
   private settledValues: [number, unknown][] = [];
   private settledFailed: [number, string, string, string?][] = [];
   private readonly timers = new Map<number, NodeJS.Timeout>();
+  /** Timer ids whose callback waits (throttled, or for the next loop turn). */
+  private readonly deferred = new Set<number>();
   private deadline = 0;
   /** Set by the interrupt handler: the current entry ran past its deadline. */
   private interrupted = false;
@@ -97,7 +103,25 @@ export class Sandbox {
       return true;
     });
     this.vm = this.rt.newContext();
+    this.cpu = new CpuBudget(limits, (used, windows) => this.host.throttled(
+      `throttled: used ${Math.round(used)} ms of CPU in the last ${limits.cpu_window_s} s, over scripts.cpu_share (${Math.round(limits.cpu_share * 100)} % of a core); its timers and messages wait (${windows} of ${limits.cpu_stop_after_windows} windows in a row before it is stopped)`));
     this.installPrelude();
+  }
+
+  readonly cpu: CpuBudget;
+
+  /**
+   * Milliseconds this script must wait before its next timer callback or message (0: now). A
+   * script over its CPU share for cpu_stop_after_windows windows in a row is stopped.
+   */
+  throttleWait(): number {
+    if (this.disposed || this.broken) return 0;
+    const wait = this.cpu.waitMs();
+    if (wait > 0 && this.cpu.exhausted) {
+      this.breakDown(`used more than scripts.cpu_share (${Math.round(this.limits.cpu_share * 100)} % of a core) in ${this.limits.cpu_stop_after_windows} windows of ${this.limits.cpu_window_s} s in a row`);
+      return 0;
+    }
+    return wait;
   }
 
   static async create(limits: ScriptLimits, host: HostCalls): Promise<Sandbox> {
@@ -243,7 +267,7 @@ export class Sandbox {
   private breakDown(err: unknown): void {
     if (this.broken || this.disposed) return;
     this.broken = true;
-    const reason = err instanceof RangeError
+    const reason = typeof err === 'string' ? err : err instanceof RangeError
       ? 'stack overflow in the host: the script nested deeper than the host\'s stack allows (e.g. JSON.stringify or JSON.parse of data nested thousands of levels deep)'
       : `host error while serving the script: ${err instanceof Error ? err.message : String(err)}`;
     this.stopTimersAndCalls(reason);
@@ -269,6 +293,7 @@ export class Sandbox {
   /** Every entry into the guest goes through here: deadline armed, pending jobs run, errors caught. */
   private enter(fn: () => { error?: QuickJSHandle; value?: QuickJSHandle }): GuestError | undefined {
     if (this.disposed || this.broken) return undefined;
+    const started = performance.now();
     this.deadline = Date.now() + this.limits.cpu_limit_ms;
     this.interrupted = false;
     this.reported = false;
@@ -291,6 +316,7 @@ export class Sandbox {
       return undefined;
     } finally {
       this.deadline = 0;
+      this.cpu.spent(performance.now() - started);
       if (!this.broken) this.checkMemory();
     }
   }
@@ -493,7 +519,18 @@ export class Sandbox {
       throw new RangeError(`too many timers: at most max_timers (${this.limits.max_timers}) may be pending`);
     }
     const delay = Math.min(Math.max(0, ms), 2 ** 31 - 1);
-    const fire = () => this.guarded(() => {
+    const fire = (myTurn = false): void => this.guarded(() => {
+      if (this.disposed || this.broken) return;
+      // fairness: over its CPU share the script waits; after a long callback of any script, timer
+      // callbacks wait their turn in one queue (I/O is served between two turns)
+      const wait = this.throttleWait();
+      if (wait > 0 || (!myTurn && mustWaitTurn())) {
+        if (this.deferred.has(id)) return; // an interval tick while one is already waiting: dropped
+        this.deferred.add(id);
+        const again = (turn: boolean) => { this.deferred.delete(id); if (this.timers.has(id)) fire(turn); };
+        if (wait > 0) setTimeout(() => again(false), wait); else waitTurn(() => again(true));
+        return;
+      }
       if (!repeat) this.timers.delete(id);
       const err = this.enter(() => {
         const idH = this.vm.newNumber(id);
@@ -503,7 +540,7 @@ export class Sandbox {
       });
       if (err) this.host.uncaught(err);
     });
-    this.timers.set(id, repeat ? setInterval(fire, Math.max(1, delay)) : setTimeout(fire, delay));
+    this.timers.set(id, repeat ? setInterval(() => fire(), Math.max(1, delay)) : setTimeout(() => fire(), delay));
     return undefined;
   }
 }

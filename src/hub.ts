@@ -22,6 +22,7 @@ import { MqttExplorer } from './mqtt/explorer.js';
 import { Bridge } from './mqtt/bridge.js';
 import { VERSION } from './version.js';
 import { ConfigError } from './config/load.js';
+import { AuthLimiter } from './broker/auth-limiter.js';
 
 interface Module { name: string; start(): Promise<void>; stop(): Promise<void> }
 
@@ -30,6 +31,7 @@ export class Hub {
   readonly db: Db;
   readonly users: UserStore;
   readonly sessions: SessionStore;
+  readonly authLimiter: AuthLimiter;
   readonly library: ScriptLibrary;
   readonly explorer: MqttExplorer;
   readonly trace: MessageTrace;
@@ -55,9 +57,11 @@ export class Hub {
     this.db = openStore(config.data_dir);
     this.users = new UserStore(this.db);
     this.sessions = new SessionStore(this.db);
+    // one limiter for every way of presenting a password: MQTT CONNECT, API login, HTTP Basic
+    this.authLimiter = new AuthLimiter(config.broker.auth_failures);
     this.trace = new MessageTrace(this.db, config.store.trace_max_rows);
     if (!config.mqtt.url) {
-      const broker = new Broker({ config: config.broker, db: this.db, users: this.users, log: log.child({ module: 'broker' }), version: VERSION });
+      const broker = new Broker({ config: config.broker, db: this.db, users: this.users, log: log.child({ module: 'broker' }), version: VERSION, authLimiter: this.authLimiter });
       this.broker = broker;
       this.modules.push(named('broker', broker));
     }

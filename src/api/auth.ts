@@ -8,6 +8,7 @@ import type { SessionStore } from '../store/sessions.js';
 import type { Logger } from '../log.js';
 import { ApiError, ok } from './reply.js';
 import { isLoopback } from '../address.js';
+import type { PasswordLimiter } from './hub.js';
 
 export const COOKIE = 'smart_home_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -37,7 +38,7 @@ function isPublic(req: FastifyRequest): boolean {
   return route.url === undefined || route.config?.public === true;
 }
 
-export interface AuthContext { users: UserStore; sessions: SessionStore; log: Logger; loopbackOnly: boolean }
+export interface AuthContext { users: UserStore; sessions: SessionStore; log: Logger; loopbackOnly: boolean; limiter: PasswordLimiter }
 
 export class Auth {
   constructor(private readonly ctx: AuthContext) {}
@@ -54,8 +55,9 @@ export class Auth {
       const text = Buffer.from(basic, 'base64').toString('utf8');
       const i = text.indexOf(':');
       const name = text.slice(0, i);
-      if (i > 0 && (await this.ctx.users.verify(name, text.slice(i + 1)))) return { name, admin: this.ctx.users.get(name)?.admin ?? false, via: 'basic' };
-      return undefined;
+      if (i <= 0) return undefined;
+      if (!(await this.checkPassword(req.ip, name, text.slice(i + 1), 'HTTP Basic'))) return undefined;
+      return { name, admin: this.ctx.users.get(name)?.admin ?? false, via: 'basic' };
     }
     const cookie = req.cookies?.[COOKIE];
     return cookie ? this.fromSecret(cookie, 'session') : undefined;
@@ -103,10 +105,7 @@ export class Auth {
       },
     }, async (req, reply) => {
       const { username, password } = req.body;
-      if (!(await this.ctx.users.verify(username, password))) {
-        this.ctx.log.warn({ username, remote: req.ip }, 'API login failed');
-        throw new ApiError(401, 'BAD_CREDENTIALS', 'bad user name or password');
-      }
+      if (!(await this.checkPassword(req.ip, username, password, 'API login'))) throw new ApiError(401, 'BAD_CREDENTIALS', 'bad user name or password');
       const { secret, csrf } = this.ctx.sessions.create(username, 'session');
       reply.setCookie(COOKIE, secret, { httpOnly: true, sameSite: 'strict', path: '/', secure: req.protocol === 'https', maxAge: 7 * 24 * 3600 });
       this.ctx.log.info({ username, remote: req.ip }, 'API login');
@@ -128,6 +127,22 @@ export class Auth {
       if (!this.ctx.sessions.revokeToken(this.named(req), req.params.id)) throw new ApiError(404, 'UNKNOWN_TOKEN', `you have no token ${req.params.id}`);
       return ok({});
     });
+  }
+
+  /**
+   * A password check that counts: failures per (address, user) and per address, shared with the
+   * broker's MQTT logins; past the limit it is refused without checking (429), like MQTT.
+   */
+  private async checkPassword(address: string, user: string, password: string, via: string): Promise<boolean> {
+    const blocked = this.ctx.limiter.blocked(address, user);
+    if (blocked) {
+      this.ctx.log.warn({ username: user, remote: address }, `${via} refused without checking the password: ${blocked}`);
+      throw new ApiError(429, 'TOO_MANY_FAILURES', `too many failed logins: ${blocked}; wait for the window to pass`);
+    }
+    if (await this.ctx.users.verify(user, password)) { this.ctx.limiter.succeed(address, user); return true; }
+    this.ctx.limiter.fail(address, user);
+    this.ctx.log.warn({ username: user, remote: address }, `${via} failed`);
+    return false;
   }
 
   private named(req: FastifyRequest): string {

@@ -12,8 +12,12 @@ import type { MessageTrace } from '../mqtt/trace.js';
 import type { Broker } from '../broker/broker.js';
 import type { EventBus } from '../events.js';
 
+/** Failed password attempts, shared by every way of presenting a password. */
+export interface PasswordLimiter { blocked(address: string, user: string): string | undefined; fail(address: string, user: string): void; succeed(address: string, user: string): void }
+
 export interface ApiHub {
   users: UserStore;
+  authLimiter: PasswordLimiter;
   sessions: SessionStore;
   events: EventBus;
   registry: EntityRegistry;

@@ -49,7 +49,7 @@ export class ApiServer {
     const { hub, log } = this.ctx;
     // unknown fields are refused, not silently dropped (Fastify's default strips them)
     const app = Fastify({ logger: false, bodyLimit: 2 * 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } });
-    const auth = new Auth({ users: hub.users, sessions: hub.sessions, log, loopbackOnly: isLoopback(this.ctx.host) });
+    const auth = new Auth({ users: hub.users, sessions: hub.sessions, log, loopbackOnly: isLoopback(this.ctx.host), limiter: hub.authLimiter });
     await app.register(fastifyCookie);
     await app.register(fastifyRateLimit, { global: false });
     await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });

@@ -27,6 +27,8 @@ export interface BrokerContext {
   users: UserStore;
   log: Logger;
   version: string;
+  /** Shared with the API, so a password guessed over HTTP counts against MQTT logins too. */
+  authLimiter?: AuthLimiter;
 }
 
 export class BrokerConfigError extends Error { override name = 'BrokerConfigError'; }
@@ -52,7 +54,7 @@ export class Broker {
   readonly stats = { received: 0, sent: 0, connected: 0, deniedPublish: 0, deniedSubscribe: 0, authFailures: 0 };
 
   constructor(private readonly ctx: BrokerContext) {
-    this.authLimiter = new AuthLimiter(ctx.config.auth_failures);
+    this.authLimiter = ctx.authLimiter ?? new AuthLimiter(ctx.config.auth_failures);
   }
 
   async start(): Promise<void> {

@@ -215,3 +215,17 @@ export async function serve(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd
 export function portOf(url: string): number {
   return Number(new URL(url).port);
 }
+
+/** The script that answers bystander/ping on bystander/pong, loaded first by the hostile suites. */
+export const BYSTANDER = "Mqtt.subscribe('bystander/ping', (m) => Mqtt.publish('bystander/pong', m.payload, 1));";
+let bystanderPings = 0;
+/** The bystander script still answers, and the broker still routes. */
+export async function bystanderAnswers(url: string): Promise<void> {
+  const c = await connect(url);
+  const got = collect(c);
+  await c.subscribeAsync('bystander/pong', { qos: 1 });
+  const token = `p${++bystanderPings}`;
+  await c.publishAsync('bystander/ping', token, { qos: 1 });
+  await waitFor(() => got.messages.some((m) => m.payload.toString() === token), 5000, "the bystander's answer");
+  c.end();
+}

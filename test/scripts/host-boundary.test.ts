@@ -3,27 +3,18 @@
 // in the test's own process: a host exception or a blocked event loop would fail the run itself.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, collect, removeDir, waitFor, type TestHub } from '../helpers.js';
+import { startHub, connect, collect, removeDir, waitFor, type TestHub, BYSTANDER, bystanderAnswers as bystanderAnswersAt } from '../helpers.js';
 import type { Script } from '../../src/scripts/engine.js';
 import { parseFrame, framesOf, jsonTooDeep } from '../../src/scripts/guest-data.js';
 
 let h: TestHub;
 before(async () => {
   h = await startHub({ scripts: { cpu_limit_ms: 500, log_lines: 100, log_kb: 256, max_log_line_kb: 4 } });
-  await h.hub.scripts.load('/scripts/bystander.js', {}, "Mqtt.subscribe('bystander/ping', (m) => Mqtt.publish('bystander/pong', m.payload, 1));");
+  await h.hub.scripts.load('/scripts/bystander.js', {}, BYSTANDER);
 });
 after(async () => { await h.stop(); removeDir(h.dir); });
 
-let pings = 0;
-async function bystanderAnswers(): Promise<void> {
-  const c = await connect(h.url);
-  const got = collect(c);
-  await c.subscribeAsync('bystander/pong', { qos: 1 });
-  const token = `p${++pings}`;
-  await c.publishAsync('bystander/ping', token, { qos: 1 });
-  await waitFor(() => got.messages.some((m) => m.payload.toString() === token), 5000, "the bystander's answer");
-  c.end();
-}
+const bystanderAnswers = () => bystanderAnswersAt(h.url);
 const errorsOf = (s: Script) => s.logs.filter((l) => l.level === 'error').map((l) => l.message);
 
 test('a TypeScript error thrown from a timer with a forged stack (line 0) is reported, not a host crash', async () => {

@@ -4,7 +4,7 @@
 // first cases (endless loops, memory bombs, recursion, timer and publish floods); these add the rest.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, collect, removeDir, waitFor, sleep, type TestHub } from '../helpers.js';
+import { startHub, connect, collect, removeDir, waitFor, sleep, type TestHub, BYSTANDER, bystanderAnswers as bystanderAnswersAt } from '../helpers.js';
 import type { Script } from '../../src/scripts/engine.js';
 
 let h: TestHub;
@@ -16,7 +16,7 @@ before(async () => {
     },
   });
   // the bystander: loaded first, answers every ping until the end
-  await h.hub.scripts.load('/scripts/bystander.js', {}, "Mqtt.subscribe('bystander/ping', (m) => Mqtt.publish('bystander/pong', m.payload, 1));");
+  await h.hub.scripts.load('/scripts/bystander.js', {}, BYSTANDER);
 });
 after(async () => { await h.stop(); removeDir(h.dir); });
 
@@ -30,16 +30,7 @@ const errorsOf = (s: Script) => s.logs.filter((l) => l.level === 'error').map((l
 const logsOf = (s: Script) => s.logs.map((l) => l.message);
 
 let pings = 0;
-/** The bystander script still answers, and the broker still routes. */
-async function bystanderAnswers(): Promise<void> {
-  const c = await connect(h.url);
-  const got = collect(c);
-  await c.subscribeAsync('bystander/pong', { qos: 1 });
-  const token = `p${++pings}`;
-  await c.publishAsync('bystander/ping', token, { qos: 1 });
-  await waitFor(() => got.messages.some((m) => m.payload.toString() === token), 5000, 'the bystander\'s answer');
-  c.end();
-}
+const bystanderAnswers = () => { pings++; return bystanderAnswersAt(h.url); };
 
 test('tampering with its own built-ins (JSON, Promise, Object.prototype) breaks nothing outside the script', async () => {
   const s = await runScript(`

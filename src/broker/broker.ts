@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { Acl } from './acl.js';
 import { guardSocket, type SocketLike } from './guard.js';
 import { AuthLimiter } from './auth-limiter.js';
+import { ClientOwners } from '../store/client-owners.js';
 import { holdPubacks, markStored, releaseOnPublished } from './ack-after-store.js';
 import { applyGrantedQos, type DeliveringClient } from './granted-qos.js';
 import { createSqlitePersistence, type BrokerPersistence } from './persistence.js';
@@ -50,11 +51,13 @@ export class Broker {
   private mdns?: Advertiser;
   readonly listeners: BoundListener[] = [];
   private readonly authLimiter: AuthLimiter;
+  private readonly owners: ClientOwners;
   private store?: BrokerPersistence;
   readonly stats = { received: 0, sent: 0, connected: 0, deniedPublish: 0, deniedSubscribe: 0, authFailures: 0 };
 
   constructor(private readonly ctx: BrokerContext) {
     this.authLimiter = ctx.authLimiter ?? new AuthLimiter(ctx.config.auth_failures);
+    this.owners = new ClientOwners(ctx.db);
   }
 
   async start(): Promise<void> {
@@ -101,7 +104,14 @@ export class Broker {
     const aedes = this.aedes;
     releaseOnPublished(aedes as never);
     aedes.on('publish', (_p, client) => { if (client) this.stats.received++; });
-    aedes.on('clientReady', () => { this.stats.connected++; });
+    aedes.on('clientReady', (client) => {
+      this.stats.connected++;
+      if (this.internal.has(client.conn)) return;
+      const user = (client as ClientWithUser).smartHomeUser ?? '';
+      // a persistent session belongs to the user who made it; a clean one leaves nothing to own
+      if (client.clean) this.owners.release(client.id, user);
+      else this.owners.claim(client.id, user);
+    });
     aedes.on('clientDisconnect', () => { this.stats.connected--; });
     aedes.on('clientError', (client, err) => log.info({ clientId: client?.id, err: err.message }, 'client dropped'));
     aedes.on('connectionError', (client, err) => log.info({ clientId: client?.id, err: err.message }, 'connection dropped before CONNECT completed'));
@@ -238,7 +248,7 @@ export class Broker {
       done(err, false);
     };
     if (username === undefined || username === '') {
-      return this.allowAnonymous ? done(null, true) : fail(AUTH_NOT_AUTHORIZED, 'anonymous clients are not allowed');
+      return this.allowAnonymous ? this.admitOwner(client, '', done) : fail(AUTH_NOT_AUTHORIZED, 'anonymous clients are not allowed');
     }
     const address = remoteOf(client) ?? 'unknown';
     const blocked = this.authLimiter.blocked(address, username);
@@ -248,10 +258,26 @@ export class Broker {
         if (!ok) { this.authLimiter.fail(address, username); return fail(AUTH_BAD_CREDENTIALS, 'bad user name or password'); }
         this.authLimiter.succeed(address, username);
         (client as ClientWithUser).smartHomeUser = username;
-        done(null, true);
+        this.admitOwner(client, username, done);
       },
       (err: Error) => fail(AUTH_NOT_AUTHORIZED, err.message),
     );
+  }
+
+  /**
+   * A client id belongs to the user who holds it: connected now, or owner of its persistent
+   * session. Another user is refused (CONNACK 0x02), instead of taking the connection over and
+   * resuming the owner's session with its queued messages, as Aedes would.
+   */
+  private admitOwner(client: Client, user: string, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    const live = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[client.id];
+    const owner = live && !this.internal.has(live.conn) ? ((live as ClientWithUser).smartHomeUser ?? '') : this.owners.owner(client.id);
+    if (owner === undefined || owner === user) return done(null, true);
+    this.stats.authFailures++;
+    this.ctx.log.warn({ clientId: client.id, username: user || undefined, remote: remoteOf(client) }, `connection refused: client id ${JSON.stringify(client.id)} belongs to ${owner ? `user "${owner}"` : 'an anonymous client'}`);
+    const err = new Error('client id belongs to another user') as AuthenticateError;
+    err.returnCode = IDENTIFIER_REJECTED;
+    done(err, false);
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {

@@ -103,4 +103,11 @@ export const migrations: readonly string[] = [
     UNIQUE (client, message_id)
   );
   `,
+  /* 6: who owns a persistent MQTT session (a client id belongs to the user who created it) */ `
+  CREATE TABLE broker_client_owners (
+    client_id TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL,
+    since INTEGER NOT NULL
+  );
+  `,
 ];

@@ -14,6 +14,7 @@ import { Acl } from './acl.js';
 import { guardSocket, type SocketLike } from './guard.js';
 import { AuthLimiter } from './auth-limiter.js';
 import { ClientOwners } from '../store/client-owners.js';
+import { PendingConnects } from './pending-connects.js';
 import { holdPubacks, markStored, releaseOnPublished } from './ack-after-store.js';
 import { applyGrantedQos, type DeliveringClient } from './granted-qos.js';
 import { createSqlitePersistence, type BrokerPersistence } from './persistence.js';
@@ -44,6 +45,7 @@ export class Broker {
   private aedes?: Aedes;
   private readonly servers: { close(cb: () => void): void }[] = [];
   private readonly sockets = new Set<SocketLike>();
+  private readonly unfinished: PendingConnects<SocketLike>;
   private readonly internal = new WeakSet<object>();
   private acl?: Acl;
   private allowAnonymous = false;
@@ -53,11 +55,15 @@ export class Broker {
   private readonly authLimiter: AuthLimiter;
   private readonly owners: ClientOwners;
   private store?: BrokerPersistence;
-  readonly stats = { received: 0, sent: 0, connected: 0, deniedPublish: 0, deniedSubscribe: 0, authFailures: 0 };
+  readonly stats = { received: 0, sent: 0, connected: 0, deniedPublish: 0, deniedSubscribe: 0, authFailures: 0, unfinishedEvicted: 0 };
 
   constructor(private readonly ctx: BrokerContext) {
     this.authLimiter = ctx.authLimiter ?? new AuthLimiter(ctx.config.auth_failures);
     this.owners = new ClientOwners(ctx.db);
+    this.unfinished = new PendingConnects(ctx.config, (socket, why) => {
+      this.stats.unfinishedEvicted++;
+      ctx.log.info({ remote: socket.remoteAddress }, `connection closed: ${why}`);
+    });
   }
 
   async start(): Promise<void> {
@@ -106,6 +112,7 @@ export class Broker {
     aedes.on('publish', (_p, client) => { if (client) this.stats.received++; });
     aedes.on('clientReady', (client) => {
       this.stats.connected++;
+      this.unfinished.done(client.conn as SocketLike);
       if (this.internal.has(client.conn)) return;
       const user = (client as ClientWithUser).smartHomeUser ?? '';
       // a persistent session belongs to the user who made it; a clean one leaves nothing to own
@@ -169,6 +176,7 @@ export class Broker {
   async stop(): Promise<void> {
     this.mdns?.stop();
     this.sys?.stop();
+    this.unfinished.stop();
     for (const s of this.sockets) s.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     if (this.aedes) await new Promise<void>((r) => this.aedes!.close(() => r()));
@@ -212,13 +220,15 @@ export class Broker {
 
   private accept(socket: SocketLike, l: ListenerConfig): void {
     const { config, log } = this.ctx;
-    if (this.sockets.size >= config.max_connections) {
+    // full: an unfinished connection (no CONNECT yet) makes room before a new one is refused
+    if (this.sockets.size >= config.max_connections && !this.unfinished.evictOldest(`max_connections (${config.max_connections}) reached; the oldest connection without CONNECT made room`)) {
       log.warn({ remote: socket.remoteAddress, max: config.max_connections }, 'max_connections reached, connection refused');
       socket.destroy();
       return;
     }
     this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
+    this.unfinished.add(socket);
+    socket.on('close', () => { this.sockets.delete(socket); this.unfinished.done(socket); });
     socket.on('error', () => {}); // reported through the guarded stream / aedes
     const conn = guardSocket(socket, config.max_packet_size, (reason) =>
       log.warn({ remote: socket.remoteAddress, listener: `${l.type}:${l.port}` }, `connection dropped: ${reason}`));

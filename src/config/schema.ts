@@ -34,6 +34,11 @@ const brokerSchema = z.strictObject({
   max_inflight: z.number().int().min(1).max(65535).default(1000),
   max_queued: z.number().int().min(1).default(1000),
   connect_timeout_ms: z.number().int().min(100).default(10000),
+  /** Connections one address may hold before CONNECT; past it its oldest unfinished one is closed. */
+  max_pending_per_address: z.number().int().min(1).default(32),
+  /** Past busy_pending unfinished connections, each gets busy_connect_timeout_ms to send CONNECT. */
+  busy_pending: z.number().int().min(1).default(64),
+  busy_connect_timeout_ms: z.number().int().min(100).default(2000),
   max_client_id_length: z.number().int().min(1).max(65535).default(256),
   /** Mosquitto acl_file syntax, inline (a multi-line string) or as a path. */
   acl: z.string().optional(),

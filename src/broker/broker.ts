@@ -11,7 +11,7 @@ import type { Db } from '../store/db.js';
 import type { UserStore } from '../store/users.js';
 import type { Logger } from '../log.js';
 import { Acl } from './acl.js';
-import { guardSocket, type SocketLike } from './guard.js';
+import { boundWrites, guardSocket, type SocketLike } from './guard.js';
 import { AuthLimiter } from './auth-limiter.js';
 import { ClientOwners } from '../store/client-owners.js';
 import { PendingConnects } from './pending-connects.js';
@@ -55,7 +55,7 @@ export class Broker {
   private readonly authLimiter: AuthLimiter;
   private readonly owners: ClientOwners;
   private store?: BrokerPersistence;
-  readonly stats = { received: 0, sent: 0, connected: 0, deniedPublish: 0, deniedSubscribe: 0, authFailures: 0, unfinishedEvicted: 0 };
+  readonly stats = { received: 0, sent: 0, connected: 0, deniedPublish: 0, deniedSubscribe: 0, authFailures: 0, unfinishedEvicted: 0, slowConsumersDropped: 0 };
 
   constructor(private readonly ctx: BrokerContext) {
     this.authLimiter = ctx.authLimiter ?? new AuthLimiter(ctx.config.auth_failures);
@@ -232,6 +232,10 @@ export class Broker {
     socket.on('error', () => {}); // reported through the guarded stream / aedes
     const conn = guardSocket(socket, config.max_packet_size, (reason) =>
       log.warn({ remote: socket.remoteAddress, listener: `${l.type}:${l.port}` }, `connection dropped: ${reason}`));
+    boundWrites(conn, config.max_client_buffer_kb * 1024, config.slow_client_timeout_ms, (buffered, why) => {
+      this.stats.slowConsumersDropped++;
+      log.warn({ remote: socket.remoteAddress, buffered }, `slow consumer dropped (broker.max_client_buffer_kb ${config.max_client_buffer_kb}): ${why}`);
+    });
     holdPubacks(conn);
     applyGrantedQos(this.aedes!.handle(conn as never) as unknown as DeliveringClient);
   }

@@ -99,3 +99,35 @@ export function connectLevel(chunk: Uint8Array): number | undefined {
   const at = i + 2 + nameLength;
   return at < chunk.length ? chunk[at] : undefined;
 }
+
+/**
+ * A subscriber that stops reading must not stall anyone else (issue 14). Aedes waits for 'drain'
+ * whenever a write reports backpressure, and with enough such waits in flight its message
+ * pipeline stops for every client. So this connection's writes report none: its data waits in
+ * the socket's own buffer. Over `softBytes` it must make progress (the buffer back under it)
+ * within `timeoutMs`, as a client reading a burst of retained messages does; over 8 × softBytes,
+ * or without progress, it is a slow consumer and is dropped (a persistent session keeps its
+ * QoS 1/2 messages for when it comes back).
+ */
+export function boundWrites<S extends SocketLike>(socket: S, softBytes: number, timeoutMs: number, onSlow: (buffered: number, why: string) => void): S {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  let timer: NodeJS.Timeout | undefined;
+  const drop = (why: string) => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (socket.destroyed) return;
+    onSlow(socket.writableLength, why);
+    socket.destroy();
+  };
+  socket.on('drain', () => { if (timer) { clearTimeout(timer); timer = undefined; } });
+  socket.on('close', () => { if (timer) clearTimeout(timer); });
+  socket.write = ((...args: unknown[]) => {
+    if (socket.destroyed) return write(...args);
+    write(...args);
+    const buffered = socket.writableLength;
+    if (buffered > 8 * softBytes) drop(`more than 8 × the allowance (${8 * softBytes} bytes) waiting to be read`);
+    else if (buffered > softBytes && !timer) timer = setTimeout(() => { if (socket.writableLength > softBytes) drop(`over the allowance (${softBytes} bytes) for ${timeoutMs} ms without reading`); else timer = undefined; }, timeoutMs);
+    return true;
+  }) as S['write'];
+  return socket;
+}

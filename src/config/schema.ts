@@ -39,6 +39,12 @@ const brokerSchema = z.strictObject({
   /** Past busy_pending unfinished connections, each gets busy_connect_timeout_ms to send CONNECT. */
   busy_pending: z.number().int().min(1).default(64),
   busy_connect_timeout_ms: z.number().int().min(100).default(2000),
+  /**
+   * Bytes waiting to be read by one client: over it the client must catch up within
+   * slow_client_timeout_ms, over 8 times it is dropped at once (nobody else waits for it).
+   */
+  max_client_buffer_kb: z.number().int().min(64).default(4096),
+  slow_client_timeout_ms: z.number().int().min(100).default(10000),
   max_client_id_length: z.number().int().min(1).max(65535).default(256),
   /** Mosquitto acl_file syntax, inline (a multi-line string) or as a path. */
   acl: z.string().optional(),

@@ -161,6 +161,8 @@ export class Hub {
 
   get listeners(): BoundListener[] { return this.broker?.listeners ?? []; }
 
+  get mqttAcl() { return this.broker?.acl; }
+
   status(): Record<string, unknown> {
     return {
       version: VERSION,

@@ -4,7 +4,7 @@
 // default as the broker); from the first user on, every request but /healthz needs credentials.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { UserStore } from '../store/users.js';
-import type { SessionStore } from '../store/sessions.js';
+import type { SessionStore, TokenScope } from '../store/sessions.js';
 import type { Logger } from '../log.js';
 import { ApiError, ok } from './reply.js';
 import { isLoopback } from '../address.js';
@@ -13,7 +13,7 @@ import type { PasswordLimiter } from './hub.js';
 export const COOKIE = 'smart_home_session';
 export const CSRF_HEADER = 'x-csrf-token';
 
-export interface Caller { name: string; admin: boolean; via: 'local' | 'session' | 'token' | 'basic'; csrf?: string; secret?: string }
+export interface Caller { name: string; admin: boolean; via: 'local' | 'session' | 'token' | 'basic'; csrf?: string; secret?: string; scope?: TokenScope }
 
 declare module 'fastify' {
   interface FastifyRequest { caller?: Caller }
@@ -22,7 +22,12 @@ declare module 'fastify' {
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 declare module 'fastify' {
-  interface FastifyContextConfig { public?: boolean }
+  interface FastifyContextConfig {
+    /** Open to anyone (no credentials). */
+    public?: boolean;
+    /** Open to users who are not admins (their broker ACL applies to what touches MQTT). Without it, admins only. */
+    user?: boolean;
+  }
 }
 
 /**
@@ -66,7 +71,9 @@ export class Auth {
   private fromSecret(secret: string, kind: 'session' | 'token'): Caller | undefined {
     const s = this.ctx.sessions.verify(secret);
     if (!s || s.kind !== kind) return undefined;
-    return { name: s.user, admin: this.ctx.users.get(s.user)?.admin ?? false, via: kind, csrf: s.csrf, secret };
+    // a token scoped `user` or `read` acts as a non-admin even when its user is one
+    const admin = (this.ctx.users.get(s.user)?.admin ?? false) && (s.scope === undefined || s.scope === 'admin');
+    return { name: s.user, admin, via: kind, csrf: s.csrf, secret, scope: s.scope };
   }
 
   /** The onRequest hook: 401 without credentials, 403 for a cookie request without its CSRF token. */
@@ -94,6 +101,9 @@ export class Auth {
         throw new ApiError(403, 'CSRF', `missing or wrong ${CSRF_HEADER} header (it comes with the session: GET /api/session)`);
       }
     }
+    if (req.caller.scope === 'read' && !SAFE.has(req.method)) throw new ApiError(403, 'READ_ONLY_TOKEN', 'this token may only read (scope "read")');
+    // deny by default here too: a route a non-admin may use says so (config.user)
+    if (!req.caller.admin && req.routeOptions.config?.user !== true) throw new ApiError(403, 'FORBIDDEN', 'only an admin may do this');
   }
 
   routes(app: FastifyInstance): void {
@@ -111,7 +121,7 @@ export class Auth {
       this.ctx.log.info({ username, remote: req.ip }, 'API login');
       return ok({ user: username, admin: this.ctx.users.get(username)?.admin ?? false, csrf });
     });
-    app.post('/api/logout', { schema: { tags: ['auth'], summary: 'end this session' } }, async (req, reply) => {
+    app.post('/api/logout', { config: { user: true }, schema: { tags: ['auth'], summary: 'end this session' } }, async (req, reply) => {
       if (req.caller?.via === 'session' && req.caller.secret) this.ctx.sessions.revoke(req.caller.secret);
       reply.clearCookie(COOKIE, { path: '/' });
       return ok({});
@@ -119,11 +129,26 @@ export class Auth {
     app.get('/api/session', { config: { public: true }, schema: { tags: ['auth'], summary: 'who is logged in (user null when nobody), and whether logging in is needed' } }, async (req) => ok({
       user: req.caller?.name ?? null, admin: req.caller?.admin ?? false, csrf: req.caller?.csrf ?? null, loginRequired: !this.open,
     }));
-    app.get('/api/tokens', { schema: { tags: ['auth'], summary: "the caller's bearer tokens (ids, never secrets)" } }, async (req) => ok(this.ctx.sessions.tokens(this.named(req))));
-    app.post<{ Body: { label?: string } | undefined }>('/api/tokens', {
-      schema: { tags: ['auth'], summary: 'a new bearer token; its secret is shown only in this reply', body: { type: ['object', 'null'], additionalProperties: false, properties: { label: { type: 'string', maxLength: 100 } } } },
-    }, async (req) => ok({ token: this.ctx.sessions.create(this.named(req), 'token', req.body?.label).secret }));
-    app.delete<{ Params: { id: string } }>('/api/tokens/:id', { schema: { tags: ['auth'], params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9a-f]{16}$' } } } } }, async (req) => {
+    app.get('/api/tokens', { config: { user: true }, schema: { tags: ['auth'], summary: "the caller's bearer tokens (ids, never secrets)" } }, async (req) => ok(this.ctx.sessions.tokens(this.named(req))));
+    app.post<{ Body: { label?: string; scope?: TokenScope; expires_in_days?: number } | undefined }>('/api/tokens', {
+      config: { user: true },
+      schema: {
+        tags: ['auth'],
+        summary: 'a new bearer token; its secret is shown only in this reply. scope: read (GET only), user (as a non-admin), admin (the default for admins; a non-admin gets at most user); expires_in_days: none by default',
+        body: {
+          type: ['object', 'null'], additionalProperties: false,
+          properties: { label: { type: 'string', maxLength: 100 }, scope: { type: 'string', enum: ['read', 'user', 'admin'] }, expires_in_days: { type: 'integer', minimum: 1, maximum: 3650 } },
+        },
+      },
+    }, async (req) => {
+      const name = this.named(req);
+      const wanted = req.body?.scope ?? (req.caller!.admin ? 'admin' : 'user');
+      if (wanted === 'admin' && !req.caller!.admin) throw new ApiError(403, 'FORBIDDEN', 'only an admin may create a token with scope "admin"', 'scope');
+      const days = req.body?.expires_in_days;
+      const token = this.ctx.sessions.create(name, 'token', req.body?.label, { scope: wanted, expiresAt: days ? Date.now() + days * 86_400_000 : undefined });
+      return ok({ token: token.secret, scope: wanted });
+    });
+    app.delete<{ Params: { id: string } }>('/api/tokens/:id', { config: { user: true }, schema: { tags: ['auth'], params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9a-f]{16}$' } } } } }, async (req) => {
       if (!this.ctx.sessions.revokeToken(this.named(req), req.params.id)) throw new ApiError(404, 'UNKNOWN_TOKEN', `you have no token ${req.params.id}`);
       return ok({});
     });

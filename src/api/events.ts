@@ -9,13 +9,15 @@ import type { WebSocket } from 'ws';
 import type { ApiHub } from './hub.js';
 import { messageJson } from './routes/mqtt.js';
 import { capture, filterProblem } from '../mqtt/topic.js';
+import { topicAccess } from './topic-access.js';
 
 const STREAMS = ['mqtt', 'logs', 'entities', 'automations'] as const;
 type Stream = (typeof STREAMS)[number];
 const MAX_BUFFERED = 1 << 20;
 
 export function eventRoutes(app: FastifyInstance, hub: ApiHub): void {
-  app.get('/api/events', { websocket: true, schema: { tags: ['events'], summary: 'live events over a WebSocket (see the module comment)' } }, (socket: WebSocket) => {
+  app.get('/api/events', { config: { user: true }, websocket: true, schema: { tags: ['events'], summary: 'live events over a WebSocket (see the module comment)' } }, (socket: WebSocket, req) => {
+    const may = topicAccess(hub, req);
     const offs: (() => void)[] = [];
     let dropped = 0;
     const send = (stream: Stream, data: unknown) => {
@@ -45,10 +47,12 @@ export function eventRoutes(app: FastifyInstance, hub: ApiHub): void {
       if (streams.includes('mqtt')) {
         let stopped = false;
         offs.push(() => { stopped = true; });
-        void hub.explorer.watch((m) => { if (capture(filter, m.topic)) send('mqtt', messageJson(m)); }).then((stop) => {
+        // what the caller's broker ACL lets it read, and nothing else
+        const wanted = (topic: string) => capture(filter, topic) !== undefined && may(topic, 'read');
+        void hub.explorer.watch((m) => { if (wanted(m.topic)) send('mqtt', messageJson(m)); }).then((stop) => {
           if (stopped) return stop();
           offs.push(stop);
-          for (const m of hub.explorer.snapshot()) if (capture(filter, m.topic)) send('mqtt', messageJson(m));
+          for (const m of hub.explorer.snapshot()) if (wanted(m.topic)) send('mqtt', messageJson(m));
         }, (err: Error) => reply({ status: 'error', error: { code: 'EXPLORER_OFF', message: err.message, field: 'streams' } }));
       }
     });

@@ -29,5 +29,7 @@ export interface ApiHub {
   explorer: MqttExplorer;
   trace: MessageTrace;
   broker?: Pick<Broker, 'clients' | 'connectedClients' | 'stats'>;
+  /** The embedded broker's ACL (none configured, or an external broker: undefined). */
+  mqttAcl?: { allowed(user: string | undefined, clientId: string, topic: string, want: 'read' | 'write'): boolean };
   status(): Record<string, unknown>;
 }

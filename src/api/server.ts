@@ -89,9 +89,9 @@ export class ApiServer {
     });
 
     app.get('/healthz', { config: { public: true }, schema: { tags: ['system'] } }, async () => ({ status: 'ok' }));
-    app.get('/api/status', { schema: { tags: ['system'] } }, async () => ok(hub.status()));
+    app.get('/api/status', { config: { user: true }, schema: { tags: ['system'] } }, async () => ok(hub.status()));
     const metrics = (this.metrics = new Metrics(hub));
-    app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
+    app.get('/metrics', { config: { user: true }, schema: { tags: ['system'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
       reply.header('content-type', metrics.registry.contentType);
       return metrics.registry.metrics();
     });

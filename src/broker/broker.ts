@@ -47,7 +47,9 @@ export class Broker {
   private readonly sockets = new Set<SocketLike>();
   private readonly unfinished: PendingConnects<SocketLike>;
   private readonly internal = new WeakSet<object>();
-  private acl?: Acl;
+  private _acl?: Acl;
+  /** The ACL in force (undefined: none configured, everything allowed). */
+  get acl(): Acl | undefined { return this._acl; }
   private allowAnonymous = false;
   private sys?: SysTopics;
   private mdns?: Advertiser;
@@ -68,7 +70,7 @@ export class Broker {
 
   async start(): Promise<void> {
     const { config, log } = this.ctx;
-    this.acl = loadAcl(config);
+    this._acl = loadAcl(config);
     const everyListenerLoopback = config.listeners.every((l) => isLoopback(l.host));
     const hasUsers = this.ctx.users.count() > 0;
     if (config.allow_anonymous === null) {
@@ -300,7 +302,7 @@ export class Broker {
     const user = (client as ClientWithUser).smartHomeUser;
     if (packet.topic.startsWith('$')) return this.denyPublish(client, packet.topic, done, 'topics starting with $ are reserved for the broker');
     if (BAD_CHARS.test(packet.topic)) return this.denyPublish(client, packet.topic, done, BAD_CHARS_WHY);
-    if (this.acl && !this.acl.allowed(user, client.id, packet.topic, 'write')) return this.denyPublish(client, packet.topic, done, 'denied by ACL');
+    if (this._acl && !this._acl.allowed(user, client.id, packet.topic, 'write')) return this.denyPublish(client, packet.topic, done, 'denied by ACL');
     this.allowPublish(client, packet, done);
   }
 
@@ -325,7 +327,7 @@ export class Broker {
       this.ctx.log.warn({ clientId: client.id, topic: sub.topic }, `subscribe refused, connection closed: ${BAD_CHARS_WHY}`);
       return done(new Error(`filter ${JSON.stringify(sub.topic)}: ${BAD_CHARS_WHY}`));
     }
-    if (this.acl && !this.acl.allowedFilter(user, client.id, sub.topic)) {
+    if (this._acl && !this._acl.allowedFilter(user, client.id, sub.topic)) {
       this.stats.deniedSubscribe++;
       this.ctx.log.warn({ clientId: client.id, username: user, topic: sub.topic }, 'subscribe denied by ACL (return code 0x80)');
       return done(null, null);
@@ -335,7 +337,7 @@ export class Broker {
 
   private authorizeForward<P extends { topic: string }>(client: Client, packet: P): P | null {
     if (this.internal.has(client.conn)) { this.stats.sent++; return packet; }
-    if (this.acl && !this.acl.allowed((client as ClientWithUser).smartHomeUser, client.id, packet.topic, 'read')) return null;
+    if (this._acl && !this._acl.allowed((client as ClientWithUser).smartHomeUser, client.id, packet.topic, 'read')) return null;
     this.stats.sent++;
     return packet;
   }

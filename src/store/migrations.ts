@@ -110,4 +110,7 @@ export const migrations: readonly string[] = [
     since INTEGER NOT NULL
   );
   `,
+  /* 7: what a bearer token may do (read, user, admin) */ `
+  ALTER TABLE api_sessions ADD COLUMN scope TEXT;
+  `,
 ];

@@ -16,8 +16,8 @@ export function automationRoutes(app: FastifyInstance, hub: ApiHub): void {
     if (err) throw new ApiError(400, 'INVALID_AUTOMATIONS', err);
     return ok({});
   };
-  app.get('/api/automations', { schema: { tags } }, async () => ok(a.list()));
-  app.get<{ Params: { id: string }; Querystring: { limit?: number } }>('/api/automations/:id/runs', {
+  app.get('/api/automations', { config: { user: true }, schema: { tags } }, async () => ok(a.list()));
+  app.get<{ Params: { id: string }; Querystring: { limit?: number } }>('/api/automations/:id/runs', { config: { user: true },
     schema: { tags, summary: 'the last runs with their trace', params: idParam, querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 } } } },
   }, async (req) => ok(a.runs(req.params.id, req.query.limit ?? 20)));
   app.put<{ Params: { id: string }; Body: Record<string, unknown> }>('/api/automations/:id', {
@@ -29,18 +29,18 @@ export function automationRoutes(app: FastifyInstance, hub: ApiHub): void {
     return applied(r);
   });
   for (const [verb, on] of [['enable', true], ['disable', false]] as const) {
-    app.post<{ Params: { id: string } }>(`/api/automations/:id/${verb}`, { schema: { tags, params: idParam } }, async (req) => {
+    app.post<{ Params: { id: string } }>(`/api/automations/:id/${verb}`, { config: { user: true }, schema: { tags, params: idParam } }, async (req) => {
       known(req.params.id);
       await a.setEnabled(req.params.id, on);
       return ok({});
     });
   }
-  app.post<{ Params: { id: string } }>('/api/automations/:id/trigger', { schema: { tags, summary: 'run now (conditions still apply)', params: idParam } }, async (req) => {
+  app.post<{ Params: { id: string } }>('/api/automations/:id/trigger', { config: { user: true }, schema: { tags, summary: 'run now (conditions still apply)', params: idParam } }, async (req) => {
     known(req.params.id);
     a.trigger(req.params.id, { description: `run by ${req.caller?.name ?? 'local'} through the API` });
     return ok({});
   });
-  app.get('/api/automations/file', { schema: { tags, summary: 'automations.yaml as text' } }, async () => ok({ text: a.text() }));
+  app.get('/api/automations/file', { config: { user: true }, schema: { tags, summary: 'automations.yaml as text' } }, async () => ok({ text: a.text() }));
   app.put<{ Body: { text: string } }>('/api/automations/file', {
     schema: { tags, summary: 'replace automations.yaml; a bad file is refused with its line and changes nothing', body: { type: 'object', required: ['text'], additionalProperties: false, properties: { text: { type: 'string', maxLength: 1_000_000 } } } },
   }, async (req) => applied(await a.save(req.body.text)));

@@ -6,6 +6,7 @@ import { ApiError, ok } from '../reply.js';
 import { publishTopicProblem } from '../../mqtt/topic.js';
 import { MqttError } from '../../mqtt/bus.js';
 import type { ExplorerMessage } from '../../mqtt/explorer.js';
+import { topicAccess } from '../topic-access.js';
 
 interface PublishBody { topic: string; payload?: string; encoding?: 'utf8' | 'base64' | 'json'; json?: unknown; qos?: 0 | 1 | 2; retain?: boolean }
 
@@ -23,7 +24,7 @@ export function messageJson(m: ExplorerMessage): Record<string, unknown> {
 
 export function mqttRoutes(app: FastifyInstance, hub: ApiHub): void {
   const tags = ['mqtt'];
-  app.post<{ Body: PublishBody }>('/api/mqtt/publish', {
+  app.post<{ Body: PublishBody }>('/api/mqtt/publish', { config: { user: true },
     schema: {
       tags, summary: 'publish a message (resolves when complete for its QoS)',
       body: {
@@ -39,6 +40,7 @@ export function mqttRoutes(app: FastifyInstance, hub: ApiHub): void {
     const b = req.body;
     const problem = publishTopicProblem(b.topic);
     if (problem) throw new ApiError(400, 'BAD_TOPIC', problem.message, 'topic');
+    if (!topicAccess(hub, req)(b.topic, 'write')) throw new ApiError(403, 'ACL_DENIED', `the broker's ACL does not let ${req.caller?.name ?? 'you'} publish to ${b.topic}`, 'topic');
     const bytes = b.json !== undefined ? Buffer.from(JSON.stringify(b.json)) : Buffer.from(b.payload ?? '', b.encoding === 'base64' ? 'base64' : 'utf8');
     try {
       const r = await hub.bus.publish(b.topic, bytes, { qos: b.qos ?? 0, retain: b.retain ?? false }, { script: `api:${req.caller?.name ?? 'local'}` });
@@ -52,7 +54,7 @@ export function mqttRoutes(app: FastifyInstance, hub: ApiHub): void {
     if (!hub.broker) throw new ApiError(409, 'EXTERNAL_BROKER', `the hub uses an external broker (${hub.bus.target}); ask that broker for its clients`);
     return ok(hub.broker.clients());
   });
-  app.get<{ Querystring: { retained?: boolean } }>('/api/mqtt/topics', {
+  app.get<{ Querystring: { retained?: boolean } }>('/api/mqtt/topics', { config: { user: true },
     schema: { tags, summary: 'the topic tree: last message of every topic (retained ones included) with who published it', querystring: { type: 'object', properties: { retained: { type: 'boolean' } } } },
   }, async (req) => {
     const first = !hub.explorer.watching;
@@ -60,10 +62,14 @@ export function mqttRoutes(app: FastifyInstance, hub: ApiHub): void {
     // retained messages follow the subscription acknowledgement closely; give them a moment
     if (first) await new Promise((r) => setTimeout(r, 200));
     stop();
-    const all = hub.explorer.snapshot().map(messageJson);
+    const may = topicAccess(hub, req);
+    const all = hub.explorer.snapshot().filter((m) => may(m.topic, 'read')).map(messageJson);
     return ok(req.query.retained ? all.filter((m) => m.retain) : all);
   });
-  app.get<{ Querystring: { limit?: number } }>('/api/mqtt/trace', {
+  app.get<{ Querystring: { limit?: number } }>('/api/mqtt/trace', { config: { user: true },
     schema: { tags, summary: "the hub's own publishes: topic, QoS, result, ack latency, script and line", querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } } },
-  }, async (req) => ok(hub.trace.recent(req.query.limit ?? 100)));
+  }, async (req) => {
+    const may = topicAccess(hub, req);
+    return ok(hub.trace.recent(req.query.limit ?? 100).filter((e) => may(e.topic, 'read')));
+  });
 }

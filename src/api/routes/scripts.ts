@@ -10,8 +10,8 @@ const sourceBody = { type: 'object', required: ['source'], additionalProperties:
 
 export function scriptRoutes(app: FastifyInstance, hub: ApiHub): void {
   const tags = ['scripts'];
-  app.get('/api/scripts', { schema: { tags, summary: 'every script file with its state and diagnostics' } }, async () => ok(hub.library.list()));
-  app.get<{ Params: { name: string } }>('/api/scripts/:name', { schema: { tags, params: nameParam } }, async (req) => ok(found(hub.library.read(req.params.name), req.params.name)));
+  app.get('/api/scripts', { config: { user: true }, schema: { tags, summary: 'every script file with its state and diagnostics' } }, async () => ok(hub.library.list()));
+  app.get<{ Params: { name: string } }>('/api/scripts/:name', { config: { user: true }, schema: { tags, params: nameParam } }, async (req) => ok(found(hub.library.read(req.params.name), req.params.name)));
   app.put<{ Params: { name: string }; Body: { source: string } }>('/api/scripts/:name', {
     schema: { tags, summary: 'save a script; it runs if it compiles, otherwise it is stored with its diagnostics', params: nameParam, body: sourceBody },
   }, async (req) => ok(await hub.library.save(req.params.name, req.body.source)));
@@ -21,8 +21,8 @@ export function scriptRoutes(app: FastifyInstance, hub: ApiHub): void {
   });
   app.post<{ Params: { name: string } }>('/api/scripts/:name/run', { schema: { tags, summary: 'run the saved script again from its top level', params: nameParam } }, async (req) =>
     ok(found(await hub.library.run(req.params.name), req.params.name)));
-  app.get<{ Params: { name: string } }>('/api/scripts/:name/logs', { schema: { tags, params: nameParam } }, async (req) => ok(hub.scripts.get(req.params.name)?.logs ?? []));
-  app.post<{ Body: { name: string; source: string } }>('/api/scripts/check', {
+  app.get<{ Params: { name: string } }>('/api/scripts/:name/logs', { config: { user: true }, schema: { tags, params: nameParam } }, async (req) => ok(hub.scripts.get(req.params.name)?.logs ?? []));
+  app.post<{ Body: { name: string; source: string } }>('/api/scripts/check', { config: { user: true },
     schema: {
       tags, summary: 'compile and type-check source without saving it (the editor calls this as you type)',
       body: { type: 'object', required: ['name', 'source'], additionalProperties: false, properties: { name: nameParam.properties.name, source: sourceBody.properties.source } },

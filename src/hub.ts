@@ -18,6 +18,7 @@ import { ScriptStorage } from './store/script-storage.js';
 import { AutomationsModule } from './automations/module.js';
 import { SessionStore } from './store/sessions.js';
 import { ScriptLibrary } from './scripts/library.js';
+import { Quarantine } from './scripts/quarantine.js';
 import { MqttExplorer } from './mqtt/explorer.js';
 import { Bridge } from './mqtt/bridge.js';
 import { VERSION } from './version.js';
@@ -102,7 +103,7 @@ export class Hub {
     this.modules.push(named('entities', this.entities));
     this.scripts = new ScriptEngine({
       limits: config.scripts, dir: scriptsDir, bus: this.bus, events: this.events, log: log.child({ module: 'scripts' }),
-      entities: this.entities, storage: new ScriptStorage(this.db, 1024 * 1024, Math.floor(config.scripts.storage_quota_mb * 1024 * 1024)), isActionScript: (f) => this.entities.isActionScript(f),
+      entities: this.entities, quarantine: new Quarantine(config.data_dir), storage: new ScriptStorage(this.db, 1024 * 1024, Math.floor(config.scripts.storage_quota_mb * 1024 * 1024)), isActionScript: (f) => this.entities.isActionScript(f),
     });
     this.modules.push(named('scripts', this.scripts));
     this.library = new ScriptLibrary(scriptsDir, this.scripts, (f) => this.entities.isActionScript(f));

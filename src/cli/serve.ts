@@ -3,6 +3,7 @@ import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { Hub } from '../hub.js';
 import { redactUrl } from '../mqtt/topic.js';
+import { runningScript } from '../scripts/sandbox.js';
 
 const SHUTDOWN_LIMIT_MS = 5000;
 
@@ -11,6 +12,16 @@ export async function serveCommand(opts: ConfigOverrides): Promise<void> {
   const log = createLogger(config.log_level);
   log.info({ config: file ?? '(defaults)', data: config.data_dir }, 'starting');
   const hub = new Hub(config, log);
+  // A host exception nobody caught ends the process (Node's rule, kept); if a script's sandbox was
+  // entered at that moment, that script starts disabled next time instead of crash-looping the hub.
+  process.on('uncaughtException', (err) => {
+    const script = runningScript();
+    if (script) {
+      try { hub.scripts.disable(script, `the hub crashed while running it: ${err.message}`); } catch { /* the data dir may be gone */ }
+    }
+    process.stderr.write(`${err.stack ?? String(err)}\n${script ? `while running script ${script}: it starts disabled next time\n` : ''}`);
+    process.exit(1);
+  });
   await hub.start();
   const out: string[] = [];
   for (const l of hub.listeners) out.push(`MQTT  ${l.url}`);

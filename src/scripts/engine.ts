@@ -13,6 +13,7 @@ import { Sandbox, type GuestError } from './sandbox.js';
 import { publishBinding, requestCalls, wireProperties } from './bindings/mqtt.js';
 import { entityAsyncCalls, entityCalls, storageCalls, type EntityAccess, type StorageAccess } from './bindings/entity.js';
 import { InputRouter } from './inputs.js';
+import type { Quarantine } from './quarantine.js';
 import { boundedText, framesOf, parseFrame } from './guest-data.js';
 
 export interface EngineContext {
@@ -26,6 +27,8 @@ export interface EngineContext {
   storage?: StorageAccess;
   /** Scripts that run entity actions are not started on their own. */
   isActionScript?: (file: string) => boolean;
+  /** Scripts the hub crashed on, kept from starting (the hub's data dir). */
+  quarantine?: Quarantine;
 }
 
 export interface ScriptInfo {
@@ -89,16 +92,36 @@ export class ScriptEngine {
     this.offMessage = this.ctx.events.on('mqtt.message', (m) => this.inputs.route(m));
     const dir = this.ctx.dir;
     if (!dir || !existsSync(dir)) return;
+    const q = this.ctx.quarantine;
+    const crashed = q?.recoverMarker();
+    if (crashed) this.ctx.log.error({ script: crashed }, `the hub stopped while script ${crashed} was starting: it is disabled until it is saved or run again`);
     for (const f of readdirSync(dir).filter((f) => /\.(js|ts|coffee)$/.test(f)).sort()) {
       if (this.ctx.isActionScript?.(path.join(dir, f))) continue;
+      const disabled = q?.reasonFor(f);
+      if (disabled) {
+        this.ctx.log.error({ script: f }, `script ${f} is disabled since ${new Date(disabled.since).toISOString()}: ${disabled.reason}. Fix it and save it (or run it) to enable it again`);
+        continue;
+      }
       try {
+        q?.starting(f);
         await this.load(path.join(dir, f));
       } catch (err) {
         // One bad script does not keep the others (or the hub) from starting.
         this.ctx.log.error({ script: f }, err instanceof ScriptError ? err.report : String(err));
+      } finally {
+        q?.started();
       }
     }
   }
+
+  /** Why a script is disabled (the hub crashed on it), if it is. */
+  disabledReason(name: string): string | undefined { return this.ctx.quarantine?.reasonFor(name)?.reason; }
+
+  /** Records that the hub is crashing on `name`, so it starts disabled next time. */
+  disable(name: string, reason: string): void { this.ctx.quarantine?.disable(name, reason); }
+
+  /** A disabled script is saved or run again: it may start. */
+  enable(name: string): void { this.ctx.quarantine?.enable(name); }
 
   async stop(): Promise<void> {
     this.offMessage?.();
@@ -140,7 +163,7 @@ export class ScriptEngine {
         ...storageCalls(this.ctx.storage, opts.storage ?? name),
       },
       asyncCalls: { ...entityAsyncCalls(this.ctx.entities, name), ...requestCalls(this.ctx.bus) },
-    });
+    }, name);
     script = new Script(name, compiled, sandbox);
     this.scripts.set(name, script);
     const loaded = script;

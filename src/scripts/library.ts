@@ -88,6 +88,7 @@ export class ScriptLibrary {
 
   private async activate(name: string, source: string): Promise<ScriptFile> {
     const file = path.join(this.dir, name);
+    this.engine.enable(name); // saved or run again by someone: a script disabled after a crash may start
     const found = await diagnose(file, source);
     this.problems.set(name, found);
     if (found.length > 0 || this.isActionScript(file)) {
@@ -108,6 +109,8 @@ export class ScriptLibrary {
     const st = statSync(file);
     const script = this.engine.get(name);
     const runtime: Diagnostic[] = script?.lastError ? [{ ...script.lastError, severity: 'error', source: 'runtime' }] : [];
+    const disabled = this.engine.disabledReason(name);
+    if (disabled) runtime.push({ line: 1, col: 1, message: `disabled: ${disabled}; save or run it to enable it again`, severity: 'error', source: 'runtime' });
     return {
       name, language: languageOf(file), size: st.size, modified: st.mtimeMs,
       active: script !== undefined, kind: this.isActionScript(file) ? 'action' : 'script',

@@ -65,6 +65,10 @@ export async function quickjs(memoryLimitMb: number): Promise<{ module: QuickJSW
   return { module: await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory })), memory: wasmMemory, capBytes: maximum * WASM_PAGE };
 }
 
+/** The label of the sandbox whose guest code (or host code serving it) is on the stack now. */
+let running: string | undefined;
+export function runningScript(): string | undefined { return running; }
+
 export class Sandbox {
   private readonly rt: QuickJSRuntime;
   private readonly vm: QuickJSContext;
@@ -93,7 +97,7 @@ export class Sandbox {
   /** Payload bytes of this script's publishes not yet settled (host memory it holds). */
   private pendingBytes = 0;
 
-  private constructor(mod: QuickJSWASMModule, private readonly limits: ScriptLimits, private readonly host: HostCalls) {
+  private constructor(mod: QuickJSWASMModule, private readonly limits: ScriptLimits, private readonly host: HostCalls, private readonly label?: string) {
     this.rt = mod.newRuntime();
     this.rt.setMemoryLimit(Math.floor(limits.memory_limit_mb * 1024 * 1024));
     this.rt.setMaxStackSize(limits.stack_size_kb * 1024);
@@ -124,9 +128,9 @@ export class Sandbox {
     return wait;
   }
 
-  static async create(limits: ScriptLimits, host: HostCalls): Promise<Sandbox> {
+  static async create(limits: ScriptLimits, host: HostCalls, label?: string): Promise<Sandbox> {
     const q = await quickjs(limits.memory_limit_mb);
-    const sandbox = new Sandbox(q.module, limits, host);
+    const sandbox = new Sandbox(q.module, limits, host, label);
     sandbox.memory = q.memory;
     sandbox.capBytes = q.capBytes;
     return sandbox;
@@ -294,6 +298,8 @@ export class Sandbox {
   private enter(fn: () => { error?: QuickJSHandle; value?: QuickJSHandle }): GuestError | undefined {
     if (this.disposed || this.broken) return undefined;
     const started = performance.now();
+    const outer = running;
+    running = this.label;
     this.deadline = Date.now() + this.limits.cpu_limit_ms;
     this.interrupted = false;
     this.reported = false;
@@ -315,6 +321,7 @@ export class Sandbox {
       this.breakDown(err);
       return undefined;
     } finally {
+      running = outer;
       this.deadline = 0;
       this.cpu.spent(performance.now() - started);
       if (!this.broken) this.checkMemory();

@@ -99,6 +99,7 @@ export class Broker {
       // [MQTT-3.1.3-8]: Aedes would invent an id for a zero-length one with clean session 0; it
       // must be refused (CONNACK 0x02), which `authenticate` does from this mark.
       preConnect: (client, packet, done) => {
+        this.unfinished.done(client.conn as SocketLike); // CONNECT arrived: no longer a slow-loris candidate
         if (packet.clientId === '' && !packet.clean) (client as ClientWithUser).emptyPersistentId = true;
         // Aedes applies maxClientsIdLength to protocol level 3 only: a 65 535-byte id passed on 3.1.1
         if (Buffer.byteLength(packet.clientId ?? '', 'utf8') > config.max_client_id_length) (client as ClientWithUser).idTooLong = true;
@@ -114,7 +115,6 @@ export class Broker {
     aedes.on('publish', (_p, client) => { if (client) this.stats.received++; });
     aedes.on('clientReady', (client) => {
       this.stats.connected++;
-      this.unfinished.done(client.conn as SocketLike);
       if (this.internal.has(client.conn)) return;
       const user = (client as ClientWithUser).smartHomeUser ?? '';
       // a persistent session belongs to the user who made it; a clean one leaves nothing to own

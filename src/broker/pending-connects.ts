@@ -1,7 +1,10 @@
-// Connections that have not completed CONNECT yet (issue 14: 1 000 sockets that sent one byte each
-// kept every legitimate client out until the connect timeout). Bounded per address, and once many
-// are pending, or the broker is full, the oldest unfinished ones make room for new ones: a real
-// client sends CONNECT within milliseconds, a slow-loris socket waits to be evicted.
+// Connections that have not sent CONNECT yet (issue 14: 1 000 sockets that sent one byte each kept
+// every legitimate client out until the connect timeout). A real client sends CONNECT within
+// milliseconds of connecting; a slow-loris socket never does. So an address holding many such
+// sockets loses its oldest once it is older than YOUNG_MS (a burst of 100 connects from one host,
+// accepted before any CONNECT is read, is not punished), once many are pending in all they get a
+// short timeout, and a full broker makes room by closing the oldest one. A connection whose
+// CONNECT arrived is no longer pending (its authentication may take a while: scrypt).
 
 export interface PendingLimits {
   /** Unfinished connections one address may hold; past it its oldest unfinished one is closed. */
@@ -12,6 +15,9 @@ export interface PendingLimits {
 }
 
 interface Pending { address: string; since: number }
+
+/** A pending connection younger than this is never closed for its address's count. */
+const YOUNG_MS = 500;
 export interface Closable { destroy(): void; remoteAddress?: string }
 
 export class PendingConnects<S extends Closable> {
@@ -29,8 +35,11 @@ export class PendingConnects<S extends Closable> {
   add(socket: S): void {
     const address = socket.remoteAddress ?? 'unknown';
     if ((this.perAddress.get(address) ?? 0) >= this.limits.max_pending_per_address) {
-      const oldest = [...this.pending].find(([, p]) => p.address === address)?.[0];
-      if (oldest) this.evict(oldest, `more than broker.max_pending_per_address (${this.limits.max_pending_per_address}) connections from ${address} have not sent CONNECT`);
+      let oldest: [S, Pending] | undefined;
+      for (const entry of this.pending) if (entry[1].address === address) { oldest = entry; break; }
+      if (oldest && this.now() - oldest[1].since >= YOUNG_MS) {
+        this.evict(oldest[0], `more than broker.max_pending_per_address (${this.limits.max_pending_per_address}) connections from ${address} have not sent CONNECT`);
+      }
     }
     this.pending.set(socket, { address, since: this.now() });
     this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
@@ -40,7 +49,7 @@ export class PendingConnects<S extends Closable> {
     }
   }
 
-  /** CONNECT completed, or the socket closed. */
+  /** CONNECT arrived, or the socket closed. */
   done(socket: S): void {
     const p = this.pending.get(socket);
     if (!p) return;

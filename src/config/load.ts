@@ -65,22 +65,30 @@ function readConfigFile(file: string): LoadedYaml {
   return { ...loaded, data };
 }
 
-/** Which file to read: --config, else smart-home.yaml in the data dir, else in cwd; none is fine. */
-function findConfigFile(o: ConfigOverrides, cwd: string): string | undefined {
+/**
+ * Which file to read: --config, else smart-home.yaml in the data dir (--data, or the default
+ * ./data: `npm start` passes no --data), else in cwd; none is fine.
+ */
+function findConfigFile(o: ConfigOverrides, cwd: string): { file: string; inDataDir: boolean } | undefined {
   if (o.config) {
     const f = path.resolve(cwd, o.config);
     if (!existsSync(f)) throw new ConfigError(`${f}: config file not found (given by --config / SMART_HOME_CONFIG)`);
-    return f;
+    return { file: f, inDataDir: false };
   }
-  const candidates = [o.data && path.resolve(cwd, o.data, 'smart-home.yaml'), path.resolve(cwd, 'smart-home.yaml')];
-  return candidates.find((f): f is string => !!f && existsSync(f));
+  const inData = path.resolve(cwd, o.data ?? DEFAULT_DATA_DIR, 'smart-home.yaml');
+  if (existsSync(inData)) return { file: inData, inDataDir: true };
+  const inCwd = path.resolve(cwd, 'smart-home.yaml');
+  return existsSync(inCwd) ? { file: inCwd, inDataDir: false } : undefined;
 }
+
+const DEFAULT_DATA_DIR = './data';
 
 export interface LoadedConfig { config: Config; file?: string }
 
 export function loadConfig(flags: ConfigOverrides, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
   const o = { ...overridesFromEnv(env), ...stripUndefined(flags) };
-  const file = findConfigFile(o, cwd);
+  const found = findConfigFile(o, cwd);
+  const file = found?.file;
   const loaded = file ? readConfigFile(file) : undefined;
   const raw = structuredClone((loaded?.data ?? {}) as Record<string, unknown>);
 
@@ -91,7 +99,10 @@ export function loadConfig(flags: ConfigOverrides, env: NodeJS.ProcessEnv = proc
   const config = result.data;
   // Relative paths in the file are relative to the file; from flags, to cwd.
   const base = file ? path.dirname(file) : cwd;
-  config.data_dir = o.data ? path.resolve(cwd, o.data) : path.resolve(base, config.data_dir);
+  // a file found in the data dir lives there: that dir is the data dir unless the file says otherwise
+  const fileSetsDataDir = raw.data_dir !== undefined;
+  config.data_dir = o.data ? path.resolve(cwd, o.data)
+    : found?.inDataDir && !fileSetsDataDir ? path.dirname(file!) : path.resolve(base, config.data_dir);
   if (o.logLevel) {
     const lvl = configSchema.shape.log_level.safeParse(o.logLevel);
     if (!lvl.success) throw new ConfigError(`--log-level: "${o.logLevel}" is not one of fatal, error, warn, info, debug, trace, silent`);

@@ -1,7 +1,7 @@
 // Config: file + env + flags, validated, with errors that name the file, line and key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, ConfigError } from '../../src/config/load.js';
 import { tempDir, removeDir } from '../helpers.js';
@@ -91,4 +91,16 @@ test('an external broker URL must have an MQTT scheme', () => {
   withFile('mqtt:\n  url: ftp://x\n', (file) => {
     assert.match(configError(() => loadConfig({ config: file }, {})), /:2:3: mqtt\.url: must start with mqtt:\/\//);
   });
+});
+
+test('smart-home.yaml in the default data dir is read without --data (npm start), and that dir stays the data dir', () => {
+  const dir = tempDir();
+  mkdirSync(path.join(dir, 'data'));
+  writeFileSync(path.join(dir, 'data', 'smart-home.yaml'), 'http:\n  port: 8123\n');
+  try {
+    const { config, file } = loadConfig({}, {}, dir);
+    assert.equal(file, path.join(dir, 'data', 'smart-home.yaml'));
+    assert.equal(config.http.port, 8123);
+    assert.equal(config.data_dir, path.join(dir, 'data'), 'not data/data');
+  } finally { removeDir(dir); }
 });

@@ -28,7 +28,7 @@ test('1 000 sockets that sent one byte do not keep a client out; the broker clos
   for (const s of loris) s.drop();
 });
 
-test('a burst of 200 real clients from one address all connect (young pending connections are not closed)', async () => {
+test('a burst of 200 real clients from one address all connect, none closed as unfinished', async () => {
   const broker = h.hub.broker as unknown as { unfinished: { size: number }; stats: { unfinishedEvicted: number } };
   await waitFor(() => broker.unfinished.size === 0, 5000, 'the first test\'s sockets to be gone');
   const before = broker.stats.unfinishedEvicted;

@@ -50,7 +50,14 @@ export class Broker {
   private _acl?: Acl;
   /** The ACL in force (undefined: none configured, everything allowed). */
   get acl(): Acl | undefined { return this._acl; }
-  private allowAnonymous = false;
+  /** allow_anonymous as configured; null: only while no user exists, decided per CONNECT. */
+  private anonymousMode: boolean | null = false;
+  private lockWatch?: NodeJS.Timeout;
+
+  /** Whether an anonymous CONNECT is let in now (the user table is read each time: users are added from the CLI too). */
+  private get allowAnonymous(): boolean {
+    return this.anonymousMode ?? this.ctx.users.count() === 0;
+  }
   private sys?: SysTopics;
   private mdns?: Advertiser;
   readonly listeners: BoundListener[] = [];
@@ -81,9 +88,15 @@ export class Broker {
             'Add a user (smart-home user add NAME) or set broker.allow_anonymous: true explicitly.',
         );
       }
-      this.allowAnonymous = !hasUsers;
+      this.anonymousMode = null;
+      // The first user locks the broker at once (issue 15): anonymous clients already connected
+      // are disconnected when it appears, whether added through the API or by `smart-home user add`.
+      if (!hasUsers) {
+        this.lockWatch = setInterval(() => this.dropAnonymousOnceLocked(), 1000);
+        this.lockWatch.unref();
+      }
     } else {
-      this.allowAnonymous = config.allow_anonymous;
+      this.anonymousMode = config.allow_anonymous;
     }
 
     const persistence = createSqlitePersistence(this.ctx.db, (client) => this.internal.has(client.conn as object));
@@ -179,6 +192,7 @@ export class Broker {
     this.mdns?.stop();
     this.sys?.stop();
     this.unfinished.stop();
+    if (this.lockWatch) clearInterval(this.lockWatch);
     for (const s of this.sockets) s.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     if (this.aedes) await new Promise<void>((r) => this.aedes!.close(() => r()));
@@ -294,6 +308,16 @@ export class Broker {
     const err = new Error('client id belongs to another user') as AuthenticateError;
     err.returnCode = IDENTIFIER_REJECTED;
     done(err, false);
+  }
+
+  private dropAnonymousOnceLocked(): void {
+    if (this.ctx.users.count() === 0) return;
+    clearInterval(this.lockWatch);
+    this.lockWatch = undefined;
+    const all = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients ?? {};
+    const anonymous = Object.values(all).filter((c) => !this.internal.has(c.conn) && (c as ClientWithUser).smartHomeUser === undefined);
+    if (anonymous.length > 0) this.ctx.log.warn({ clients: anonymous.map((c) => c.id) }, `a user was added: ${anonymous.length} anonymous client(s) disconnected (anonymous clients are refused from now on)`);
+    for (const c of anonymous) c.close();
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {

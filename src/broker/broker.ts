@@ -154,7 +154,9 @@ export class Broker {
     const [hubSide, brokerSide] = duplexPair();
     this.internal.add(brokerSide);
     holdPubacks(brokerSide);
-    this.aedes.handle(brokerSide);
+    // the granted-QoS rule holds for the hub's own connection too (issue 15): the explorer's QoS 0
+    // '#' next to a script's QoS 2 filter must not deliver a QoS 1 message at QoS 0
+    applyGrantedQos(this.aedes.handle(brokerSide) as unknown as DeliveringClient);
     return hubSide;
   }
 

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { configSchema, type Config } from '../src/config/schema.js';
 import { Hub } from '../src/hub.js';
+import { openStore } from '../src/store/db.js';
+import { UserStore } from '../src/store/users.js';
 import { createLogger } from '../src/log.js';
 
 export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -68,6 +70,19 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 }
 
 export interface TestHub { hub: Hub; url: string; dir: string; stop(): Promise<void> }
+
+/**
+ * A started hub whose users exist before it starts (as after `smart-home user add`): the broker
+ * then refuses anonymous clients from its first CONNECT.
+ */
+export async function startHubWithUsers(users: { name: string; password: string; admin?: boolean }[], overrides: Record<string, unknown> = {}): Promise<TestHub> {
+  const dir = tempDir();
+  const db = openStore(dir);
+  const store = new UserStore(db);
+  for (const u of users) await store.add(u.name, u.password, u.admin ?? false);
+  db.close();
+  return startHub(overrides, dir);
+}
 
 /** A started hub on an ephemeral loopback port with its own temp data dir. */
 export async function startHub(overrides: Record<string, unknown> = {}, dir = tempDir()): Promise<TestHub> {

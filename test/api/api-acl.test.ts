@@ -4,9 +4,7 @@
 // anywhere). Tokens carry a scope (read, user, admin) and an optional expiry.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, tempDir, removeDir, type TestHub } from '../helpers.js';
-import { openStore } from '../../src/store/db.js';
-import { UserStore } from '../../src/store/users.js';
+import { startHubWithUsers, connect, removeDir, type TestHub } from '../helpers.js';
 import { ApiClient } from './client.js';
 
 const ACL = `
@@ -21,13 +19,7 @@ const basic = (user: string, password: string) => new ApiClient(h.hub.api!.url, 
 let alice: ApiClient;
 let eve: ApiClient;
 before(async () => {
-  const dir = tempDir();
-  const db = openStore(dir);
-  const users = new UserStore(db);
-  await users.add('alice', 'alice-password', true);
-  await users.add('eve', 'eve-password');
-  db.close();
-  h = await startHub({ broker: { acl: ACL }, http: { enabled: true, port: 0 } }, dir);
+  h = await startHubWithUsers([{ name: 'alice', password: 'alice-password', admin: true }, { name: 'eve', password: 'eve-password' }], { broker: { acl: ACL }, http: { enabled: true, port: 0 } });
   alice = basic('alice', 'alice-password');
   eve = basic('eve', 'eve-password');
 });

@@ -2,9 +2,7 @@
 // and wildcards, and the HTTP API without a session or with another user's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, collect, tempDir, removeDir, sleep, subscribeCodes, type TestHub } from '../helpers.js';
-import { openStore } from '../../src/store/db.js';
-import { UserStore } from '../../src/store/users.js';
+import { startHubWithUsers, connect, collect, removeDir, sleep, subscribeCodes, type TestHub } from '../helpers.js';
 import { ApiClient } from '../api/client.js';
 
 const ACL = `
@@ -19,13 +17,7 @@ pattern read users/%u/#
 let h: TestHub;
 const warnings: string[] = [];
 before(async () => {
-  const dir = tempDir();
-  const db = openStore(dir);
-  const users = new UserStore(db);
-  await users.add('alice', 'alice-secret-1', true);
-  await users.add('eve', 'eve-secret-12');
-  db.close();
-  h = await startHub({ broker: { acl: ACL, auth_failures: { per_user: 3, per_address: 6, window_s: 1.5 } }, http: { enabled: true, port: 0 } }, dir);
+  h = await startHubWithUsers([{ name: 'alice', password: 'alice-secret-1', admin: true }, { name: 'eve', password: 'eve-secret-12' }], { broker: { acl: ACL, auth_failures: { per_user: 3, per_address: 6, window_s: 1.5 } }, http: { enabled: true, port: 0 } });
   // the broker's log, to check what it says about refused logins
   const log = (h.hub as unknown as { broker: { ctx: { log: { warn: (o: unknown, m: string) => void } } } }).broker.ctx.log;
   const warn = log.warn.bind(log);

@@ -1,9 +1,8 @@
 // Users, passwords and Mosquitto-style ACLs on the embedded broker.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, collect, tempDir, removeDir, sleep, subscribeCodes, type TestHub } from '../helpers.js';
-import { openStore } from '../../src/store/db.js';
 import { UserStore } from '../../src/store/users.js';
+import { startHubWithUsers, connect, collect, removeDir, sleep, subscribeCodes, type TestHub } from '../helpers.js';
 
 const ACL = `
 # anonymous: nothing
@@ -17,13 +16,7 @@ pattern readwrite devices/%u/#
 
 let h: TestHub;
 before(async () => {
-  const dir = tempDir();
-  const db = openStore(dir);
-  const users = new UserStore(db);
-  await users.add('alice', 'alice-secret-1');
-  await users.add('bob', 'bob-secret-12');
-  db.close();
-  h = await startHub({ broker: { acl: ACL } }, dir);
+  h = await startHubWithUsers([{ name: 'alice', password: 'alice-secret-1' }, { name: 'bob', password: 'bob-secret-12' }], { broker: { acl: ACL } });
 });
 after(async () => { await h.stop(); removeDir(h.dir); });
 

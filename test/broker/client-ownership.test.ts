@@ -3,19 +3,11 @@
 // is refused (CONNACK 0x02), A stays connected, and A's queue waits for A.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, collect, removeDir, tempDir, roundTrip, type TestHub } from '../helpers.js';
-import { openStore } from '../../src/store/db.js';
-import { UserStore } from '../../src/store/users.js';
+import { startHubWithUsers, connect, collect, removeDir, roundTrip, type TestHub } from '../helpers.js';
 
 let h: TestHub;
 before(async () => {
-  const dir = tempDir();
-  const db = openStore(dir);
-  const users = new UserStore(db);
-  await users.add('alice', 'alice-password');
-  await users.add('bob', 'bob-password');
-  db.close();
-  h = await startHub({}, dir);
+  h = await startHubWithUsers([{ name: 'alice', password: 'alice-password' }, { name: 'bob', password: 'bob-password' }]);
 });
 after(async () => { await h.stop(); removeDir(h.dir); });
 

@@ -1,6 +1,7 @@
 // Loads scripts, gives each a sandbox with the bindings, keeps their logs, and reports every
 // error at the user's own file:line:col.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { ScriptLimits } from '../config/schema.js';
 import type { EventBus, ScriptLogEvent } from '../events.js';
@@ -76,17 +77,27 @@ export class ScriptEngine {
    * often with the same code. Failed compiles are not remembered.
    */
   private compile(file: string, source: string, language?: Language): Promise<CompiledScript> {
-    const key = `${language ?? ''}\0${file}\0${source}`;
+    const key = `${language ?? ''}\0${file}\0${createHash('sha256').update(source).digest('base64')}`;
     const hit = this.compiled.get(key);
-    if (hit) { this.compiled.delete(key); this.compiled.set(key, hit); return hit; }
-    const p = compileOffThread(file, source, language);
-    this.compiled.set(key, p);
-    p.catch(() => this.compiled.delete(key));
-    if (this.compiled.size > 200) this.compiled.delete(this.compiled.keys().next().value!);
-    return p;
+    if (hit) { this.compiled.delete(key); this.compiled.set(key, hit); return hit.compiled; }
+    const compiled = compileOffThread(file, source, language);
+    this.compiled.set(key, { compiled, size: source.length });
+    this.compiledBytes += source.length;
+    compiled.catch(() => this.forget(key));
+    // bounded in entries and in source kept (a 1 MB script compiled 200 times would be 200 MB)
+    while (this.compiled.size > 200 || this.compiledBytes > 16 * 1024 * 1024) this.forget(this.compiled.keys().next().value!);
+    return compiled;
   }
 
-  private readonly compiled = new Map<string, Promise<CompiledScript>>();
+  private forget(key: string): void {
+    const e = this.compiled.get(key);
+    if (!e) return;
+    this.compiled.delete(key);
+    this.compiledBytes -= e.size;
+  }
+
+  private readonly compiled = new Map<string, { compiled: Promise<CompiledScript>; size: number }>();
+  private compiledBytes = 0;
 
   async start(): Promise<void> {
     this.offMessage = this.ctx.events.on('mqtt.message', (m) => this.inputs.route(m));

@@ -74,7 +74,9 @@ export class MqttExplorer {
     const { events } = this.ctx;
     this.offs.push(events.on('mqtt.publishing', (e) => this.remember(e)));
     this.offs.push(events.on('mqtt.message', (m) => this.receive(m)));
-    await this.ctx.bus.subscribe('#', 0);
+    // at QoS 2, so every message arrives at the QoS it was published with (the broker delivers at
+    // the lower of the two) and the explorer shows that QoS
+    await this.ctx.bus.subscribe('#', 2);
   }
 
   private async release(): Promise<void> {

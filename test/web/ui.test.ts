@@ -108,7 +108,7 @@ test('the editor completes the script API from its type file', async () => {
 });
 
 test("an entity's action button publishes", async () => {
-  const sub = await connect(t.url);
+  const sub = await connect(t.url, { username: 'admin', password: 'correct horse' }); // a user exists: no anonymous clients
   const got = collect(sub);
   await sub.subscribeAsync('zigbee2mqtt/device/set');
   await page.goto(`${t.hub.api!.url}/#/entities`);

@@ -9,7 +9,8 @@ export class Metrics {
 
   constructor(private readonly hub: ApiHub) {
     const r = this.registry;
-    collectDefaultMetrics({ register: r, prefix: 'smart_home_process_' });
+    // prom-client's own names already start with process_ / nodejs_ (no smart_home_process_process_…)
+    collectDefaultMetrics({ register: r, prefix: 'smart_home_' });
     const ack = new Histogram({
       name: 'smart_home_publish_ack_seconds', help: "time from a hub publish to its completion (written for QoS 0, PUBACK for 1, PUBCOMP for 2)",
       labelNames: ['qos'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [r],

@@ -85,7 +85,8 @@ export class ApiServer {
       }
       const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
       if (status === 500) log.error({ err }, 'request failed');
-      return send(status, status === 500 ? 'INTERNAL' : err.code ?? 'BAD_REQUEST', status === 500 ? 'internal error (logged)' : err.message);
+      const code = status === 500 ? 'INTERNAL' : status === 429 ? 'RATE_LIMITED' : err.code ?? 'BAD_REQUEST';
+      return send(status, code, status === 500 ? 'internal error (logged)' : err.message);
     });
 
     app.get('/healthz', { config: { public: true }, schema: { tags: ['system'] } }, async () => ({ status: 'ok' }));

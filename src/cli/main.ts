@@ -78,7 +78,7 @@ export function reportError(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
   if (err instanceof ConfigError || err instanceof BrokerConfigError || err instanceof AclError || err instanceof UserError) {
     process.stderr.write(`smart-home: ${err.message}\n`);
-    return err instanceof UserError ? EXIT_RUNTIME : EXIT_USAGE;
+    return err instanceof UserError && !err.badInput ? EXIT_RUNTIME : EXIT_USAGE;
   }
   if (err instanceof ScriptError) {
     process.stderr.write(`${err.report}\n`);

@@ -24,7 +24,7 @@ export async function readPassword(fromStdin: boolean): Promise<string> {
   });
   const a = await ask('Password: ');
   const b = await ask('Again: ');
-  if (a !== b) throw new UserError('the passwords differ');
+  if (a !== b) throw new UserError('the passwords differ', true);
   return a;
 }
 

@@ -10,7 +10,11 @@ const USER_NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 export interface User { name: string; admin: boolean; createdAt: number }
 
-export class UserError extends Error { override name = 'UserError'; }
+export class UserError extends Error {
+  override name = 'UserError';
+  /** `badInput`: the name or password given is not acceptable (a usage error, exit 2), not a state of the store. */
+  constructor(message: string, readonly badInput = false) { super(message); }
+}
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
@@ -35,13 +39,13 @@ export class UserStore {
   /** Names allow no MQTT wildcards or separators, so a `%u` in an ACL pattern cannot widen it. */
   static checkName(name: string): void {
     if (!USER_NAME.test(name)) {
-      throw new UserError(`user name "${name}" is not allowed: use 1-64 letters, digits, "_", ".", "@" or "-" (no "/", "+", "#")`);
+      throw new UserError(`user name "${name}" is not allowed: use 1-64 letters, digits, "_", ".", "@" or "-" (no "/", "+", "#")`, true);
     }
   }
 
   async add(name: string, password: string, admin = false): Promise<void> {
     UserStore.checkName(name);
-    if (password.length < 8) throw new UserError('password must be at least 8 characters');
+    if (password.length < 8) throw new UserError('password must be at least 8 characters', true);
     if (this.db.prepare('SELECT 1 FROM users WHERE name = ?').get(name)) throw new UserError(`user "${name}" already exists`);
     const hash = await hashPassword(password);
     this.db.prepare('INSERT INTO users (name, password_hash, admin, created_at) VALUES (?, ?, ?, ?)').run(name, hash, admin ? 1 : 0, Date.now());

@@ -184,4 +184,6 @@ test('OpenAPI document, docs page and Prometheus metrics', async () => {
   assert.match(metrics, /^smart_home_scripts [1-9]/m);
   assert.match(metrics, /^smart_home_script_queue_overflows_total 0/m);
   assert.match(metrics, /^smart_home_broker_clients \d+/m);
+  assert.match(metrics, /^smart_home_process_cpu_user_seconds_total /m);
+  assert.doesNotMatch(metrics, /process_process/, 'no doubled prefix');
 });

@@ -114,4 +114,5 @@ test('login is rate limited per address', async () => {
   const limited = await c.login('admin', 'correct horse');
   assert.equal(limited.status, 429, 'even the right password waits out the window');
   assert.match(limited.body.error?.message ?? (limited.body as any).message, /rate|retry|limit/i);
+  assert.equal(limited.body.error?.code, 'RATE_LIMITED');
 });

@@ -92,10 +92,11 @@ test('user add (password from stdin), list, remove; bad names and short password
   assert.equal(dup.code, 1);
   assert.match(dup.stderr, /user "alice" already exists/);
   const bad = await runCli(['user', 'add', 'a/#', '--password-stdin', '--data', dir], { input: 'whatever123\n' });
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2, 'a bad name is a usage error');
   assert.match(bad.stderr, /user name "a\/#" is not allowed/);
   const short = await runCli(['user', 'add', 'bob', '--password-stdin', '--data', dir], { input: 'short\n' });
   assert.match(short.stderr, /at least 8 characters/);
+  assert.equal(short.code, 2);
   const rm = await runCli(['user', 'remove', 'alice', '--data', dir]);
   assert.equal(rm.code, 0);
   assert.match((await runCli(['user', 'list', '--data', dir])).stdout, /no users/);

@@ -180,7 +180,7 @@ export class Broker {
 
   /** Connected clients with their user, address and subscriptions (the hub's own client included). */
   clients(): { id: string; user?: string; address?: string; internal: boolean; subscriptions: { topic: string; qos: number }[] }[] {
-    const all = (this.aedes as unknown as { clients?: Record<string, Client & AedesClientView> } | undefined)?.clients ?? {};
+    const all = this.aedesClients() as Record<string, Client & AedesClientView>;
     return Object.values(all).map((c) => ({
       id: c.id,
       user: (c as ClientWithUser).smartHomeUser,
@@ -188,6 +188,11 @@ export class Broker {
       internal: this.internal.has(c.conn),
       subscriptions: Object.entries(c.subscriptions ?? {}).map(([topic, s]) => ({ topic, qos: s.qos })),
     }));
+  }
+
+  /** Aedes's connected clients by id (a public field its types do not declare). */
+  private aedesClients(): Record<string, Client | undefined> {
+    return (this.aedes as unknown as { clients?: Record<string, Client | undefined> } | undefined)?.clients ?? {};
   }
 
   async stop(): Promise<void> {
@@ -302,7 +307,7 @@ export class Broker {
    * resuming the owner's session with its queued messages, as Aedes would.
    */
   private admitOwner(client: Client, user: string, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
-    const live = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[client.id];
+    const live = this.aedesClients()[client.id];
     const owner = live && !this.internal.has(live.conn) ? ((live as ClientWithUser).smartHomeUser ?? '') : this.owners.owner(client.id);
     if (owner === undefined || owner === user) return done(null, true);
     this.stats.authFailures++;
@@ -316,8 +321,7 @@ export class Broker {
     if (this.ctx.users.count() === 0) return;
     clearInterval(this.lockWatch);
     this.lockWatch = undefined;
-    const all = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients ?? {};
-    const anonymous = Object.values(all).filter((c) => !this.internal.has(c.conn) && (c as ClientWithUser).smartHomeUser === undefined);
+    const anonymous = Object.values(this.aedesClients()).filter((c): c is Client => c !== undefined && !this.internal.has(c.conn) && (c as ClientWithUser).smartHomeUser === undefined);
     if (anonymous.length > 0) this.ctx.log.warn({ clients: anonymous.map((c) => c.id) }, `a user was added: ${anonymous.length} anonymous client(s) disconnected (anonymous clients are refused from now on)`);
     for (const c of anonymous) c.close();
   }

@@ -25,7 +25,6 @@ export class PendingConnects<S extends Closable> {
   private readonly pending = new Map<S, Pending>();
   private readonly perAddress = new Map<string, number>();
   private sweeper?: NodeJS.Timeout;
-  evicted = 0;
 
   constructor(private readonly limits: PendingLimits, private readonly onEvict: (socket: S, why: string) => void, private readonly now = () => Date.now()) {}
 
@@ -78,7 +77,6 @@ export class PendingConnects<S extends Closable> {
 
   private evict(socket: S, why: string): void {
     this.done(socket);
-    this.evicted++;
     this.onEvict(socket, why);
     socket.destroy();
   }

@@ -58,7 +58,6 @@ export class CpuBudget {
   /** Windows in a row in which the script was throttled. */
   private throttledWindows = 0;
   private throttledInWindow = false;
-  throttles = 0;
 
   constructor(private readonly limits: CpuLimits, private readonly onThrottle: (usedMs: number, windows: number) => void) {}
 
@@ -96,7 +95,6 @@ export class CpuBudget {
     if (over <= 0) return 0;
     if (!this.throttledInWindow) {
       this.throttledInWindow = true;
-      this.throttles++;
       this.onThrottle(this.estimate(now), this.throttledWindows + 1);
     }
     // the previous window's share fades linearly: wait until enough of it has

@@ -1,10 +1,9 @@
 // Loads scripts, gives each a sandbox with the bindings, keeps their logs, and reports every
 // error at the user's own file:line:col.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { ScriptLimits } from '../config/schema.js';
-import type { EventBus, ScriptLogEvent } from '../events.js';
+import type { EventBus, MqttMessageEvent, ScriptLogEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import type { MqttBus } from '../mqtt/bus.js';
 import type { CompiledScript, Language } from './compile.js';
@@ -15,7 +14,7 @@ import { publishBinding, requestCalls, wireProperties } from './bindings/mqtt.js
 import { entityAsyncCalls, entityCalls, storageCalls, type EntityAccess, type StorageAccess } from './bindings/entity.js';
 import { InputRouter } from './inputs.js';
 import type { Quarantine } from './quarantine.js';
-import { boundedText, framesOf, parseFrame } from './guest-data.js';
+import { boundedText, framesOf, jsonTooDeep, MAX_JSON_DEPTH, parseFrame } from './guest-data.js';
 
 export interface EngineContext {
   limits: ScriptLimits;
@@ -72,32 +71,6 @@ export class ScriptEngine {
     configureCompiler(ctx.limits);
   }
 
-  /**
-   * Compiled off the main thread, and remembered by source: an action body or a snippet runs
-   * often with the same code. Failed compiles are not remembered.
-   */
-  private compile(file: string, source: string, language?: Language): Promise<CompiledScript> {
-    const key = `${language ?? ''}\0${file}\0${createHash('sha256').update(source).digest('base64')}`;
-    const hit = this.compiled.get(key);
-    if (hit) { this.compiled.delete(key); this.compiled.set(key, hit); return hit.compiled; }
-    const compiled = compileOffThread(file, source, language);
-    this.compiled.set(key, { compiled, size: source.length });
-    this.compiledBytes += source.length;
-    compiled.catch(() => this.forget(key));
-    // bounded in entries and in source kept (a 1 MB script compiled 200 times would be 200 MB)
-    while (this.compiled.size > 200 || this.compiledBytes > 16 * 1024 * 1024) this.forget(this.compiled.keys().next().value!);
-    return compiled;
-  }
-
-  private forget(key: string): void {
-    const e = this.compiled.get(key);
-    if (!e) return;
-    this.compiled.delete(key);
-    this.compiledBytes -= e.size;
-  }
-
-  private readonly compiled = new Map<string, { compiled: Promise<CompiledScript>; size: number }>();
-  private compiledBytes = 0;
 
   async start(): Promise<void> {
     this.offMessage = this.ctx.events.on('mqtt.message', (m) => this.inputs.route(m));
@@ -140,6 +113,16 @@ export class ScriptEngine {
     this.inputs.stop();
   }
 
+  /** Whether a message's payload is JSON nested too deep to parse in a sandbox: scanned once, whatever the number of scripts. */
+  private deepJson(msg: MqttMessageEvent): boolean {
+    if (msg.payload.length <= MAX_JSON_DEPTH) return false; // the common case: too short to nest that deep
+    let deep = this.deepJsonSeen.get(msg);
+    if (deep === undefined) this.deepJsonSeen.set(msg, (deep = jsonTooDeep(msg.payload)));
+    return deep;
+  }
+
+  private readonly deepJsonSeen = new WeakMap<MqttMessageEvent, boolean>();
+
   list(): ScriptInfo[] {
     return [...this.scripts.values()].map((s) => ({
       name: s.name, file: s.compiled.file, language: s.compiled.language, errors: s.errors, pendingPublishes: s.sandbox.pendingPublishes,
@@ -154,7 +137,7 @@ export class ScriptEngine {
    * ScriptError; a runtime error at the top level is logged to the script's log and counted.
    */
   async load(file: string, opts: LoadOptions = {}, source = readFileSync(file, 'utf8')): Promise<Script> {
-    const compiled = await this.compile(file, source, opts.language);
+    const compiled = await compileOffThread(file, source, opts.language);
     const name = opts.name ?? path.basename(file);
     this.unload(name);
     let script: Script | undefined;
@@ -181,7 +164,7 @@ export class ScriptEngine {
     router.attach({
       name,
       deliver: (subId, msg, params) => {
-        const r = sandbox.deliver(String(subId), msg.topic, msg.payload, msg.qos, msg.retain, params, msg.properties && wireProperties(msg.properties));
+        const r = sandbox.deliver(String(subId), msg.topic, msg.payload, msg.qos, msg.retain, params, msg.properties && wireProperties(msg.properties), this.deepJson(msg));
         if (r.error) this.reportGuestError(loaded, r.error);
         return r.done;
       },
@@ -201,7 +184,7 @@ export class ScriptEngine {
    */
   async runEntityAction(file: string, entityId: string, actionName: string, params: Record<string, unknown>): Promise<void> {
     const source = readFileSync(file, 'utf8');
-    const compiled = await this.compile(file, source);
+    const compiled = await compileOffThread(file, source);
     const fail = (script: Script, err: GuestError): never => {
       this.reportGuestError(script, err);
       throw Object.assign(new Error(`action ${actionName} of ${entityId} failed: ${this.describeGuestError(script.compiled, err).text}`), { code: 'ACTION_FAILED', name: 'EntityError' });

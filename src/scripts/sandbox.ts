@@ -189,7 +189,7 @@ export class Sandbox {
    * Hands one MQTT message to the handlers `ids` (comma-separated). Returns true when they all
    * finished synchronously; otherwise `calls.handlerDone` is called when they settle.
    */
-  deliver(ids: string, topic: string, payload: Buffer, qos: number, retain: boolean, params: string[], properties?: string): { done: boolean; error?: GuestError } {
+  deliver(ids: string, topic: string, payload: Buffer, qos: number, retain: boolean, params: string[], properties?: string, deepJson = jsonTooDeep(payload)): { done: boolean; error?: GuestError } {
     if (this.disposed || this.broken) return { done: true };
     let done = true;
     const error = this.enter(() => {
@@ -198,7 +198,7 @@ export class Sandbox {
         vm.newString(ids), vm.newString(topic), vm.newString(payload.toString('utf8')),
         vm.newArrayBuffer(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength)),
         vm.newNumber(qos), retain ? vm.true : vm.false, vm.newString(JSON.stringify(params)), vm.newString(properties ?? ''),
-        jsonTooDeep(payload) ? vm.true : vm.false,
+        deepJson ? vm.true : vm.false,
       ];
       const r = vm.callFunction(this.deliverFn!, vm.undefined, ...args);
       for (const a of args) a.dispose();
@@ -379,7 +379,7 @@ export class Sandbox {
       const raw = dumped as { name?: unknown; message?: unknown; stack?: unknown };
       const e = guestError(raw.name, raw.message, raw.stack);
       if (typeof raw.message !== 'string') e.message = Array.isArray(dumped) ? 'uncaught array' : 'uncaught object';
-      if (e.name === 'InternalError' && /interrupted/.test(e.message)) e.message = `interrupted: the script ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (an endless loop?)`;
+      this.describeThrown(e);
       if (e.name === 'InternalError' && /stack overflow/.test(e.message)) e.message = `stack overflow: recursion deeper than stack_size_kb (${this.limits.stack_size_kb} KiB) allows`;
       return e;
     }

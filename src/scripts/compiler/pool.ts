@@ -4,6 +4,7 @@
 // heap limit; a job past the time limit terminates its worker (the next job gets a new one), and
 // both limits end in an error located at the script, not a hub outage. An idle worker exits
 // after a while, so TypeScript's ~60 MiB are not kept for nothing.
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { fromCompiled, languageOf, type CompiledScript, type Language } from '../compile.js';
 import { ScriptError } from '../errors.js';
@@ -110,12 +111,38 @@ export function configureCompiler(l: CompileLimits): void {
   limits = { compile_timeout_ms: l.compile_timeout_ms, compile_memory_mb: l.compile_memory_mb };
 }
 
-/** Compiles off the main thread; a syntax error, or a compile past the limits, rejects with a ScriptError. */
-export async function compileOffThread(file: string, source: string, language?: Language): Promise<CompiledScript> {
-  const r = await compileLane.run({ op: 'compile', file, source, language: language ?? languageOf(file) });
-  if (!r.ok) throw toError(r.error, source);
-  const c = r.compiled!;
-  return fromCompiled(file, source, c.language, c.code, c.map);
+/**
+ * Compiles off the main thread; a syntax error, or a compile past the limits, rejects with a
+ * ScriptError. Remembered by source (checked, then loaded; an action body run again and again),
+ * bounded in entries and in source kept; failed compiles are not remembered.
+ */
+export function compileOffThread(file: string, source: string, language?: Language): Promise<CompiledScript> {
+  let lang: Language;
+  try { lang = language ?? languageOf(file); } catch (err) { return Promise.reject(err); }
+  const key = `${lang}\0${file}\0${createHash('sha256').update(source).digest('base64')}`;
+  const hit = compiledCache.get(key);
+  if (hit) { compiledCache.delete(key); compiledCache.set(key, hit); return hit.compiled; }
+  const compiled = compileLane.run({ op: 'compile', file, source, language: lang }).then((r) => {
+    if (!r.ok) throw toError(r.error, source);
+    const c = r.compiled!;
+    return fromCompiled(file, source, c.language, c.code, c.map);
+  });
+  compiledCache.set(key, { compiled, size: source.length });
+  compiledBytes += source.length;
+  compiled.catch(() => forget(key));
+  // a 1 MB script compiled 200 times would otherwise be 200 MB
+  while (compiledCache.size > 200 || compiledBytes > 16 * 1024 * 1024) forget(compiledCache.keys().next().value!);
+  return compiled;
+}
+
+const compiledCache = new Map<string, { compiled: Promise<CompiledScript>; size: number }>();
+let compiledBytes = 0;
+
+function forget(key: string): void {
+  const e = compiledCache.get(key);
+  if (!e) return;
+  compiledCache.delete(key);
+  compiledBytes -= e.size;
 }
 
 /** Type errors of a TypeScript script against the script API, checked off the main thread. */

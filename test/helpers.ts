@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
@@ -85,12 +86,32 @@ export async function startHubWithUsers(users: { name: string; password: string;
 }
 
 /** A started hub on an ephemeral loopback port with its own temp data dir. */
-export async function startHub(overrides: Record<string, unknown> = {}, dir = tempDir()): Promise<TestHub> {
+export async function startHub(overrides: Record<string, unknown> = {}, dir = tempDir(), log = createLogger(process.env.TEST_LOG ?? 'silent')): Promise<TestHub> {
   const config = testConfig(dir, overrides);
-  const hub = new Hub(config, createLogger(process.env.TEST_LOG ?? 'silent'));
+  const hub = new Hub(config, log);
   await hub.start();
   const url = hub.listeners[0]?.url ?? '';
   return { hub, url, dir, stop: async () => { await closeClients(); await hub.stop(); } };
+}
+
+/** A logger at `level` whose lines (parsed JSON) are kept in `lines`, and a wait for one to appear. */
+export function capturingLogger(level = 'info'): { log: ReturnType<typeof createLogger>; lines: Record<string, unknown>[]; line(test: (l: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> } {
+  const lines: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const text of chunk.toString('utf8').split('\n')) if (text.trim()) lines.push(JSON.parse(text) as Record<string, unknown>);
+      for (const w of waiters) w();
+      done();
+    },
+  });
+  const line = (ok: (l: Record<string, unknown>) => boolean, what: string) => new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`no log line ${what} within 5 s`)); }, 5000);
+    const check = () => { const found = lines.find(ok); if (found) { clearTimeout(timer); waiters.delete(check); resolve(found); } };
+    waiters.add(check);
+    check();
+  });
+  return { log: createLogger(level, sink), lines, line };
 }
 
 const openClients = new Set<MqttClient>();

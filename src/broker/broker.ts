@@ -15,8 +15,7 @@ import { boundWrites, guardSocket, type SocketLike } from './guard.js';
 import { AuthLimiter } from './auth-limiter.js';
 import { ClientOwners } from '../store/client-owners.js';
 import { PendingConnects } from './pending-connects.js';
-import { holdPubacks, markStored, releaseOnPublished } from './ack-after-store.js';
-import { applyGrantedQos, type DeliveringClient } from './granted-qos.js';
+import { applyGrantedQos, checkSeams, connectedClients, dropPublish, holdPubacks, isReserved, markStored, releaseStored, RESERVED_LEVEL } from './aedes-seams.js';
 import { createSqlitePersistence, type BrokerPersistence } from './persistence.js';
 import { duplexPair } from './pair.js';
 import { SysTopics } from './sys.js';
@@ -47,6 +46,7 @@ export class Broker {
   private readonly sockets = new Set<SocketLike>();
   private readonly unfinished: PendingConnects<SocketLike>;
   private readonly internal = new WeakSet<object>();
+  private readonly info = new WeakMap<Client, ClientInfo>();
   private _acl?: Acl;
   /** The ACL in force (undefined: none configured, everything allowed). */
   get acl(): Acl | undefined { return this._acl; }
@@ -64,7 +64,7 @@ export class Broker {
   private readonly authLimiter: AuthLimiter;
   private readonly owners: ClientOwners;
   private store?: BrokerPersistence;
-  readonly stats = { received: 0, sent: 0, connected: 0, deniedPublish: 0, deniedSubscribe: 0, authFailures: 0, unfinishedEvicted: 0, slowConsumersDropped: 0 };
+  readonly stats = { received: 0, sent: 0, connected: 0, deniedPublish: 0, droppedPublish: 0, deniedSubscribe: 0, authFailures: 0, unfinishedEvicted: 0, slowConsumersDropped: 0 };
 
   constructor(private readonly ctx: BrokerContext) {
     this.authLimiter = ctx.authLimiter ?? new AuthLimiter(ctx.config.auth_failures);
@@ -113,23 +113,30 @@ export class Broker {
       // must be refused (CONNACK 0x02), which `authenticate` does from this mark.
       preConnect: (client, packet, done) => {
         this.unfinished.done(client.conn as SocketLike); // CONNECT arrived: no longer a slow-loris candidate
-        if (packet.clientId === '' && !packet.clean) (client as ClientWithUser).emptyPersistentId = true;
+        if (packet.clientId === '' && !packet.clean) this.about(client).emptyPersistentId = true;
         // Aedes applies maxClientsIdLength to protocol level 3 only: a 65 535-byte id passed on 3.1.1
-        if (Buffer.byteLength(packet.clientId ?? '', 'utf8') > config.max_client_id_length) (client as ClientWithUser).idTooLong = true;
+        if (Buffer.byteLength(packet.clientId ?? '', 'utf8') > config.max_client_id_length) this.about(client).idTooLong = true;
         done(null, true);
       },
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
       authorizeForward: (client, packet) => this.authorizeForward(client, packet),
+      // Aedes is done with the message (stored, queued): a PUBACK held for it may go (aedes-seams.ts)
+      published: (packet, client, done) => { releaseStored(packet, client); done(null); },
     });
     const aedes = this.aedes;
-    releaseOnPublished(aedes as never);
+    // every reach-in past Aedes's documented API must engage on this install, or the start fails
+    await checkSeams(aedes as never, () => {
+      const [probe, brokerSide] = duplexPair();
+      this.internal.add(brokerSide);
+      return [probe, brokerSide];
+    });
     aedes.on('publish', (_p, client) => { if (client) this.stats.received++; });
     aedes.on('clientReady', (client) => {
       this.stats.connected++;
       if (this.internal.has(client.conn)) return;
-      const user = (client as ClientWithUser).smartHomeUser ?? '';
+      const user = this.userOf(client) ?? '';
       // a persistent session belongs to the user who made it; a clean one leaves nothing to own
       if (client.clean) this.owners.release(client.id, user);
       else this.owners.claim(client.id, user);
@@ -156,7 +163,7 @@ export class Broker {
     holdPubacks(brokerSide);
     // the granted-QoS rule holds for the hub's own connection too (issue 15): the explorer's QoS 0
     // '#' next to a script's QoS 2 filter must not deliver a QoS 1 message at QoS 0
-    applyGrantedQos(this.aedes.handle(brokerSide) as unknown as DeliveringClient);
+    applyGrantedQos(this.aedes.handle(brokerSide));
     return hubSide;
   }
 
@@ -183,16 +190,27 @@ export class Broker {
     const all = this.aedesClients() as Record<string, Client & AedesClientView>;
     return Object.values(all).map((c) => ({
       id: c.id,
-      user: (c as ClientWithUser).smartHomeUser,
+      user: this.userOf(c),
       address: this.internal.has(c.conn) ? undefined : remoteOf(c),
       internal: this.internal.has(c.conn),
       subscriptions: Object.entries(c.subscriptions ?? {}).map(([topic, s]) => ({ topic, qos: s.qos })),
     }));
   }
 
-  /** Aedes's connected clients by id (a public field its types do not declare). */
+  /** Aedes's connected clients by id (aedes-seams.ts, seam 4). */
   private aedesClients(): Record<string, Client | undefined> {
-    return (this.aedes as unknown as { clients?: Record<string, Client | undefined> } | undefined)?.clients ?? {};
+    return connectedClients<Client>(this.aedes);
+  }
+
+  /** What the broker knows of a client (kept beside Aedes's object, not on it). */
+  private about(client: Client): ClientInfo {
+    let info = this.info.get(client);
+    if (!info) { info = {}; this.info.set(client, info); }
+    return info;
+  }
+
+  private userOf(client: Client): string | undefined {
+    return this.info.get(client)?.user;
   }
 
   async stop(): Promise<void> {
@@ -260,18 +278,18 @@ export class Broker {
       log.warn({ remote: socket.remoteAddress, buffered }, `slow consumer dropped (broker.max_client_buffer_kb ${config.max_client_buffer_kb}): ${why}`);
     });
     holdPubacks(conn);
-    applyGrantedQos(this.aedes!.handle(conn as never) as unknown as DeliveringClient);
+    applyGrantedQos(this.aedes!.handle(conn as never));
   }
 
   private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
     if (this.internal.has(client.conn)) return done(null, true);
-    if ((client as ClientWithUser).emptyPersistentId) {
+    if (this.info.get(client)?.emptyPersistentId) {
       this.ctx.log.info({ remote: remoteOf(client) }, 'connection refused: a zero-length client id needs clean session 1');
       const err = new Error('a zero-length client id needs clean session 1') as AuthenticateError;
       err.returnCode = IDENTIFIER_REJECTED;
       return done(err, false);
     }
-    if ((client as ClientWithUser).idTooLong) {
+    if (this.info.get(client)?.idTooLong) {
       this.ctx.log.info({ remote: remoteOf(client) }, `connection refused: client id longer than broker.max_client_id_length (${this.ctx.config.max_client_id_length})`);
       const err = new Error('client id too long') as AuthenticateError;
       err.returnCode = IDENTIFIER_REJECTED;
@@ -294,7 +312,7 @@ export class Broker {
       (ok) => {
         if (!ok) { this.authLimiter.fail(address, username); return fail(AUTH_BAD_CREDENTIALS, 'bad user name or password'); }
         this.authLimiter.succeed(address, username);
-        (client as ClientWithUser).smartHomeUser = username;
+        this.about(client).user = username;
         this.admitOwner(client, username, done);
       },
       (err: Error) => fail(AUTH_NOT_AUTHORIZED, err.message),
@@ -308,7 +326,7 @@ export class Broker {
    */
   private admitOwner(client: Client, user: string, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
     const live = this.aedesClients()[client.id];
-    const owner = live && !this.internal.has(live.conn) ? ((live as ClientWithUser).smartHomeUser ?? '') : this.owners.owner(client.id);
+    const owner = live && !this.internal.has(live.conn) ? (this.userOf(live) ?? '') : this.owners.owner(client.id);
     if (owner === undefined || owner === user) return done(null, true);
     this.stats.authFailures++;
     this.ctx.log.warn({ clientId: client.id, username: user || undefined, remote: remoteOf(client) }, `connection refused: client id ${JSON.stringify(client.id)} belongs to ${owner ? `user "${owner}"` : 'an anonymous client'}`);
@@ -321,7 +339,7 @@ export class Broker {
     if (this.ctx.users.count() === 0) return;
     clearInterval(this.lockWatch);
     this.lockWatch = undefined;
-    const anonymous = Object.values(this.aedesClients()).filter((c): c is Client => c !== undefined && !this.internal.has(c.conn) && (c as ClientWithUser).smartHomeUser === undefined);
+    const anonymous = Object.values(this.aedesClients()).filter((c): c is Client => c !== undefined && !this.internal.has(c.conn) && this.userOf(c) === undefined);
     if (anonymous.length > 0) this.ctx.log.warn({ clients: anonymous.map((c) => c.id) }, `a user was added: ${anonymous.length} anonymous client(s) disconnected (anonymous clients are refused from now on)`);
     for (const c of anonymous) c.close();
   }
@@ -329,22 +347,36 @@ export class Broker {
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     if (!client) return done(null);
     if (this.internal.has(client.conn)) return this.allowPublish(client, packet, done);
-    const user = (client as ClientWithUser).smartHomeUser;
-    if (packet.topic.startsWith('$')) return this.denyPublish(client, packet.topic, done, 'topics starting with $ are reserved for the broker');
+    const user = this.userOf(client);
+    if (packet.topic.startsWith('$') && this.dropReserved(client, packet)) return this.allowPublish(client, packet, done);
     if (BAD_CHARS.test(packet.topic)) return this.denyPublish(client, packet.topic, done, BAD_CHARS_WHY);
     if (this._acl && !this._acl.allowed(user, client.id, packet.topic, 'write')) return this.denyPublish(client, packet.topic, done, 'denied by ACL');
     this.allowPublish(client, packet, done);
   }
 
+  /**
+   * A client's publish to `$SYS/…` (the broker's own) or `$smart-home/…` (the hub's) is
+   * acknowledged and dropped, as Mosquitto does, and the client stays connected. Other `$` topics
+   * go on like any topic (they reach only filters that name their first level).
+   */
+  private dropReserved(client: Client, packet: PublishPacket): boolean {
+    const topic = packet.topic;
+    if (topic !== '$SYS' && !topic.startsWith('$SYS/') && !isReserved(topic)) return false;
+    this.stats.droppedPublish++;
+    this.ctx.log.warn({ clientId: client.id, username: this.userOf(client), topic }, `publish dropped: ${topic.startsWith('$SYS') ? '$SYS/ topics are written by the broker only' : `${RESERVED_LEVEL}/ topics are the hub's own`} (acknowledged, not delivered; the client stays connected)`);
+    dropPublish(packet);
+    return true;
+  }
+
   private allowPublish(client: Client, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    // a QoS 1 message that will be stored is acknowledged only once it is (ack-after-store.ts)
+    // a QoS 1 message that will be stored is acknowledged only once it is (aedes-seams.ts, seam 1)
     if (packet.qos === 1 && packet.messageId !== undefined && (packet.retain || this.store!.queuesFor(packet.topic))) markStored(client.conn, packet.messageId);
     done(null);
   }
 
   private denyPublish(client: Client, topic: string, done: (err?: Error | null) => void, why: string): void {
     this.stats.deniedPublish++;
-    this.ctx.log.warn({ clientId: client.id, username: (client as ClientWithUser).smartHomeUser, topic }, `publish not delivered: ${why}`);
+    this.ctx.log.warn({ clientId: client.id, username: this.userOf(client), topic }, `publish not delivered: ${why}`);
     // MQTT 3.1.1 has no negative PUBACK; [MQTT-3.3.5-2] allows closing the connection instead,
     // which (unlike ack-and-drop) cannot leak the message into retained or queued state.
     done(new Error(`publish to ${topic} not authorized: ${why}`));
@@ -352,7 +384,12 @@ export class Broker {
 
   private authorizeSubscribe<S extends { topic: string }>(client: Client, sub: S, done: (err: Error | null, sub?: S | null) => void): void {
     if (this.internal.has(client.conn)) return done(null, sub);
-    const user = (client as ClientWithUser).smartHomeUser;
+    const user = this.userOf(client);
+    if (isReserved(sub.topic)) {
+      this.stats.deniedSubscribe++;
+      this.ctx.log.warn({ clientId: client.id, username: user, topic: sub.topic }, `subscribe refused (return code 0x80): ${RESERVED_LEVEL}/ is the hub's own`);
+      return done(null, null);
+    }
     if (BAD_CHARS.test(sub.topic)) {
       this.ctx.log.warn({ clientId: client.id, topic: sub.topic }, `subscribe refused, connection closed: ${BAD_CHARS_WHY}`);
       return done(new Error(`filter ${JSON.stringify(sub.topic)}: ${BAD_CHARS_WHY}`));
@@ -366,8 +403,9 @@ export class Broker {
   }
 
   private authorizeForward<P extends { topic: string }>(client: Client, packet: P): P | null {
+    if (packet.topic.charCodeAt(0) === 36 && isReserved(packet.topic)) return null; // '$'
     if (this.internal.has(client.conn)) { this.stats.sent++; return packet; }
-    if (this._acl && !this._acl.allowed((client as ClientWithUser).smartHomeUser, client.id, packet.topic, 'read')) return null;
+    if (this._acl && !this._acl.allowed(this.userOf(client), client.id, packet.topic, 'read')) return null;
     this.stats.sent++;
     return packet;
   }
@@ -379,9 +417,9 @@ export class Broker {
 const BAD_CHARS = /[\u0000\uFFFD]/;
 const BAD_CHARS_WHY = 'the topic contains U+0000 or is not well-formed UTF-8';
 
-interface PublishPacket { topic: string; qos: number; retain: boolean; messageId?: number }
+interface PublishPacket { topic: string; payload: Buffer | string; qos: number; retain: boolean; messageId?: number }
 
-interface ClientWithUser extends Client { smartHomeUser?: string; emptyPersistentId?: boolean; idTooLong?: boolean }
+interface ClientInfo { user?: string; emptyPersistentId?: boolean; idTooLong?: boolean }
 
 function remoteOf(client: Client): string | undefined {
   return (client.conn as SocketLike | undefined)?.remoteAddress;

@@ -5,19 +5,16 @@
 // before the returned promise resolves, so whatever aedes has acknowledged is on disk.
 // On start the memory is rebuilt from the tables. WAL + synchronous=NORMAL: a committed row
 // survives kill -9 of the process. It runs aedes-persistence's abstract test suite.
-import { createRequire } from 'node:module';
 import { serialize, deserialize } from 'node:v8';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type { Db } from '../store/db.js';
 import { matches } from './acl.js';
+import { AedesPacket, AsyncMemoryPersistence, CallBackPersistence as CallBackPersistenceBase } from './aedes-seams.js';
 
-const require = createRequire(import.meta.url);
-// CommonJS modules without types; the shapes we rely on are declared below.
-const AsyncMemory = require('aedes-persistence/asyncPersistence.js') as new () => MemoryBase;
-const { CallBackPersistence } = require('aedes-persistence/callBackPersistence.js') as {
-  CallBackPersistence: new (factory: () => MemoryBase) => unknown;
-};
-const Packet = require('aedes-packet') as new (p: object) => StoredPacket;
+// CommonJS modules without types (aedes-seams.ts names them); the shapes relied on are below.
+const AsyncMemory = AsyncMemoryPersistence as new () => MemoryBase;
+const CallBackPersistence = CallBackPersistenceBase as new (factory: () => MemoryBase) => unknown;
+const Packet = AedesPacket as new (p: object) => StoredPacket;
 
 interface ClientRef { id: string; conn?: unknown }
 interface SubRef { clientId: string }
@@ -58,9 +55,20 @@ function mapPackets(stream: Readable, fn: (p: StoredPacket) => StoredPacket | un
   return stream.pipe(out);
 }
 
-function withoutDollarTopics(stream: Readable, patterns: string[]): Readable {
-  const dollarOk = patterns.filter((p) => !p.startsWith('#') && !p.startsWith('+'));
-  return mapPackets(stream, (p) => (!p.topic.startsWith('$') || dollarOk.some((f) => matches(f, p.topic)) ? p : undefined));
+const startsWild = (pattern: string) => pattern.startsWith('#') || pattern.startsWith('+');
+
+/**
+ * The retained messages for one SUBSCRIBE, one copy per matching filter as Aedes sends them,
+ * except that a filter starting with a wildcard never matches a `$` topic [MQTT-4.7.2-1]
+ * (`#` next to `$TopicA/B` gets `$TopicA/B` once, through the literal filter).
+ */
+function retainedFor(combi: (patterns: string[]) => Readable, patterns: string[]): Readable {
+  const wild = patterns.filter(startsWild);
+  const literal = patterns.filter((p) => !startsWild(p));
+  const fromWild = () => mapPackets(combi(wild), (p) => (p.topic.startsWith('$') ? undefined : p));
+  if (wild.length === 0) return combi(literal);
+  if (literal.length === 0) return fromWild();
+  return Readable.from((async function* () { yield* fromWild(); yield* combi(literal); })());
 }
 
 /** The packet's data (a packet Aedes is delivering carries its write callback, which is not data). */
@@ -140,11 +148,11 @@ export class SqlitePersistence extends AsyncMemory {
   // [MQTT-4.7.2-1]: a filter starting with a wildcard must not match topics starting with $.
   // The memory implementation's retained lookup does not apply that rule, so filter here.
   override createRetainedStream(pattern: string): Readable {
-    return withoutDollarTopics(super.createRetainedStream(pattern), [pattern]);
+    return retainedFor((p) => super.createRetainedStreamCombi(p), [pattern]);
   }
 
   override createRetainedStreamCombi(patterns: string[]): Readable {
-    return withoutDollarTopics(super.createRetainedStreamCombi(patterns), patterns);
+    return retainedFor((p) => super.createRetainedStreamCombi(p), patterns);
   }
 
   // Group commit: the writes asked for in one turn of the event loop go to SQLite in one

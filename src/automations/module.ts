@@ -8,7 +8,8 @@ import type { Db } from '../store/db.js';
 import type { Logger } from '../log.js';
 import { readYaml, describeIssues, locate, position, YamlError, type LoadedYaml } from '../config/yaml.js';
 import { compileOffThread } from '../scripts/compiler/pool.js';
-import { ScriptError } from '../scripts/errors.js';
+import { ScriptError, codeFrame, formatLocated } from '../scripts/errors.js';
+import { snippetSource } from '../scripts/engine.js';
 import { automationsFileSchema, type Automation } from './schema.js';
 import { checkCron } from './triggers/time.js';
 import { AutomationRunner } from './runner.js';
@@ -29,7 +30,7 @@ export interface AutomationInfo {
   runs: number; dropped: number; inProgress: number;
 }
 
-interface Origin { file: string; line: number }
+interface Origin { file: string; line: number; col: number }
 
 export class AutomationsModule {
   private readonly runners = new Map<string, AutomationRunner>();
@@ -93,7 +94,7 @@ export class AutomationsModule {
     })();
     this.definitions = new Map(next.map((a) => [a.id, a]));
     for (const a of next) if (!this.runners.has(a.id) && this.isEnabled(a)) await this.startRunner(a);
-    this.ctx.scripts.forget?.([...this.origins.values()].map((o) => `${o.file}:${o.line}`));
+    this.ctx.scripts.forget?.([...this.origins.values()].map(originOf));
     this.ctx.log.info({ automations: next.length, running: this.runners.size }, 'automations loaded');
     return undefined;
   }
@@ -189,7 +190,7 @@ export class AutomationsModule {
   /** "file#id.actions[0]" -> "file:line" for the script engine, so errors are located in the YAML. */
   private originLabel(label: string): string {
     const o = this.origins.get(label.slice(label.indexOf('#') + 1));
-    return o ? `${o.file}:${o.line}` : label;
+    return o ? originOf(o) : label;
   }
 
   private async parse(text?: string): Promise<Automation[]> {
@@ -203,22 +204,23 @@ export class AutomationsModule {
     const result = automationsFileSchema.safeParse(data);
     if (!result.success) throw new Error(describeIssues(result.error.issues, loaded, automationsFileSchema, data));
     const origins = new Map<string, Origin>();
-    const compiles: { where: string; run: () => Promise<unknown> }[] = [];
+    const compiles: { where: string; colShift: number; run: () => Promise<unknown> }[] = [];
     result.data.forEach((a, i) => {
       a.triggers.forEach((t, j) => {
         if (t.type !== 'time') return;
         try { checkCron(t); } catch (err) { throw new Error(`${locate(loaded, [i, 'triggers', j, 'cron'])}: ${a.id}.triggers[${j}].cron: ${(err as Error).message}`); }
       });
       const scriptSteps: [string, number, string, 'js' | 'ts' | 'coffee', string][] = [
-        ...a.conditions.map((c, j) => (c.type === 'script' ? ['conditions', j, `(${c.expression})`, 'js', 'expression'] : null)),
+        ...a.conditions.map((c, j) => (c.type === 'script' ? ['conditions', j, c.expression, 'js', 'expression'] : null)),
         ...a.actions.map((s, j) => (s.type === 'script' ? ['actions', j, s.code, s.language, 'code'] : null)),
       ].filter((x): x is [string, number, string, 'js' | 'ts' | 'coffee', string] => x !== null);
       for (const [kind, j, code, language, key] of scriptSteps) {
-        const node = loaded.doc.getIn([i, kind, j, key], true);
-        const block = isScalar(node) && ((node as Scalar).type === 'BLOCK_LITERAL' || (node as Scalar).type === 'BLOCK_FOLDED');
-        const line = position(loaded, [i, kind, j, key], true).line + (block ? 1 : 0);
-        origins.set(`${a.id}.${kind}[${j}]`, { file: this.ctx.file, line });
-        compiles.push({ where: `${a.id}.${kind}[${j}]`, run: () => compileOffThread(`${this.ctx.file}.${language}`, '\n'.repeat(line - 1) + code, language) });
+        const origin = { file: this.ctx.file, ...codeStart(loaded, [i, kind, j, key]) };
+        origins.set(`${a.id}.${kind}[${j}]`, origin);
+        const { source, colShift } = snippetSource(originOf(origin), code);
+        // a condition is an expression: checked as one, as it runs (`return (expression)`)
+        const checked = kind === 'conditions' ? `(${source}\n)` : source;
+        compiles.push({ where: `${a.id}.${kind}[${j}]`, colShift, run: () => compileOffThread(`${this.ctx.file}.${language}`, checked, language) });
       }
     });
     // compiled off the main thread, in order: the first error is the one reported
@@ -227,7 +229,8 @@ export class AutomationsModule {
         await c.run();
       } catch (err) {
         if (!(err instanceof ScriptError)) throw err;
-        throw new Error(`${this.ctx.file}:${err.location.line}:${err.location.col}: ${c.where}: ${err.kind}: ${err.detail}`);
+        const at = { file: this.ctx.file, line: err.location.line, col: err.location.col + c.colShift };
+        throw new Error(`${formatLocated(at, `${c.where}: ${err.kind}: ${err.detail}`)}\n${codeFrame(loaded.text, at)}`);
       }
     }
     this.origins.clear();
@@ -251,4 +254,24 @@ export class AutomationsModule {
       this.ctx.log.warn({ err: (err as Error).message }, 'cannot watch the automations file; reload it through the API');
     }
   }
+}
+
+const originOf = (o: Origin) => `${o.file}:${o.line}:${o.col}`;
+
+/**
+ * Where a script's code starts in the YAML file, as line and column: an inline value where it
+ * starts (inside its quote), a block (`|`) on the line after its header, at its indentation.
+ */
+function codeStart(loaded: LoadedYaml, keyPath: (string | number)[]): { line: number; col: number } {
+  const node = loaded.doc.getIn(keyPath, true);
+  const type = isScalar(node) ? (node as Scalar).type : undefined;
+  const at = position(loaded, keyPath, true);
+  if (type === 'BLOCK_LITERAL' || type === 'BLOCK_FOLDED') {
+    const lines = loaded.text.split(/\r?\n/);
+    let n = at.line; // the header line (`code: |`); content starts below it
+    while (n < lines.length && lines[n]!.trim() === '') n++;
+    const indent = /^ */.exec(lines[n] ?? '')![0].length;
+    return { line: at.line + 1, col: indent + 1 };
+  }
+  return { line: at.line, col: at.col + (type === 'QUOTE_DOUBLE' || type === 'QUOTE_SINGLE' ? 1 : 0) };
 }

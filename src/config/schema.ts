@@ -62,8 +62,8 @@ const brokerSchema = z.strictObject({
 const mqttSchema = z.strictObject({
   /** Any external broker; when set, the embedded broker is not started. */
   url: z.string().regex(/^(mqtts?|wss?):\/\//, 'must start with mqtt://, mqtts://, ws:// or wss://').nullable().default(null),
-  username: z.string().optional(),
-  password: z.string().optional(),
+  username: z.string().nullish().transform((v) => v ?? undefined),
+  password: z.string().nullish().transform((v) => v ?? undefined),
   client_id: z.string().default('smart-home-hub'),
   publish_timeout_ms: z.number().int().min(100).default(10000),
   /** 4 = MQTT 3.1.1, 5 = MQTT 5 (external brokers; the embedded broker speaks 3.1.1). */
@@ -76,7 +76,7 @@ const mqttSchema = z.strictObject({
   offline_qos0: z.enum(['drop', 'queue']).default('drop'),
   outbox_max: z.number().int().min(1).max(65000).default(10000),
   /** Several hubs on one broker: script subscriptions become $share/<group>/<filter>, each message handled once. */
-  share_group: z.string().regex(/^[^/+#$]+$/, 'must not contain "/", "+", "#" or "$"').optional(),
+  share_group: z.string().regex(/^[^/+#$]+$/, 'must not contain "/", "+", "#" or "$"').nullish().transform((v) => v ?? undefined),
 });
 
 const httpSchema = z.strictObject({

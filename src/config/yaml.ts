@@ -9,7 +9,7 @@ export class YamlError extends Error {
   override name = 'YamlError';
 }
 
-export interface LoadedYaml { file: string; data: unknown; doc: Document; lines: LineCounter }
+export interface LoadedYaml { file: string; text: string; data: unknown; doc: Document; lines: LineCounter }
 
 export function readYaml(file: string, what: string, text?: string): LoadedYaml {
   let source = text;
@@ -27,7 +27,7 @@ export function readYaml(file: string, what: string, text?: string): LoadedYaml 
     const pos = lines.linePos(e.pos[0]);
     throw new YamlError(`${file}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split('\n')[0]}`);
   }
-  return { file, data: doc.toJS(), doc, lines };
+  return { file, text: source, data: doc.toJS(), doc, lines };
 }
 
 /** file:line:col of the node at `keyPath` (or of its nearest existing parent). */

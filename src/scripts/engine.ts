@@ -223,8 +223,16 @@ export class ScriptEngine {
     const aborted = new Promise<'aborted'>((r) => signal?.addEventListener('abort', () => r('aborted'), { once: true }));
     const result = await Promise.race([done, aborted]);
     if (result === 'aborted') return {};
-    if (result.error) return { error: this.describeGuestError(script.compiled, result.error).text };
+    if (result.error) return { error: this.describeSnippetError(origin, script.compiled, result.error) };
     return {};
+  }
+
+  /** A snippet's error at its file's line and column, with a frame of the file's real lines. */
+  private describeSnippetError(origin: string, compiled: CompiledScript, err: GuestError): string {
+    const { file, colShift } = snippetSource(origin, '');
+    let frameSource: string | undefined;
+    try { frameSource = readFileSync(file, 'utf8'); } catch { /* the file is gone: the snippet's own lines */ }
+    return this.describeGuestError(compiled, err, { colShift, frameSource }).text;
   }
 
   /** Evaluates an expression (an automation's script condition) in a warm sandbox kept per `origin`. */
@@ -232,7 +240,7 @@ export class ScriptEngine {
     const names = Object.keys(globals);
     const script = await this.snippet(origin, expression, 'js', `function (${names.join(', ')}) { return (`, '\n); }');
     const { value, error } = await script.sandbox.invoke('__snippet', names.map((n) => globals[n]));
-    return error ? { error: this.describeGuestError(script.compiled, error).text } : { value };
+    return error ? { error: this.describeSnippetError(origin, script.compiled, error) } : { value };
   }
 
   /**
@@ -294,8 +302,9 @@ export class ScriptEngine {
   }
 
   /** The user-facing text of an error thrown in the sandbox, located in the user's source. */
-  describeGuestError(compiled: CompiledScript, err: GuestError): { text: string; location?: Location } {
+  describeGuestError(compiled: CompiledScript, err: GuestError, at: { colShift?: number; frameSource?: string } = {}): { text: string; location?: Location } {
     let location = this.locateStack(compiled, err.stack);
+    if (location && at.colShift) location = { ...location, col: location.col + at.colShift };
     let headline = `${err.name}: ${err.message}`;
     if (err.message.startsWith('interrupted') || err.message.startsWith('out of memory')) {
       // QuickJS knows only where the running function starts, not the statement it was on.
@@ -305,7 +314,7 @@ export class ScriptEngine {
       if (!fn || fn === '<eval>') location = undefined;
     }
     if (!location) return { text: `${compiled.file}: ${headline}` };
-    return { text: `${formatLocated(location, headline)}\n${codeFrame(compiled.source, location)}`, location };
+    return { text: `${formatLocated(location, headline)}\n${codeFrame(at.frameSource ?? compiled.source, location)}`, location };
   }
 
   /** Host code serving `script` failed (or its runtime is torn): the script is stopped, the hub goes on. */
@@ -384,7 +393,14 @@ export function definesEntityAction(code: string): boolean {
 }
 
 /** "path:line" -> the file name to report and the code shifted down to that line. */
-function snippetSource(origin: string, code: string): { file: string; source: string } {
-  const m = /^(.*):(\d+)$/.exec(origin);
-  return m ? { file: m[1]!, source: '\n'.repeat(Math.max(0, Number(m[2]) - 1)) + code } : { file: origin, source: code };
+/**
+ * A snippet's origin is "file:line:col" of its code in its file (an automation in
+ * automations.yaml): the source is padded with blank lines so lines are the file's, and `col`
+ * is added to the columns the sandbox reports (a YAML block's indentation, or where an inline
+ * value starts), so an error points at the file's own line and column.
+ */
+export function snippetSource(origin: string, code: string): { file: string; source: string; colShift: number } {
+  const m = /^(.*?):(\d+)(?::(\d+))?$/.exec(origin);
+  if (!m) return { file: origin, source: code, colShift: 0 };
+  return { file: m[1]!, source: '\n'.repeat(Math.max(0, Number(m[2]) - 1)) + code, colShift: m[3] ? Number(m[3]) - 1 : 0 };
 }

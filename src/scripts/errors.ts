@@ -39,7 +39,7 @@ export function codeFrame(source: string, loc: Location, context = 2): string {
   };
   for (let n = from; n <= to; n++) {
     const mark = n === loc.line ? '>' : ' ';
-    out.push(`${mark} ${String(n).padStart(width)} | ${cut(lines[n - 1] ?? '')}`);
+    out.push(`${mark} ${String(n).padStart(width)} | ${cut(lines[n - 1] ?? '')}`.trimEnd());
     if (n === loc.line) out.push(`  ${' '.repeat(width)} | ${' '.repeat(Math.max(0, loc.col - start + (start > 1 ? 1 : 0)))}^`);
   }
   return out.join('\n');

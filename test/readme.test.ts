@@ -1,0 +1,308 @@
+// Every example in README.md, run as printed. Each fenced block is read from the README itself
+// and claimed by the test that runs it; the last test fails when a block has no test, so a new
+// example needs one. The only change made to a printed command: `-p PORT` after `-h 127.0.0.1`
+// for mosquitto_sub/_pub (the hub under test listens on a free port, not 1883); the hub and the
+// `./smart-home` commands share one environment (SMART_HOME_MQTT_PORT, SMART_HOME_HTTP_PORT), as
+// a shell would.
+// Zigbee2MQTT messages are in the shapes Zigbee2MQTT publishes: `bridge/devices` (retained, the
+// device list with `definition.exposes`) and one JSON state object on `zigbee2mqtt/<friendly_name>`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { CLI, cleanEnv, collect, connect, freePort, removeDir, serve, tempDir, waitFor, type Served } from './helpers.js';
+import { configSchema } from '../src/config/schema.js';
+import { VERSION } from '../src/version.js';
+
+const exec = promisify(execFile);
+const ROOT = new URL('../../', import.meta.url);
+const README = readFileSync(new URL('README.md', ROOT), 'utf8');
+const blocks = [...README.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1]!, body: m[2]! }));
+const claimed = new Set<number>();
+
+/** The README block that starts with `start` (exactly one must), marked as run by a test. */
+function block(start: string): string {
+  const found = blocks.flatMap((b, i) => (b.body.startsWith(start) ? [i] : []));
+  assert.equal(found.length, 1, `exactly one README block starts with ${JSON.stringify(start)}`);
+  claimed.add(found[0]!);
+  return blocks[found[0]!]!.body;
+}
+/** The lines of a block without comment-only lines. */
+const commands = (body: string) => body.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+
+let cwd: string;
+let hub: Served;
+let env: NodeJS.ProcessEnv;
+let mqttPort: number;
+let httpPort: number;
+const withPort = (line: string) => line.replace(/-h 127\.0\.0\.1/g, `-h 127.0.0.1 -p ${mqttPort}`);
+/** A printed shell line, run in the hub's directory with the hub's environment. */
+const sh = (line: string, input?: string) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+  const child = spawn('bash', ['-c', withPort(line)], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+  child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  child.stdin.end(input ?? '');
+});
+const api = async (p: string) => ((await (await fetch(`http://127.0.0.1:${httpPort}${p}`)).json()) as { data: unknown }).data;
+
+/** Reads automations.yaml again (saving it reloads it too; test/automations covers the watcher). */
+async function reload(): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/api/automations/reload`, { method: 'POST' });
+  assert.equal(res.status, 200, await res.text());
+}
+
+// A fixed-offset zone where it is 22:xx now, so the example's "after dark" window holds.
+const evening = (() => {
+  const offset = ((22 - new Date().getUTCHours() + 36) % 24) - 12; // hours east of UTC, -12..11
+  return offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`; // (POSIX sign)
+})();
+
+const LIGHT = { type: 'light', features: [{ type: 'binary', name: 'state', property: 'state', access: 7, value_on: 'ON', value_off: 'OFF', value_toggle: 'TOGGLE' }, { type: 'numeric', name: 'brightness', property: 'brightness', access: 7, value_min: 0, value_max: 254 }] };
+const DEVICES = JSON.stringify([
+  { ieee_address: '0x00124b0000000000', type: 'Coordinator', friendly_name: 'Coordinator', definition: null },
+  { ieee_address: '0x0017880104e45517', type: 'Router', friendly_name: 'hall_light', definition: { model: 'LED1545G12', vendor: 'IKEA', description: 'TRADFRI bulb', exposes: [LIGHT] } },
+  { ieee_address: '0x00158d0002b3c4d5', type: 'EndDevice', friendly_name: 'hall_motion', definition: { model: 'RTCGQ11LM', vendor: 'Aqara', exposes: [{ type: 'binary', name: 'occupancy', property: 'occupancy', access: 1, value_on: true, value_off: false }, { type: 'numeric', name: 'illuminance', property: 'illuminance', access: 1, unit: 'lx' }] } },
+  { ieee_address: '0x00158d0003c4d5e6', type: 'EndDevice', friendly_name: 'hall_switch', definition: { model: 'WXKG11LM', vendor: 'Aqara', exposes: [{ type: 'enum', name: 'action', property: 'action', access: 1, values: ['single', 'double', 'hold'] }] } },
+]);
+
+before(async () => {
+  cwd = tempDir('smart-home-readme-');
+  [mqttPort, httpPort] = [await freePort(), await freePort()];
+  env = { ...cleanEnv(), SMART_HOME_MQTT_PORT: String(mqttPort), SMART_HOME_HTTP_PORT: String(httpPort), TZ: evening };
+  writeFileSync(path.join(cwd, 'smart-home'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
+  chmodSync(path.join(cwd, 'smart-home'), 0o755);
+  // the hub's data dir with the README's own config blocks, as printed
+  mkdirSync(path.join(cwd, 'data', 'scripts'), { recursive: true });
+  writeFileSync(path.join(cwd, 'data', 'smart-home.yaml'), block('zigbee2mqtt:\n  enabled: true') + block('entities:\n  - id: light.device'));
+  writeFileSync(path.join(cwd, 'data', 'automations.yaml'), block('- id: hall_motion'));
+  writeFileSync(path.join(cwd, 'data', 'scripts', 'switch.js'), block("Mqtt.subscribe('zigbee2mqtt/+'"));
+  const page = readFileSync(new URL('test/fixtures/seed-example.coffee', ROOT), 'utf8');
+  writeFileSync(path.join(cwd, 'device.coffee'), page); // as on the page: a paren missing
+  writeFileSync(path.join(cwd, 'data', 'scripts', 'device.coffee'), page.replace('Mqtt.publish"', 'Mqtt.publish("'));
+  hub = await serve([], { cwd, env });
+});
+after(async () => {
+  hub.child.kill('SIGTERM');
+  await hub.exited;
+  removeDir(cwd);
+});
+
+test('README: the ready lines are what serve prints', () => {
+  const printed = block('smart-home 0.1.0 ready').trim().split('\n');
+  const got = hub.stdout().trim().split('\n').slice(0, printed.length);
+  assert.deepEqual(got, [
+    printed[0]!.replace('0.1.0', VERSION),
+    printed[1]!.replace('1883', String(mqttPort)),
+    printed[2]!.replace('8080', String(httpPort)),
+    printed[3]!.replace('/home/me/smart-home/data', path.join(cwd, 'data')),
+  ]);
+});
+
+test('README: the first example (light.js) runs, and mosquitto_sub shows what the README says', async () => {
+  writeFileSync(path.join(cwd, 'light.js'), block("const topic = 'smart-home/living-room/light';"));
+  const [run, sub, expected] = block('./smart-home run light.js').split('\n');
+  const ran = await sh(run!);
+  assert.equal(ran.code, 0, ran.stderr);
+  const got = await sh(sub!);
+  assert.equal(`# ${got.stdout.trim()}`, expected);
+});
+
+test('README: the opening line publishes to the hall light', async () => {
+  writeFileSync(path.join(cwd, 'opening.js'), block("Mqtt.publish('zigbee2mqtt/hall_light/set'"));
+  const watcher = await connect(`mqtt://127.0.0.1:${mqttPort}`);
+  const got = collect(watcher);
+  await watcher.subscribeAsync('zigbee2mqtt/hall_light/set', { qos: 1 });
+  const ran = await sh('./smart-home run opening.js');
+  assert.equal(ran.code, 0, ran.stderr);
+  const [m] = await got.next(1);
+  assert.deepEqual([JSON.parse(m!.payload.toString()), m!.qos], [{ state: 'ON' }, 1]);
+  watcher.end();
+});
+
+test('README: plain MQTT with mosquitto_sub and mosquitto_pub', async () => {
+  const [subLine, pubLine] = commands(block("mosquitto_sub -h 127.0.0.1 -t 'zigbee2mqtt/#' -v &"));
+  const child = spawn('bash', ['-c', withPort(subLine!.replace(/ &$/, ''))], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  try {
+    // the subscription is in place once the broker lists it
+    await (async () => {
+      const deadline = Date.now() + 10000;
+      for (;;) {
+        const clients = (await api('/api/mqtt/clients')) as { subscriptions: { topic: string }[] }[];
+        if (clients.some((c) => c.subscriptions.some((s) => s.topic === 'zigbee2mqtt/#'))) return;
+        if (Date.now() > deadline) throw new Error('mosquitto_sub never subscribed');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const pub = await sh(pubLine!);
+    assert.equal(pub.code, 0, pub.stderr);
+    await waitFor(() => out.includes('zigbee2mqtt/device/set {"state":"ON"}'), 5000, 'mosquitto_sub printing the message');
+  } finally {
+    child.kill();
+  }
+});
+
+test('README: check points at the missing paren of the page\'s CoffeeScript example, exactly as printed', async () => {
+  const printed = block('$ ./smart-home check device.coffee').split('\n');
+  const got = await sh(printed[0]!.slice(2));
+  assert.equal(got.code, 1);
+  assert.equal(got.stderr.split('\n').slice(0, printed.length - 2).join('\n'), printed.slice(1, -1).join('\n'));
+});
+
+test('README: the fixed CoffeeScript example runs with --set actionName=on, and as the action body of light.device', async () => {
+  assert.match(README, /`\.\/smart-home run device\.coffee --set actionName=on` publishes `\{"state":"on"\}`/);
+  writeFileSync(path.join(cwd, 'device.coffee'), readFileSync(path.join(cwd, 'data', 'scripts', 'device.coffee')));
+  const watcher = await connect(`mqtt://127.0.0.1:${mqttPort}`);
+  const got = collect(watcher);
+  await watcher.subscribeAsync('zigbee2mqtt/device/set');
+  assert.equal((await sh('./smart-home run device.coffee --set actionName=on')).code, 0);
+  assert.match(README, /`smart-home action light\.device on` publishes `\{"state":"on"\}` to `zigbee2mqtt\/device\/set`/);
+  const action = await sh('./smart-home action light.device on');
+  assert.equal(action.code, 0, action.stderr);
+  const messages = await got.next(2);
+  assert.deepEqual(messages.map((m) => m.payload.toString()), ['{"state":"on"}', '{"state":"on"}']);
+  watcher.end();
+});
+
+test('README: Zigbee2MQTT devices, the Mqtt.subscribe example and the automation example, on real device messages', async () => {
+  const device = await connect(`mqtt://127.0.0.1:${mqttPort}`);
+  const got = collect(device);
+  await device.subscribeAsync(['zigbee2mqtt/hall_light/set', 'log/hall'], { qos: 1 });
+  await device.publishAsync('zigbee2mqtt/bridge/devices', DEVICES, { qos: 1, retain: true });
+  await device.publishAsync('zigbee2mqtt/hall_light', JSON.stringify({ state: 'OFF', brightness: 120, linkquality: 90 }), { qos: 1 });
+  const entities = async () => (await api('/api/entities')) as { id: string; state: { state?: string } }[];
+  for (const deadline = Date.now() + 10000; !(await entities()).some((e) => e.id === 'light.hall_light' && e.state?.state === 'OFF');) {
+    if (Date.now() > deadline) throw new Error('light.hall_light never appeared with its state');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+
+  // the subscribe example: the switch's single press toggles the light
+  await device.publishAsync('zigbee2mqtt/hall_switch', JSON.stringify({ action: 'single', linkquality: 70 }), { qos: 1 });
+  await got.next(1);
+  assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), { state: 'TOGGLE' });
+
+  // the automation: motion in the dark turns the light on, then waits in its 2 minute delay
+  await device.publishAsync('zigbee2mqtt/hall_motion', JSON.stringify({ occupancy: true, illuminance: 12, battery: 100 }), { qos: 1 });
+  await got.next(2);
+  assert.deepEqual([JSON.parse(got.messages[1]!.payload.toString()), got.messages[1]!.qos], [{ state: 'ON' }, 1]);
+  type RunView = { status: string; trigger: { type: string }; steps: { kind: string; type: string; result: string; error?: string }[] };
+  const runs = async () => (await api('/api/automations/hall_motion/runs')) as RunView[];
+  // the system `started` trigger ran too, and no step of any run failed
+  const all = await runs();
+  assert.ok(all.some((r) => r.trigger.type === 'system'), JSON.stringify(all.map((r) => r.trigger.type)));
+  assert.ok(all.every((r) => r.steps.every((s) => s.result !== 'error')), JSON.stringify(all));
+  assert.ok(all.some((r) => r.trigger.type === 'mqtt' && r.status === 'running'), 'the motion run waits in its delay');
+
+  // the rest of the run, with the delay shortened (the one change to the printed file)
+  const printed = block('- id: hall_motion');
+  assert.ok(printed.includes('      for: 2m\n'));
+  writeFileSync(path.join(cwd, 'data', 'automations.yaml'), printed.replace('      for: 2m\n', '      for: 10ms\n'));
+  await reload();
+  await device.publishAsync('zigbee2mqtt/hall_motion', JSON.stringify({ occupancy: true, illuminance: 12, battery: 100 }), { qos: 1 });
+  await got.next(5);
+  const tail = got.messages.slice(2).map((m) => [m.topic, JSON.parse(m.payload.toString())]);
+  assert.deepEqual(tail[0], ['zigbee2mqtt/hall_light/set', { state: 'ON' }]);
+  assert.deepEqual(tail[1], ['zigbee2mqtt/hall_light/set', { state: 'OFF' }]);
+  assert.equal(tail[2]![0], 'log/hall');
+  assert.equal((tail[2]![1] as { by: string }).by, 'zigbee2mqtt/hall_motion');
+  assert.equal(typeof (tail[2]![1] as { at: number }).at, 'number');
+  device.end();
+});
+
+test('README: an error in an automation script is located at its line and column in automations.yaml, with the file\'s lines', async () => {
+  const file = path.join(cwd, 'data', 'automations.yaml');
+  const text = block('- id: hall_motion').replace("trigger.type !== 'mqtt' || trigger.json.illuminance < 30", 'trigger.json.illuminance < 30');
+  writeFileSync(file, text);
+  const device = await connect(`mqtt://127.0.0.1:${mqttPort}`);
+  await reload();
+  // a manual run has no json: the condition throws, and says where
+  await fetch(`http://127.0.0.1:${httpPort}/api/automations/hall_motion/trigger`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  let error = '';
+  for (const deadline = Date.now() + 10000; !error;) {
+    const runs = (await api('/api/automations/hall_motion/runs')) as { steps: { error?: string }[] }[];
+    error = runs.flatMap((r) => r.steps).find((s) => s.error)?.error ?? '';
+    if (Date.now() > deadline) throw new Error('no failed run');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const lines = text.split('\n');
+  const line = lines.findIndex((l) => l.includes('expression: trigger.json.illuminance')) + 1;
+  const col = lines[line - 1]!.indexOf('.illuminance') + 1; // QuickJS points at the failing property access
+  assert.match(error.split('\n')[0]!, new RegExp(`automations\\.yaml:${line}:${col}: TypeError`), error);
+  assert.ok(error.includes(`> ${line} | ${lines[line - 1]}`), `the frame shows the YAML line itself:\n${error}`);
+  assert.ok(error.includes(`  ${line - 1} | ${lines[line - 2]}`), `and the line before it:\n${error}`);
+  device.end();
+});
+
+test('README: user add, then the hub asks for credentials', async () => {
+  const [line] = commands(block('./smart-home user add admin --admin'));
+  const added = await sh(line!.replace(/\s+#.*$/, ''), 'a-long-password-1\n');
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stdout, /user "admin" added/);
+  const res = await fetch(`http://127.0.0.1:${httpPort}/api/scripts`);
+  assert.equal(res.status, 401);
+});
+
+test('README: the configuration reference is a valid config, and names every top-level key', () => {
+  const reference = parseYaml(block('data_dir: ./data')) as Record<string, unknown>;
+  const parsed = configSchema.safeParse(reference);
+  assert.ok(parsed.success, JSON.stringify(!parsed.success && parsed.error.issues));
+  assert.deepEqual(Object.keys(reference).sort(), Object.keys(configSchema.parse({})).sort());
+});
+
+test('README: the config error example is the error the hub gives', async () => {
+  const printed = block('smart-home: /etc/smart-home/smart-home.yaml:2:3').trim();
+  const dir = tempDir();
+  try {
+    const file = path.join(dir, 'smart-home.yaml');
+    writeFileSync(file, 'broker:\n  max_conections: 1000\n');
+    const got = await sh(`./smart-home serve --config ${file}`);
+    assert.equal(got.code, 2);
+    const [head] = printed.split(', ...');
+    assert.ok(got.stderr.startsWith(head!.replace('/etc/smart-home/smart-home.yaml', file)), got.stderr);
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('README: the command line summary lists what --help offers', async () => {
+  const summary = block('smart-home serve [--config FILE]');
+  for (const line of summary.split('\n').filter(Boolean)) {
+    const m = /^smart-home ((?:user )?[a-z]+)/.exec(line);
+    if (!m || m[1] === 'user list') continue;
+    const help = (await exec(process.execPath, [CLI, ...m[1]!.split(' '), '--help'], { env: cleanEnv() })).stdout;
+    for (const flag of line.match(/--[a-z-]+/g) ?? []) if (flag !== '--help' && flag !== '--version') assert.ok(help.includes(flag), `${m[1]} --help lists ${flag}`);
+  }
+});
+
+test('README: the two commands (npm start prints its ready lines; scripts/test.sh is what CI runs)', async () => {
+  const [start, tests] = commands(block('npm install && npm start'));
+  assert.match(start!, /^npm install && npm start/);
+  assert.match(tests!, /^bash scripts\/test\.sh/);
+  assert.match(readFileSync(new URL('.ci/run', ROOT), 'utf8'), /bash scripts\/test\.sh/);
+  const dir = tempDir();
+  const [m, h] = [await freePort(), await freePort()];
+  const child = spawn('npm', ['start'], { cwd: new URL('.', ROOT).pathname, detached: true, env: { ...cleanEnv(), SMART_HOME_DATA: dir, SMART_HOME_MQTT_PORT: String(m), SMART_HOME_HTTP_PORT: String(h) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  try {
+    await waitFor(() => /ready\nMQTT {2}mqtt:\/\/127\.0\.0\.1:\d+\nHTTP {2}http:\/\/127\.0\.0\.1:\d+\nDATA/.test(out), 20000, `npm start ready (${out})`);
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    process.kill(-child.pid!, 'SIGTERM'); // npm and the hub it started
+    await exited;
+    removeDir(dir);
+  }
+});
+
+test('README: every example block is run by a test above', () => {
+  const unclaimed = blocks.flatMap((b, i) => (claimed.has(i) ? [] : [`${b.lang || '(plain)'}: ${b.body.split('\n')[0]}`]));
+  assert.deepEqual(unclaimed, []);
+});

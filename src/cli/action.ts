@@ -2,12 +2,14 @@
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { parseSets } from './scripts.js';
 import { readPassword } from './users.js';
+import { readHubFile } from './hub-file.js';
 
 export async function actionCommand(entity: string, action: string, opts: ConfigOverrides & { param?: string[]; url?: string; user?: string; passwordStdin?: boolean }): Promise<void> {
   const params = parseSets(opts.param, '--param');
   const { config } = loadConfig(opts);
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
-  const base = opts.url ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
+  const running = opts.url || opts.httpPort !== undefined ? undefined : readHubFile(config.data_dir)?.http;
+  const base = opts.url ?? running ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (opts.user) {
     const password = await readPassword(opts.passwordStdin === true);
@@ -19,7 +21,7 @@ export async function actionCommand(entity: string, action: string, opts: Config
       method: 'POST', headers, body: JSON.stringify({ params }),
     });
   } catch (err) {
-    throw new Error(`cannot reach the hub at ${base}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message} (is \`smart-home serve\` running?)`);
+    throw new Error(`cannot reach the hub at ${base}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message} (from ${opts.url ? '--url' : running ? `${config.data_dir}/hub.json, the running hub` : `the config in ${config.data_dir}; no running hub found there`}). Is \`smart-home serve\` running with this data dir? Otherwise pass --url or the same --http-port.`);
   }
   const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
   if (!res.ok) throw new Error(body.error?.message ?? `the hub answered ${res.status}`);

@@ -41,10 +41,12 @@ configOptions(program.command('serve').description('start the hub: broker, scrip
   .option('--broker <url>', 'use this external MQTT broker instead of the embedded one (mqtt://, mqtts://, ws://, wss://)')
   .action(serveCommand);
 
-configOptions(program.command('run').description('run one script against the hub\'s broker or --broker; exits when its publishes complete'))
+configOptions(program.command('run').description('run one script against the hub\'s broker or --broker; exits when its timers and publishes are done (--watch: until Ctrl-C)'))
   .argument('<file>', 'script: .js, .ts or .coffee')
   .option('--broker <url>', 'MQTT broker URL (default: the hub\'s broker from the config, mqtt://127.0.0.1:1883)')
   .option('--set <name=value...>', 'define a global for the script, e.g. --set actionName=on (JSON values are parsed)')
+  .option('--watch', 'keep running for the script\'s subscriptions and timers until Ctrl-C')
+  .option('--timeout <duration>', 'stop after this long, e.g. 30s or 5m')
   .action(runCommand);
 
 program.command('check').description('compile and type-check scripts; prints every error at its line')
@@ -90,6 +92,11 @@ export function reportError(err: unknown): number {
   }
   process.stderr.write(`smart-home: ${err instanceof Error ? err.message : String(err)}\n`);
   return EXIT_RUNTIME;
+}
+
+// `smart-home automations --runs X | head`: a closed pipe ends the output, not with a stack trace
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err; });
 }
 
 try {

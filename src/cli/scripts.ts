@@ -4,10 +4,12 @@ import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { EventBus } from '../events.js';
 import { MqttBus } from '../mqtt/bus.js';
-import { ScriptEngine, finished } from '../scripts/engine.js';
+import { ScriptEngine } from '../scripts/engine.js';
 import { compileOffThread } from '../scripts/compiler/pool.js';
 import { ScriptError, codeFrame, formatLocated } from '../scripts/errors.js';
-import { diagnose } from '../scripts/library.js';
+import { diagnose, type Diagnostic } from '../scripts/library.js';
+import { parseDuration } from '../automations/duration.js';
+import { readHubFile } from './hub-file.js';
 import { CommanderError } from 'commander';
 
 /** `--set name=value`: JSON values are parsed (`--set n=3`), anything else is a string. */
@@ -25,24 +27,40 @@ export function parseSets(sets: string[] = [], flag = '--set'): Record<string, u
   return out;
 }
 
-export async function runCommand(file: string, opts: ConfigOverrides & { set?: string[] }): Promise<void> {
+export async function runCommand(file: string, opts: ConfigOverrides & { set?: string[]; watch?: boolean; timeout?: string }): Promise<void> {
   const globals = parseSets(opts.set);
+  const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout);
+  if (timeoutMs === undefined && opts.timeout !== undefined) throw new CommanderError(2, 'smart-home.timeout', `--timeout "${opts.timeout}": expected a duration, e.g. 30s, 5m or 500ms`);
   const { config } = loadConfig(opts);
   const tcp = config.broker.listeners.find((l) => l.type === 'tcp');
-  const url = opts.broker ?? config.mqtt.url ?? `mqtt://${tcp?.host === '0.0.0.0' ? '127.0.0.1' : tcp?.host ?? '127.0.0.1'}:${tcp?.port ?? 1883}`;
+  // the running hub's own address (data/hub.json) unless a broker or port is given here
+  const running = opts.broker || opts.mqttPort !== undefined ? undefined : readHubFile(config.data_dir)?.mqtt;
+  const url = opts.broker ?? config.mqtt.url ?? running ?? `mqtt://${tcp?.host === '0.0.0.0' ? '127.0.0.1' : tcp?.host ?? '127.0.0.1'}:${tcp?.port ?? 1883}`;
   const log = createLogger(config.log_level === 'info' ? 'warn' : config.log_level);
   const events = new EventBus(log);
   events.on('script.log', (e) => {
     const stream = e.level === 'error' || e.level === 'warn' ? process.stderr : process.stdout;
     stream.write(e.level === 'info' ? `${e.message}\n` : `[${e.level}] ${e.message}\n`);
   });
-  // Compile before connecting: a script that cannot run should not need a broker to say so.
-  await compileOffThread(file, readFileSync(file, 'utf8'));
+  // Compile and type-check before connecting: a script that cannot run (or that the UI would
+  // refuse) should not need a broker to say so.
+  const source = readFileSync(file, 'utf8');
+  await compileOffThread(file, source);
+  if (reportProblems(file, source, await diagnose(file, source)) > 0) {
+    process.stderr.write(`${file}: not run (fix the errors above; \`smart-home check ${file}\` lists them)\n`);
+    process.exitCode = 1;
+    return;
+  }
   const bus = new MqttBus({
     url, clientId: `smart-home-run-${process.pid}`, username: config.mqtt.username, password: config.mqtt.password,
     publishTimeoutMs: config.mqtt.publish_timeout_ms, connectTimeoutMs: 5000, log: log.child({ module: 'mqtt' }), events,
   });
-  await bus.start();
+  try {
+    await bus.start();
+  } catch (err) {
+    const from = opts.broker ? '--broker' : config.mqtt.url ? 'mqtt.url in the config' : running ? `${config.data_dir}/hub.json (the running hub)` : `the config in ${config.data_dir} (no running hub found there)`;
+    throw new Error(`cannot reach the broker at ${url} (from ${from}): ${(err as Error).message}. Is \`smart-home serve\` running with this data dir? Otherwise pass --broker URL or the same --mqtt-port.`);
+  }
   const engine = new ScriptEngine({ limits: config.scripts, bus, events, log: log.child({ module: 'scripts' }, { level: 'silent' }) }); // script logs are printed above
   await engine.start(); // routes MQTT messages to the script's subscriptions
   let interrupted = false;
@@ -51,8 +69,16 @@ export async function runCommand(file: string, opts: ConfigOverrides & { set?: s
   process.once('SIGTERM', onSignal);
   try {
     const script = await engine.load(file, { globals });
-    // like node: run until nothing is left to do (timers, publishes, subscriptions), or Ctrl-C
-    while (!finished(engine, script) && !interrupted) await new Promise((r) => setTimeout(r, 10));
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    // like node: run until its timers and publishes are done (with --watch: until Ctrl-C, for its
+    // subscriptions), or until --timeout
+    const done = () => (opts.watch ? false : script.idle);
+    while (!done() && !interrupted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const subscribed = engine.inputs.stats(script.name)?.subscriptions ?? 0;
+    if (!opts.watch && !interrupted && subscribed > 0 && Date.now() < deadline) {
+      process.stderr.write(`${file}: done; its ${subscribed} subscription(s) end here (run with --watch to keep handling messages until Ctrl-C)\n`);
+    }
+    if (Date.now() >= deadline) process.stderr.write(`${file}: stopped after --timeout ${opts.timeout}\n`);
     await new Promise((r) => setImmediate(r));
     if (script.errors > 0) process.exitCode = 1;
   } finally {
@@ -74,13 +100,17 @@ export async function checkCommand(files: string[]): Promise<void> {
       failed++;
       continue;
     }
-    const problems = await diagnose(file, source);
-    for (const p of problems) process.stderr.write(`${formatLocated({ file, line: p.line, col: p.col }, p.message)}\n${codeFrame(source, { file, line: p.line, col: p.col })}\n\n`);
-    if (problems.length > 0) failed++;
+    if (reportProblems(file, source, await diagnose(file, source)) > 0) failed++;
     else process.stdout.write(`${file}: ok\n`);
   }
   if (failed > 0) {
     process.stderr.write(`${failed} of ${files.length} file(s) with errors\n`);
     process.exitCode = 1;
   }
+}
+
+/** Prints each problem at its line with a code frame; returns how many there were. */
+function reportProblems(file: string, source: string, problems: Diagnostic[]): number {
+  for (const p of problems) process.stderr.write(`${formatLocated({ file, line: p.line, col: p.col }, p.message)}\n${codeFrame(source, { file, line: p.line, col: p.col })}\n\n`);
+  return problems.length;
 }

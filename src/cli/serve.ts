@@ -4,6 +4,7 @@ import { createLogger } from '../log.js';
 import { Hub } from '../hub.js';
 import { redactUrl } from '../mqtt/topic.js';
 import { runningScript } from '../scripts/sandbox.js';
+import { writeHubFile } from './hub-file.js';
 
 const SHUTDOWN_LIMIT_MS = 5000;
 
@@ -29,6 +30,8 @@ export async function serveCommand(opts: ConfigOverrides): Promise<void> {
   if (hub.api) out.push(`HTTP  ${hub.api.url}`);
   out.push(`DATA  ${config.data_dir}`);
   process.stdout.write(`smart-home ${hub.status().version} ready\n${out.join('\n')}\n`);
+  const tcp = hub.listeners.find((l) => l.type === 'tcp');
+  const removeHubFile = writeHubFile(config.data_dir, { mqtt: config.mqtt.url ? undefined : tcp?.url, http: hub.api?.url });
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -40,6 +43,7 @@ export async function serveCommand(opts: ConfigOverrides): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS);
     force.unref();
+    removeHubFile();
     hub.stop().then(
       () => { process.stdout.write('stopped\n'); process.exit(0); },
       (err) => { log.error({ err }, 'stop failed'); process.exit(1); },

@@ -54,11 +54,6 @@ export class Script {
   get idle(): boolean { return this.sandbox.idle; }
 }
 
-/** No timers, no publishes in flight, no subscriptions: nothing more can happen by itself. */
-export function finished(engine: ScriptEngine, script: Script): boolean {
-  return script.idle && (engine.inputs.stats(script.name)?.subscriptions ?? 0) === 0;
-}
-
 export class ScriptEngine {
   private readonly scripts = new Map<string, Script>();
   /** Since start: times scripts were throttled for CPU, scripts stopped by a fault or their CPU use. */
@@ -183,7 +178,13 @@ export class ScriptEngine {
    * run fresh each time with `entityId`, `actionName` and `params` in scope (the seed's example).
    */
   async runEntityAction(file: string, entityId: string, actionName: string, params: Record<string, unknown>): Promise<void> {
-    const source = readFileSync(file, 'utf8');
+    let source: string;
+    try {
+      source = readFileSync(file, 'utf8');
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`;
+      throw Object.assign(new Error(`entity ${entityId}: its script ${file} ${why}; put it in ${path.dirname(file)}/ or fix "script:" in the entity's config`), { code: 'ACTION_FAILED', name: 'EntityError' });
+    }
     const compiled = await compileOffThread(file, source);
     const fail = (script: Script, err: GuestError): never => {
       this.reportGuestError(script, err);

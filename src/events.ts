@@ -18,6 +18,8 @@ export interface HubEvents {
   'entity.stateChanged': { entityId: string; oldState: unknown; newState: unknown; attributes: Record<string, unknown>; time: number };
   'entity.availability': { entityId: string; available: boolean };
   'entity.removed': { entityId: string };
+  /** An entity was added, or its definition (name, actions, attributes) changed. */
+  'entity.defined': { entityId: string; added: boolean };
   'system.started': Record<string, never>;
   'system.stopping': Record<string, never>;
 }

@@ -41,7 +41,13 @@ export function eventRoutes(app: FastifyInstance, hub: ApiHub): void {
       if (problem) return reply({ status: 'error', error: { code: 'BAD_FILTER', message: problem.message, field: 'filter' } });
       clear();
       if (streams.includes('logs')) offs.push(hub.events.on('script.log', (e) => send('logs', e)));
-      if (streams.includes('entities')) offs.push(hub.events.on('entity.stateChanged', (e) => send('entities', e)));
+      if (streams.includes('entities')) {
+        offs.push(hub.events.on('entity.stateChanged', (e) => send('entities', e)));
+        // an entity that appears, changes its definition, comes and goes: the UI shows it at once
+        offs.push(hub.events.on('entity.defined', (e) => send('entities', e)));
+        offs.push(hub.events.on('entity.availability', (e) => send('entities', e)));
+        offs.push(hub.events.on('entity.removed', (e) => send('entities', e)));
+      }
       if (streams.includes('automations')) offs.push(hub.events.on('automation.run', (e) => send('automations', e)));
       reply({ status: 'ok', data: { streams, filter } });
       if (streams.includes('mqtt')) {

@@ -36,7 +36,7 @@ export interface ApiContext { host: string; port: number; log: Logger; hub: ApiH
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
 const MAX_BODY_DEPTH = 64;
-const ENTITY_STATUS: Record<string, number> = { UNKNOWN_ENTITY: 404, BAD_ID: 400, UNKNOWN_ACTION: 400, ACTION_FAILED: 422 };
+const ENTITY_STATUS: Record<string, number> = { UNKNOWN_ENTITY: 404, BAD_ID: 400, UNKNOWN_ACTION: 400, BAD_PARAM: 400, ACTION_FAILED: 422 };
 
 export class ApiServer {
   private app?: FastifyInstance;

@@ -28,7 +28,7 @@ export interface EntityInput {
 /** A mistake about an entity the user can fix: unknown id, bad id, unknown action. */
 export class EntityError extends Error {
   override name = 'EntityError';
-  constructor(readonly code: 'UNKNOWN_ENTITY' | 'BAD_ID' | 'UNKNOWN_ACTION' | 'ACTION_FAILED', message: string) { super(message); }
+  constructor(readonly code: 'UNKNOWN_ENTITY' | 'BAD_ID' | 'UNKNOWN_ACTION' | 'BAD_PARAM' | 'ACTION_FAILED', message: string) { super(message); }
 }
 
 type Row = Record<string, unknown>;
@@ -109,7 +109,9 @@ export class EntityRegistry {
     };
     if (existing) this.q.update.run(row);
     else this.q.insert.run(row);
-    return this.get(input.id)!;
+    const now = this.get(input.id)!;
+    if (!existing || JSON.stringify(existing) !== JSON.stringify(now)) this.events.emit('entity.defined', { entityId: input.id, added: !existing });
+    return now;
   }
 
   /**

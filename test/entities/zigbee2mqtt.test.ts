@@ -73,6 +73,25 @@ test('action light.x on publishes {"state":"ON"} to its set topic; brightness ta
   c.end();
 });
 
+test("a value outside the device's own range (brightness 0–254) is refused with the range, and nothing is sent", async () => {
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('zigbee2mqtt/Kitchen Lamp/set', { qos: 1 });
+  const r = await runCli(['action', 'light.kitchen_lamp', 'brightness', '--param', 'brightness=999', '--url', h.hub.api!.url]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /light\.kitchen_lamp: brightness 999 is out of range \(0–254\); nothing was sent/);
+  const api = await fetch(`${h.hub.api!.url}/api/entities/light.kitchen_lamp/actions/set`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ params: { colour: 'red' } }) });
+  assert.equal(api.status, 400);
+  assert.match(((await api.json()) as { error: { code: string; message: string } }).error.message, /has no settable "colour"; it accepts state, brightness/);
+  const bad = await fetch(`${h.hub.api!.url}/api/entities/light.kitchen_lamp/actions/on`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ params: { brightness: 'bright' } }) });
+  assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'BAD_PARAM');
+  // the next good command is the first thing on the set topic: the refused ones never went out
+  assert.equal((await runCli(['action', 'light.kitchen_lamp', 'brightness', '--param', 'brightness=254', '--url', h.hub.api!.url])).code, 0);
+  await got.next(1);
+  assert.deepEqual(got.messages.map((m) => m.payload.toString()), ['{"brightness":254}']);
+  c.end();
+});
+
 test('malformed JSON on a device topic is logged and the entity keeps its last good state', async () => {
   const before = h.hub.registry.get('light.kitchen_lamp')!.state;
   await pub('zigbee2mqtt/Kitchen Lamp', '{"state": "OFF", oops');

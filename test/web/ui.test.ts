@@ -27,6 +27,7 @@ before(async () => {
   t = await startHub({
     http: { enabled: true, port: 0 },
     entities: [{ id: 'light.living_room', name: 'Living room', type: 'light', actions: ['on', 'off'], script: 'light-action.coffee' }],
+    zigbee2mqtt: { enabled: true },
   }, dir);
   await t.hub.users.add('admin', 'correct horse', true);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -117,6 +118,28 @@ test("an entity's action button publishes", async () => {
   assert.equal(m!.payload.toString(), '{"state":"on"}');
   await page.getByRole('status').filter({ hasText: 'light.living_room: on done' }).waitFor();
   await shot('entities');
+});
+
+test("a Zigbee2MQTT light's brightness is set from an input in the device's range", async () => {
+  const device = await connect(t.url, { username: 'admin', password: 'correct horse' });
+  const got = collect(device);
+  await device.subscribeAsync('zigbee2mqtt/Desk Lamp/set', { qos: 1 });
+  const exposes = [{ type: 'light', features: [{ type: 'binary', name: 'state', property: 'state', access: 7, value_on: 'ON', value_off: 'OFF', value_toggle: 'TOGGLE' }, { type: 'numeric', name: 'brightness', property: 'brightness', access: 7, value_min: 0, value_max: 254 }] }];
+  await device.publishAsync('zigbee2mqtt/bridge/devices', JSON.stringify([{ ieee_address: '0x0017880104e45999', type: 'Router', friendly_name: 'Desk Lamp', definition: { model: 'LED1545G12', vendor: 'IKEA', exposes } }]), { qos: 1, retain: true });
+  await page.goto(`${t.hub.api!.url}/#/entities`);
+  const input = page.getByRole('spinbutton', { name: 'brightness of Desk Lamp' });
+  await input.waitFor(); // the page is open already: the new device appears live
+  assert.deepEqual([await input.getAttribute('min'), await input.getAttribute('max')], ['0', '254']);
+  await input.fill('120');
+  await page.locator('tr[data-entity="light.desk_lamp"]').getByRole('button', { name: 'set brightness' }).click();
+  const [m] = await got.next(1);
+  assert.equal(m!.payload.toString(), '{"brightness":120}');
+  await page.getByRole('status').filter({ hasText: 'light.desk_lamp: brightness done' }).waitFor();
+  await shot('entities-params');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot('entities-params-phone');
+  await page.setViewportSize({ width: 1280, height: 800 });
+  device.end();
 });
 
 test('the automations and clients pages show the hub', async () => {

@@ -18,7 +18,51 @@ export interface Zigbee2MqttContext {
   log: Logger;
 }
 
-interface Feature { type?: string; name?: string; property?: string; access?: number; features?: Feature[]; value_on?: unknown; value_off?: unknown }
+interface Feature {
+  type?: string; name?: string; property?: string; access?: number; features?: Feature[];
+  value_on?: unknown; value_off?: unknown; value_toggle?: unknown; value_min?: number; value_max?: number; value_step?: number; unit?: string; values?: unknown[];
+}
+
+/** What one settable property accepts, from its expose (kept in the entity's attributes for the UI). */
+export interface Settable { type: string; min?: number; max?: number; step?: number; unit?: string; values?: unknown[] }
+
+/** The settable properties of a device, by property name. */
+export function settableOf(exposes: Feature[] = []): Record<string, Settable> {
+  const out: Record<string, Settable> = {};
+  const walk = (fs: Feature[]) => {
+    for (const f of fs) {
+      if (f.features) walk(f.features);
+      if (!f.property || !((f.access ?? 0) & SETTABLE) || f.type === undefined) continue;
+      if (f.type === 'numeric') out[f.property] = { type: 'numeric', min: f.value_min, max: f.value_max, step: f.value_step, unit: f.unit };
+      else if (f.type === 'binary') out[f.property] = { type: 'binary', values: [f.value_on, f.value_off, f.value_toggle].filter((v) => v !== undefined) };
+      else if (f.type === 'enum') out[f.property] = { type: 'enum', values: f.values };
+      else out[f.property] = { type: f.type };
+    }
+  };
+  walk(exposes);
+  return out;
+}
+
+/** Why `payload` is not something the device accepts, or undefined when it is. */
+export function refusal(settable: Record<string, Settable>, payload: Record<string, unknown>, entityId: string): string | undefined {
+  for (const [key, value] of Object.entries(payload)) {
+    const s = settable[key];
+    if (!s) {
+      // a transition comes with any light command (Zigbee2MQTT's own option, not an expose)
+      if (key === 'transition' && typeof value === 'number' && value >= 0) continue;
+      return `${entityId} has no settable "${key}"; it accepts ${Object.keys(settable).join(', ') || 'nothing'}`;
+    }
+    if (s.type === 'numeric') {
+      if (typeof value !== 'number' || !Number.isFinite(value)) return `${entityId}: ${key} must be a number${range(s)}, got ${JSON.stringify(value)}`;
+      if ((s.min !== undefined && value < s.min) || (s.max !== undefined && value > s.max)) return `${entityId}: ${key} ${value} is out of range${range(s)}`;
+    } else if ((s.type === 'binary' || s.type === 'enum') && s.values && s.values.length > 0 && !s.values.some((v) => v === value || (typeof v === 'string' && typeof value === 'string' && v.toUpperCase() === value.toUpperCase()))) {
+      return `${entityId}: ${key} must be one of ${s.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}`;
+    }
+  }
+  return undefined;
+}
+
+const range = (s: Settable) => (s.min !== undefined || s.max !== undefined ? ` (${s.min ?? '…'}–${s.max ?? '…'}${s.unit ? ` ${s.unit}` : ''})` : '');
 interface Device {
   ieee_address: string; friendly_name: string; type?: string; disabled?: boolean;
   definition?: { model?: string; vendor?: string; description?: string; exposes?: Feature[] } | null;
@@ -115,7 +159,7 @@ export class Zigbee2Mqtt {
       const existing = this.ctx.registry.byUniqueId(uniqueId);
       const attributes = {
         friendly_name: d.friendly_name, ieee_address: d.ieee_address, model: d.definition?.model, vendor: d.definition?.vendor,
-        description: d.definition?.description,
+        description: d.definition?.description, settable: settableOf(exposes),
       };
       if (existing) {
         if (existing.attributes.friendly_name !== d.friendly_name) {
@@ -173,7 +217,11 @@ export class Zigbee2Mqtt {
     else if (action === 'set') payload = params;
     else if (action in params) payload = { [action]: params[action] };
     else if ('value' in params) payload = { [action]: params.value };
-    else throw new EntityError('ACTION_FAILED', `action ${action} of ${entity.id} needs a value: pass {${action}: ...} or {value: ...}`);
+    else throw new EntityError('BAD_PARAM', `action ${action} of ${entity.id} needs a value: pass {${action}: ...} or {value: ...}`);
+    // (an entity stored before its device list told what it accepts is not checked until it does)
+    const settable = entity.attributes.settable as Record<string, Settable> | undefined;
+    const why = settable ? refusal(settable, payload, entity.id) : undefined;
+    if (why) throw new EntityError('BAD_PARAM', `${why}; nothing was sent`);
     await this.ctx.bus.publish(`${this.ctx.baseTopic}/${name}/set`, Buffer.from(JSON.stringify(payload)), { qos: this.ctx.qos, retain: false }, { script: `entity ${entity.id}` });
   }
 }

@@ -172,6 +172,7 @@ export class Hub {
       scripts: this.scripts.list(),
       entities: this.registry.list().length,
       automations: this.automations.list().map((a) => ({ id: a.id, enabled: a.enabled, lastRun: a.lastRun?.status })),
+      bridges: this.bridges.map((b) => b.status()),
     };
   }
 }

@@ -95,12 +95,13 @@ export async function startHub(overrides: Record<string, unknown> = {}, dir = te
 }
 
 /** A logger at `level` whose lines (parsed JSON) are kept in `lines`, and a wait for one to appear. */
-export function capturingLogger(level = 'info'): { log: ReturnType<typeof createLogger>; lines: Record<string, unknown>[]; line(test: (l: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> } {
+export function capturingLogger(level = 'info'): { log: ReturnType<typeof createLogger>; lines: Record<string, unknown>[]; raw: string[]; line(test: (l: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> } {
   const lines: Record<string, unknown>[] = [];
+  const raw: string[] = [];
   const waiters = new Set<() => void>();
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const text of chunk.toString('utf8').split('\n')) if (text.trim()) lines.push(JSON.parse(text) as Record<string, unknown>);
+      for (const text of chunk.toString('utf8').split('\n')) if (text.trim()) { raw.push(text); lines.push(JSON.parse(text) as Record<string, unknown>); }
       for (const w of waiters) w();
       done();
     },
@@ -111,7 +112,7 @@ export function capturingLogger(level = 'info'): { log: ReturnType<typeof create
     waiters.add(check);
     check();
   });
-  return { log: createLogger(level, sink), lines, line };
+  return { log: createLogger(level, sink), lines, raw, line };
 }
 
 const openClients = new Set<MqttClient>();

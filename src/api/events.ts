@@ -15,6 +15,27 @@ const STREAMS = ['mqtt', 'logs', 'entities', 'automations'] as const;
 type Stream = (typeof STREAMS)[number];
 const MAX_BUFFERED = 1 << 20;
 
+/**
+ * The stream's entry in the OpenAPI document: @fastify/websocket hides WebSocket routes from
+ * @fastify/swagger, so the server adds it through swagger's `transformObject`.
+ */
+export const EVENTS_OPENAPI = {
+  get: {
+    tags: ['events'],
+    summary: 'live events over a WebSocket',
+    description:
+      'Open a WebSocket here (same authentication as the rest of the API), then send ' +
+      '`{"id": 1, "command": "subscribe", "streams": ["mqtt", "logs", "entities", "automations"], "filter": "home/#"}`. ' +
+      'The reply is `{"id": 1, "status": "ok", "data": {"streams", "filter"}}` (or an error naming the field); then events arrive as ' +
+      '`{"stream": "mqtt", "data": {"topic", "payload", "retain", "qos", "source": {"script", "line"}}}`, ' +
+      '`{"stream": "entities", "data": {"entityId", ...}}` (state changes, definitions, availability, removals), ' +
+      '`{"stream": "logs", "data": {"script", "level", "message"}}` and `{"stream": "automations", "data": {run}}`. ' +
+      'The mqtt stream starts with the topic tree and follows the broker ACL of the caller. A client that reads too slowly loses events, counted in `dropped`.',
+    parameters: [],
+    responses: { 101: { description: 'switching to the WebSocket protocol' }, 401: { description: 'not authenticated' } },
+  },
+} as const;
+
 export function eventRoutes(app: FastifyInstance, hub: ApiHub): void {
   app.get('/api/events', { config: { user: true }, websocket: true, schema: { tags: ['events'], summary: 'live events over a WebSocket (see the module comment)' } }, (socket: WebSocket, req) => {
     const may = topicAccess(hub, req);

@@ -9,11 +9,24 @@ import type { AutomationsModule } from '../automations/module.js';
 import type { MqttBus } from '../mqtt/bus.js';
 import type { MqttExplorer } from '../mqtt/explorer.js';
 import type { MessageTrace } from '../mqtt/trace.js';
-import type { Broker } from '../broker/broker.js';
 import type { EventBus } from '../events.js';
 
 /** Failed password attempts, shared by every way of presenting a password. */
 export interface PasswordLimiter { blocked(address: string, user: string): string | undefined; fail(address: string, user: string): void; succeed(address: string, user: string): void }
+
+/** The embedded broker as the API sees it. */
+export interface BrokerView {
+  clients(): { id: string; user?: string; address?: string; internal: boolean; subscriptions: { topic: string; qos: number }[] }[];
+  readonly connectedClients: number;
+  readonly stats: Readonly<Record<string, number>>;
+}
+
+/** One bridge to an upstream broker, as /api/status and /metrics show it. */
+export interface BridgeStatus {
+  name: string; url: string; connected: boolean; since?: number; lastError?: string;
+  /** messages forwarded upstream (out) and down (in), copies not sent back (loops cut) */
+  out: number; in: number; loopsCut: number;
+}
 
 export interface ApiHub {
   users: UserStore;
@@ -28,7 +41,8 @@ export interface ApiHub {
   bus: Pick<MqttBus, 'publish' | 'connected' | 'target' | 'stats' | 'connection'>;
   explorer: MqttExplorer;
   trace: MessageTrace;
-  broker?: Pick<Broker, 'clients' | 'connectedClients' | 'stats'>;
+  broker?: BrokerView;
+  bridges: { status(): BridgeStatus }[];
   /** The embedded broker's ACL (none configured, or an external broker: undefined). */
   mqttAcl?: { allowed(user: string | undefined, clientId: string, topic: string, want: 'read' | 'write'): boolean };
   status(): Record<string, unknown>;

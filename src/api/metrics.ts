@@ -38,6 +38,11 @@ export class Metrics {
     gauge('smart_home_script_queue_overflows_total', 'messages dropped because a script input queue was full', () => scripts().reduce((n, s) => n + s.overflows, 0));
     gauge('smart_home_script_messages_delivered_total', 'messages delivered to script subscriptions', () => scripts().reduce((n, s) => n + s.delivered, 0));
     gauge('smart_home_automation_runs_total', 'automation runs started since the hub started', () => hub.automations.list().reduce((n, a) => n + a.runs, 0));
+    const bridges = () => hub.bridges.map((b) => b.status());
+    new Gauge({ name: 'smart_home_bridge_connected', help: '1 when the bridge is connected to its upstream broker', labelNames: ['bridge'], registers: [r],
+      collect() { this.reset(); for (const b of bridges()) this.set({ bridge: b.name }, b.connected ? 1 : 0); } });
+    new Gauge({ name: 'smart_home_bridge_messages_total', help: 'messages a bridge forwarded, by direction (out: upstream, in: down)', labelNames: ['bridge', 'direction'], registers: [r],
+      collect() { this.reset(); for (const b of bridges()) { this.set({ bridge: b.name, direction: 'out' }, b.out); this.set({ bridge: b.name, direction: 'in' }, b.in); } } });
     gauge('smart_home_automation_runs_dropped_total', 'automation runs refused by their mode', () => hub.automations.list().reduce((n, a) => n + a.dropped, 0));
   }
 

@@ -21,7 +21,7 @@ import type { ApiHub } from './hub.js';
 import { Auth } from './auth.js';
 import { ApiError, ok } from './reply.js';
 import { Metrics } from './metrics.js';
-import { eventRoutes } from './events.js';
+import { EVENTS_OPENAPI, eventRoutes } from './events.js';
 import { jsonTooDeep } from '../json-depth.js';
 import { scriptRoutes } from './routes/scripts.js';
 import { entityRoutes } from './routes/entities.js';
@@ -59,6 +59,11 @@ export class ApiServer {
         components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'smart_home_session' }, bearer: { type: 'http', scheme: 'bearer' } } },
         security: [{ session: [] }, { bearer: [] }],
       },
+      transformObject: (doc) => {
+        const api = (doc as { openapiObject?: { paths?: Record<string, unknown> } }).openapiObject;
+        if (api) api.paths = { ...api.paths, '/api/events': EVENTS_OPENAPI };
+        return api as never;
+      },
     });
     await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
     app.addHook('onRequest', async (req, reply) => auth.check(req, reply));
@@ -94,7 +99,8 @@ export class ApiServer {
     const metrics = (this.metrics = new Metrics(hub));
     app.get('/metrics', { config: { user: true }, schema: { tags: ['system'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
       reply.header('content-type', metrics.registry.contentType);
-      return metrics.registry.metrics();
+      // prom-client separates metric families with blank lines; the format needs none
+      return (await metrics.registry.metrics()).replace(/\n{2,}/g, '\n');
     });
     auth.routes(app);
     scriptRoutes(app, hub);

@@ -36,6 +36,12 @@ export class Bridge {
   constructor(private readonly ctx: BridgeContext) {}
 
   get connected(): boolean { return this.remote?.connected ?? false; }
+  private since?: number;
+  private lastError?: string;
+
+  status(): { name: string; url: string; connected: boolean; since?: number; lastError?: string; out: number; in: number; loopsCut: number } {
+    return { name: this.ctx.config.name, url: redactUrl(this.ctx.config.url), connected: this.connected, since: this.since, lastError: this.lastError, ...this.stats };
+  }
 
   async start(): Promise<void> {
     const { config, log } = this.ctx;
@@ -48,8 +54,10 @@ export class Bridge {
       ...(config.protocol_version === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
     };
     this.remote = connect(config.url, opts);
-    this.remote.on('error', (err) => log.warn({ bridge: config.name, err: err.message }, 'bridge: upstream connection error'));
-    this.remote.on('connect', () => log.info({ bridge: config.name, url: redactUrl(config.url) }, 'bridge connected'));
+    // (the logger is the bridge's own child: it names the bridge on every line already)
+    this.remote.on('error', (err) => { this.lastError = err.message; log.warn({ err: err.message }, 'bridge: upstream connection error'); });
+    this.remote.on('connect', () => { this.since = Date.now(); this.lastError = undefined; log.info({ url: redactUrl(config.url) }, 'bridge connected'); });
+    this.remote.on('close', () => { if (this.since !== undefined) this.since = Date.now(); });
     // outgoing: taken from the broker as published, so a retained message stays retained upstream
     this.offLocal = this.ctx.onLocalPublish((m) => this.forward('out', m.topic, m.payload, m.retain, rules));
     this.remote.on('message', (topic, payload, packet) => this.forward('in', topic, payload, packet.retain, rules));
@@ -79,7 +87,7 @@ export class Bridge {
       this.remember(target, dest, payload);
       const client = target === 'remote' ? this.remote! : this.local!;
       client.publish(dest, payload, { qos: rule.qos, retain }, (err) => {
-        if (err) this.ctx.log.warn({ bridge: this.ctx.config.name, topic: dest, err: err.message }, 'bridge: forward failed');
+        if (err) this.ctx.log.warn({ topic: dest, err: err.message }, 'bridge: forward failed');
       });
       if (from === 'out') this.stats.out++; else this.stats.in++;
       return; // the first matching rule forwards, as in Mosquitto

@@ -175,7 +175,12 @@ test('automations CRUD through the API keeps the file valid; a bad one is refuse
 test('OpenAPI document, docs page and Prometheus metrics', async () => {
   const doc = await api.get('/api/docs/json');
   assert.equal(doc.status, 200);
-  for (const p of ['/api/scripts/{name}', '/api/mqtt/publish', '/api/login', '/api/entities/{id}/actions/{action}']) assert.ok(doc.body.data === undefined && (doc.body as any).paths[p], p);
+  for (const p of ['/api/scripts/{name}', '/api/mqtt/publish', '/api/login', '/api/entities/{id}/actions/{action}', '/api/events']) assert.ok(doc.body.data === undefined && (doc.body as any).paths[p], p);
+  // the WebSocket stream (hidden by @fastify/websocket) is documented with its protocol
+  assert.match((doc.body as any).paths['/api/events'].get.description, /"command": "subscribe"/);
+  // POST /api/tokens documents its body
+  assert.deepEqual(Object.keys((doc.body as any).paths['/api/tokens'].post.requestBody.content['application/json'].schema.properties), ['label', 'scope', 'expires_in_days']);
+  assert.ok(!/\n\s*\n/.test(await fetch(`${api.base}/metrics`).then((r) => r.text())), 'no blank lines in /metrics');
   const page = await fetch(`${api.base}/api/docs/`);
   assert.equal(page.status, 200);
   assert.match(await page.text(), /swagger/i);

@@ -107,7 +107,8 @@ export class Hub {
     });
     this.modules.push(named('scripts', this.scripts));
     this.library = new ScriptLibrary(scriptsDir, this.scripts, (f) => this.entities.isActionScript(f));
-    this.explorer = new MqttExplorer({ bus: this.bus, events: this.events, trace: this.trace, log: log.child({ module: 'explorer' }), shared: Boolean(config.mqtt.share_group) });
+    this.explorer = new MqttExplorer({ bus: this.bus, events: this.events, trace: this.trace, log: log.child({ module: 'explorer' }), shared: Boolean(config.mqtt.share_group),
+      maxTopics: config.explorer.max_topics, maxBytes: config.explorer.max_mb * 1024 * 1024 });
     this.modules.push(named('explorer', this.explorer));
     if (config.zigbee2mqtt.enabled) {
       this.modules.push(named('zigbee2mqtt', new Zigbee2Mqtt({

@@ -162,6 +162,13 @@ const storeSchema = z.strictObject({
   trace_max_rows: z.number().int().min(100).default(10000),
 });
 
+const explorerSchema = z.strictObject({
+  /** Topics the MQTT explorer keeps (the oldest go first past it). */
+  max_topics: z.number().int().min(10).max(1_000_000).default(10000),
+  /** Payload bytes it keeps, in MiB. */
+  max_mb: z.number().min(1).max(1024).default(16),
+});
+
 export const configSchema = z.strictObject({
   data_dir: z.string().default('./data'),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -170,6 +177,7 @@ export const configSchema = z.strictObject({
   http: httpSchema.default(httpSchema.parse({})),
   scripts: scriptsSchema.default(scriptsSchema.parse({})),
   store: storeSchema.default(storeSchema.parse({})),
+  explorer: explorerSchema.default(explorerSchema.parse({})),
   entities: z.array(entitySchema).default([]),
   zigbee2mqtt: zigbee2mqttSchema.default(zigbee2mqttSchema.parse({})),
   bridges: z.array(bridgeSchema).default([]),

@@ -83,6 +83,24 @@ test("create the seed's JavaScript example, run it, see it retained in the explo
   await shot('explorer');
 });
 
+test('the explorer filters its topic tree and clears a retained message', async () => {
+  const c = await connect(t.url, { username: 'admin', password: 'correct horse' });
+  await c.publishAsync('garden/pump', 'off', { qos: 1, retain: true });
+  await page.goto(`${t.hub.api!.url}/#/explorer`);
+  await page.locator('.topic[data-topic="garden/pump"]').waitFor();
+  await page.getByLabel('filter topics').fill('garden/+');
+  await page.locator('.topic[data-topic="smart-home/living-room/light"]').waitFor({ state: 'detached' });
+  assert.ok(await page.locator('.topic[data-topic="garden/pump"]').isVisible());
+  await shot('explorer-filter');
+  await page.locator('.topic[data-topic="garden/pump"]').click();
+  page.once('dialog', (d) => void d.accept());
+  await page.getByRole('button', { name: 'Clear retained' }).click();
+  await page.getByRole('status').filter({ hasText: 'retained message of garden/pump cleared' }).waitFor();
+  await page.locator('.topic[data-topic="garden/pump"]').waitFor({ state: 'detached' });
+  await page.getByLabel('filter topics').fill('');
+  c.end();
+});
+
 test('a script with an error shows the error at its line', async () => {
   await page.goto(`${t.hub.api!.url}/#/scripts`);
   await page.getByLabel('new script name').fill('broken.js');

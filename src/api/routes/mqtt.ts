@@ -66,6 +66,21 @@ export function mqttRoutes(app: FastifyInstance, hub: ApiHub): void {
     const all = hub.explorer.snapshot().filter((m) => may(m.topic, 'read')).map(messageJson);
     return ok(req.query.retained ? all.filter((m) => m.retain) : all);
   });
+  app.delete<{ Querystring: { topic: string } }>('/api/mqtt/retained', { config: { user: true },
+    schema: { tags, summary: "clear a topic's retained message (publishes an empty retained message, QoS 1, as the caller)", querystring: { type: 'object', required: ['topic'], properties: { topic: { type: 'string', minLength: 1, maxLength: 65535 } } } },
+  }, async (req) => {
+    const topic = req.query.topic;
+    const problem = publishTopicProblem(topic);
+    if (problem) throw new ApiError(400, 'BAD_TOPIC', problem.message, 'topic');
+    if (!topicAccess(hub, req)(topic, 'write')) throw new ApiError(403, 'ACL_DENIED', `the broker's ACL does not let ${req.caller?.name ?? 'you'} publish to ${topic}`, 'topic');
+    try {
+      const r = await hub.bus.publish(topic, Buffer.alloc(0), { qos: 1, retain: true }, { script: `api:${req.caller?.name ?? 'local'}` });
+      return ok({ topic, cleared: true, ackMs: r.ackMs });
+    } catch (err) {
+      if (err instanceof MqttError) throw new ApiError(503, err.code, err.message);
+      throw err;
+    }
+  });
   app.get<{ Querystring: { limit?: number } }>('/api/mqtt/trace', { config: { user: true },
     schema: { tags, summary: "the hub's own publishes: topic, QoS, result, ack latency, script and line", querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } } },
   }, async (req) => {

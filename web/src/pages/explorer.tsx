@@ -1,6 +1,7 @@
 // MQTT explorer: topic tree with last value and retained flag, live messages, payload as
 // text / pretty JSON / hex, who published each message (script and line, automation, API),
-// and a publish form.
+// a publish form, a filter over the topic tree and a button that clears a retained message.
+// The hub keeps the tree from the first time the explorer is opened, for as long as it runs.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, live, provenance } from '../api.js';
 
@@ -19,6 +20,21 @@ function tree(messages: Map<string, Message>): Node {
     n.message = m;
   }
   return root;
+}
+
+/** Does `topic` match what was typed: an MQTT filter (with + or #) or, otherwise, any part of it? */
+export function topicMatches(typed: string, topic: string): boolean {
+  const f = typed.trim();
+  if (!f) return true;
+  if (!/[+#]/.test(f)) return topic.toLowerCase().includes(f.toLowerCase());
+  const fl = f.split('/');
+  const tl = topic.split('/');
+  for (let i = 0; i < fl.length; i++) {
+    if (fl[i] === '#') return true;
+    if (i >= tl.length) return false;
+    if (fl[i] !== '+' && fl[i] !== tl[i]) return false;
+  }
+  return fl.length === tl.length;
 }
 
 const bytesOf = (m: Message) => (m.encoding === 'base64' ? Uint8Array.from(atob(m.payload), (c) => c.charCodeAt(0)) : new TextEncoder().encode(m.payload));
@@ -44,6 +60,7 @@ export function ExplorerPage() {
   const [selected, setSelected] = useState<string | null>(null);
   const [view, setView] = useState<'text' | 'json' | 'hex'>('text');
   const [status, setStatus] = useState('');
+  const [filter, setFilter] = useState('');
   const pending = useRef<Message[]>([]);
 
   useEffect(() => {
@@ -62,7 +79,8 @@ export function ExplorerPage() {
     return () => { clearInterval(flush); close(); };
   }, []);
 
-  const root = useMemo(() => tree(messages), [messages]);
+  const shown = useMemo(() => (filter.trim() ? new Map([...messages].filter(([t]) => topicMatches(filter, t))) : messages), [messages, filter]);
+  const root = useMemo(() => tree(shown), [shown]);
   const m = selected ? messages.get(selected) : undefined;
 
   const publish = async (e: Event) => {
@@ -74,10 +92,19 @@ export function ExplorerPage() {
     } catch (err) { setStatus((err as Error).message); }
   };
 
+  const clearRetained = async (topic: string) => {
+    if (!window.confirm(`Clear the retained message of ${topic} (if it has one)? New subscribers will no longer get it.`)) return;
+    try {
+      await api('DELETE', `/api/mqtt/retained?topic=${encodeURIComponent(topic)}`);
+      setStatus(`retained message of ${topic} cleared`);
+    } catch (err) { setStatus((err as Error).message); }
+  };
+
   return (
     <div class="split">
       <aside class="tree">
-        <h3>Topics ({messages.size})</h3>
+        <h3>Topics ({filter.trim() ? `${shown.size} of ${messages.size}` : messages.size})</h3>
+        <input type="search" class="filter" aria-label="filter topics" placeholder="filter: kitchen, or zigbee2mqtt/+/state" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
         <ul class="topics">{[...root.children.values()].map((c) => <TreeNode node={c} selected={selected} onSelect={setSelected} />)}</ul>
       </aside>
       <section>
@@ -85,7 +112,11 @@ export function ExplorerPage() {
           <div class="message" data-topic={m.topic}>
             <h3>{m.topic}</h3>
             <p>QoS {m.qos}{m.retain ? ' · retained' : ''} · {m.size} bytes · {new Date(m.time).toLocaleTimeString()} · published by <strong class="provenance">{m.source ? provenance(m.source) : 'another client'}</strong></p>
-            <div class="row">{(['text', 'json', 'hex'] as const).map((v) => <button class={view === v ? 'primary' : ''} onClick={() => setView(v)}>{v}</button>)}</div>
+            <div class="row">
+              {(['text', 'json', 'hex'] as const).map((v) => <button class={view === v ? 'primary' : ''} onClick={() => setView(v)}>{v}</button>)}
+              {/* (a retained message published while the explorer watches arrives without its flag, as MQTT 3.1.1 delivers it) */}
+              <button class="danger" title="publish an empty retained message to this topic" onClick={() => void clearRetained(m.topic)}>Clear retained</button>
+            </div>
             <pre class="payload">{view === 'hex' ? hex(bytesOf(m)) : view === 'json' ? (m.json !== undefined ? JSON.stringify(m.json, null, 2) : 'not JSON') : m.encoding === 'base64' ? `(binary) ${m.payload}` : m.payload}</pre>
           </div>
         ) : <p class="empty">Pick a topic.</p>}

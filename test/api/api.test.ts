@@ -135,12 +135,14 @@ test('connected clients with their subscriptions', async () => {
 
 test('live events: MQTT messages with provenance, script logs and entity state changes', async () => {
   const live = await api.events(['mqtt', 'logs', 'entities'], 'live/#');
-  await api.put('/api/scripts/live.js', { source: "console.log('hello from live');\nMqtt.publish('live/one', {n: 1});\nMqtt.publish('other/one', 'x');\nEntity.setState('light.living_room', 'on');\n" });
+  await api.put('/api/scripts/live.js', { source: "console.log('hello from live');\nMqtt.publish('live/one', {n: 1});\nMqtt.publish('other/one', 'x');\nMqtt.publish('live/two', 'after');\nEntity.setState('light.living_room', 'on');\n" });
   const m = await live.next((e) => e.stream === 'mqtt' && e.data.topic === 'live/one');
   assert.deepEqual(m.data.json, { n: 1 });
   assert.equal(m.data.source.line, 2);
   await live.next((e) => e.stream === 'logs' && e.data.message === 'hello from live');
   await live.next((e) => e.stream === 'entities' && e.data.entityId === 'light.living_room' && e.data.newState === 'on');
+  // live/two was published after other/one: once it is here, other/one would have been too
+  await live.next((e) => e.stream === 'mqtt' && e.data.topic === 'live/two');
   assert.ok(!live.events.some((e) => e.stream === 'mqtt' && e.data.topic === 'other/one'), 'the filter applies');
   live.ws.send('not json');
   await live.next((e) => e.error?.code === 'BAD_JSON');

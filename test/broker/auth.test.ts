@@ -85,10 +85,18 @@ test('ACL: read access is checked per message, so a wide subscription sees only 
   alice.end(); bob.end();
 });
 
-test('ACL: %u in a pattern cannot be widened by a user name with wildcards', () => {
+test('ACL: %u in a pattern cannot be widened by a user name with wildcards', async () => {
   // The user store refuses such names outright...
   assert.throws(() => UserStore.checkName('a/#'), /not allowed/);
   assert.throws(() => UserStore.checkName('+'), /not allowed/);
+  await assert.rejects(h.hub.users.add('a/#', 'long-enough-pw'), /not allowed/);
+  // ...and the ACL in force would not expand one (a name from before that rule, say) either
+  const acl = h.hub.mqttAcl!;
+  assert.ok(acl.allowed('bob', 'c', 'devices/bob/lamp', 'read'), 'the pattern works for a plain name');
+  for (const name of ['a/#', '+', '#', 'bob/#']) {
+    assert.ok(!acl.allowed(name, 'c', 'devices/bob/lamp', 'read'), `user ${name} reads no one else's devices`);
+    assert.ok(!acl.allowed(name, 'c', `devices/${name}`, 'write'), `user ${name} writes nothing through %u`);
+  }
 });
 
 test('ACL: a client may write only where a rule allows it (write-only rule)', async () => {

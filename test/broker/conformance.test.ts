@@ -21,6 +21,20 @@ const uid = (name: string) => `${name}-${++ids}`;
 
 const stillServes = () => roundTrip(h.url);
 
+/** The broker has let go of client `id` (its disconnect or drop is fully processed). */
+const gone = (id: string) => waitFor(() => !h.hub.broker!.clients().some((c) => c.id === id), 5000, `client ${id} gone`);
+
+/**
+ * Publishes 'sentinel' to `topic` (from `from`, or a new client) and waits until `got` has it:
+ * whatever the broker would have delivered before it (same publisher, or already decided) is in.
+ */
+async function sentinel(topic: string, got: ReturnType<typeof collect>, from?: Awaited<ReturnType<typeof connect>>): Promise<void> {
+  const pub = from ?? (await connect(h.url));
+  await pub.publishAsync(topic, 'sentinel', { qos: 1 });
+  await waitFor(() => got.messages.some((m) => m.topic === topic && m.payload.toString() === 'sentinel'), 5000, `the sentinel on ${topic}`);
+  if (!from) pub.end();
+}
+
 // ---- CONNECT / CONNACK ------------------------------------------------------------------------
 
 /** A valid CONNECT's bytes (short, so: 1-byte remaining length, level at [8], flags at [9]). */
@@ -106,11 +120,11 @@ test('[MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3] session present follows clean
   fresh.c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'conf/sess', qos: 1 }] });
   await fresh.c.next('suback');
   fresh.c.disconnect();
-  await sleep(50);
+  await gone(id);
   const back = await raw({ clientId: id, clean: false });
   assert.equal(back.connack.sessionPresent, true, 'stored session [MQTT-3.2.2-2]');
   back.c.disconnect();
-  await sleep(50);
+  await gone(id);
   const clean = await raw({ clientId: id, clean: true });
   assert.equal(clean.connack.sessionPresent, false, 'clean session [MQTT-3.2.2-1]');
   clean.c.disconnect();
@@ -122,7 +136,7 @@ test('[MQTT-3.1.2-6] clean session 1 discards the previous session: its subscrip
   a.c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'conf/discard', qos: 1 }] });
   await a.c.next('suback');
   a.c.disconnect();
-  await sleep(50);
+  await gone(id);
   const b = await raw({ clientId: id, clean: true });
   const pub = await connect(h.url);
   await pub.publishAsync('conf/discard', 'x', { qos: 1 });
@@ -136,7 +150,7 @@ test('[MQTT-3.1.2-4] [MQTT-3.1.2-5] clean session 0: QoS 1 messages are stored w
   a.c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'conf/resume', qos: 1 }] });
   await a.c.next('suback');
   a.c.disconnect();
-  await sleep(50);
+  await gone(id);
   const pub = await connect(h.url);
   for (let i = 0; i < 3; i++) await pub.publishAsync('conf/resume', `r${i}`, { qos: 1 });
   await pub.publishAsync('conf/resume', 'q0', { qos: 0 });
@@ -170,17 +184,23 @@ test('[MQTT-3.1.2-10] [MQTT-3.14.4-3] a will is discarded on DISCONNECT and neve
   const watcher = await connect(h.url);
   const got = collect(watcher);
   await watcher.subscribeAsync('conf/will2/+', { qos: 1 });
-  const { c } = await raw({ clientId: uid('will'), will: { topic: 'conf/will2/clean', payload: Buffer.from('no'), qos: 1, retain: false } });
+  const willId = uid('will');
+  const { c } = await raw({ clientId: willId, will: { topic: 'conf/will2/clean', payload: Buffer.from('no'), qos: 1, retain: false } });
   c.disconnect();
-  await sleep(300);
-  assert.deepEqual(got.messages, []);
+  await gone(willId);
+  await sentinel('conf/will2/sentinel', got);
+  assert.deepEqual(got.messages.map((m) => m.topic), ['conf/will2/sentinel']);
   watcher.end();
 });
 
 test('[MQTT-3.1.2-17] a will with retain 1 is published as a retained message', async () => {
+  const watcher = await connect(h.url);
+  const published = collect(watcher);
+  await watcher.subscribeAsync('conf/will3/status', { qos: 1 });
   const { c } = await raw({ clientId: uid('will'), will: { topic: 'conf/will3/status', payload: Buffer.from('offline'), qos: 1, retain: true } });
   c.drop();
-  await sleep(200);
+  await published.next(1); // the will is out (and stored, as it is retained)
+  watcher.end();
   const late = await connect(h.url);
   const got = collect(late);
   await late.subscribeAsync('conf/will3/status');
@@ -208,7 +228,7 @@ test('[MQTT-3.1.2-24] with keep alive 1 s and no packets, the broker disconnects
 test('[MQTT-3.12.4-1] PINGREQ is answered with PINGRESP, and keeps a keep-alive connection open', async () => {
   const { c } = await raw({ clientId: uid('ping'), keepalive: 1 });
   for (let i = 0; i < 4; i++) {
-    await sleep(600);
+    await sleep(600); // time passing is what this test is about: 600 ms of silence, under keep-alive 1 s
     c.send({ cmd: 'pingreq' });
     await c.next('pingresp');
   }
@@ -237,8 +257,9 @@ test('[MQTT-4.3.3-2] QoS 2: PUBREC with the id; a resent PUBLISH (DUP) before PU
   assert.equal((await c.next('pubrec')).messageId, 77, 'the duplicate is acknowledged again');
   c.send({ cmd: 'pubrel', messageId: 77 });
   assert.equal((await c.next('pubcomp')).messageId, 77);
-  await sleep(300);
-  assert.deepEqual(got.messages.map((m) => m.payload.toString()), ['once']);
+  c.send({ cmd: 'publish', topic: 'conf/q2', payload: Buffer.from('sentinel'), qos: 0, retain: false, dup: false });
+  await got.next(2);
+  assert.deepEqual(got.messages.map((m) => m.payload.toString()), ['once', 'sentinel']);
   c.disconnect(); sub.end();
 });
 
@@ -253,7 +274,7 @@ test('[MQTT-3.3.1-1] [MQTT-4.4.0-1] an unacknowledged QoS 1 message is resent wi
   const first = await a.c.next('publish');
   assert.equal(first.dup, false);
   a.c.drop(); // no PUBACK
-  await sleep(100);
+  await gone(id);
   const b = await raw({ clientId: id, clean: false });
   const again = await b.c.next('publish');
   assert.equal(String(again.payload), 'unacked');
@@ -275,7 +296,7 @@ test('[MQTT-4.3.3-1] an unfinished outgoing QoS 2 flow resumes with PUBREL after
   a.c.send({ cmd: 'pubrec', messageId: p.messageId });
   await a.c.next('pubrel');
   a.c.drop(); // no PUBCOMP
-  await sleep(100);
+  await gone(id);
   const b = await raw({ clientId: id, clean: false });
   const rel = await b.c.next('pubrel');
   assert.equal(rel.messageId, p.messageId);
@@ -301,7 +322,10 @@ test('[MQTT-4.3.3-1] [MQTT-4.4.0-1] many QoS 2 flows in flight to a persistent s
   const resumed = new Map<string, number>();
   const b = await connect(h.url, { clientId: id, clean: false }, (c) => c.on('message', (_t, p) => count(resumed, String(p))));
   await waitFor(() => resumed.size === 200, 5000, `200 queued (have ${resumed.size})`);
-  await sleep(200);
+  // a message published now comes after every queued one: a duplicate of those would be in by then
+  await pub.publishAsync('conf/q2many/queued', 'sentinel', { qos: 2 });
+  await waitFor(() => resumed.has('sentinel'), 5000, 'the sentinel');
+  resumed.delete('sentinel');
   assert.deepEqual([...live.values(), ...resumed.values()].filter((n) => n !== 1), [], 'no message twice');
   b.end(true); pub.end();
 });
@@ -334,8 +358,8 @@ test('[MQTT-3.3.2-2] a topic name with wildcards in PUBLISH closes the connectio
     c.send({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
     assert.ok(await c.closedWithin(), topic);
   }
-  await sleep(100);
-  assert.deepEqual(got.messages, []);
+  await sentinel('conf/wild/sentinel', got);
+  assert.deepEqual(got.messages.map((m) => m.topic), ['conf/wild/sentinel']);
   sub.end();
 });
 
@@ -384,8 +408,8 @@ test('[MQTT-3.3.1-10] [MQTT-3.3.1-11] a zero-byte retained message clears the to
   const late = await connect(h.url);
   const got = collect(late);
   await late.subscribeAsync('conf/ret/clear', { qos: 1 });
-  await sleep(200);
-  assert.deepEqual(got.messages, []);
+  await sentinel('conf/ret/clear', got, pub); // live, after the retained ones would have been sent
+  assert.deepEqual(got.messages.map((m) => [m.payload.toString(), m.retain]), [['sentinel', false]]);
   pub.end(); late.end();
 });
 
@@ -397,8 +421,8 @@ test('[MQTT-3.3.1-12] a PUBLISH with RETAIN=0 neither stores nor replaces the re
   const got = collect(late);
   await late.subscribeAsync('conf/ret/keep', { qos: 1 });
   assert.equal((await got.next(1))[0]!.payload.toString(), 'retained');
-  await sleep(100);
-  assert.equal(got.messages.length, 1);
+  await sentinel('conf/ret/keep', got, pub);
+  assert.deepEqual(got.messages.map((m) => m.payload.toString()), ['retained', 'sentinel']);
   pub.end(); late.end();
 });
 
@@ -478,8 +502,7 @@ test('[MQTT-3.10.4-1] [MQTT-3.10.4-2] after UNSUBSCRIBE no new messages arrive f
   const pub = await connect(h.url);
   await pub.publishAsync('conf/u/a', 'gone', { qos: 1 });
   await pub.publishAsync('conf/u/b', 'kept', { qos: 1 });
-  await got.next(1);
-  await sleep(150);
+  await got.next(1); // b was published after a on the same connection: a would have come first
   assert.deepEqual(got.messages.map((m) => m.topic), ['conf/u/b']);
   c.end(); pub.end();
 });
@@ -491,8 +514,9 @@ test('[MQTT-3.3.5-1] overlapping subscriptions: the message is delivered at the 
   const pub = await connect(h.url);
   await pub.publishAsync('conf/ov/x', 'x', { qos: 2 });
   // The broker MAY send one copy per matching subscription; one of them must be at QoS 2.
-  await sleep(300);
-  const copies = c.packets.filter((p) => p.cmd === 'publish');
+  await pub.publishAsync('conf/ov/y/z', 'sentinel', { qos: 0 }); // matches conf/ov/# only, and comes after
+  await waitFor(() => c.packets.some((p) => p.cmd === 'publish' && (p as { topic?: string }).topic === 'conf/ov/y/z'), 5000, 'the sentinel');
+  const copies = c.packets.filter((p) => p.cmd === 'publish' && (p as { topic?: string }).topic === 'conf/ov/x');
   assert.ok(copies.length >= 1 && copies.length <= 2, `${copies.length} copies`);
   assert.ok(copies.some((p) => p.qos === 2), `QoS of the copies: ${copies.map((p) => p.qos).join(',')}`);
   c.disconnect(); pub.end();
@@ -519,9 +543,8 @@ test('[MQTT-4.7.1-1] [MQTT-4.7.1-2] topic filters: # matches the parent level, +
   const pub = await connect(h.url);
   const topics = ['conf/m/sport', 'conf/m/sport/tennis/player1', 'conf/m/plus/', 'conf/m/plus/x/y', 'conf/m/golf/tennis', 'conf/m/plusx/a'];
   for (const t of topics) await pub.publishAsync(t, t, { qos: 1 });
-  await got.next(4);
-  await sleep(150);
-  assert.deepEqual(got.messages.map((m) => m.topic).sort(), ['conf/m/golf/tennis', 'conf/m/plus/', 'conf/m/sport', 'conf/m/sport/tennis/player1']);
+  await sentinel('conf/m/sport/sentinel', got, pub);
+  assert.deepEqual(got.messages.map((m) => m.topic).filter((t) => t !== 'conf/m/sport/sentinel').sort(), ['conf/m/golf/tennis', 'conf/m/plus/', 'conf/m/sport', 'conf/m/sport/tennis/player1']);
   c.end(); pub.end();
 });
 
@@ -529,7 +552,9 @@ test('[MQTT-4.7.2-1] filters starting with a wildcard do not match $ topics (liv
   const c = await connect(h.url);
   const got = collect(c);
   await c.subscribeAsync(['#', '+/conf/x', '$SYS/broker/version'], { qos: 0 });
-  await sleep(300);
+  // the retained burst for this SUBSCRIBE, then a live message behind it
+  await waitFor(() => got.messages.some((m) => m.topic === '$SYS/broker/version'), 5000, 'the retained $SYS/broker/version');
+  await sentinel('conf/x/sentinel', got);
   assert.ok(got.messages.every((m) => !m.topic.startsWith('$') || m.topic === '$SYS/broker/version'), JSON.stringify(got.messages.map((m) => m.topic)));
   assert.ok(got.messages.some((m) => m.topic === '$SYS/broker/version'), 'the explicit $SYS filter gets the retained version');
   c.end();

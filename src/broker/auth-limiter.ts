@@ -10,7 +10,10 @@ const MAX_KEYS = 10_000;
 export class AuthLimiter {
   private readonly failures = new Map<string, number[]>();
 
-  constructor(private readonly limits: AuthLimits, private readonly now = () => Date.now()) {}
+  /** The clock windows are measured on (tests move it instead of waiting out a window). */
+  now: () => number;
+
+  constructor(private readonly limits: AuthLimits, now = () => Date.now()) { this.now = now; }
 
   /** Why a login from `address` as `user` is refused without checking it, or undefined. */
   blocked(address: string, user: string): string | undefined {

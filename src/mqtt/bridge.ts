@@ -62,12 +62,19 @@ export class Bridge {
     this.offLocal = this.ctx.onLocalPublish((m) => this.forward('out', m.topic, m.payload, m.retain, rules));
     this.remote.on('message', (topic, payload, packet) => this.forward('in', topic, payload, packet.retain, rules));
     await new Promise<void>((r) => this.local!.once('connect', () => r()));
+    const subscribed: Promise<unknown>[] = [];
     for (const rule of rules) {
       // subscribing while the upstream is away is queued by mqtt.js and sent on connect; with
       // MQTT 5, "retain as published" keeps the retain flag and "no local" our own messages away
-      if (rule.direction !== 'out') void this.remote.subscribeAsync(rule.remote_prefix + rule.pattern, { qos: rule.qos, ...(config.protocol_version === 5 ? { nl: true, rap: true } : {}) }).catch(() => {});
+      if (rule.direction !== 'out') subscribed.push(this.remote.subscribeAsync(rule.remote_prefix + rule.pattern, { qos: rule.qos, ...(config.protocol_version === 5 ? { nl: true, rap: true } : {}) }).catch(() => {}));
     }
+    // ready: connected upstream and every subscription there acknowledged (start does not wait for
+    // it: a hub starts while its upstream is away)
+    this.ready = Promise.all(subscribed).then(() => this.connected ? undefined : new Promise<void>((r) => this.remote!.once('connect', () => r())));
   }
+
+  /** Resolves once the bridge is connected upstream and its subscriptions there are in place. */
+  ready: Promise<void> = new Promise(() => {});
 
   async stop(): Promise<void> {
     this.offLocal?.();

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startHub, connect, collect, waitFor, sleep, removeDir, portOf, runCli, type TestHub } from '../helpers.js';
+import { startHub, connect, collect, waitFor, removeDir, portOf, runCli, type TestHub } from '../helpers.js';
 import { actionsOf, domainOf } from '../../src/entities/integrations/zigbee2mqtt.js';
 
 const exec = promisify(execFile);
@@ -96,7 +96,9 @@ test('malformed JSON on a device topic is logged and the entity keeps its last g
   const before = h.hub.registry.get('light.kitchen_lamp')!.state;
   await pub('zigbee2mqtt/Kitchen Lamp', '{"state": "OFF", oops');
   await pub('zigbee2mqtt/Kitchen Lamp', '[1,2]');
-  await sleep(200);
+  // another device's message, published after both: once it is applied, so were they (or not)
+  await pub('zigbee2mqtt/hall/temp', '{"temperature":19.5}');
+  await waitFor(() => (h.hub.registry.get('sensor.hall_temp')?.state as { temperature?: number } | null)?.temperature === 19.5, 5000, 'the sensor update');
   assert.deepEqual(h.hub.registry.get('light.kitchen_lamp')!.state, before);
   await pub('zigbee2mqtt/Kitchen Lamp', '{"state":"OFF"}');
   await waitFor(() => (h.hub.registry.get('light.kitchen_lamp')!.state as { state?: string }).state === 'OFF', 5000, 'good state after bad');

@@ -42,22 +42,26 @@ test('bridge: out, in and both directions, prefixes, and no message loops back',
   const r = collect(remote);
   await local.subscribeAsync(['in/#', 'both/#', 'out/#'], { qos: 1 });
   await remote.subscribeAsync(['out/#', 'both/#', 'house1/#', 'in/#'], { qos: 1 });
-  await waitFor(() => t.hub.bridges[0]!.connected, 5000, 'the bridge to connect');
-  await sleep(200);
+  await t.hub.bridges[0]!.ready; // connected, its upstream subscriptions acknowledged
   await local.publishAsync('out/a', 'to the cloud', { qos: 1 });
   await remote.publishAsync('in/b', 'from the cloud', { qos: 1 });
   await local.publishAsync('both/c', 'local both', { qos: 1 });
   await remote.publishAsync('both/d', 'remote both', { qos: 1 });
   await local.publishAsync('sensors/t', '21.5', { qos: 1 });
   await remote.publishAsync('out/z', 'stays upstream', { qos: 1 });
-  await sleep(800);
+  await waitFor(() => r.messages.length >= 6 && l.messages.length >= 4, 5000, 'every forwarded message');
+  // one more round trip each way: a copy sent back (a loop) would have come in before these
+  await remote.publishAsync('both/end', 'remote end', { qos: 1 });
+  await local.publishAsync('both/end2', 'local end', { qos: 1 });
+  await waitFor(() => ['both/end', 'both/end2'].every((x) => l.messages.some((m) => m.topic === x) && r.messages.some((m) => m.topic === x)), 5000, 'the last round trips');
+  for (const c of [l, r]) c.messages.splice(0, c.messages.length, ...c.messages.filter((m) => !m.topic.startsWith('both/end')));
   const seen = (msgs: { topic: string; payload: Buffer }[]) => msgs.map((m) => `${m.topic}=${m.payload}`).sort();
   assert.deepEqual(seen(r.messages), ['both/c=local both', 'both/d=remote both', 'house1/sensors/t=21.5', 'in/b=from the cloud', 'out/a=to the cloud', 'out/z=stays upstream']);
   assert.deepEqual(seen(l.messages), ['both/c=local both', 'both/d=remote both', 'in/b=from the cloud', 'out/a=to the cloud']);
   // what the bridge itself delivered came back to it once each (in/b and both/d locally, both/c
   // upstream) and was not sent again
-  assert.equal(t.hub.bridges[0]!.stats.loopsCut, 3);
-  assert.deepEqual([t.hub.bridges[0]!.stats.out, t.hub.bridges[0]!.stats.in], [3, 2]);
+  assert.equal(t.hub.bridges[0]!.stats.loopsCut, 5); // and the two closing round trips once each
+  assert.deepEqual([t.hub.bridges[0]!.stats.out, t.hub.bridges[0]!.stats.in], [4, 3]);
 });
 
 test('bridge: QoS 1 messages published while the upstream is away are delivered when it is back', async () => {

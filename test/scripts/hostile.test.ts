@@ -126,7 +126,8 @@ test('a promise-job flood (each job queues the next) is interrupted by the CPU l
 test('a zero-delay setInterval cannot starve the hub: it runs, and the bystander still answers', async () => {
   // loaded without waiting for idle: an interval never is
   const s = await h.hub.scripts.load('/scripts/busy-interval.js', {}, `let ticks = 0;\nsetInterval(() => { ticks++; for (let i = 0; i < 1e4; i++); }, 0);\nglobalThis.count = () => console.log('ticks ' + ticks);\n`);
-  await sleep(200);
+  // it is running: its counter moves
+  await waitFor(() => { s.sandbox.run('count()', 'x.js'); return logsOf(s).some((l) => /^ticks [1-9]/.test(l)); }, 5000, 'the interval to tick');
   await bystanderAnswers();
   s.sandbox.run('count()', 'x.js');
   assert.match(logsOf(s).at(-1)!, /^ticks [1-9]\d*$/, 'the interval did run');

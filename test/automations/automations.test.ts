@@ -76,8 +76,7 @@ test('an MQTT-triggered automation publishes within its run; JSON match and scri
   await c.publishAsync('zigbee2mqtt/hall_motion/occupancy', '{"occupancy":false}', { qos: 1 });
   await c.publishAsync('zigbee2mqtt/garage_motion/occupancy', '{"occupancy":true}', { qos: 1 });
   await c.publishAsync('zigbee2mqtt/hall_motion/occupancy', '{"occupancy":true}', { qos: 1 });
-  await got.next(1);
-  await sleep(100);
+  await got.next(1); // queued: the runs of the earlier messages finished (and published, or not) before this one
   assert.deepEqual(got.messages.map((m) => m.payload.toString()), ['{"state":"ON"}']);
   const runs = h.hub.automations.runs('motion_light');
   assert.deepEqual(runs.map((r) => r.status).sort(), ['ok', 'skipped'], 'the garage run was skipped by its condition; the occupancy:false message never triggered');
@@ -129,6 +128,7 @@ test('a state trigger with for: fires only when the state holds long enough', as
     - type: publish
       topic: door/alarm
 `), undefined);
+  // time passing is what `for:` is about: 100 ms open (of 300), then closed past the 300
   h.hub.registry.setState('binary_sensor.door', 'open');
   await sleep(100);
   h.hub.registry.setState('binary_sensor.door', 'closed'); // not long enough
@@ -156,15 +156,20 @@ async function fireMode(mode: string, payloads: string[]): Promise<string[]> {
   const c = await connect(h.url);
   const got = collect(c);
   await c.subscribeAsync(`mode/${mode}/done`, { qos: 1 });
-  for (const p of payloads) { await c.publishAsync(`mode/${mode}`, p, { qos: 1 }); await sleep(20); }
-  await sleep(800);
+  const before = new Set(h.hub.automations.runs(`mode_${mode}`, 100).map((r) => r.id));
+  for (const p of payloads) await c.publishAsync(`mode/${mode}`, p, { qos: 1 });
+  // every trigger has its run (finished, dropped or cancelled), and each finished run's publish is in
+  await waitFor(() => {
+    const runs = h.hub.automations.runs(`mode_${mode}`, 100).filter((r) => !before.has(r.id));
+    return runs.length === payloads.length && runs.every((r) => r.status !== 'running') && got.messages.length === runs.filter((r) => r.status === 'ok').length;
+  }, 5000, `the ${mode} runs to finish`);
   c.end();
   return got.messages.map((m) => m.payload.toString());
 }
 
 test('modes: single drops a trigger while running; queued runs them in order; restart keeps the last; parallel runs them together', async () => {
+  // (reload resolves once every trigger's subscription is acknowledged)
   assert.equal(await reload(BASE + modeAutomation('single') + modeAutomation('queued', '\n  max: 5') + modeAutomation('restart') + modeAutomation('parallel', '\n  max: 2')), undefined);
-  await sleep(100);
   assert.deepEqual(await fireMode('single', ['1', '2', '3']), ['1']);
   assert.ok(h.hub.automations.runs('mode_single').filter((r) => r.status === 'dropped').length === 2);
   assert.deepEqual(await fireMode('queued', ['1', '2', '3']), ['1', '2', '3']);
@@ -250,12 +255,11 @@ test('reload while running: an unchanged automation keeps its run in progress; a
       qos: 1
 `;
   assert.equal(await reload(BASE + slow), undefined);
-  await sleep(50);
   const c = await connect(h.url);
   const got = collect(c);
   await c.subscribeAsync('slow/done', { qos: 1 });
   await c.publishAsync('slow/in', 'x', { qos: 1 });
-  await sleep(100);
+  await waitFor(() => h.hub.automations.runs('slow', 5).some((r) => r.status === 'running'), 5000, 'the slow run to be under way');
   assert.equal(await reload(BASE.replace('hall/light/set', 'hall/light/set2') + slow), undefined); // motion_light changed, slow not
   await got.next(1, 2000);
   // (the run ends when its publish is acknowledged, which the broker does once it has delivered)

@@ -32,6 +32,8 @@ class ScriptInputs {
   context: Hop = NO_HOP;
   /** Set while delivery waits for the script's CPU budget. */
   resume?: NodeJS.Timeout;
+  /** Subscriptions sent to the broker and not yet acknowledged. */
+  readonly pending = new Set<Promise<unknown>>();
   constructor(readonly target: InputTarget) {}
 }
 
@@ -74,7 +76,15 @@ export class InputRouter {
     }
     if (!s.subs.has(id)) this.subscriptionCount++;
     s.subs.set(id, { id, filter: filter as string, self });
-    void this.bus.subscribe(filter as string, 2, true).catch((err: Error) => s.target.log('error', `Mqtt.subscribe(${JSON.stringify(filter)}) failed: ${err.message}`));
+    const acked = this.bus.subscribe(filter as string, 2, true).catch((err: Error) => s.target.log('error', `Mqtt.subscribe(${JSON.stringify(filter)}) failed: ${err.message}`));
+    s.pending.add(acked);
+    void acked.finally(() => s.pending.delete(acked));
+  }
+
+  /** Resolves when every subscription the script has asked for so far is acknowledged by the broker. */
+  async subscribed(name: string): Promise<void> {
+    const s = this.scripts.get(name);
+    if (s) await Promise.all([...s.pending]);
   }
 
   unsubscribe(name: string, id: number): void {

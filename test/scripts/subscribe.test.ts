@@ -9,10 +9,16 @@ before(async () => { h = await startHub({ scripts: { queue_size: 5, max_hops: 4 
 after(async () => { await h.stop(); removeDir(h.dir); });
 
 let n = 0;
-const load = (source: string, name = `sub-${++n}.js`) => h.hub.scripts.load(`/scripts/${name}`, {}, source);
+/** Loads a script and waits until the broker acknowledged the subscriptions its top level made. */
+const load = async (source: string, name = `sub-${++n}.js`) => {
+  const s = await h.hub.scripts.load(`/scripts/${name}`, {}, source);
+  await h.hub.scripts.inputs.subscribed(s.name);
+  return s;
+};
+/** A script that logs what it hears on `filter`: once it heard a message, so did every script subscribed before it. */
+const witness = (filter: string) => load(`Mqtt.subscribe(${JSON.stringify(filter)}, (m) => console.log('heard ' + m.topic + ' ' + m.payload));`);
 const logsOf = (s: Script) => s.logs.map((l) => l.message);
 const errorsOf = (s: Script) => s.logs.filter((l) => l.level === 'error').map((l) => l.message);
-const settle = () => sleep(100);
 
 test('a handler gets topic, payload, bytes, json, qos, retain and the wildcard captures', async () => {
   const s = await load(`
@@ -20,7 +26,6 @@ test('a handler gets topic, payload, bytes, json, qos, retain and the wildcard c
       console.log(JSON.stringify({ topic: m.topic, payload: m.payload, json: m.json, qos: m.qos, retain: m.retain, params: m.params, bytes: Array.from(m.bytes) }));
     });
   `);
-  await settle();
   const c = await connect(h.url);
   await c.publishAsync('sensors/kitchen/temp/now', '{"c":21.5}', { qos: 1 });
   await waitFor(() => s.logs.length >= 1);
@@ -36,7 +41,6 @@ test('binary and non-UTF-8 payloads arrive intact and round-trip byte-exact', as
   const got = collect(c);
   await c.subscribeAsync('bin/out', { qos: 1 });
   await load(`Mqtt.subscribe('bin/in', (m) => Mqtt.publish('bin/out', m.bytes, 1));`);
-  await settle();
   const bytes = Buffer.from([0x00, 0xff, 0xfe, 0xc3, 0x28, 0x80, 0x7f, 0x0a, 0x00]);
   await c.publishAsync('bin/in', bytes, { qos: 1 });
   const [m] = await got.next(1);
@@ -49,22 +53,23 @@ test('unsubscribe stops delivery; reloading a script drops its subscriptions', a
     let count = 0;
     const off = Mqtt.subscribe('u/x', () => { count++; console.log('got ' + count); if (count === 1) off(); });
   `, 'unsub.js');
-  await settle();
   const c = await connect(h.url);
   await c.publishAsync('u/x', '1', { qos: 1 });
   await waitFor(() => s.logs.length >= 1);
+  const w = await witness('u/x');
   await c.publishAsync('u/x', '2', { qos: 1 });
-  await settle();
+  await waitFor(() => logsOf(w).includes('heard u/x 2'), 5000, 'the witness');
   assert.deepEqual(logsOf(s), ['got 1']);
   const again = await load(`Mqtt.subscribe('u/y', () => console.log('old'));`, 'reload.js');
-  await settle();
   assert.equal(h.hub.scripts.inputs.stats('reload.js')!.subscriptions, 1);
   const reloaded = await load(`console.log('no subscriptions');`, 'reload.js');
   assert.notEqual(again, reloaded);
   assert.equal(h.hub.scripts.inputs.stats('reload.js')!.subscriptions, 0);
+  const wy = await witness('u/y');
   await c.publishAsync('u/y', '1', { qos: 1 });
-  await settle();
+  await waitFor(() => logsOf(wy).includes('heard u/y 1'), 5000, 'the witness');
   assert.deepEqual(logsOf(reloaded), ['no subscriptions']);
+  assert.ok(!logsOf(again).includes('old'), 'the replaced version heard nothing');
   c.end();
 });
 
@@ -76,7 +81,6 @@ test('events are handled one at a time, in arrival order, even with async handle
       console.log('end ' + m.payload);
     });
   `);
-  await settle();
   const c = await connect(h.url);
   for (const p of ['a', 'b', 'c']) await c.publishAsync('order/x', p, { qos: 1 });
   await waitFor(() => s.logs.length >= 6);
@@ -88,7 +92,6 @@ test('a full queue drops messages, counts them and says so in the log (never sil
   const s = await load(`
     Mqtt.subscribe('slow/#', async () => { await new Promise((r) => setTimeout(r, 200)); });
   `, 'slow.js');
-  await settle();
   const c = await connect(h.url);
   for (let i = 0; i < 20; i++) c.publish('slow/x', String(i), { qos: 0 });
   await waitFor(() => (h.hub.scripts.inputs.stats('slow.js')?.overflows ?? 0) > 0);
@@ -105,20 +108,22 @@ test('a script does not hear its own publishes unless it opts in', async () => {
     Mqtt.subscribe('echo/topic', (m) => console.log('self heard ' + m.payload), { self: true });
     setTimeout(() => Mqtt.publish('echo/topic', 'mine', 1), 50);
   `);
-  await waitFor(() => s.logs.length >= 1);
-  await settle();
-  assert.deepEqual(logsOf(s), ['self heard mine']);
+  await waitFor(() => logsOf(s).includes('self heard mine'), 5000, 'its own message, opted in');
+  const we = await witness('echo/topic');
+  await h.hub.scripts.load('/scripts/echo-again.js', {}, "Mqtt.publish('echo/topic', 'second', 1);");
+  await waitFor(() => logsOf(we).includes('heard echo/topic second'), 5000, 'the witness');
+  // 'mine' went out before 'second': had the plain handler heard it, it would have logged by now
+  assert.deepEqual(logsOf(s).filter((l) => l.endsWith('mine')), ['self heard mine']);
   const c = await connect(h.url);
   await c.publishAsync('echo/topic', 'theirs', { qos: 1 });
-  await waitFor(() => s.logs.length >= 3);
-  assert.deepEqual(logsOf(s).slice(1).sort(), ['plain heard theirs', 'self heard theirs']);
+  await waitFor(() => logsOf(s).filter((l) => l.endsWith('theirs')).length >= 2);
+  assert.deepEqual(logsOf(s).filter((l) => l.endsWith('theirs')).sort(), ['plain heard theirs', 'self heard theirs']);
   c.end();
 });
 
 test('a ping-pong loop between two scripts is cut at max_hops, with a log line naming scripts and topics', async () => {
   const ping = await load(`Mqtt.subscribe('loop/pong', (m) => Mqtt.publish('loop/ping', String(Number(m.payload) + 1)));`, 'ping.js');
   const pong = await load(`Mqtt.subscribe('loop/ping', (m) => Mqtt.publish('loop/pong', String(Number(m.payload) + 1)));`, 'pong.js');
-  await settle();
   const c = await connect(h.url);
   const got = collect(c);
   await c.subscribeAsync('loop/#');
@@ -140,7 +145,6 @@ test('a ping-pong loop between two scripts is cut at max_hops, with a log line n
 
 test('a handler that throws is logged at its line; the script and others go on', async () => {
   const s = await load(`Mqtt.subscribe('bad/+', (m) => {\n  if (m.params[0] === 'x') null.boom;\n  console.log('fine ' + m.params[0]);\n});\n`);
-  await settle();
   const c = await connect(h.url);
   await c.publishAsync('bad/x', '1', { qos: 1 });
   await c.publishAsync('bad/y', '1', { qos: 1 });

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, renameSync, watch, writeFileSync, type FSWatc
 import path from 'node:path';
 import { Document, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
 import type { Db } from '../store/db.js';
+import { AutomationStore } from '../store/automations.js';
 import type { Logger } from '../log.js';
 import { readYaml, describeIssues, locate, position, YamlError, type LoadedYaml } from '../config/yaml.js';
 import { compileOffThread } from '../scripts/compiler/pool.js';
@@ -42,7 +43,10 @@ export class AutomationsModule {
   private readonly origins = new Map<string, Origin>();
   lastError?: string;
 
+  private readonly store: AutomationStore;
+
   constructor(private readonly ctx: AutomationsContext) {
+    this.store = new AutomationStore(ctx.db);
     this.trace = new RunTrace(ctx.db);
     this.trace.onFinish = (run) => {
       if (!ctx.events.has('automation.run')) return;
@@ -86,12 +90,7 @@ export class AutomationsModule {
         this.runners.delete(id);
       }
     }
-    const upsert = this.ctx.db.prepare(`INSERT INTO automations (id, definition, source, updated_at) VALUES (?, ?, 'file', ?)
-      ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`);
-    this.ctx.db.transaction(() => {
-      for (const a of next) upsert.run(a.id, JSON.stringify(a), Date.now());
-      for (const id of this.definitions.keys()) if (!nextIds.has(id)) this.ctx.db.prepare('DELETE FROM automations WHERE id = ?').run(id);
-    })();
+    this.store.replace(next.map((a) => [a.id, JSON.stringify(a)]), [...this.definitions.keys()].filter((id) => !nextIds.has(id)));
     this.definitions = new Map(next.map((a) => [a.id, a]));
     for (const a of next) if (!this.runners.has(a.id) && this.isEnabled(a)) await this.startRunner(a);
     this.ctx.scripts.forget?.([...this.origins.values()].map(originOf));
@@ -153,7 +152,7 @@ export class AutomationsModule {
   async setEnabled(id: string, enabled: boolean): Promise<void> {
     const def = this.definitions.get(id);
     if (!def) throw new Error(`no automation "${id}"`);
-    this.ctx.db.prepare('UPDATE automations SET enabled = ? WHERE id = ?').run(enabled ? 1 : 0, id);
+    this.store.setEnabled(id, enabled);
     const runner = this.runners.get(id);
     if (!this.isEnabled(def) && runner) { await runner.stop(); this.runners.delete(id); }
     if (this.isEnabled(def) && !runner) await this.startRunner(def);
@@ -167,8 +166,7 @@ export class AutomationsModule {
   }
 
   private isEnabled(a: Automation): boolean {
-    const row = this.ctx.db.prepare('SELECT enabled FROM automations WHERE id = ?').get(a.id) as { enabled: number } | undefined;
-    return a.enabled && (row?.enabled ?? 1) === 1;
+    return a.enabled && this.store.enabled(a.id);
   }
 
   private async startRunner(a: Automation): Promise<void> {

@@ -14,6 +14,7 @@ import { Acl } from './acl.js';
 import { boundWrites, guardSocket, type SocketLike } from './guard.js';
 import { AuthLimiter } from './auth-limiter.js';
 import { ClientOwners } from '../store/client-owners.js';
+import { metaValue } from '../store/meta.js';
 import { PendingConnects } from './pending-connects.js';
 import { applyGrantedQos, checkSeams, connectedClients, dropPublish, holdPubacks, isReserved, markStored, releaseStored, RESERVED_LEVEL } from './aedes-seams.js';
 import { createSqlitePersistence, type BrokerPersistence } from './persistence.js';
@@ -439,12 +440,9 @@ function loadAcl(config: BrokerConfig): Acl | undefined {
 }
 
 /** A stable broker id, so persisted packets and wills keep their owner across restarts. */
+/** The broker's id, the same across restarts (stored packets carry it). */
 function brokerId(db: Db): string {
-  const row = db.prepare("SELECT value FROM meta WHERE key = 'broker_id'").get() as { value: string } | undefined;
-  if (row) return row.value;
-  const id = `smart-home-${crypto.randomUUID()}`;
-  db.prepare("INSERT INTO meta (key, value) VALUES ('broker_id', ?)").run(id);
-  return id;
+  return metaValue(db, 'broker_id', () => `smart-home-${crypto.randomUUID()}`);
 }
 
 /** The parts of an Aedes client the API shows (Aedes keeps them as public fields). */

@@ -2,13 +2,14 @@
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { openStore } from '../store/db.js';
 import { RunTrace } from '../automations/trace.js';
+import { AutomationStore } from '../store/automations.js';
 
 export async function automationsCommand(opts: ConfigOverrides & { runs?: string }): Promise<void> {
   const { config } = loadConfig(opts);
   const db = openStore(config.data_dir);
   try {
     const trace = new RunTrace(db);
-    const rows = db.prepare('SELECT id, definition, enabled FROM automations ORDER BY id').all() as { id: string; definition: string; enabled: number }[];
+    const rows = new AutomationStore(db).all();
     if (rows.length === 0) process.stdout.write(`no automations (define them in ${config.data_dir}/automations.yaml)\n`);
     for (const r of rows) {
       const def = JSON.parse(r.definition) as { name?: string; enabled: boolean; mode: string; triggers: { type: string }[] };

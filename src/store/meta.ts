@@ -1,0 +1,11 @@
+// The meta table: small values the hub keeps across restarts (its broker id).
+import type { Db } from './db.js';
+
+/** The value under `key`, made with `create` (and stored) the first time. */
+export function metaValue(db: Db, key: string, create: () => string): string {
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+  if (row) return row.value;
+  const value = create();
+  db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(key, value);
+  return value;
+}

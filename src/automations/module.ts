@@ -6,7 +6,6 @@ import path from 'node:path';
 import { Document, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
 import type { Db } from '../store/db.js';
 import { AutomationStore } from '../store/automations.js';
-import type { Logger } from '../log.js';
 import { readYaml, describeIssues, locate, position, YamlError, type LoadedYaml } from '../config/yaml.js';
 import { compileOffThread } from '../scripts/compiler/pool.js';
 import { ScriptError, codeFrame, formatLocated } from '../scripts/errors.js';

@@ -6,7 +6,7 @@ import { EventBus } from '../events.js';
 import { MqttBus } from '../mqtt/bus.js';
 import { ScriptEngine } from '../scripts/engine.js';
 import { compileOffThread } from '../scripts/compiler/pool.js';
-import { ScriptError, codeFrame, formatLocated } from '../scripts/errors.js';
+import { codeFrame, formatLocated } from '../scripts/errors.js';
 import { diagnose, type Diagnostic } from '../scripts/library.js';
 import { parseDuration } from '../automations/duration.js';
 import { readHubFile } from './hub-file.js';

@@ -1,6 +1,17 @@
 // Runs the broker scenarios (bench/brokers.ts) against the hub, Mosquitto and plain Aedes:
 // BENCH_ROUNDS rounds (3), brokers interleaved within a round, each figure the median of them.
-import { connections, fanout, latency, median, retainedStorm, startHubBroker, startMosquittoBroker, startPlainAedes, throughput, type BrokerUnderTest } from './brokers.js';
+import {
+  connections,
+  fanout,
+  latency,
+  median,
+  retainedStorm,
+  startHubBroker,
+  startMosquittoBroker,
+  startPlainAedes,
+  throughput,
+  type BrokerUnderTest,
+} from './brokers.js';
 import { fmt, ROUNDS, table } from './lib.js';
 
 const TOTAL: Record<0 | 1 | 2, number> = { 0: 40_000, 1: 20_000, 2: 10_000 };
@@ -21,7 +32,12 @@ export async function benchBrokers(): Promise<{ markdown: string; figures: Figur
     for (let r = 1; r <= ROUNDS; r++) {
       for (const qos of [0, 1, 2] as const) {
         for (const pairs of [1, 4]) {
-          for (const b of brokers) add(`throughput QoS ${qos}, ${pairs} pair${pairs > 1 ? 's' : ''} (msg/s)`, b, await throughput(b, qos, pairs, TOTAL[qos] / pairs));
+          for (const b of brokers)
+            add(
+              `throughput QoS ${qos}, ${pairs} pair${pairs > 1 ? 's' : ''} (msg/s)`,
+              b,
+              await throughput(b, qos, pairs, TOTAL[qos] / pairs),
+            );
           progress(`round ${r}: throughput QoS ${qos}, ${pairs} pair(s)`);
         }
       }
@@ -34,7 +50,8 @@ export async function benchBrokers(): Promise<{ markdown: string; figures: Figur
       progress(`round ${r}: latency`);
       for (const b of brokers) add('fan-out 1 -> 100 subscribers, QoS 0 (deliveries/s)', b, await fanout(b, 100, 500));
       progress(`round ${r}: fan-out`);
-      for (const b of brokers) add('retained storm: 10 000 topics to a new # subscriber (s)', b, await retainedStorm(b, 10_000, r));
+      for (const b of brokers)
+        add('retained storm: 10 000 topics to a new # subscriber (s)', b, await retainedStorm(b, 10_000, r));
       progress(`round ${r}: retained storm`);
       for (const b of brokers) {
         const c = await connections(b, 2000);
@@ -50,10 +67,19 @@ export async function benchBrokers(): Promise<{ markdown: string; figures: Figur
       figures[sc] = { [hub.name]: m(hub), [mosq.name]: m(mosq), [aedes.name]: m(aedes) };
       const higherIsBetter = /\((msg|deliveries)\/s\)$/.test(sc);
       const ratio = (x: number, y: number) => (y === 0 ? '—' : `${(x / y).toFixed(2)}x`);
-      return [sc, fmt(m(hub)), fmt(m(mosq)), fmt(m(aedes)), ratio(m(hub), m(mosq)), ratio(m(hub), m(aedes)), higherIsBetter ? 'higher' : 'lower'];
+      return [
+        sc,
+        fmt(m(hub)),
+        fmt(m(mosq)),
+        fmt(m(aedes)),
+        ratio(m(hub), m(mosq)),
+        ratio(m(hub), m(aedes)),
+        higherIsBetter ? 'higher' : 'lower',
+      ];
     });
-    const markdown = table(['scenario', 'hub', 'Mosquitto', 'plain Aedes', 'hub / Mosquitto', 'hub / Aedes', 'better'], rows)
-      + `\n\nhub = ${hub.name}; Mosquitto = ${mosq.name}; Aedes = ${aedes.name}. Median of ${ROUNDS} rounds, brokers interleaved in each round; clients are mqtt.js in the bench process.`;
+    const markdown =
+      table(['scenario', 'hub', 'Mosquitto', 'plain Aedes', 'hub / Mosquitto', 'hub / Aedes', 'better'], rows) +
+      `\n\nhub = ${hub.name}; Mosquitto = ${mosq.name}; Aedes = ${aedes.name}. Median of ${ROUNDS} rounds, brokers interleaved in each round; clients are mqtt.js in the bench process.`;
     return { markdown, figures };
   } finally {
     for (const b of brokers) await b.stop();

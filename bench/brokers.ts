@@ -18,32 +18,57 @@ const PAYLOAD = Buffer.alloc(64, 'x');
 const USER = 'bench';
 const PASS = 'bench-password';
 
-export interface BrokerUnderTest { name: string; url: string; auth: boolean; pid: number; stop(): Promise<void> }
+export interface BrokerUnderTest {
+  name: string;
+  url: string;
+  auth: boolean;
+  pid: number;
+  stop(): Promise<void>;
+}
 
 function waitFor(child: ChildProcess, url: string, auth: boolean): Promise<void> {
   return (async () => {
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
-      try { (await connect(url, auth ? { username: USER, password: PASS } : {})).end(true); return; } catch { await sleep(50); }
+      try {
+        (await connect(url, auth ? { username: USER, password: PASS } : {})).end(true);
+        return;
+      } catch {
+        await sleep(50);
+      }
     }
     throw new Error(`${url} did not come up`);
   })();
 }
 
 function stopper(child: ChildProcess): () => Promise<void> {
-  return async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); } };
+  return async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  };
 }
 
 export async function startHubBroker(): Promise<BrokerUnderTest> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-broker-hub-'));
   const port = await freePort();
   const cli = path.join(ROOT, 'dist/src/cli/main.js');
-  writeFileSync(path.join(dir, 'smart-home.yaml'), `broker:\n  listeners: [{ type: tcp, host: 127.0.0.1, port: ${port} }]\n  max_connections: 5000\n  mdns: false\nhttp:\n  enabled: false\nlog_level: warn\n`);
+  writeFileSync(
+    path.join(dir, 'smart-home.yaml'),
+    `broker:\n  listeners: [{ type: tcp, host: 127.0.0.1, port: ${port} }]\n  max_connections: 5000\n  mdns: false\nhttp:\n  enabled: false\nlog_level: warn\n`,
+  );
   execFileSync(process.execPath, [cli, 'user', 'add', USER, '--password-stdin', '--data', dir], { input: PASS });
   const child = spawn(process.execPath, [cli, 'serve', '--data', dir], { stdio: 'ignore' });
   const url = `mqtt://127.0.0.1:${port}`;
   await waitFor(child, url, true);
-  return { name: 'Smart Home (embedded, SQLite persistence, auth)', url, auth: true, pid: child.pid!, stop: stopper(child) };
+  return {
+    name: 'Smart Home (embedded, SQLite persistence, auth)',
+    url,
+    auth: true,
+    pid: child.pid!,
+    stop: stopper(child),
+  };
 }
 
 export async function startMosquittoBroker(): Promise<BrokerUnderTest> {
@@ -51,7 +76,10 @@ export async function startMosquittoBroker(): Promise<BrokerUnderTest> {
   const port = await freePort();
   writeFileSync(path.join(dir, 'passwd'), '');
   execFileSync('mosquitto_passwd', ['-b', path.join(dir, 'passwd'), USER, PASS]);
-  writeFileSync(path.join(dir, 'm.conf'), `user root\nlistener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${dir}/passwd\npersistence true\npersistence_location ${dir}/\nmax_inflight_messages 0\nmax_queued_messages 0\nset_tcp_nodelay true\n`);
+  writeFileSync(
+    path.join(dir, 'm.conf'),
+    `user root\nlistener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${dir}/passwd\npersistence true\npersistence_location ${dir}/\nmax_inflight_messages 0\nmax_queued_messages 0\nset_tcp_nodelay true\n`,
+  );
   const child = spawn('mosquitto', ['-c', path.join(dir, 'm.conf')], { stdio: 'ignore' });
   const url = `mqtt://127.0.0.1:${port}`;
   await waitFor(child, url, true);
@@ -72,7 +100,9 @@ export async function startPlainAedes(): Promise<BrokerUnderTest> {
   const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
   const url = `mqtt://127.0.0.1:${port}`;
   await waitFor(child, url, false);
-  const version = (JSON.parse(readFileSync(path.join(ROOT, 'node_modules/aedes/package.json'), 'utf8')) as { version: string }).version;
+  const version = (
+    JSON.parse(readFileSync(path.join(ROOT, 'node_modules/aedes/package.json'), 'utf8')) as { version: string }
+  ).version;
   return { name: `plain Aedes ${version} (memory, no auth)`, url, auth: false, pid: child.pid!, stop: stopper(child) };
 }
 
@@ -81,7 +111,10 @@ export function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-const opts = (b: BrokerUnderTest, extra: mqtt.IClientOptions = {}): mqtt.IClientOptions => ({ ...(b.auth ? { username: USER, password: PASS } : {}), ...extra });
+const opts = (b: BrokerUnderTest, extra: mqtt.IClientOptions = {}): mqtt.IClientOptions => ({
+  ...(b.auth ? { username: USER, password: PASS } : {}),
+  ...extra,
+});
 
 /** Messages per second through `pairs` publisher -> subscriber pairs, each on its own topic. */
 export async function throughput(b: BrokerUnderTest, qos: 0 | 1 | 2, pairs: number, perPair: number): Promise<number> {
@@ -96,13 +129,15 @@ export async function throughput(b: BrokerUnderTest, qos: 0 | 1 | 2, pairs: numb
     pubs.push(await connect(b.url, opts(b)));
   }
   const t0 = performance.now();
-  await Promise.all(pubs.map(async (c, p) => {
-    if (qos > 0) return publishWindowed(c, perPair, () => `bench/t${p}`, PAYLOAD, { qos });
-    for (let i = 0; i < perPair; i++) {
-      c.publish(`bench/t${p}`, PAYLOAD, { qos: 0 });
-      if (i % 200 === 199) await new Promise((r) => setImmediate(r));
-    }
-  }));
+  await Promise.all(
+    pubs.map(async (c, p) => {
+      if (qos > 0) return publishWindowed(c, perPair, () => `bench/t${p}`, PAYLOAD, { qos });
+      for (let i = 0; i < perPair; i++) {
+        c.publish(`bench/t${p}`, PAYLOAD, { qos: 0 });
+        if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+      }
+    }),
+  );
   await got.done();
   const rate = ((pairs * perPair) / (performance.now() - t0)) * 1000;
   for (const c of [...subs, ...pubs]) c.end(true);
@@ -110,7 +145,11 @@ export async function throughput(b: BrokerUnderTest, qos: 0 | 1 | 2, pairs: numb
 }
 
 /** p50 and p99 latency (ms) at `rate` msg/s, QoS 1, for `seconds`. */
-export async function latency(b: BrokerUnderTest, rate: number, seconds: number): Promise<{ p50: number; p99: number; lost: number }> {
+export async function latency(
+  b: BrokerUnderTest,
+  rate: number,
+  seconds: number,
+): Promise<{ p50: number; p99: number; lost: number }> {
   const s = await connect(b.url, opts(b));
   const p = await connect(b.url, opts(b));
   await s.subscribeAsync('bench/lat', { qos: 1 });
@@ -127,9 +166,14 @@ export async function latency(b: BrokerUnderTest, rate: number, seconds: number)
     p.publish('bench/lat', buf, { qos: 1 });
   }
   await sleep(500);
-  s.end(true); p.end(true);
+  s.end(true);
+  p.end(true);
   const sorted = lat.sort((a, c) => a - c);
-  return { p50: sorted[Math.floor(sorted.length * 0.5)] ?? NaN, p99: sorted[Math.floor(sorted.length * 0.99)] ?? NaN, lost: n - lat.length };
+  return {
+    p50: sorted[Math.floor(sorted.length * 0.5)] ?? NaN,
+    p99: sorted[Math.floor(sorted.length * 0.99)] ?? NaN,
+    lost: n - lat.length,
+  };
 }
 
 /** Deliveries per second from one publisher to `subscribers` subscribers of one topic (QoS 0). */
@@ -161,7 +205,9 @@ export async function retainedStorm(b: BrokerUnderTest, topics: number, round: n
   await publishWindowed(p, topics, (i) => `storm${round}/${i}`, PAYLOAD, { qos: 1, retain: true });
   const s = await connect(b.url, opts(b));
   const got = arrivals(topics, 'retained');
-  s.on('message', (_t, _p, packet) => { if (packet.retain) got.hit(); });
+  s.on('message', (_t, _p, packet) => {
+    if (packet.retain) got.hit();
+  });
   const t0 = performance.now();
   await s.subscribeAsync(`storm${round}/#`, { qos: 0 });
   await got.done();
@@ -169,17 +215,25 @@ export async function retainedStorm(b: BrokerUnderTest, topics: number, round: n
   // clear them, so the next round and the next broker start clean
   for (let i = 0; i < topics; i++) p.publish(`storm${round}/${i}`, '', { qos: 0, retain: true });
   await sleep(300);
-  s.end(true); p.end(true);
+  s.end(true);
+  p.end(true);
   return secs;
 }
 
 /** Seconds to connect `n` idle clients (100 at a time) and the broker's RSS before and after. */
-export async function connections(b: BrokerUnderTest, n: number): Promise<{ secs: number; rssBefore: number; rssAfter: number }> {
+export async function connections(
+  b: BrokerUnderTest,
+  n: number,
+): Promise<{ secs: number; rssBefore: number; rssAfter: number }> {
   const rssBefore = rssMiB(b.pid);
   const clients: MqttClient[] = [];
   const t0 = performance.now();
   for (let i = 0; i < n; i += 100) {
-    clients.push(...await Promise.all(Array.from({ length: Math.min(100, n - i) }, () => connect(b.url, opts(b, { keepalive: 600 })))));
+    clients.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(100, n - i) }, () => connect(b.url, opts(b, { keepalive: 600 }))),
+      )),
+    );
   }
   const secs = (performance.now() - t0) / 1000;
   await sleep(500);

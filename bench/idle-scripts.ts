@@ -12,7 +12,10 @@ const bus = new MqttBus({ url: 'mqtt://127.0.0.1:1', clientId: 'x', publishTimeo
 const engine = new ScriptEngine({ limits: configSchema.parse({}).scripts, bus, events, log });
 const src = `let count = 0;\nfunction entityAction(id, action) { count++; Mqtt.publish('zigbee2mqtt/' + id + '/set', { state: action }); }\n`;
 // warm the compiled module so the first script does not carry the WebAssembly compile
-if (n > 0) { const w = await engine.load('/warm.js', {}, '1'); engine.unload(w.name); }
+if (n > 0) {
+  const w = await engine.load('/warm.js', {}, '1');
+  engine.unload(w.name);
+}
 const t0 = performance.now();
 for (let i = 0; i < n; i++) await engine.load(`/idle/s${i}.js`, {}, src);
 const loadMs = performance.now() - t0;

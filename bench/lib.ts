@@ -43,7 +43,9 @@ export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(cells[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
+  return [line(cells[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)].join(
+    '\n',
+  );
 }
 
 export const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
@@ -52,21 +54,47 @@ export const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-U
 export function arrivals(total: number, what: string, timeoutMs = 60_000): { hit(): void; done(): Promise<void> } {
   let count = 0;
   let resolve!: () => void;
-  const all = new Promise<void>((r) => { resolve = r; });
+  const all = new Promise<void>((r) => {
+    resolve = r;
+  });
   return {
-    hit: () => { if (++count === total) resolve(); },
-    done: () => Promise.race([all, sleep(timeoutMs).then(() => { throw new Error(`${what}: only ${count} of ${total} arrived`); })]),
+    hit: () => {
+      if (++count === total) resolve();
+    },
+    done: () =>
+      Promise.race([
+        all,
+        sleep(timeoutMs).then(() => {
+          throw new Error(`${what}: only ${count} of ${total} arrived`);
+        }),
+      ]),
   };
 }
 
 /** Publishes `n` QoS 1/2 messages with at most `window` unacknowledged, and waits for the last acknowledgement. */
-export async function publishWindowed(c: MqttClient, n: number, topicOf: (i: number) => string, payload: Buffer, opts: mqtt.IClientPublishOptions, window = 200): Promise<void> {
+export async function publishWindowed(
+  c: MqttClient,
+  n: number,
+  topicOf: (i: number) => string,
+  payload: Buffer,
+  opts: mqtt.IClientPublishOptions,
+  window = 200,
+): Promise<void> {
   let inflight = 0;
   let wake: (() => void) | undefined;
   for (let i = 0; i < n; i++) {
     inflight++;
-    c.publish(topicOf(i), payload, opts, () => { inflight--; wake?.(); });
-    while (inflight >= window) await new Promise<void>((r) => { wake = r; });
+    c.publish(topicOf(i), payload, opts, () => {
+      inflight--;
+      wake?.();
+    });
+    while (inflight >= window)
+      await new Promise<void>((r) => {
+        wake = r;
+      });
   }
-  while (inflight > 0) await new Promise<void>((r) => { wake = r; });
+  while (inflight > 0)
+    await new Promise<void>((r) => {
+      wake = r;
+    });
 }

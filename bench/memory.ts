@@ -16,13 +16,23 @@ async function hub(scripts: number): Promise<{ child: ChildProcess; url: string;
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-mem-'));
   const port = await freePort();
   mkdirSync(path.join(dir, 'scripts'));
-  for (let i = 0; i < scripts; i++) writeFileSync(path.join(dir, 'scripts', `s${String(i).padStart(4, '0')}.js`), `let n = 0;\nMqtt.subscribe('mem/${i}', () => { n++; });\n`);
-  writeFileSync(path.join(dir, 'smart-home.yaml'), `broker:\n  listeners: [{ type: tcp, host: 127.0.0.1, port: ${port} }]\n  mdns: false\nhttp:\n  enabled: false\nlog_level: warn\n`);
+  for (let i = 0; i < scripts; i++)
+    writeFileSync(
+      path.join(dir, 'scripts', `s${String(i).padStart(4, '0')}.js`),
+      `let n = 0;\nMqtt.subscribe('mem/${i}', () => { n++; });\n`,
+    );
+  writeFileSync(
+    path.join(dir, 'smart-home.yaml'),
+    `broker:\n  listeners: [{ type: tcp, host: 127.0.0.1, port: ${port} }]\n  mdns: false\nhttp:\n  enabled: false\nlog_level: warn\n`,
+  );
   const t0 = performance.now();
   const child = spawn(process.execPath, [CLI, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d) => { out += d; if (/ready/.test(out)) resolve(); });
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (/ready/.test(out)) resolve();
+    });
     child.once('exit', (c) => reject(new Error(`hub exited ${c}`)));
   });
   return { child, url: `mqtt://127.0.0.1:${port}`, startSecs: (performance.now() - t0) / 1000 };
@@ -40,13 +50,23 @@ async function pump(url: string, n: number): Promise<void> {
     if (i % 500 === 499) await new Promise((r) => setImmediate(r));
   }
   await got.done();
-  sub.end(true); pub.end(true);
+  sub.end(true);
+  pub.end(true);
 }
 
-interface MemoryRound { idle: number; after1: number; after2: number; scripts1000: number; startSecs: number }
+interface MemoryRound {
+  idle: number;
+  after1: number;
+  after2: number;
+  scripts1000: number;
+  startSecs: number;
+}
 
 async function round(): Promise<MemoryRound> {
-  const stop = async (c: ChildProcess) => { c.kill('SIGTERM'); await new Promise((r) => c.once('exit', r)); };
+  const stop = async (c: ChildProcess) => {
+    c.kill('SIGTERM');
+    await new Promise((r) => c.once('exit', r));
+  };
   const idle = await hub(0);
   await sleep(2000);
   const rssIdle = rssMiB(idle.child.pid!);
@@ -75,11 +95,20 @@ export async function benchMemory(): Promise<string> {
     rounds.push(await round());
   }
   const col = (f: (r: MemoryRound) => number, format?: (n: number) => string) => medianOf(rounds.map(f), format);
-  return table(['hub state', `RSS (MiB), median of ${ROUNDS} (range)`], [
-    ['idle (embedded broker, no scripts)', col((r) => r.idle)],
-    ['after 500 000 messages through the broker', col((r) => r.after1)],
-    ['after 1 000 000 messages (second, equal phase)', col((r) => r.after2)],
-    ['growth between the two equal phases', col((r) => r.after2 - r.after1)],
-    [`with 1 000 scripts loaded (start took ${col((r) => r.startSecs, (n) => n.toFixed(1))} s)`, col((r) => r.scripts1000)],
-  ]);
+  return table(
+    ['hub state', `RSS (MiB), median of ${ROUNDS} (range)`],
+    [
+      ['idle (embedded broker, no scripts)', col((r) => r.idle)],
+      ['after 500 000 messages through the broker', col((r) => r.after1)],
+      ['after 1 000 000 messages (second, equal phase)', col((r) => r.after2)],
+      ['growth between the two equal phases', col((r) => r.after2 - r.after1)],
+      [
+        `with 1 000 scripts loaded (start took ${col(
+          (r) => r.startSecs,
+          (n) => n.toFixed(1),
+        )} s)`,
+        col((r) => r.scripts1000),
+      ],
+    ],
+  );
 }

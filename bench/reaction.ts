@@ -15,16 +15,28 @@ const ROOT = path.resolve(HERE, '../..');
 const NODE_RED = path.join(ROOT, 'bench/node-red/node_modules/node-red/red.js');
 const SECONDS = 3;
 
-interface Engine { name: string; start(brokerUrl: string): Promise<ChildProcess> }
+interface Engine {
+  name: string;
+  start(brokerUrl: string): Promise<ChildProcess>;
+}
 
 function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${what} did not start: ${out.slice(-500)}`)), 60000);
-    const on = (d: Buffer) => { out += d; if (pattern.test(out)) { clearTimeout(timer); resolve(); } };
+    const on = (d: Buffer) => {
+      out += d;
+      if (pattern.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
     child.stdout?.on('data', on);
     child.stderr?.on('data', on);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${what} exited ${code}: ${out.slice(-500)}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited ${code}: ${out.slice(-500)}`));
+    });
   });
 }
 
@@ -32,8 +44,13 @@ const hub: Engine = {
   name: 'Smart Home (automation -> script)',
   async start(brokerUrl) {
     const dir = mkdtempSync(path.join(tmpdir(), 'bench-hub-'));
-    writeFileSync(path.join(dir, 'smart-home.yaml'), `mqtt:\n  url: ${brokerUrl}\n  client_id: bench-hub\nhttp:\n  enabled: false\nlog_level: warn\nstore:\n  trace_max_rows: 10000\n`);
-    writeFileSync(path.join(dir, 'automations.yaml'), `
+    writeFileSync(
+      path.join(dir, 'smart-home.yaml'),
+      `mqtt:\n  url: ${brokerUrl}\n  client_id: bench-hub\nhttp:\n  enabled: false\nlog_level: warn\nstore:\n  trace_max_rows: 10000\n`,
+    );
+    writeFileSync(
+      path.join(dir, 'automations.yaml'),
+      `
 - id: react
   mode: parallel
   max: 1000
@@ -43,8 +60,11 @@ const hub: Engine = {
   actions:
     - type: script
       code: Mqtt.publish('bench/out', trigger.payload)
-`);
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+`,
+    );
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--data', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     await waitForLine(child, /ready/, 'the hub');
     return child;
   },
@@ -72,15 +92,47 @@ const nodeRed: Engine = {
     const u = new URL(brokerUrl);
     const flows = [
       { id: 'tab', type: 'tab', label: 'bench' },
-      { id: 'broker', type: 'mqtt-broker', name: 'mosquitto', broker: u.hostname, port: u.port, clientid: 'bench-node-red', usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
-      { id: 'in', z: 'tab', type: 'mqtt in', topic: 'bench/in', qos: '0', datatype: 'buffer', broker: 'broker', wires: [['fn']] },
-      { id: 'fn', z: 'tab', type: 'function', func: "msg.topic = 'bench/out';\nreturn msg;", outputs: 1, wires: [['out']] },
+      {
+        id: 'broker',
+        type: 'mqtt-broker',
+        name: 'mosquitto',
+        broker: u.hostname,
+        port: u.port,
+        clientid: 'bench-node-red',
+        usetls: false,
+        protocolVersion: '4',
+        keepalive: '60',
+        cleansession: true,
+      },
+      {
+        id: 'in',
+        z: 'tab',
+        type: 'mqtt in',
+        topic: 'bench/in',
+        qos: '0',
+        datatype: 'buffer',
+        broker: 'broker',
+        wires: [['fn']],
+      },
+      {
+        id: 'fn',
+        z: 'tab',
+        type: 'function',
+        func: "msg.topic = 'bench/out';\nreturn msg;",
+        outputs: 1,
+        wires: [['out']],
+      },
       { id: 'out', z: 'tab', type: 'mqtt out', topic: '', qos: '0', retain: 'false', broker: 'broker', wires: [] },
     ];
     writeFileSync(path.join(dir, 'flows.json'), JSON.stringify(flows));
     const port = await freePort();
-    writeFileSync(path.join(dir, 'settings.js'), `module.exports = { uiHost: '127.0.0.1', uiPort: ${port}, httpAdminRoot: false, httpNodeRoot: false, flowFile: 'flows.json', logging: { console: { level: 'info' } }, telemetry: { enabled: false }, diagnostics: { enabled: false } };`);
-    const child = spawn(process.execPath, [NODE_RED, '--userDir', dir, '--settings', path.join(dir, 'settings.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      path.join(dir, 'settings.js'),
+      `module.exports = { uiHost: '127.0.0.1', uiPort: ${port}, httpAdminRoot: false, httpNodeRoot: false, flowFile: 'flows.json', logging: { console: { level: 'info' } }, telemetry: { enabled: false }, diagnostics: { enabled: false } };`,
+    );
+    const child = spawn(process.execPath, [NODE_RED, '--userDir', dir, '--settings', path.join(dir, 'settings.js')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     await waitForLine(child, /Connected to broker/, 'Node-RED');
     return child;
   },
@@ -91,7 +143,13 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-interface Point { rate: number; sent: number; received: number; p50: number; p99: number }
+interface Point {
+  rate: number;
+  sent: number;
+  received: number;
+  p50: number;
+  p99: number;
+}
 
 /** Publishes `rate` msg/s for SECONDS; each payload carries its send time. */
 async function measure(brokerUrl: string, rate: number, seconds = SECONDS): Promise<Point> {
@@ -109,20 +167,32 @@ async function measure(brokerUrl: string, rate: number, seconds = SECONDS): Prom
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
       const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-      while (sent < due) { pub.publish('bench/in', `${sent} ${performance.now()}`, { qos: 0 }); sent++; }
-      if (sent >= total) { clearInterval(tick); resolve(); }
+      while (sent < due) {
+        pub.publish('bench/in', `${sent} ${performance.now()}`, { qos: 0 });
+        sent++;
+      }
+      if (sent >= total) {
+        clearInterval(tick);
+        resolve();
+      }
     }, 1);
   });
   const deadline = performance.now() + 5000;
   while (latencies.length < total && performance.now() < deadline) await sleep(20);
   await sleep(100);
-  sub.end(true); pub.end(true);
+  sub.end(true);
+  pub.end(true);
   const sorted = [...latencies].sort((a, b) => a - b);
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
   return { rate, sent, received: latencies.length, p50: q(0.5), p99: q(0.99) };
 }
 
-interface Round { points: Point[]; max: number; idle: number; loaded: number }
+interface Round {
+  points: Point[];
+  max: number;
+  idle: number;
+  loaded: number;
+}
 
 async function runEngine(e: Engine, brokerUrl: string, fixed: number[], ladder: number[]): Promise<Round> {
   const child = await e.start(brokerUrl);
@@ -149,7 +219,9 @@ async function runEngine(e: Engine, brokerUrl: string, fixed: number[], ladder: 
 
 export async function benchReaction(brokerUrl: string): Promise<string> {
   const engines = [hub, nodeRed, plain].filter((e) => e !== nodeRed || existsSync(NODE_RED));
-  const missing = existsSync(NODE_RED) ? '' : '\n(Node-RED not installed: run `npm run bench:setup` for the side-by-side figure.)\n';
+  const missing = existsSync(NODE_RED)
+    ? ''
+    : '\n(Node-RED not installed: run `npm run bench:setup` for the side-by-side figure.)\n';
   const fixed = [100, 500, 1000];
   const ladder = [2000, 4000, 8000, 12000, 16000, 24000, 32000];
   // rounds interleave the engines (hub, Node-RED, mqtt.js, hub, ...) so a noisy minute hits all
@@ -166,10 +238,28 @@ export async function benchReaction(brokerUrl: string): Promise<string> {
     ...fixed.map((_, i) => {
       const pts = rounds.map((r) => r.points[i]!);
       const lost = pts.reduce((n, p) => n + p.sent - p.received, 0);
-      return `${medianOf(pts.map((p) => p.p50), ms)} / ${medianOf(pts.map((p) => p.p99), ms)}${lost ? ` (lost ${lost})` : ''}`;
+      return `${medianOf(
+        pts.map((p) => p.p50),
+        ms,
+      )} / ${medianOf(
+        pts.map((p) => p.p99),
+        ms,
+      )}${lost ? ` (lost ${lost})` : ''}`;
     }),
     `${medianOf(rounds.map((r) => r.max))} msg/s`,
     `${median(rounds.map((r) => r.idle)).toFixed(0)} -> ${median(rounds.map((r) => r.loaded)).toFixed(0)} MiB`,
   ]);
-  return table(['engine', `p50 / p99 ms at 100/s, median of ${ROUNDS} (range)`, 'at 500/s', 'at 1000/s', `max rate, p99 < 50 ms, none lost (${SECONDS} s steps)`, 'RSS idle -> after load'], rows) + missing;
+  return (
+    table(
+      [
+        'engine',
+        `p50 / p99 ms at 100/s, median of ${ROUNDS} (range)`,
+        'at 500/s',
+        'at 1000/s',
+        `max rate, p99 < 50 ms, none lost (${SECONDS} s steps)`,
+        'RSS idle -> after load',
+      ],
+      rows,
+    ) + missing
+  );
 }

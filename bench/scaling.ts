@@ -17,12 +17,23 @@ const WORK = `let x = 0; for (let i = 0; i < 2000; i++) x += i % 7;`;
 async function startHub(brokerUrl: string, n: number): Promise<ChildProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-scale-'));
   mkdirSync(path.join(dir, 'scripts'));
-  writeFileSync(path.join(dir, 'smart-home.yaml'), `mqtt:\n  url: ${brokerUrl}\n  client_id: bench-scale-${n}\n  share_group: bench\n  clean_session: true\nscripts:\n  queue_size: 100000\nhttp:\n  enabled: false\nlog_level: warn\n`);
-  writeFileSync(path.join(dir, 'scripts', 'worker.js'), `Mqtt.subscribe('jobs/+', (m) => { const job = m.json; ${WORK} return Mqtt.publish('done/' + m.params[0], {id: job.id, x}, 1); });\n`);
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  writeFileSync(
+    path.join(dir, 'smart-home.yaml'),
+    `mqtt:\n  url: ${brokerUrl}\n  client_id: bench-scale-${n}\n  share_group: bench\n  clean_session: true\nscripts:\n  queue_size: 100000\nhttp:\n  enabled: false\nlog_level: warn\n`,
+  );
+  writeFileSync(
+    path.join(dir, 'scripts', 'worker.js'),
+    `Mqtt.subscribe('jobs/+', (m) => { const job = m.json; ${WORK} return Mqtt.publish('done/' + m.params[0], {id: job.id, x}, 1); });\n`,
+  );
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--data', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   await new Promise<void>((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d) => { out += d; if (/ready/.test(out)) resolve(); });
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (/ready/.test(out)) resolve();
+    });
     child.once('exit', (code) => reject(new Error(`hub exited ${code}: ${out}`)));
   });
   return child;
@@ -34,8 +45,13 @@ async function round(brokerUrl: string, hubs: number): Promise<{ rate: number; d
   const sub = await connect(brokerUrl);
   const seen = new Map<string, number>();
   let done: () => void;
-  const all = new Promise<void>((r) => { done = r; });
-  sub.on('message', (topic) => { seen.set(topic, (seen.get(topic) ?? 0) + 1); if (seen.size === JOBS) done(); });
+  const all = new Promise<void>((r) => {
+    done = r;
+  });
+  sub.on('message', (topic) => {
+    seen.set(topic, (seen.get(topic) ?? 0) + 1);
+    if (seen.size === JOBS) done();
+  });
   await sub.subscribeAsync('done/+', { qos: 1 });
   const pub = await connect(brokerUrl);
   const started = performance.now();
@@ -43,10 +59,14 @@ async function round(brokerUrl: string, hubs: number): Promise<{ rate: number; d
     pub.publish(`jobs/${i}`, JSON.stringify({ id: i }), { qos: 1 });
     if (i % 500 === 499) await new Promise((r) => setImmediate(r));
   }
-  await Promise.race([all, new Promise((_, rej) => setTimeout(() => rej(new Error(`only ${seen.size} of ${JOBS} done`)), 120_000))]);
+  await Promise.race([
+    all,
+    new Promise((_, rej) => setTimeout(() => rej(new Error(`only ${seen.size} of ${JOBS} done`)), 120_000)),
+  ]);
   const ms = performance.now() - started;
   const dupes = [...seen.values()].filter((v) => v > 1).length;
-  sub.end(true); pub.end(true);
+  sub.end(true);
+  pub.end(true);
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
   return { rate: (JOBS / ms) * 1000, dupes };

@@ -20,7 +20,11 @@ const PAYLOAD = 'x'.repeat(64);
 const WINDOW = 500; // publishes outstanding at once, the same in both programs
 
 /** Counts messages at an external subscriber; resolves with the rate once `n` arrived. */
-async function subscriber(url: string, topic: string, qos: 0 | 1 | 2): Promise<{ c: MqttClient; done(n: number): Promise<number>; start(): void }> {
+async function subscriber(
+  url: string,
+  topic: string,
+  qos: 0 | 1 | 2,
+): Promise<{ c: MqttClient; done(n: number): Promise<number>; start(): void }> {
   const c = await connect(url, { clean: true });
   await c.subscribeAsync(topic, { qos });
   let count = 0;
@@ -32,13 +36,17 @@ async function subscriber(url: string, topic: string, qos: 0 | 1 | 2): Promise<{
   });
   return {
     c,
-    start: () => { count = 0; t0 = performance.now(); },
-    done: (n) => new Promise<number>((resolve, reject) => {
-      target = n;
-      resolveAt = (ms) => resolve((n / ms) * 1000);
-      if (count >= n) resolve((n / (performance.now() - t0)) * 1000);
-      setTimeout(() => reject(new Error(`only ${count} of ${n} arrived`)), 120000).unref();
-    }),
+    start: () => {
+      count = 0;
+      t0 = performance.now();
+    },
+    done: (n) =>
+      new Promise<number>((resolve, reject) => {
+        target = n;
+        resolveAt = (ms) => resolve((n / ms) * 1000);
+        if (count >= n) resolve((n / (performance.now() - t0)) * 1000);
+        setTimeout(() => reject(new Error(`only ${count} of ${n} arrived`)), 120000).unref();
+      }),
   };
 }
 
@@ -53,7 +61,8 @@ async function plainProgram(url: string, qos: 0 | 1 | 2, n: number): Promise<num
     await Promise.all(batch);
   }
   const rate = await done;
-  pub.end(true); sub.c.end(true);
+  pub.end(true);
+  sub.c.end(true);
   return rate;
 }
 
@@ -85,7 +94,9 @@ async function scriptProgram(url: string, qos: 0 | 1 | 2, n: number): Promise<nu
   const rate = await done;
   await engine.whenIdle(script);
   if (script.errors) throw new Error(script.logs.map((l) => l.message).join('\n'));
-  await engine.stop(); await bus.stop(); sub.c.end(true);
+  await engine.stop();
+  await bus.stop();
+  sub.c.end(true);
   db.close();
   rmSync(dir, { recursive: true, force: true });
   return rate;
@@ -97,7 +108,8 @@ export async function benchScriptPublish(brokerUrl: string, rounds = ROUNDS): Pr
   for (const qos of [0, 1, 2] as const) {
     const plain: number[] = [];
     const script: number[] = [];
-    for (let r = 0; r < rounds; r++) { // interleaved: the machine's noise hits both alike
+    for (let r = 0; r < rounds; r++) {
+      // interleaved: the machine's noise hits both alike
       plain.push(await plainProgram(brokerUrl, qos, counts[qos]));
       script.push(await scriptProgram(brokerUrl, qos, counts[qos]));
     }
@@ -115,7 +127,11 @@ function idleRss(n: number): Promise<{ rssMb: number; loadMs: number }> {
     const p = spawn(process.execPath, [child, String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { rssMb: number; loadMs: number }) : reject(new Error(`idle-scripts exited ${code}`))));
+    p.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out) as { rssMb: number; loadMs: number })
+        : reject(new Error(`idle-scripts exited ${code}`)),
+    );
   });
 }
 
@@ -125,7 +141,7 @@ export async function benchIdleScripts(): Promise<string> {
   rows.push(['0 (engine only)', base.rssMb.toFixed(0), '-', '-']);
   for (const n of [1, 100, 1000]) {
     const r = await idleRss(n);
-    rows.push([n, r.rssMb.toFixed(0), ((r.rssMb - base.rssMb) * 1024 / n).toFixed(0), (r.loadMs / n).toFixed(2)]);
+    rows.push([n, r.rssMb.toFixed(0), (((r.rssMb - base.rssMb) * 1024) / n).toFixed(0), (r.loadMs / n).toFixed(2)]);
   }
   return table(['idle scripts', 'RSS MiB', 'KiB per script', 'cold start ms per script'], rows);
 }

@@ -11,23 +11,55 @@ mkdirSync(out, { recursive: true });
 mkdirSync('web/src/generated', { recursive: true });
 writeFileSync('web/src/generated/completions.json', JSON.stringify(completions('types/smart-home.d.ts')));
 // esbuild strips types without checking them: check first (after the generated file exists)
-execFileSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'web'], { stdio: 'inherit' });
+execFileSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'web'], {
+  stdio: 'inherit',
+});
 await build({
-  entryPoints: ['web/src/main.tsx'], bundle: true, minify: true, sourcemap: true, format: 'esm', target: 'es2022',
-  outfile: `${out}/app.js`, jsx: 'automatic', jsxImportSource: 'preact', logLevel: 'warning',
+  entryPoints: ['web/src/main.tsx'],
+  bundle: true,
+  minify: true,
+  sourcemap: true,
+  format: 'esm',
+  target: 'es2022',
+  outfile: `${out}/app.js`,
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  logLevel: 'warning',
 });
 for (const f of ['index.html', 'style.css']) copyFileSync(`web/${f}`, `${out}/${f}`);
 
 /** Globals (`Mqtt`, `Entity`, `actionName`...) and the members of each, with their signature and doc. */
 function completions(file) {
   const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
-  const doc = (node) => ts.getJSDocCommentsAndTags(node).map((d) => (typeof d.comment === 'string' ? d.comment : '')).join('\n').trim();
+  const doc = (node) =>
+    ts
+      .getJSDocCommentsAndTags(node)
+      .map((d) => (typeof d.comment === 'string' ? d.comment : ''))
+      .join('\n')
+      .trim();
   const interfaces = new Map();
   const globals = [];
   for (const st of sf.statements) {
     if (ts.isInterfaceDeclaration(st)) interfaces.set(st.name.text, st);
-    if (ts.isVariableStatement(st)) for (const d of st.declarationList.declarations) globals.push({ label: d.name.getText(sf), type: 'variable', detail: d.type?.getText(sf) ?? '', info: doc(st), iface: d.type?.getText(sf) });
-    if (ts.isFunctionDeclaration(st) && st.name) globals.push({ label: st.name.text, type: 'function', detail: st.getText(sf).replace(/^declare function \w+/, '').replace(/;$/, ''), info: doc(st) });
+    if (ts.isVariableStatement(st))
+      for (const d of st.declarationList.declarations)
+        globals.push({
+          label: d.name.getText(sf),
+          type: 'variable',
+          detail: d.type?.getText(sf) ?? '',
+          info: doc(st),
+          iface: d.type?.getText(sf),
+        });
+    if (ts.isFunctionDeclaration(st) && st.name)
+      globals.push({
+        label: st.name.text,
+        type: 'function',
+        detail: st
+          .getText(sf)
+          .replace(/^declare function \w+/, '')
+          .replace(/;$/, ''),
+        info: doc(st),
+      });
   }
   const members = {};
   for (const g of globals) {

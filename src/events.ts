@@ -2,12 +2,42 @@
 // wrapped so one failing listener breaks nothing else.
 import type { Logger } from './log.js';
 
-export interface MqttMessageEvent { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; properties?: Record<string, unknown> }
+export interface MqttMessageEvent {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  properties?: Record<string, unknown>;
+}
 /** A publish the hub made, with who made it: a script and line, an automation, the API. */
-export interface MqttPublishingEvent { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; source?: { script: string; line?: number; col?: number } }
-export interface MqttPublishedEvent { topic: string; qos: 0 | 1 | 2; ackMs?: number; error?: string; source?: string }
-export interface AutomationRunEvent { automation: string; id: number; status: string; started: number; finished?: number; error?: string }
-export interface ScriptLogEvent { script: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string; time: number }
+export interface MqttPublishingEvent {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  source?: { script: string; line?: number; col?: number };
+}
+export interface MqttPublishedEvent {
+  topic: string;
+  qos: 0 | 1 | 2;
+  ackMs?: number;
+  error?: string;
+  source?: string;
+}
+export interface AutomationRunEvent {
+  automation: string;
+  id: number;
+  status: string;
+  started: number;
+  finished?: number;
+  error?: string;
+}
+export interface ScriptLogEvent {
+  script: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  time: number;
+}
 export interface HubEvents {
   'mqtt.message': MqttMessageEvent;
   'mqtt.publishing': MqttPublishingEvent;
@@ -15,7 +45,13 @@ export interface HubEvents {
   'automation.run': AutomationRunEvent;
   'mqtt.connection': { connected: boolean; error?: string };
   'script.log': ScriptLogEvent;
-  'entity.stateChanged': { entityId: string; oldState: unknown; newState: unknown; attributes: Record<string, unknown>; time: number };
+  'entity.stateChanged': {
+    entityId: string;
+    oldState: unknown;
+    newState: unknown;
+    attributes: Record<string, unknown>;
+    time: number;
+  };
   'entity.availability': { entityId: string; available: boolean };
   'entity.removed': { entityId: string };
   /** An entity was added, or its definition (name, actions, attributes) changed. */
@@ -39,7 +75,9 @@ export class EventBus {
   }
 
   /** True when someone listens, so a caller can skip building an event nobody reads. */
-  has(name: keyof HubEvents): boolean { return (this.listeners.get(name)?.size ?? 0) > 0; }
+  has(name: keyof HubEvents): boolean {
+    return (this.listeners.get(name)?.size ?? 0) > 0;
+  }
 
   emit<K extends keyof HubEvents>(name: K, event: HubEvents[K]): void {
     const set = this.listeners.get(name);

@@ -25,7 +25,11 @@ import { VERSION } from './version.js';
 import { ConfigError } from './config/load.js';
 import { AuthLimiter } from './broker/auth-limiter.js';
 
-interface Module { name: string; start(): Promise<void>; stop(): Promise<void> }
+interface Module {
+  name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
 
 export class Hub {
   readonly events: EventBus;
@@ -47,12 +51,19 @@ export class Hub {
   private readonly modules: Module[] = [];
   private started: Module[] = [];
 
-  constructor(readonly config: Config, private readonly log: Logger) {
+  constructor(
+    readonly config: Config,
+    private readonly log: Logger,
+  ) {
     if (config.mqtt.url && config.bridges.length > 0) {
-      throw new ConfigError('bridges: a bridge connects the embedded broker to another one; with mqtt.url there is no embedded broker (remove mqtt.url or the bridges)');
+      throw new ConfigError(
+        'bridges: a bridge connects the embedded broker to another one; with mqtt.url there is no embedded broker (remove mqtt.url or the bridges)',
+      );
     }
     if (!config.mqtt.url && config.mqtt.protocol_version === 5) {
-      throw new ConfigError('mqtt.protocol_version: 5 needs an external broker (mqtt.url); the embedded broker speaks MQTT 3.1.1');
+      throw new ConfigError(
+        'mqtt.protocol_version: 5 needs an external broker (mqtt.url); the embedded broker speaks MQTT 3.1.1',
+      );
     }
     this.events = new EventBus(log.child({ module: 'events' }));
     this.db = openStore(config.data_dir);
@@ -62,7 +73,14 @@ export class Hub {
     this.authLimiter = new AuthLimiter(config.broker.auth_failures);
     this.trace = new MessageTrace(this.db, config.store.trace_max_rows);
     if (!config.mqtt.url) {
-      const broker = new Broker({ config: config.broker, db: this.db, users: this.users, log: log.child({ module: 'broker' }), version: VERSION, authLimiter: this.authLimiter });
+      const broker = new Broker({
+        config: config.broker,
+        db: this.db,
+        users: this.users,
+        log: log.child({ module: 'broker' }),
+        version: VERSION,
+        authLimiter: this.authLimiter,
+      });
       this.broker = broker;
       this.modules.push(named('broker', broker));
     }
@@ -80,7 +98,12 @@ export class Hub {
       protocolVersion: config.mqtt.protocol_version,
       persistentSession: Boolean(config.mqtt.url) && !config.mqtt.clean_session,
       sessionExpirySeconds: config.mqtt.session_expiry_s,
-      tls: config.mqtt.tls && { ca: config.mqtt.tls.ca, cert: config.mqtt.tls.cert, key: config.mqtt.tls.key, rejectUnauthorized: config.mqtt.tls.reject_unauthorized },
+      tls: config.mqtt.tls && {
+        ca: config.mqtt.tls.ca,
+        cert: config.mqtt.tls.cert,
+        key: config.mqtt.tls.key,
+        rejectUnauthorized: config.mqtt.tls.reject_unauthorized,
+      },
       offlineQos0: config.mqtt.offline_qos0,
       outboxMax: config.mqtt.outbox_max,
       shareGroup: config.mqtt.share_group,
@@ -89,7 +112,11 @@ export class Hub {
     this.modules.push(named('mqtt', this.bus));
     for (const b of config.bridges) {
       const bridge = new Bridge({
-        config: b, connectLocal: () => this.broker!.connectInternal(), onLocalPublish: (fn) => this.broker!.onPublish(fn), db: this.db, log: log.child({ module: 'bridge', bridge: b.name }),
+        config: b,
+        connectLocal: () => this.broker!.connectInternal(),
+        onLocalPublish: (fn) => this.broker!.onPublish(fn),
+        db: this.db,
+        log: log.child({ module: 'bridge', bridge: b.name }),
       });
       this.bridges.push(bridge);
       this.modules.push(named(`bridge:${b.name}`, bridge));
@@ -97,38 +124,75 @@ export class Hub {
     const scriptsDir = path.join(config.data_dir, 'scripts');
     this.registry = new EntityRegistry(this.db, this.events);
     this.entities = new EntitiesModule({
-      registry: this.registry, entities: config.entities, scriptsDir, log: log.child({ module: 'entities' }),
+      registry: this.registry,
+      entities: config.entities,
+      scriptsDir,
+      log: log.child({ module: 'entities' }),
       runScript: (file, entityId, action, params) => this.scripts.runEntityAction(file, entityId, action, params),
     });
     this.modules.push(named('entities', this.entities));
     this.scripts = new ScriptEngine({
-      limits: config.scripts, dir: scriptsDir, bus: this.bus, events: this.events, log: log.child({ module: 'scripts' }),
-      entities: this.entities, quarantine: new Quarantine(config.data_dir), storage: new ScriptStorage(this.db, 1024 * 1024, Math.floor(config.scripts.storage_quota_mb * 1024 * 1024)), isActionScript: (f) => this.entities.isActionScript(f),
+      limits: config.scripts,
+      dir: scriptsDir,
+      bus: this.bus,
+      events: this.events,
+      log: log.child({ module: 'scripts' }),
+      entities: this.entities,
+      quarantine: new Quarantine(config.data_dir),
+      storage: new ScriptStorage(this.db, 1024 * 1024, Math.floor(config.scripts.storage_quota_mb * 1024 * 1024)),
+      isActionScript: (f) => this.entities.isActionScript(f),
     });
     this.modules.push(named('scripts', this.scripts));
     this.library = new ScriptLibrary(scriptsDir, this.scripts, (f) => this.entities.isActionScript(f));
-    this.explorer = new MqttExplorer({ bus: this.bus, events: this.events, trace: this.trace, log: log.child({ module: 'explorer' }), shared: Boolean(config.mqtt.share_group),
-      maxTopics: config.explorer.max_topics, maxBytes: config.explorer.max_mb * 1024 * 1024 });
+    this.explorer = new MqttExplorer({
+      bus: this.bus,
+      events: this.events,
+      trace: this.trace,
+      log: log.child({ module: 'explorer' }),
+      shared: Boolean(config.mqtt.share_group),
+      maxTopics: config.explorer.max_topics,
+      maxBytes: config.explorer.max_mb * 1024 * 1024,
+    });
     this.modules.push(named('explorer', this.explorer));
     if (config.zigbee2mqtt.enabled) {
-      this.modules.push(named('zigbee2mqtt', new Zigbee2Mqtt({
-        baseTopic: config.zigbee2mqtt.base_topic, qos: config.zigbee2mqtt.qos, bus: this.bus, events: this.events,
-        registry: this.registry, actions: this.entities.actions, log: log.child({ module: 'zigbee2mqtt' }),
-      })));
+      this.modules.push(
+        named(
+          'zigbee2mqtt',
+          new Zigbee2Mqtt({
+            baseTopic: config.zigbee2mqtt.base_topic,
+            qos: config.zigbee2mqtt.qos,
+            bus: this.bus,
+            events: this.events,
+            registry: this.registry,
+            actions: this.entities.actions,
+            log: log.child({ module: 'zigbee2mqtt' }),
+          }),
+        ),
+      );
     }
     this.automations = new AutomationsModule({
-      db: this.db, file: path.join(config.data_dir, 'automations.yaml'), bus: this.bus, events: this.events, registry: this.registry,
+      db: this.db,
+      file: path.join(config.data_dir, 'automations.yaml'),
+      bus: this.bus,
+      events: this.events,
+      registry: this.registry,
       log: log.child({ module: 'automations' }),
       callAction: (id, action, params, caller) => this.entities.callAction(id, action, params, caller),
       scripts: {
         evaluate: (origin, expr, globals) => this.scripts.evaluateSnippet(origin, expr, globals),
-        run: (origin, code, language, globals, signal) => this.scripts.runSnippet(origin, code, language, globals, signal),
+        run: (origin, code, language, globals, signal) =>
+          this.scripts.runSnippet(origin, code, language, globals, signal),
         forget: (keep) => this.scripts.forgetSnippets(keep),
       },
     });
     this.modules.push(named('automations', this.automations));
     if (config.http.enabled) {
-      this.api = new ApiServer({ host: config.http.host, port: config.http.port, log: log.child({ module: 'api' }), hub: this });
+      this.api = new ApiServer({
+        host: config.http.host,
+        port: config.http.port,
+        log: log.child({ module: 'api' }),
+        hub: this,
+      });
       this.modules.push(named('api', this.api));
     }
   }
@@ -161,15 +225,26 @@ export class Hub {
     if (this.db.open) this.db.close();
   }
 
-  get listeners(): BoundListener[] { return this.broker?.listeners ?? []; }
+  get listeners(): BoundListener[] {
+    return this.broker?.listeners ?? [];
+  }
 
-  get mqttAcl() { return this.broker?.acl; }
+  get mqttAcl() {
+    return this.broker?.acl;
+  }
 
   status(): Record<string, unknown> {
     return {
       version: VERSION,
-      broker: this.broker ? { listeners: this.listeners, clients: this.broker.connectedClients, stats: this.broker.stats } : null,
-      mqtt: { target: this.bus.target, protocolVersion: this.bus.protocolVersion, ...this.bus.connection(), stats: this.bus.stats },
+      broker: this.broker
+        ? { listeners: this.listeners, clients: this.broker.connectedClients, stats: this.broker.stats }
+        : null,
+      mqtt: {
+        target: this.bus.target,
+        protocolVersion: this.bus.protocolVersion,
+        ...this.bus.connection(),
+        stats: this.bus.stats,
+      },
       scripts: this.scripts.list(),
       entities: this.registry.list().length,
       automations: this.automations.list().map((a) => ({ id: a.id, enabled: a.enabled, lastRun: a.lastRun?.status })),

@@ -10,7 +10,15 @@ const redact = { paths: ['password', '*.password', 'config.mqtt.password'], cens
 export function createLogger(level: string, destination: NodeJS.WritableStream = process.stderr): Logger {
   const tty = destination === process.stderr && process.stderr.isTTY;
   if (tty) {
-    const stream = pretty({ destination: 2, sync: true, colorize: !process.env.NO_COLOR, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', messageKey: 'msg', singleLine: true });
+    const stream = pretty({
+      destination: 2,
+      sync: true,
+      colorize: !process.env.NO_COLOR,
+      translateTime: 'HH:MM:ss.l',
+      ignore: 'pid,hostname',
+      messageKey: 'msg',
+      singleLine: true,
+    });
     return pino({ level, base: undefined, redact }, stream);
   }
   return pino({ level, base: undefined, redact }, destination as pino.DestinationStream);

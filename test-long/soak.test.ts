@@ -11,7 +11,7 @@ import path from 'node:path';
 import { tempDir, removeDir, freePort, connect, serve, sleep } from '../test/helpers.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 15);
-const SAMPLE_MS = Math.max(1000, Math.min(10_000, MINUTES * 60_000 / 60));
+const SAMPLE_MS = Math.max(1000, Math.min(10_000, (MINUTES * 60_000) / 60));
 
 function sample(pid: number): { rssMiB: number; fds: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -19,14 +19,21 @@ function sample(pid: number): { rssMiB: number; fds: number } {
   return { rssMiB: Math.round(rssKb / 102.4) / 10, fds: readdirSync(`/proc/${pid}/fd`).length };
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? 0; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+};
 
-test(`soak: ${MINUTES} min of mixed load; nothing acknowledged lost, descriptors and memory level off`, { timeout: (MINUTES + 3) * 60_000 }, async () => {
+test(`soak: ${MINUTES} min of mixed load; nothing acknowledged lost, descriptors and memory level off`, {
+  timeout: (MINUTES + 3) * 60_000,
+}, async () => {
   const dir = tempDir('smart-home-soak-');
   const port = await freePort();
   mkdirSync(path.join(dir, 'scripts'));
   for (let i = 0; i < 20; i++) {
-    writeFileSync(path.join(dir, 'scripts', `worker${i}.js`), `
+    writeFileSync(
+      path.join(dir, 'scripts', `worker${i}.js`),
+      `
       let n = Storage.get('n') ?? 0;
       Mqtt.subscribe('soak/in/${i % 5}/+', async (m) => {
         n++;
@@ -34,9 +41,12 @@ test(`soak: ${MINUTES} min of mixed load; nothing acknowledged lost, descriptors
         await Mqtt.publish('soak/out/${i}/' + m.params[0], { n, got: m.payload.length }, 1);
       });
       setInterval(() => Mqtt.publish('soak/tick/${i}', String(Date.now()), 0, true), 2000);
-    `);
+    `,
+    );
   }
-  writeFileSync(path.join(dir, 'automations.yaml'), `
+  writeFileSync(
+    path.join(dir, 'automations.yaml'),
+    `
 - id: echo
   mode: queued
   max: 100
@@ -56,8 +66,11 @@ test(`soak: ${MINUTES} min of mixed load; nothing acknowledged lost, descriptors
     - type: script
       code: |
         Mqtt.publish('soak/heartbeat', { at: Date.now() }, 1, true);
-`);
-  const served = await serve(['--data', dir, '--mqtt-port', String(port), '--http-port', '0'], { env: { SMART_HOME_LOG_LEVEL: 'warn' } });
+`,
+  );
+  const served = await serve(['--data', dir, '--mqtt-port', String(port), '--http-port', '0'], {
+    env: { SMART_HOME_LOG_LEVEL: 'warn' },
+  });
   const pid = served.child.pid!;
   const samples: { t: number; rssMiB: number; fds: number }[] = [];
   const started = Date.now();
@@ -66,7 +79,9 @@ test(`soak: ${MINUTES} min of mixed load; nothing acknowledged lost, descriptors
   // the checker: a persistent QoS 1 subscriber that must get every acknowledged message
   const acked = new Set<string>();
   const received = new Set<string>();
-  const checker = await connect(served.url, { clientId: 'soak-checker', clean: false }, (c) => c.on('message', (_t, p) => received.add(String(p))));
+  const checker = await connect(served.url, { clientId: 'soak-checker', clean: false }, (c) =>
+    c.on('message', (_t, p) => received.add(String(p))),
+  );
   await checker.subscribeAsync('soak/check/#', { qos: 1 });
 
   let published = 0;
@@ -86,7 +101,8 @@ test(`soak: ${MINUTES} min of mixed load; nothing acknowledged lost, descriptors
         published += 2;
         await sleep(20);
       }
-      if (k % 2) c.end(true); else await c.endAsync();
+      if (k % 2) c.end(true);
+      else await c.endAsync();
     }
   };
   const sampler = (async () => {
@@ -101,7 +117,9 @@ test(`soak: ${MINUTES} min of mixed load; nothing acknowledged lost, descriptors
 
   // the checker goes offline and comes back once: its queued messages must come too
   await checker.endAsync();
-  const back = await connect(served.url, { clientId: 'soak-checker', clean: false }, (c) => c.on('message', (_t, p) => received.add(String(p))));
+  const back = await connect(served.url, { clientId: 'soak-checker', clean: false }, (c) =>
+    c.on('message', (_t, p) => received.add(String(p))),
+  );
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline && [...acked].some((id) => !received.has(id))) await sleep(200);
   await back.endAsync();
@@ -112,9 +130,17 @@ test(`soak: ${MINUTES} min of mixed load; nothing acknowledged lost, descriptors
   const second = samples.slice(q, 2 * q);
   const last = samples.slice(-q);
   const report = {
-    minutes: MINUTES, published, clientsChurned: churned, ackedChecks: acked.size,
+    minutes: MINUTES,
+    published,
+    clientsChurned: churned,
+    ackedChecks: acked.size,
     lost: [...acked].filter((id) => !received.has(id)).length,
-    rssMiB: { first: samples[0]?.rssMiB, secondQuarterMedian: median(second.map((s) => s.rssMiB)), lastQuarterMedian: median(last.map((s) => s.rssMiB)), max: Math.max(...samples.map((s) => s.rssMiB)) },
+    rssMiB: {
+      first: samples[0]?.rssMiB,
+      secondQuarterMedian: median(second.map((s) => s.rssMiB)),
+      lastQuarterMedian: median(last.map((s) => s.rssMiB)),
+      max: Math.max(...samples.map((s) => s.rssMiB)),
+    },
     fds: { first: samples[0]?.fds, max: Math.max(...samples.map((s) => s.fds)), afterLoad: settled.fds },
     samples,
   };
@@ -125,6 +151,12 @@ test(`soak: ${MINUTES} min of mixed load; nothing acknowledged lost, descriptors
 
   assert.equal(code, 0, 'the hub stops cleanly after the soak');
   assert.equal(report.lost, 0, `${report.lost} of ${acked.size} acknowledged QoS 1 messages lost`);
-  assert.ok(settled.fds <= (samples[0]?.fds ?? 0) + 10, `descriptors back after the churn: ${samples[0]?.fds} -> ${settled.fds}`);
-  assert.ok(report.rssMiB.lastQuarterMedian <= report.rssMiB.secondQuarterMedian * 1.25, `RSS levels off: ${report.rssMiB.secondQuarterMedian} -> ${report.rssMiB.lastQuarterMedian} MiB`);
+  assert.ok(
+    settled.fds <= (samples[0]?.fds ?? 0) + 10,
+    `descriptors back after the churn: ${samples[0]?.fds} -> ${settled.fds}`,
+  );
+  assert.ok(
+    report.rssMiB.lastQuarterMedian <= report.rssMiB.secondQuarterMedian * 1.25,
+    `RSS levels off: ${report.rssMiB.secondQuarterMedian} -> ${report.rssMiB.lastQuarterMedian} MiB`,
+  );
 });

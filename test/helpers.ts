@@ -43,9 +43,22 @@ export async function startMosquitto(extraConf = ''): Promise<{ url: string; por
   const exited = new Promise((r) => child.once('exit', r));
   const url = `mqtt://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
-    try { (await connect(url)).end(true); break; } catch { await sleep(50); }
+    try {
+      (await connect(url)).end(true);
+      break;
+    } catch {
+      await sleep(50);
+    }
   }
-  return { url, port, stop: async () => { child.kill('SIGTERM'); await exited; removeDir(dir); } };
+  return {
+    url,
+    port,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      removeDir(dir);
+    },
+  };
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -64,19 +77,29 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const av = out[k];
-    out[k] = av && v && typeof av === 'object' && typeof v === 'object' && !Array.isArray(v) && !Array.isArray(av)
-      ? merge(av as Record<string, unknown>, v as Record<string, unknown>) : v;
+    out[k] =
+      av && v && typeof av === 'object' && typeof v === 'object' && !Array.isArray(v) && !Array.isArray(av)
+        ? merge(av as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }
 
-export interface TestHub { hub: Hub; url: string; dir: string; stop(): Promise<void> }
+export interface TestHub {
+  hub: Hub;
+  url: string;
+  dir: string;
+  stop(): Promise<void>;
+}
 
 /**
  * A started hub whose users exist before it starts (as after `smart-home user add`): the broker
  * then refuses anonymous clients from its first CONNECT.
  */
-export async function startHubWithUsers(users: { name: string; password: string; admin?: boolean }[], overrides: Record<string, unknown> = {}): Promise<TestHub> {
+export async function startHubWithUsers(
+  users: { name: string; password: string; admin?: boolean }[],
+  overrides: Record<string, unknown> = {},
+): Promise<TestHub> {
   const dir = tempDir();
   const db = openStore(dir);
   const store = new UserStore(db);
@@ -86,32 +109,64 @@ export async function startHubWithUsers(users: { name: string; password: string;
 }
 
 /** A started hub on an ephemeral loopback port with its own temp data dir. */
-export async function startHub(overrides: Record<string, unknown> = {}, dir = tempDir(), log = createLogger(process.env.TEST_LOG ?? 'silent')): Promise<TestHub> {
+export async function startHub(
+  overrides: Record<string, unknown> = {},
+  dir = tempDir(),
+  log = createLogger(process.env.TEST_LOG ?? 'silent'),
+): Promise<TestHub> {
   const config = testConfig(dir, overrides);
   const hub = new Hub(config, log);
   await hub.start();
   const url = hub.listeners[0]?.url ?? '';
-  return { hub, url, dir, stop: async () => { await closeClients(); await hub.stop(); } };
+  return {
+    hub,
+    url,
+    dir,
+    stop: async () => {
+      await closeClients();
+      await hub.stop();
+    },
+  };
 }
 
 /** A logger at `level` whose lines (parsed JSON) are kept in `lines`, and a wait for one to appear. */
-export function capturingLogger(level = 'info'): { log: ReturnType<typeof createLogger>; lines: Record<string, unknown>[]; raw: string[]; line(test: (l: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> } {
+export function capturingLogger(level = 'info'): {
+  log: ReturnType<typeof createLogger>;
+  lines: Record<string, unknown>[];
+  raw: string[];
+  line(test: (l: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
+} {
   const lines: Record<string, unknown>[] = [];
   const raw: string[] = [];
   const waiters = new Set<() => void>();
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const text of chunk.toString('utf8').split('\n')) if (text.trim()) { raw.push(text); lines.push(JSON.parse(text) as Record<string, unknown>); }
+      for (const text of chunk.toString('utf8').split('\n'))
+        if (text.trim()) {
+          raw.push(text);
+          lines.push(JSON.parse(text) as Record<string, unknown>);
+        }
       for (const w of waiters) w();
       done();
     },
   });
-  const line = (ok: (l: Record<string, unknown>) => boolean, what: string) => new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`no log line ${what} within 5 s`)); }, 5000);
-    const check = () => { const found = lines.find(ok); if (found) { clearTimeout(timer); waiters.delete(check); resolve(found); } };
-    waiters.add(check);
-    check();
-  });
+  const line = (ok: (l: Record<string, unknown>) => boolean, what: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no log line ${what} within 5 s`));
+      }, 5000);
+      const check = () => {
+        const found = lines.find(ok);
+        if (found) {
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(found);
+        }
+      };
+      waiters.add(check);
+      check();
+    });
   return { log: createLogger(level, sink), lines, raw, line };
 }
 
@@ -139,33 +194,58 @@ export function subscribeCodes(client: MqttClient, topics: string[], qos: 0 | 1 
 }
 
 /** A connected client; `sessionPresent` is the CONNACK's flag. */
-export async function connect(url: string, opts: IClientOptions = {}, beforeConnack?: (c: MqttClient) => void): Promise<MqttClient & { sessionPresent: boolean }> {
-  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts }) as MqttClient & { sessionPresent: boolean };
+export async function connect(
+  url: string,
+  opts: IClientOptions = {},
+  beforeConnack?: (c: MqttClient) => void,
+): Promise<MqttClient & { sessionPresent: boolean }> {
+  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts }) as MqttClient & {
+    sessionPresent: boolean;
+  };
   beforeConnack?.(c);
   openClients.add(c);
   c.once('end', () => openClients.delete(c));
   await new Promise<void>((resolve, reject) => {
-    c.once('connect', (connack) => { c.sessionPresent = connack.sessionPresent; resolve(); });
-    c.once('error', (e) => { c.end(true); reject(e); });
+    c.once('connect', (connack) => {
+      c.sessionPresent = connack.sessionPresent;
+      resolve();
+    });
+    c.once('error', (e) => {
+      c.end(true);
+      reject(e);
+    });
     c.once('close', () => reject(new Error('closed before CONNACK')));
   });
   return c;
 }
 
-export interface Received { topic: string; payload: Buffer; qos: number; retain: boolean }
+export interface Received {
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain: boolean;
+}
 
 /**
  * Connects and collects from the first packet on: a broker resuming a session sends the queued
  * messages right behind CONNACK, before `await connect(...)` returns and `collect` could listen.
  */
-export async function connectCollecting(url: string, opts: IClientOptions = {}): Promise<{ client: MqttClient & { sessionPresent: boolean }; got: ReturnType<typeof collect> }> {
+export async function connectCollecting(
+  url: string,
+  opts: IClientOptions = {},
+): Promise<{ client: MqttClient & { sessionPresent: boolean }; got: ReturnType<typeof collect> }> {
   let got!: ReturnType<typeof collect>;
-  const client = await connect(url, opts, (c) => { got = collect(c); });
+  const client = await connect(url, opts, (c) => {
+    got = collect(c);
+  });
   return { client, got };
 }
 
 /** Collects messages on a client; `next(n)` waits for the n-th one (bounded by a timeout). */
-export function collect(client: MqttClient): { messages: Received[]; next(count?: number, timeoutMs?: number): Promise<Received[]> } {
+export function collect(client: MqttClient): {
+  messages: Received[];
+  next(count?: number, timeoutMs?: number): Promise<Received[]>;
+} {
   const messages: Received[] = [];
   const waiters: (() => void)[] = [];
   client.on('message', (topic, payload, packet) => {
@@ -178,8 +258,14 @@ export function collect(client: MqttClient): { messages: Received[]; next(count?
       const deadline = Date.now() + timeoutMs;
       while (messages.length < count) {
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`expected ${count} message(s), got ${messages.length}: ${JSON.stringify(messages.map((m) => m.topic))}`);
-        await new Promise<void>((r) => { waiters.push(r); setTimeout(r, left); });
+        if (left <= 0)
+          throw new Error(
+            `expected ${count} message(s), got ${messages.length}: ${JSON.stringify(messages.map((m) => m.topic))}`,
+          );
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, left);
+        });
       }
       return messages;
     },
@@ -189,7 +275,10 @@ export function collect(client: MqttClient): { messages: Received[]; next(count?
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A new client subscribes and publishes once at `qos` and gets its message back: the broker serves. */
-export async function roundTrip(url: string, { topic = 'alive/check', payload = 'yes', qos = 1 }: { topic?: string; payload?: string; qos?: 0 | 1 | 2 } = {}): Promise<void> {
+export async function roundTrip(
+  url: string,
+  { topic = 'alive/check', payload = 'yes', qos = 1 }: { topic?: string; payload?: string; qos?: 0 | 1 | 2 } = {},
+): Promise<void> {
   const c = await connect(url);
   const got = collect(c);
   await c.subscribeAsync(topic, { qos });
@@ -206,18 +295,32 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'con
   }
 }
 
-export interface CliResult { code: number | null; stdout: string; stderr: string }
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs the CLI to completion (bounded). */
-export function runCli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...cleanEnv(), ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd,
+      env: { ...cleanEnv(), ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30000);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.end(opts.input ?? '');
   });
 }
@@ -227,24 +330,43 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SMART_HOME_')));
 }
 
-export interface Served { child: ChildProcess; url: string; stdout: () => string; stderr: () => string; exited: Promise<number | null> }
+export interface Served {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
 
 /** Starts `smart-home serve` as a real process and waits for its ready lines. */
 export async function serve(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], { cwd: opts.cwd, env: { ...cleanEnv(), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+    cwd: opts.cwd,
+    env: { ...cleanEnv(), ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`serve did not become ready: ${out}\n${err}`)); }, 20000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not become ready: ${out}\n${err}`));
+    }, 20000);
     const check = () => {
       const m = /MQTT {2}(mqtt:\/\/\S+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]!); }
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
     };
     child.stdout!.on('data', check);
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited with ${code}: ${out}\n${err}`)); });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}: ${out}\n${err}`));
+    });
   });
   return { child, url, stdout: () => out, stderr: () => err, exited };
 }

@@ -13,7 +13,18 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { CLI, cleanEnv, collect, connect, freePort, removeDir, serve, tempDir, waitFor, type Served } from './helpers.js';
+import {
+  CLI,
+  cleanEnv,
+  collect,
+  connect,
+  freePort,
+  removeDir,
+  serve,
+  tempDir,
+  waitFor,
+  type Served,
+} from './helpers.js';
 import { configSchema } from '../src/config/schema.js';
 import { VERSION } from '../src/version.js';
 
@@ -40,17 +51,22 @@ let mqttPort: number;
 let httpPort: number;
 const withPort = (line: string) => line.replace(/-h 127\.0\.0\.1/g, `-h 127.0.0.1 -p ${mqttPort}`);
 /** A printed shell line, run in the hub's directory with the hub's environment. */
-const sh = (line: string, input?: string) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-  const child = spawn('bash', ['-c', withPort(line)], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
-  child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  child.stdin.end(input ?? '');
-});
-const api = async (p: string) => ((await (await fetch(`http://127.0.0.1:${httpPort}${p}`)).json()) as { data: unknown }).data;
+const sh = (line: string, input?: string) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn('bash', ['-c', withPort(line)], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
+const api = async (p: string) =>
+  ((await (await fetch(`http://127.0.0.1:${httpPort}${p}`)).json()) as { data: unknown }).data;
 
 /** Reads automations.yaml again (saving it reloads it too; test/automations covers the watcher). */
 async function reload(): Promise<void> {
@@ -64,12 +80,52 @@ const evening = (() => {
   return offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`; // (POSIX sign)
 })();
 
-const LIGHT = { type: 'light', features: [{ type: 'binary', name: 'state', property: 'state', access: 7, value_on: 'ON', value_off: 'OFF', value_toggle: 'TOGGLE' }, { type: 'numeric', name: 'brightness', property: 'brightness', access: 7, value_min: 0, value_max: 254 }] };
+const LIGHT = {
+  type: 'light',
+  features: [
+    {
+      type: 'binary',
+      name: 'state',
+      property: 'state',
+      access: 7,
+      value_on: 'ON',
+      value_off: 'OFF',
+      value_toggle: 'TOGGLE',
+    },
+    { type: 'numeric', name: 'brightness', property: 'brightness', access: 7, value_min: 0, value_max: 254 },
+  ],
+};
 const DEVICES = JSON.stringify([
   { ieee_address: '0x00124b0000000000', type: 'Coordinator', friendly_name: 'Coordinator', definition: null },
-  { ieee_address: '0x0017880104e45517', type: 'Router', friendly_name: 'hall_light', definition: { model: 'LED1545G12', vendor: 'IKEA', description: 'TRADFRI bulb', exposes: [LIGHT] } },
-  { ieee_address: '0x00158d0002b3c4d5', type: 'EndDevice', friendly_name: 'hall_motion', definition: { model: 'RTCGQ11LM', vendor: 'Aqara', exposes: [{ type: 'binary', name: 'occupancy', property: 'occupancy', access: 1, value_on: true, value_off: false }, { type: 'numeric', name: 'illuminance', property: 'illuminance', access: 1, unit: 'lx' }] } },
-  { ieee_address: '0x00158d0003c4d5e6', type: 'EndDevice', friendly_name: 'hall_switch', definition: { model: 'WXKG11LM', vendor: 'Aqara', exposes: [{ type: 'enum', name: 'action', property: 'action', access: 1, values: ['single', 'double', 'hold'] }] } },
+  {
+    ieee_address: '0x0017880104e45517',
+    type: 'Router',
+    friendly_name: 'hall_light',
+    definition: { model: 'LED1545G12', vendor: 'IKEA', description: 'TRADFRI bulb', exposes: [LIGHT] },
+  },
+  {
+    ieee_address: '0x00158d0002b3c4d5',
+    type: 'EndDevice',
+    friendly_name: 'hall_motion',
+    definition: {
+      model: 'RTCGQ11LM',
+      vendor: 'Aqara',
+      exposes: [
+        { type: 'binary', name: 'occupancy', property: 'occupancy', access: 1, value_on: true, value_off: false },
+        { type: 'numeric', name: 'illuminance', property: 'illuminance', access: 1, unit: 'lx' },
+      ],
+    },
+  },
+  {
+    ieee_address: '0x00158d0003c4d5e6',
+    type: 'EndDevice',
+    friendly_name: 'hall_switch',
+    definition: {
+      model: 'WXKG11LM',
+      vendor: 'Aqara',
+      exposes: [{ type: 'enum', name: 'action', property: 'action', access: 1, values: ['single', 'double', 'hold'] }],
+    },
+  },
 ]);
 
 before(async () => {
@@ -80,7 +136,10 @@ before(async () => {
   chmodSync(path.join(cwd, 'smart-home'), 0o755);
   // the hub's data dir with the README's own config blocks, as printed
   mkdirSync(path.join(cwd, 'data', 'scripts'), { recursive: true });
-  writeFileSync(path.join(cwd, 'data', 'smart-home.yaml'), block('zigbee2mqtt:\n  enabled: true') + block('entities:\n  - id: light.device'));
+  writeFileSync(
+    path.join(cwd, 'data', 'smart-home.yaml'),
+    block('zigbee2mqtt:\n  enabled: true') + block('entities:\n  - id: light.device'),
+  );
   writeFileSync(path.join(cwd, 'data', 'automations.yaml'), block('- id: hall_motion'));
   writeFileSync(path.join(cwd, 'data', 'scripts', 'switch.js'), block("Mqtt.subscribe('zigbee2mqtt/+'"));
   const page = readFileSync(new URL('test/fixtures/seed-example.coffee', ROOT), 'utf8');
@@ -128,7 +187,11 @@ test('README: the opening line publishes to the hall light', async () => {
 
 test('README: plain MQTT with mosquitto_sub and mosquitto_pub', async () => {
   const [subLine, pubLine] = commands(block("mosquitto_sub -h 127.0.0.1 -t 'zigbee2mqtt/#' -v &"));
-  const child = spawn('bash', ['-c', withPort(subLine!.replace(/ &$/, ''))], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['-c', withPort(subLine!.replace(/ &$/, ''))], {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   try {
@@ -144,17 +207,27 @@ test('README: plain MQTT with mosquitto_sub and mosquitto_pub', async () => {
     })();
     const pub = await sh(pubLine!);
     assert.equal(pub.code, 0, pub.stderr);
-    await waitFor(() => out.includes('zigbee2mqtt/device/set {"state":"ON"}'), 5000, 'mosquitto_sub printing the message');
+    await waitFor(
+      () => out.includes('zigbee2mqtt/device/set {"state":"ON"}'),
+      5000,
+      'mosquitto_sub printing the message',
+    );
   } finally {
     child.kill();
   }
 });
 
-test('README: check points at the missing paren of the page\'s CoffeeScript example, exactly as printed', async () => {
+test("README: check points at the missing paren of the page's CoffeeScript example, exactly as printed", async () => {
   const printed = block('$ ./smart-home check device.coffee').split('\n');
   const got = await sh(printed[0]!.slice(2));
   assert.equal(got.code, 1);
-  assert.equal(got.stderr.split('\n').slice(0, printed.length - 2).join('\n'), printed.slice(1, -1).join('\n'));
+  assert.equal(
+    got.stderr
+      .split('\n')
+      .slice(0, printed.length - 2)
+      .join('\n'),
+    printed.slice(1, -1).join('\n'),
+  );
 });
 
 test('README: the fixed CoffeeScript example runs with --set actionName=on, and as the action body of light.device', async () => {
@@ -164,11 +237,17 @@ test('README: the fixed CoffeeScript example runs with --set actionName=on, and 
   const got = collect(watcher);
   await watcher.subscribeAsync('zigbee2mqtt/device/set');
   assert.equal((await sh('./smart-home run device.coffee --set actionName=on')).code, 0);
-  assert.match(README, /`smart-home action light\.device on` publishes `\{"state":"on"\}` to `zigbee2mqtt\/device\/set`/);
+  assert.match(
+    README,
+    /`smart-home action light\.device on` publishes `\{"state":"on"\}` to `zigbee2mqtt\/device\/set`/,
+  );
   const action = await sh('./smart-home action light.device on');
   assert.equal(action.code, 0, action.stderr);
   const messages = await got.next(2);
-  assert.deepEqual(messages.map((m) => m.payload.toString()), ['{"state":"on"}', '{"state":"on"}']);
+  assert.deepEqual(
+    messages.map((m) => m.payload.toString()),
+    ['{"state":"on"}', '{"state":"on"}'],
+  );
   watcher.end();
 });
 
@@ -177,36 +256,66 @@ test('README: Zigbee2MQTT devices, the Mqtt.subscribe example and the automation
   const got = collect(device);
   await device.subscribeAsync(['zigbee2mqtt/hall_light/set', 'log/hall'], { qos: 1 });
   await device.publishAsync('zigbee2mqtt/bridge/devices', DEVICES, { qos: 1, retain: true });
-  await device.publishAsync('zigbee2mqtt/hall_light', JSON.stringify({ state: 'OFF', brightness: 120, linkquality: 90 }), { qos: 1 });
+  await device.publishAsync(
+    'zigbee2mqtt/hall_light',
+    JSON.stringify({ state: 'OFF', brightness: 120, linkquality: 90 }),
+    { qos: 1 },
+  );
   const entities = async () => (await api('/api/entities')) as { id: string; state: { state?: string } }[];
-  for (const deadline = Date.now() + 10000; !(await entities()).some((e) => e.id === 'light.hall_light' && e.state?.state === 'OFF');) {
+  for (
+    const deadline = Date.now() + 10000;
+    !(await entities()).some((e) => e.id === 'light.hall_light' && e.state?.state === 'OFF');
+  ) {
     if (Date.now() > deadline) throw new Error('light.hall_light never appeared with its state');
     await new Promise((r) => setTimeout(r, 20));
   }
 
   // the subscribe example: the switch's single press toggles the light
-  await device.publishAsync('zigbee2mqtt/hall_switch', JSON.stringify({ action: 'single', linkquality: 70 }), { qos: 1 });
+  await device.publishAsync('zigbee2mqtt/hall_switch', JSON.stringify({ action: 'single', linkquality: 70 }), {
+    qos: 1,
+  });
   await got.next(1);
   assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), { state: 'TOGGLE' });
 
   // the automation: motion in the dark turns the light on, then waits in its 2 minute delay
-  await device.publishAsync('zigbee2mqtt/hall_motion', JSON.stringify({ occupancy: true, illuminance: 12, battery: 100 }), { qos: 1 });
+  await device.publishAsync(
+    'zigbee2mqtt/hall_motion',
+    JSON.stringify({ occupancy: true, illuminance: 12, battery: 100 }),
+    { qos: 1 },
+  );
   await got.next(2);
   assert.deepEqual([JSON.parse(got.messages[1]!.payload.toString()), got.messages[1]!.qos], [{ state: 'ON' }, 1]);
-  type RunView = { status: string; trigger: { type: string }; steps: { kind: string; type: string; result: string; error?: string }[] };
+  type RunView = {
+    status: string;
+    trigger: { type: string };
+    steps: { kind: string; type: string; result: string; error?: string }[];
+  };
   const runs = async () => (await api('/api/automations/hall_motion/runs')) as RunView[];
   // the system `started` trigger ran too, and no step of any run failed
   const all = await runs();
-  assert.ok(all.some((r) => r.trigger.type === 'system'), JSON.stringify(all.map((r) => r.trigger.type)));
-  assert.ok(all.every((r) => r.steps.every((s) => s.result !== 'error')), JSON.stringify(all));
-  assert.ok(all.some((r) => r.trigger.type === 'mqtt' && r.status === 'running'), 'the motion run waits in its delay');
+  assert.ok(
+    all.some((r) => r.trigger.type === 'system'),
+    JSON.stringify(all.map((r) => r.trigger.type)),
+  );
+  assert.ok(
+    all.every((r) => r.steps.every((s) => s.result !== 'error')),
+    JSON.stringify(all),
+  );
+  assert.ok(
+    all.some((r) => r.trigger.type === 'mqtt' && r.status === 'running'),
+    'the motion run waits in its delay',
+  );
 
   // the rest of the run, with the delay shortened (the one change to the printed file)
   const printed = block('- id: hall_motion');
   assert.ok(printed.includes('      for: 2m\n'));
   writeFileSync(path.join(cwd, 'data', 'automations.yaml'), printed.replace('      for: 2m\n', '      for: 10ms\n'));
   await reload();
-  await device.publishAsync('zigbee2mqtt/hall_motion', JSON.stringify({ occupancy: true, illuminance: 12, battery: 100 }), { qos: 1 });
+  await device.publishAsync(
+    'zigbee2mqtt/hall_motion',
+    JSON.stringify({ occupancy: true, illuminance: 12, battery: 100 }),
+    { qos: 1 },
+  );
   await got.next(5);
   const tail = got.messages.slice(2).map((m) => [m.topic, JSON.parse(m.payload.toString())]);
   assert.deepEqual(tail[0], ['zigbee2mqtt/hall_light/set', { state: 'ON' }]);
@@ -217,16 +326,23 @@ test('README: Zigbee2MQTT devices, the Mqtt.subscribe example and the automation
   device.end();
 });
 
-test('README: an error in an automation script is located at its line and column in automations.yaml, with the file\'s lines', async () => {
+test("README: an error in an automation script is located at its line and column in automations.yaml, with the file's lines", async () => {
   const file = path.join(cwd, 'data', 'automations.yaml');
-  const text = block('- id: hall_motion').replace("trigger.type !== 'mqtt' || trigger.json.illuminance < 30", 'trigger.json.illuminance < 30');
+  const text = block('- id: hall_motion').replace(
+    "trigger.type !== 'mqtt' || trigger.json.illuminance < 30",
+    'trigger.json.illuminance < 30',
+  );
   writeFileSync(file, text);
   const device = await connect(`mqtt://127.0.0.1:${mqttPort}`);
   await reload();
   // a manual run has no json: the condition throws, and says where
-  await fetch(`http://127.0.0.1:${httpPort}/api/automations/hall_motion/trigger`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  await fetch(`http://127.0.0.1:${httpPort}/api/automations/hall_motion/trigger`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
   let error = '';
-  for (const deadline = Date.now() + 10000; !error;) {
+  for (const deadline = Date.now() + 10000; !error; ) {
     const runs = (await api('/api/automations/hall_motion/runs')) as { steps: { error?: string }[] }[];
     error = runs.flatMap((r) => r.steps).find((s) => s.error)?.error ?? '';
     if (Date.now() > deadline) throw new Error('no failed run');
@@ -278,7 +394,8 @@ test('README: the command line summary lists what --help offers', async () => {
     const m = /^smart-home ((?:user )?[a-z]+)/.exec(line);
     if (!m || m[1] === 'user list') continue;
     const help = (await exec(process.execPath, [CLI, ...m[1]!.split(' '), '--help'], { env: cleanEnv() })).stdout;
-    for (const flag of line.match(/--[a-z-]+/g) ?? []) if (flag !== '--help' && flag !== '--version') assert.ok(help.includes(flag), `${m[1]} --help lists ${flag}`);
+    for (const flag of line.match(/--[a-z-]+/g) ?? [])
+      if (flag !== '--help' && flag !== '--version') assert.ok(help.includes(flag), `${m[1]} --help lists ${flag}`);
   }
 });
 
@@ -289,11 +406,20 @@ test('README: the two commands (npm start prints its ready lines; scripts/test.s
   assert.match(readFileSync(new URL('.ci/run', ROOT), 'utf8'), /bash scripts\/test\.sh/);
   const dir = tempDir();
   const [m, h] = [await freePort(), await freePort()];
-  const child = spawn('npm', ['start'], { cwd: new URL('.', ROOT).pathname, detached: true, env: { ...cleanEnv(), SMART_HOME_DATA: dir, SMART_HOME_MQTT_PORT: String(m), SMART_HOME_HTTP_PORT: String(h) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('npm', ['start'], {
+    cwd: new URL('.', ROOT).pathname,
+    detached: true,
+    env: { ...cleanEnv(), SMART_HOME_DATA: dir, SMART_HOME_MQTT_PORT: String(m), SMART_HOME_HTTP_PORT: String(h) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   try {
-    await waitFor(() => /ready\nMQTT {2}mqtt:\/\/127\.0\.0\.1:\d+\nHTTP {2}http:\/\/127\.0\.0\.1:\d+\nDATA/.test(out), 20000, `npm start ready (${out})`);
+    await waitFor(
+      () => /ready\nMQTT {2}mqtt:\/\/127\.0\.0\.1:\d+\nHTTP {2}http:\/\/127\.0\.0\.1:\d+\nDATA/.test(out),
+      20000,
+      `npm start ready (${out})`,
+    );
   } finally {
     const exited = new Promise((r) => child.once('exit', r));
     process.kill(-child.pid!, 'SIGTERM'); // npm and the hub it started
@@ -303,6 +429,8 @@ test('README: the two commands (npm start prints its ready lines; scripts/test.s
 });
 
 test('README: every example block is run by a test above', () => {
-  const unclaimed = blocks.flatMap((b, i) => (claimed.has(i) ? [] : [`${b.lang || '(plain)'}: ${b.body.split('\n')[0]}`]));
+  const unclaimed = blocks.flatMap((b, i) =>
+    claimed.has(i) ? [] : [`${b.lang || '(plain)'}: ${b.body.split('\n')[0]}`],
+  );
   assert.deepEqual(unclaimed, []);
 });

@@ -12,20 +12,36 @@ import type { MessageTrace } from '../mqtt/trace.js';
 import type { EventBus } from '../events.js';
 
 /** Failed password attempts, shared by every way of presenting a password. */
-export interface PasswordLimiter { blocked(address: string, user: string): string | undefined; fail(address: string, user: string): void; succeed(address: string, user: string): void }
+export interface PasswordLimiter {
+  blocked(address: string, user: string): string | undefined;
+  fail(address: string, user: string): void;
+  succeed(address: string, user: string): void;
+}
 
 /** The embedded broker as the API sees it. */
 export interface BrokerView {
-  clients(): { id: string; user?: string; address?: string; internal: boolean; subscriptions: { topic: string; qos: number }[] }[];
+  clients(): {
+    id: string;
+    user?: string;
+    address?: string;
+    internal: boolean;
+    subscriptions: { topic: string; qos: number }[];
+  }[];
   readonly connectedClients: number;
   readonly stats: Readonly<Record<string, number>>;
 }
 
 /** One bridge to an upstream broker, as /api/status and /metrics show it. */
 export interface BridgeStatus {
-  name: string; url: string; connected: boolean; since?: number; lastError?: string;
+  name: string;
+  url: string;
+  connected: boolean;
+  since?: number;
+  lastError?: string;
   /** messages forwarded upstream (out) and down (in), copies not sent back (loops cut) */
-  out: number; in: number; loopsCut: number;
+  out: number;
+  in: number;
+  loopsCut: number;
 }
 
 export interface ApiHub {
@@ -37,7 +53,10 @@ export interface ApiHub {
   entities: { actions: ActionRunner };
   scripts: Pick<ScriptEngine, 'list' | 'get' | 'inputs' | 'counters'>;
   library: ScriptLibrary;
-  automations: Pick<AutomationsModule, 'list' | 'runs' | 'setEnabled' | 'trigger' | 'reload' | 'text' | 'save' | 'put' | 'remove'>;
+  automations: Pick<
+    AutomationsModule,
+    'list' | 'runs' | 'setEnabled' | 'trigger' | 'reload' | 'text' | 'save' | 'put' | 'remove'
+  >;
   bus: Pick<MqttBus, 'publish' | 'connected' | 'target' | 'stats' | 'connection'>;
   explorer: MqttExplorer;
   trace: MessageTrace;

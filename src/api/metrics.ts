@@ -12,39 +12,110 @@ export class Metrics {
     // prom-client's own names already start with process_ / nodejs_ (no smart_home_process_process_…)
     collectDefaultMetrics({ register: r, prefix: 'smart_home_' });
     const ack = new Histogram({
-      name: 'smart_home_publish_ack_seconds', help: "time from a hub publish to its completion (written for QoS 0, PUBACK for 1, PUBCOMP for 2)",
-      labelNames: ['qos'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [r],
+      name: 'smart_home_publish_ack_seconds',
+      help: 'time from a hub publish to its completion (written for QoS 0, PUBACK for 1, PUBCOMP for 2)',
+      labelNames: ['qos'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [r],
     });
-    const failed = new Counter({ name: 'smart_home_publish_failures_total', help: 'hub publishes that failed, by error code', labelNames: ['code'], registers: [r] });
+    const failed = new Counter({
+      name: 'smart_home_publish_failures_total',
+      help: 'hub publishes that failed, by error code',
+      labelNames: ['code'],
+      registers: [r],
+    });
     this.off = hub.events.on('mqtt.published', (e) => {
       if (e.error) failed.inc({ code: e.error });
       else if (e.ackMs !== undefined) ack.observe({ qos: String(e.qos) }, e.ackMs / 1000);
     });
     const gauge = (name: string, help: string, read: () => number, labelNames: string[] = []) =>
-      new Gauge({ name, help, labelNames, registers: [r], collect() { this.set(read()); } });
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [r],
+        collect() {
+          this.set(read());
+        },
+      });
     const scripts = () => hub.scripts.list();
-    gauge('smart_home_broker_clients', 'clients connected to the embedded broker', () => hub.broker?.connectedClients ?? 0);
-    gauge('smart_home_broker_messages_received_total', 'messages clients published to the embedded broker', () => hub.broker?.stats.received ?? 0);
+    gauge(
+      'smart_home_broker_clients',
+      'clients connected to the embedded broker',
+      () => hub.broker?.connectedClients ?? 0,
+    );
+    gauge(
+      'smart_home_broker_messages_received_total',
+      'messages clients published to the embedded broker',
+      () => hub.broker?.stats.received ?? 0,
+    );
     gauge('smart_home_mqtt_connected', '1 when the hub is connected to its broker', () => (hub.bus.connected ? 1 : 0));
-    gauge('smart_home_mqtt_outbox', 'QoS 1/2 publishes waiting for the broker (the durable outbox)', () => hub.bus.connection().outbox);
+    gauge(
+      'smart_home_mqtt_outbox',
+      'QoS 1/2 publishes waiting for the broker (the durable outbox)',
+      () => hub.bus.connection().outbox,
+    );
     gauge('smart_home_mqtt_reconnects_total', 'reconnection attempts to the broker', () => hub.bus.stats.reconnects);
-    gauge('smart_home_mqtt_dropped_offline_total', 'QoS 0 publishes dropped while disconnected', () => hub.bus.stats.droppedOffline);
+    gauge(
+      'smart_home_mqtt_dropped_offline_total',
+      'QoS 0 publishes dropped while disconnected',
+      () => hub.bus.stats.droppedOffline,
+    );
     gauge('smart_home_mqtt_messages_out_total', 'messages the hub published', () => hub.bus.stats.published);
     gauge('smart_home_mqtt_messages_in_total', 'messages the hub received', () => hub.bus.stats.received);
     gauge('smart_home_scripts', 'scripts running', () => scripts().length);
-    gauge('smart_home_script_errors_total', 'errors reported by scripts', () => scripts().reduce((n, s) => n + s.errors, 0));
-    gauge('smart_home_script_throttled_total', 'times a script went over scripts.cpu_share and had to wait', () => hub.scripts.counters.throttled);
-    gauge('smart_home_script_stopped_total', 'scripts stopped by the hub (CPU share exhausted, host stack overflow, host error)', () => hub.scripts.counters.stopped);
-    gauge('smart_home_script_queue_overflows_total', 'messages dropped because a script input queue was full', () => scripts().reduce((n, s) => n + s.overflows, 0));
-    gauge('smart_home_script_messages_delivered_total', 'messages delivered to script subscriptions', () => scripts().reduce((n, s) => n + s.delivered, 0));
-    gauge('smart_home_automation_runs_total', 'automation runs started since the hub started', () => hub.automations.list().reduce((n, a) => n + a.runs, 0));
+    gauge('smart_home_script_errors_total', 'errors reported by scripts', () =>
+      scripts().reduce((n, s) => n + s.errors, 0),
+    );
+    gauge(
+      'smart_home_script_throttled_total',
+      'times a script went over scripts.cpu_share and had to wait',
+      () => hub.scripts.counters.throttled,
+    );
+    gauge(
+      'smart_home_script_stopped_total',
+      'scripts stopped by the hub (CPU share exhausted, host stack overflow, host error)',
+      () => hub.scripts.counters.stopped,
+    );
+    gauge('smart_home_script_queue_overflows_total', 'messages dropped because a script input queue was full', () =>
+      scripts().reduce((n, s) => n + s.overflows, 0),
+    );
+    gauge('smart_home_script_messages_delivered_total', 'messages delivered to script subscriptions', () =>
+      scripts().reduce((n, s) => n + s.delivered, 0),
+    );
+    gauge('smart_home_automation_runs_total', 'automation runs started since the hub started', () =>
+      hub.automations.list().reduce((n, a) => n + a.runs, 0),
+    );
     const bridges = () => hub.bridges.map((b) => b.status());
-    new Gauge({ name: 'smart_home_bridge_connected', help: '1 when the bridge is connected to its upstream broker', labelNames: ['bridge'], registers: [r],
-      collect() { this.reset(); for (const b of bridges()) this.set({ bridge: b.name }, b.connected ? 1 : 0); } });
-    new Gauge({ name: 'smart_home_bridge_messages_total', help: 'messages a bridge forwarded, by direction (out: upstream, in: down)', labelNames: ['bridge', 'direction'], registers: [r],
-      collect() { this.reset(); for (const b of bridges()) { this.set({ bridge: b.name, direction: 'out' }, b.out); this.set({ bridge: b.name, direction: 'in' }, b.in); } } });
-    gauge('smart_home_automation_runs_dropped_total', 'automation runs refused by their mode', () => hub.automations.list().reduce((n, a) => n + a.dropped, 0));
+    new Gauge({
+      name: 'smart_home_bridge_connected',
+      help: '1 when the bridge is connected to its upstream broker',
+      labelNames: ['bridge'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const b of bridges()) this.set({ bridge: b.name }, b.connected ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'smart_home_bridge_messages_total',
+      help: 'messages a bridge forwarded, by direction (out: upstream, in: down)',
+      labelNames: ['bridge', 'direction'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const b of bridges()) {
+          this.set({ bridge: b.name, direction: 'out' }, b.out);
+          this.set({ bridge: b.name, direction: 'in' }, b.in);
+        }
+      },
+    });
+    gauge('smart_home_automation_runs_dropped_total', 'automation runs refused by their mode', () =>
+      hub.automations.list().reduce((n, a) => n + a.dropped, 0),
+    );
   }
 
-  stop(): void { this.off?.(); }
+  stop(): void {
+    this.off?.();
+  }
 }

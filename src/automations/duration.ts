@@ -6,7 +6,14 @@ const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60000, h: 3600000, d: 
 export function parseDuration(v: string | number): number | undefined {
   if (typeof v === 'number') return v >= 0 && Number.isFinite(v) ? v * 1000 : undefined;
   const parts = [...v.trim().matchAll(/(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('').replace(/\s/g, '') !== v.replace(/\s/g, '')) return undefined;
+  if (
+    parts.length === 0 ||
+    parts
+      .map((p) => p[0])
+      .join('')
+      .replace(/\s/g, '') !== v.replace(/\s/g, '')
+  )
+    return undefined;
   return parts.reduce((ms, p) => ms + Number(p[1]) * UNIT[p[2]!]!, 0);
 }
 
@@ -14,7 +21,10 @@ export function parseDuration(v: string | number): number | undefined {
 export const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration: use e.g. 500ms, 30s, 2m, 1h30m or a number of seconds` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${v}" is not a duration: use e.g. 500ms, 30s, 2m, 1h30m or a number of seconds`,
+    });
     return z.NEVER;
   }
   return ms;

@@ -25,12 +25,24 @@ export interface AutomationsContext extends Omit<AutomationContext, 'scripts'> {
 }
 
 export interface AutomationInfo {
-  id: string; name?: string; enabled: boolean; mode: string; triggers: string[]; running: boolean; lastRun?: Run;
+  id: string;
+  name?: string;
+  enabled: boolean;
+  mode: string;
+  triggers: string[];
+  running: boolean;
+  lastRun?: Run;
   /** Since the hub started: runs started, runs refused by the mode, runs in progress now. */
-  runs: number; dropped: number; inProgress: number;
+  runs: number;
+  dropped: number;
+  inProgress: number;
 }
 
-interface Origin { file: string; line: number; col: number }
+interface Origin {
+  file: string;
+  line: number;
+  col: number;
+}
 
 export class AutomationsModule {
   private readonly runners = new Map<string, AutomationRunner>();
@@ -50,7 +62,14 @@ export class AutomationsModule {
     this.trace.onFinish = (run) => {
       if (!ctx.events.has('automation.run')) return;
       const error = run.steps.find((s) => s.error)?.error;
-      ctx.events.emit('automation.run', { automation: run.automation, id: run.id, status: run.status, started: run.started, finished: run.finished, error });
+      ctx.events.emit('automation.run', {
+        automation: run.automation,
+        id: run.id,
+        status: run.status,
+        started: run.started,
+        finished: run.finished,
+        error,
+      });
     };
   }
 
@@ -89,7 +108,10 @@ export class AutomationsModule {
         this.runners.delete(id);
       }
     }
-    this.store.replace(next.map((a) => [a.id, JSON.stringify(a)]), [...this.definitions.keys()].filter((id) => !nextIds.has(id)));
+    this.store.replace(
+      next.map((a) => [a.id, JSON.stringify(a)]),
+      [...this.definitions.keys()].filter((id) => !nextIds.has(id)),
+    );
     this.definitions = new Map(next.map((a) => [a.id, a]));
     for (const a of next) if (!this.runners.has(a.id) && this.isEnabled(a)) await this.startRunner(a);
     this.ctx.scripts.forget?.([...this.origins.values()].map(originOf));
@@ -98,7 +120,9 @@ export class AutomationsModule {
   }
 
   /** The automations file as text ('' when there is none). */
-  text(): string { return existsSync(this.ctx.file) ? readFileSync(this.ctx.file, 'utf8') : ''; }
+  text(): string {
+    return existsSync(this.ctx.file) ? readFileSync(this.ctx.file, 'utf8') : '';
+  }
 
   /** Validates `text`; if it is good, applies it and writes the file. Returns the error, if any. */
   async save(text: string): Promise<string | undefined> {
@@ -124,7 +148,9 @@ export class AutomationsModule {
     return this.edit((items) => ({ index: items.indexOf(id), value: undefined }));
   }
 
-  private async edit(change: (ids: (string | undefined)[]) => { index: number; value: unknown }): Promise<string | undefined> {
+  private async edit(
+    change: (ids: (string | undefined)[]) => { index: number; value: unknown },
+  ): Promise<string | undefined> {
     const text = this.text();
     const doc = (text.trim() ? parseDocument(text) : new Document([])) as Document;
     if (doc.errors.length > 0) return `${this.ctx.file} has errors; fix the file first: ${doc.errors[0]!.message}`;
@@ -140,20 +166,32 @@ export class AutomationsModule {
 
   list(): AutomationInfo[] {
     return [...this.definitions.values()].map((a) => ({
-      id: a.id, name: a.name, enabled: this.isEnabled(a), mode: a.mode, triggers: a.triggers.map((t) => t.type),
-      running: this.runners.has(a.id), lastRun: this.trace.last(a.id),
-      runs: this.runners.get(a.id)?.runs ?? 0, dropped: this.runners.get(a.id)?.dropped ?? 0, inProgress: this.runners.get(a.id)?.inProgress ?? 0,
+      id: a.id,
+      name: a.name,
+      enabled: this.isEnabled(a),
+      mode: a.mode,
+      triggers: a.triggers.map((t) => t.type),
+      running: this.runners.has(a.id),
+      lastRun: this.trace.last(a.id),
+      runs: this.runners.get(a.id)?.runs ?? 0,
+      dropped: this.runners.get(a.id)?.dropped ?? 0,
+      inProgress: this.runners.get(a.id)?.inProgress ?? 0,
     }));
   }
 
-  runs(id: string, limit = 20): Run[] { return this.trace.runs(id, limit); }
+  runs(id: string, limit = 20): Run[] {
+    return this.trace.runs(id, limit);
+  }
 
   async setEnabled(id: string, enabled: boolean): Promise<void> {
     const def = this.definitions.get(id);
     if (!def) throw new Error(`no automation "${id}"`);
     this.store.setEnabled(id, enabled);
     const runner = this.runners.get(id);
-    if (!this.isEnabled(def) && runner) { await runner.stop(); this.runners.delete(id); }
+    if (!this.isEnabled(def) && runner) {
+      await runner.stop();
+      this.runners.delete(id);
+    }
     if (this.isEnabled(def) && !runner) await this.startRunner(def);
   }
 
@@ -171,7 +209,8 @@ export class AutomationsModule {
   private async startRunner(a: Automation): Promise<void> {
     const scripts: ScriptRunner = {
       evaluate: (label, expr, globals) => this.ctx.scripts.evaluate(this.originLabel(label), expr, globals),
-      run: (label, code, lang, globals, signal) => this.ctx.scripts.run(this.originLabel(label), code, lang, globals, signal),
+      run: (label, code, lang, globals, signal) =>
+        this.ctx.scripts.run(this.originLabel(label), code, lang, globals, signal),
     };
     const runner = new AutomationRunner(a, { ...this.ctx, scripts }, this.trace, path.basename(this.ctx.file));
     this.runners.set(a.id, runner);
@@ -205,10 +244,18 @@ export class AutomationsModule {
     result.data.forEach((a, i) => {
       a.triggers.forEach((t, j) => {
         if (t.type !== 'time') return;
-        try { checkCron(t); } catch (err) { throw new Error(`${locate(loaded, [i, 'triggers', j, 'cron'])}: ${a.id}.triggers[${j}].cron: ${(err as Error).message}`); }
+        try {
+          checkCron(t);
+        } catch (err) {
+          throw new Error(
+            `${locate(loaded, [i, 'triggers', j, 'cron'])}: ${a.id}.triggers[${j}].cron: ${(err as Error).message}`,
+          );
+        }
       });
       const scriptSteps: [string, number, string, 'js' | 'ts' | 'coffee', string][] = [
-        ...a.conditions.map((c, j) => (c.type === 'script' ? ['conditions', j, c.expression, 'js', 'expression'] : null)),
+        ...a.conditions.map((c, j) =>
+          c.type === 'script' ? ['conditions', j, c.expression, 'js', 'expression'] : null,
+        ),
         ...a.actions.map((s, j) => (s.type === 'script' ? ['actions', j, s.code, s.language, 'code'] : null)),
       ].filter((x): x is [string, number, string, 'js' | 'ts' | 'coffee', string] => x !== null);
       for (const [kind, j, code, language, key] of scriptSteps) {
@@ -217,7 +264,11 @@ export class AutomationsModule {
         const { source, colShift } = snippetSource(originOf(origin), code);
         // a condition is an expression: checked as one, as it runs (`return (expression)`)
         const checked = kind === 'conditions' ? `(${source}\n)` : source;
-        compiles.push({ where: `${a.id}.${kind}[${j}]`, colShift, run: () => compileOffThread(`${this.ctx.file}.${language}`, checked, language) });
+        compiles.push({
+          where: `${a.id}.${kind}[${j}]`,
+          colShift,
+          run: () => compileOffThread(`${this.ctx.file}.${language}`, checked, language),
+        });
       }
     });
     // compiled off the main thread, in order: the first error is the one reported
@@ -227,7 +278,9 @@ export class AutomationsModule {
       } catch (err) {
         if (!(err instanceof ScriptError)) throw err;
         const at = { file: this.ctx.file, line: err.location.line, col: err.location.col + c.colShift };
-        throw new Error(`${formatLocated(at, `${c.where}: ${err.kind}: ${err.detail}`)}\n${codeFrame(loaded.text, at)}`);
+        throw new Error(
+          `${formatLocated(at, `${c.where}: ${err.kind}: ${err.detail}`)}\n${codeFrame(loaded.text, at)}`,
+        );
       }
     }
     this.origins.clear();
@@ -244,11 +297,16 @@ export class AutomationsModule {
         if (this.debounce) clearTimeout(this.debounce);
         this.debounce = setTimeout(() => {
           if (!existsSync(this.ctx.file)) return;
-          void this.reload().then((err) => { if (err) this.ctx.log.error(err); });
+          void this.reload().then((err) => {
+            if (err) this.ctx.log.error(err);
+          });
         }, 200);
       });
     } catch (err) {
-      this.ctx.log.warn({ err: (err as Error).message }, 'cannot watch the automations file; reload it through the API');
+      this.ctx.log.warn(
+        { err: (err as Error).message },
+        'cannot watch the automations file; reload it through the API',
+      );
     }
   }
 }

@@ -8,7 +8,10 @@ import { conditions } from './conditions/index.js';
 import { actions } from './actions/index.js';
 import type { RunTrace, Step } from './trace.js';
 
-interface Active { controller: AbortController; done: Promise<void> }
+interface Active {
+  controller: AbortController;
+  done: Promise<void>;
+}
 
 export class AutomationRunner {
   private readonly triggers: Trigger[];
@@ -17,11 +20,22 @@ export class AutomationRunner {
   private stopped = false;
   runs = 0;
   dropped = 0;
-  get inProgress(): number { return this.active.size; }
+  get inProgress(): number {
+    return this.active.size;
+  }
 
-  constructor(readonly automation: Automation, private readonly ctx: AutomationContext, private readonly trace: RunTrace, private readonly file: string) {
+  constructor(
+    readonly automation: Automation,
+    private readonly ctx: AutomationContext,
+    private readonly trace: RunTrace,
+    private readonly file: string,
+  ) {
     this.triggers = automation.triggers.map((t) => {
-      const factory = triggers[t.type] as (c: typeof t, ctx: AutomationContext, fire: (e: TriggerEvent) => void) => Trigger;
+      const factory = triggers[t.type] as (
+        c: typeof t,
+        ctx: AutomationContext,
+        fire: (e: TriggerEvent) => void,
+      ) => Trigger;
       return factory(t, ctx, (e) => this.fire(e));
     });
   }
@@ -36,7 +50,10 @@ export class AutomationRunner {
     this.queue.length = 0;
     for (const t of this.triggers) await t.stop().catch(() => {});
     if (graceMs > 0 && this.active.size > 0) {
-      await Promise.race([Promise.all([...this.active].map((a) => a.done)), new Promise((r) => setTimeout(r, graceMs))]);
+      await Promise.race([
+        Promise.all([...this.active].map((a) => a.done)),
+        new Promise((r) => setTimeout(r, graceMs)),
+      ]);
     }
     for (const a of this.active) a.controller.abort();
     await Promise.all([...this.active].map((a) => a.done));
@@ -54,7 +71,8 @@ export class AutomationRunner {
         return;
       }
       if (mode === 'restart') for (const a of this.active) a.controller.abort();
-      if (mode === 'parallel' && this.active.size >= max) return this.drop(event, `${max} runs already in progress (mode parallel)`);
+      if (mode === 'parallel' && this.active.size >= max)
+        return this.drop(event, `${max} runs already in progress (mode parallel)`);
     }
     this.ctx.log.debug({ automation: id, trigger: event.description }, 'automation triggered');
     this.launch(event);
@@ -86,13 +104,32 @@ export class AutomationRunner {
     try {
       for (const [i, c] of automation.conditions.entries()) {
         const t0 = performance.now();
-        const check = conditions[c.type] as (c: unknown, ctx: AutomationContext, e: TriggerEvent, label: string) => ReturnType<(typeof conditions)['state']>;
+        const check = conditions[c.type] as (
+          c: unknown,
+          ctx: AutomationContext,
+          e: TriggerEvent,
+          label: string,
+        ) => ReturnType<(typeof conditions)['state']>;
         try {
           const { result, detail } = await check(c, ctx, event, label('conditions', i));
-          steps.push({ kind: 'condition', index: i, type: c.type, result: result ? 'true' : 'false', detail, ms: performance.now() - t0 });
+          steps.push({
+            kind: 'condition',
+            index: i,
+            type: c.type,
+            result: result ? 'true' : 'false',
+            detail,
+            ms: performance.now() - t0,
+          });
           if (!result) return this.trace.finish(runId, 'skipped', steps);
         } catch (err) {
-          steps.push({ kind: 'condition', index: i, type: c.type, result: 'error', error: (err as Error).message, ms: performance.now() - t0 });
+          steps.push({
+            kind: 'condition',
+            index: i,
+            type: c.type,
+            result: 'error',
+            error: (err as Error).message,
+            ms: performance.now() - t0,
+          });
           ctx.log.warn({ automation: automation.id, condition: i }, `condition failed: ${(err as Error).message}`);
           return this.trace.finish(runId, 'failed', steps);
         }
@@ -100,14 +137,28 @@ export class AutomationRunner {
       for (const [i, a] of automation.actions.entries()) {
         if (signal.aborted) return this.trace.finish(runId, 'cancelled', steps);
         const t0 = performance.now();
-        const step = actions[a.type] as (c: unknown, ctx: AutomationContext, e: TriggerEvent, s: AbortSignal, label: string) => Promise<void>;
+        const step = actions[a.type] as (
+          c: unknown,
+          ctx: AutomationContext,
+          e: TriggerEvent,
+          s: AbortSignal,
+          label: string,
+        ) => Promise<void>;
         try {
           await step(a, ctx, event, signal, label('actions', i));
           steps.push({ kind: 'action', index: i, type: a.type, result: 'ok', ms: performance.now() - t0 });
         } catch (err) {
           const cancelled = signal.aborted;
-          steps.push({ kind: 'action', index: i, type: a.type, result: cancelled ? 'cancelled' : 'error', error: cancelled ? undefined : (err as Error).message, ms: performance.now() - t0 });
-          if (!cancelled) ctx.log.warn({ automation: automation.id, action: i }, `action failed: ${(err as Error).message}`);
+          steps.push({
+            kind: 'action',
+            index: i,
+            type: a.type,
+            result: cancelled ? 'cancelled' : 'error',
+            error: cancelled ? undefined : (err as Error).message,
+            ms: performance.now() - t0,
+          });
+          if (!cancelled)
+            ctx.log.warn({ automation: automation.id, action: i }, `action failed: ${(err as Error).message}`);
           return this.trace.finish(runId, cancelled ? 'cancelled' : 'failed', steps);
         }
       }

@@ -34,17 +34,35 @@ const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be 
 
 export const conditionSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('state'), entity: entityId, attribute: z.string().optional(), state: jsonValue }),
-  z.strictObject({ type: z.literal('time'), after: clock.optional(), before: clock.optional(), weekdays: z.array(weekday).optional(), timezone: z.string().optional() }),
+  z.strictObject({
+    type: z.literal('time'),
+    after: clock.optional(),
+    before: clock.optional(),
+    weekdays: z.array(weekday).optional(),
+    timezone: z.string().optional(),
+  }),
   z.strictObject({ type: z.literal('script'), expression: z.string().min(1) }),
 ]);
 
 export const actionSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('action'), entity: entityId, action: z.string().min(1), params: z.record(z.string(), jsonValue).optional() }),
   z.strictObject({
-    type: z.literal('publish'), topic: z.string().min(1), payload: jsonValue.optional(),
-    qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(0), retain: z.boolean().default(false),
+    type: z.literal('action'),
+    entity: entityId,
+    action: z.string().min(1),
+    params: z.record(z.string(), jsonValue).optional(),
   }),
-  z.strictObject({ type: z.literal('script'), code: z.string().min(1), language: z.enum(['js', 'ts', 'coffee']).default('js') }),
+  z.strictObject({
+    type: z.literal('publish'),
+    topic: z.string().min(1),
+    payload: jsonValue.optional(),
+    qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(0),
+    retain: z.boolean().default(false),
+  }),
+  z.strictObject({
+    type: z.literal('script'),
+    code: z.string().min(1),
+    language: z.enum(['js', 'ts', 'coffee']).default('js'),
+  }),
   z.strictObject({ type: z.literal('delay'), for: duration }),
 ]);
 

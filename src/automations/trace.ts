@@ -5,8 +5,24 @@ import type { Db } from '../store/db.js';
 import type { TriggerEvent } from './types.js';
 
 export type RunStatus = 'running' | 'ok' | 'failed' | 'skipped' | 'cancelled' | 'dropped';
-export interface Step { kind: 'condition' | 'action'; index: number; type: string; result: 'true' | 'false' | 'ok' | 'error' | 'cancelled'; detail?: string; error?: string; ms: number }
-export interface Run { id: number; automation: string; started: number; finished?: number; status: RunStatus; trigger: TriggerEvent; steps: Step[] }
+export interface Step {
+  kind: 'condition' | 'action';
+  index: number;
+  type: string;
+  result: 'true' | 'false' | 'ok' | 'error' | 'cancelled';
+  detail?: string;
+  error?: string;
+  ms: number;
+}
+export interface Run {
+  id: number;
+  automation: string;
+  started: number;
+  finished?: number;
+  status: RunStatus;
+  trigger: TriggerEvent;
+  steps: Step[];
+}
 
 export class RunTrace {
   private readonly q;
@@ -18,10 +34,18 @@ export class RunTrace {
   /** Called with every finished run (the live event stream). */
   onFinish?: (run: Run) => void;
 
-  constructor(private readonly db: Db, private readonly keepPerAutomation = 100, private readonly flushMs = 200) {
+  constructor(
+    private readonly db: Db,
+    private readonly keepPerAutomation = 100,
+    private readonly flushMs = 200,
+  ) {
     this.q = {
-      insert: db.prepare('INSERT INTO automation_runs (id, automation_id, started, finished, status, trigger, steps) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      trim: db.prepare('DELETE FROM automation_runs WHERE automation_id = ? AND id <= (SELECT max(id) FROM automation_runs WHERE automation_id = ?) - ?'),
+      insert: db.prepare(
+        'INSERT INTO automation_runs (id, automation_id, started, finished, status, trigger, steps) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      trim: db.prepare(
+        'DELETE FROM automation_runs WHERE automation_id = ? AND id <= (SELECT max(id) FROM automation_runs WHERE automation_id = ?) - ?',
+      ),
       list: db.prepare('SELECT * FROM automation_runs WHERE automation_id = ? ORDER BY id DESC LIMIT ?'),
       maxId: db.prepare('SELECT coalesce(max(id), 0) AS id FROM automation_runs'),
     };
@@ -29,7 +53,14 @@ export class RunTrace {
   }
 
   begin(automation: string, trigger: TriggerEvent): Run {
-    const run: Run = { id: this.nextId++, automation, started: Date.now(), status: 'running', trigger: bounded(trigger), steps: [] };
+    const run: Run = {
+      id: this.nextId++,
+      automation,
+      started: Date.now(),
+      status: 'running',
+      trigger: bounded(trigger),
+      steps: [],
+    };
     this.active.set(run.id, run);
     return run;
   }
@@ -50,16 +81,30 @@ export class RunTrace {
 
   /** A run that never started (mode single/queued/parallel refused it), recorded as such. */
   dropped(automation: string, trigger: TriggerEvent, why: string): void {
-    this.finish(this.begin(automation, trigger), 'dropped', [{ kind: 'action', index: -1, type: 'mode', result: 'cancelled', detail: why, ms: 0 }]);
+    this.finish(this.begin(automation, trigger), 'dropped', [
+      { kind: 'action', index: -1, type: 'mode', result: 'cancelled', detail: why, ms: 0 },
+    ]);
   }
 
   flush(): void {
-    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (this.pending.length === 0 || !this.db.open) return;
     const runs = this.pending;
     this.pending = [];
     this.db.transaction(() => {
-      for (const r of runs) this.q.insert.run(r.id, r.automation, r.started, r.finished ?? null, r.status, JSON.stringify(r.trigger), JSON.stringify(r.steps));
+      for (const r of runs)
+        this.q.insert.run(
+          r.id,
+          r.automation,
+          r.started,
+          r.finished ?? null,
+          r.status,
+          JSON.stringify(r.trigger),
+          JSON.stringify(r.steps),
+        );
       for (const a of new Set(runs.map((r) => r.automation))) this.q.trim.run(a, a, this.keepPerAutomation);
     })();
   }
@@ -88,7 +133,12 @@ function bounded(trigger: TriggerEvent): TriggerEvent {
 
 function toRun(r: Record<string, unknown>): Run {
   return {
-    id: r.id as number, automation: r.automation_id as string, started: r.started as number, finished: (r.finished as number | null) ?? undefined,
-    status: r.status as RunStatus, trigger: JSON.parse(r.trigger as string) as TriggerEvent, steps: JSON.parse(r.steps as string) as Step[],
+    id: r.id as number,
+    automation: r.automation_id as string,
+    started: r.started as number,
+    finished: (r.finished as number | null) ?? undefined,
+    status: r.status as RunStatus,
+    trigger: JSON.parse(r.trigger as string) as TriggerEvent,
+    steps: JSON.parse(r.steps as string) as Step[],
   };
 }

@@ -21,8 +21,18 @@ export interface TriggerEvent {
 
 /** Runs sandboxed code for script conditions and actions (the script engine, passed in). */
 export interface ScriptRunner {
-  evaluate(label: string, expression: string, globals: Record<string, unknown>): Promise<{ value?: unknown; error?: string }>;
-  run(label: string, code: string, language: 'js' | 'ts' | 'coffee', globals: Record<string, unknown>, signal: AbortSignal): Promise<{ error?: string }>;
+  evaluate(
+    label: string,
+    expression: string,
+    globals: Record<string, unknown>,
+  ): Promise<{ value?: unknown; error?: string }>;
+  run(
+    label: string,
+    code: string,
+    language: 'js' | 'ts' | 'coffee',
+    globals: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<{ error?: string }>;
   /** Releases what was kept for snippets whose origin ("file:line") is not in `keep`. */
   forget?(keep: string[]): void;
 }
@@ -36,13 +46,30 @@ export interface AutomationContext {
   callAction(entityId: string, action: string, params: Record<string, unknown>, caller: string): Promise<void>;
 }
 
-export interface Trigger { start(): Promise<void>; stop(): Promise<void> }
+export interface Trigger {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
 export type TriggerFactory<C> = (config: C, ctx: AutomationContext, fire: (e: TriggerEvent) => void) => Trigger;
 
-export interface ConditionResult { result: boolean; detail: string }
-export type ConditionCheck<C> = (config: C, ctx: AutomationContext, trigger: TriggerEvent, label: string) => Promise<ConditionResult>;
+export interface ConditionResult {
+  result: boolean;
+  detail: string;
+}
+export type ConditionCheck<C> = (
+  config: C,
+  ctx: AutomationContext,
+  trigger: TriggerEvent,
+  label: string,
+) => Promise<ConditionResult>;
 
-export type ActionStep<C> = (config: C, ctx: AutomationContext, trigger: TriggerEvent, signal: AbortSignal, label: string) => Promise<void>;
+export type ActionStep<C> = (
+  config: C,
+  ctx: AutomationContext,
+  trigger: TriggerEvent,
+  signal: AbortSignal,
+  label: string,
+) => Promise<void>;
 
 /** Reads `a.b.c` from a value. */
 export function pathValue(value: unknown, path: string): unknown {

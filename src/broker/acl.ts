@@ -5,9 +5,15 @@
 //   pattern [read|write|readwrite|deny] <topic>   rules for every client; %u = username, %c = client id
 // With no ACL configured everything is allowed. With one, what no rule grants is denied.
 export type Access = 'read' | 'write' | 'readwrite' | 'deny';
-interface Rule { access: Access; topic: string; pattern: boolean }
+interface Rule {
+  access: Access;
+  topic: string;
+  pattern: boolean;
+}
 
-export class AclError extends Error { override name = 'AclError'; }
+export class AclError extends Error {
+  override name = 'AclError';
+}
 
 export class Acl {
   private constructor(
@@ -26,14 +32,18 @@ export class Acl {
       if (!line || line.startsWith('#')) return;
       const m = /^(\S+)\s+(.*)$/.exec(line);
       const where = `${source}:${i + 1}`;
-      if (!m) throw new AclError(`${where}: cannot read "${line}": expected "user NAME", "topic [ACCESS] TOPIC" or "pattern [ACCESS] TOPIC"`);
+      if (!m)
+        throw new AclError(
+          `${where}: cannot read "${line}": expected "user NAME", "topic [ACCESS] TOPIC" or "pattern [ACCESS] TOPIC"`,
+        );
       const [, kw, rest] = m as unknown as [string, string, string];
       if (kw === 'user') {
         current = users.get(rest) ?? [];
         users.set(rest, current);
         return;
       }
-      if (kw !== 'topic' && kw !== 'pattern') throw new AclError(`${where}: unknown keyword "${kw}": expected user, topic or pattern`);
+      if (kw !== 'topic' && kw !== 'pattern')
+        throw new AclError(`${where}: unknown keyword "${kw}": expected user, topic or pattern`);
       const am = /^(read|write|readwrite|deny)\s+(\S.*)$/.exec(rest);
       const access: Access = am ? (am[1] as Access) : 'readwrite';
       const topic = am ? am[2]! : rest;
@@ -46,7 +56,10 @@ export class Acl {
   /** May this client publish to (write) or receive from (read) this concrete topic? */
   allowed(username: string | undefined, clientId: string, topic: string, want: 'read' | 'write'): boolean {
     const rules: Rule[] = username === undefined ? this.anonymous : (this.users.get(username) ?? []);
-    const candidates: Rule[] = [...rules, ...this.patterns.map((r) => ({ ...r, topic: expand(r.topic, username, clientId) }))];
+    const candidates: Rule[] = [
+      ...rules,
+      ...this.patterns.map((r) => ({ ...r, topic: expand(r.topic, username, clientId) })),
+    ];
     let granted = false;
     for (const r of candidates) {
       if (r.topic === '' || !matches(r.topic, topic)) continue;
@@ -73,7 +86,8 @@ function expand(topic: string, username: string | undefined, clientId: string): 
 function validateFilter(topic: string, where: string): void {
   const levels = topic.split('/');
   levels.forEach((l, i) => {
-    if (l.includes('#') && (l !== '#' || i !== levels.length - 1)) throw new AclError(`${where}: "${topic}": "#" must be a whole last level`);
+    if (l.includes('#') && (l !== '#' || i !== levels.length - 1))
+      throw new AclError(`${where}: "${topic}": "#" must be a whole last level`);
     if (l.includes('+') && l !== '+') throw new AclError(`${where}: "${topic}": "+" must be a whole level`);
   });
 }

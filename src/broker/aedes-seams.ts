@@ -11,9 +11,16 @@ import mqttPacket from 'mqtt-packet';
 import { matches } from './acl.js';
 
 /** The versions every seam below was read against and tested with. */
-export const CHECKED_AGAINST = { aedes: '1.2.0', 'aedes-persistence': '11.0.0', 'aedes-packet': '4.0.1', 'mqtt-packet': '9.0.2' } as const;
+export const CHECKED_AGAINST = {
+  aedes: '1.2.0',
+  'aedes-persistence': '11.0.0',
+  'aedes-packet': '4.0.1',
+  'mqtt-packet': '9.0.2',
+} as const;
 
-export class SeamError extends Error { override name = 'SeamError'; }
+export class SeamError extends Error {
+  override name = 'SeamError';
+}
 
 // ---- Seam 1: PUBACK only once the message is stored ---------------------------------------------
 // Aedes answers a QoS 1 PUBLISH with PUBACK first and publishes (stores retained, queues for
@@ -29,10 +36,16 @@ export class SeamError extends Error { override name = 'SeamError'; }
 // incoming PUBLISH and publishes it before it sends PUBREC.
 // Tests: test/reliability/crash.test.ts, test/broker/seams.test.ts.
 
-interface Held { messageId: number; released: boolean; bytes: Buffer }
+interface Held {
+  messageId: number;
+  released: boolean;
+  bytes: Buffer;
+}
 type Write = (chunk: unknown, ...rest: unknown[]) => boolean;
 const PUBACK = 4;
-const TYPE = 0, LENGTH = 1, BODY = 2;
+const TYPE = 0,
+  LENGTH = 1,
+  BODY = 2;
 
 class PubackHold {
   readonly queue: Held[] = [];
@@ -51,24 +64,37 @@ class PubackHold {
   write(chunk: unknown, rest: unknown[]): boolean {
     // the common case: the middle of a PUBLISH (a topic or payload piece) passes untouched
     if (this.state === BODY && this.puback === undefined) {
-      const n = typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : 'utf8') : (chunk as Uint8Array).length;
+      const n =
+        typeof chunk === 'string'
+          ? Buffer.byteLength(chunk, typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : 'utf8')
+          : (chunk as Uint8Array).length;
       if (n <= this.remaining) {
         this.remaining -= n;
         if (this.remaining === 0) this.state = TYPE;
         return this.out(chunk, ...rest);
       }
     }
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : 'utf8') : Buffer.from((chunk as Uint8Array).buffer, (chunk as Uint8Array).byteOffset, (chunk as Uint8Array).length);
+    const buf =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : 'utf8')
+        : Buffer.from((chunk as Uint8Array).buffer, (chunk as Uint8Array).byteOffset, (chunk as Uint8Array).length);
     const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
     let ok = true;
     let from = 0;
-    const pass = (to: number) => { if (to > from) ok = this.out(from === 0 && to === buf.length ? buf : buf.subarray(from, to)) && ok; };
+    const pass = (to: number) => {
+      if (to > from) ok = this.out(from === 0 && to === buf.length ? buf : buf.subarray(from, to)) && ok;
+    };
     let i = 0;
     while (i < buf.length) {
       if (this.state === TYPE) {
-        if (buf[i]! >> 4 === PUBACK) { pass(i); this.puback = [buf[i]!]; }
+        if (buf[i]! >> 4 === PUBACK) {
+          pass(i);
+          this.puback = [buf[i]!];
+        }
         i++;
-        this.state = LENGTH; this.length = 0; this.multiplier = 1;
+        this.state = LENGTH;
+        this.length = 0;
+        this.multiplier = 1;
         continue;
       }
       if (this.state === LENGTH) {
@@ -86,7 +112,11 @@ class PubackHold {
         this.remaining -= take;
         if (this.remaining === 0) this.state = TYPE;
       }
-      if (this.state === TYPE && this.puback) { this.settle(Buffer.from(this.puback)); this.puback = undefined; from = i; }
+      if (this.state === TYPE && this.puback) {
+        this.settle(Buffer.from(this.puback));
+        this.puback = undefined;
+        from = i;
+      }
     }
     if (!this.puback) pass(buf.length);
     if (callback) process.nextTick(callback);
@@ -96,14 +126,20 @@ class PubackHold {
   private settle(bytes: Buffer): void {
     const messageId = bytes.length >= 4 ? (bytes[2]! << 8) | bytes[3]! : -1;
     const hold = this.marked.delete(messageId);
-    if (!hold && this.queue.length === 0) { this.out(bytes); return; }
+    if (!hold && this.queue.length === 0) {
+      this.out(bytes);
+      return;
+    }
     if (hold) this.held++;
     this.queue.push({ messageId, released: !hold, bytes }); // held, or behind one that is
   }
 
   release(messageId: number): void {
     const held = this.queue.find((h) => !h.released && h.messageId === messageId);
-    if (held) { held.released = true; this.released++; }
+    if (held) {
+      held.released = true;
+      this.released++;
+    }
     while (this.queue.length > 0 && this.queue[0]!.released) this.out(this.queue.shift()!.bytes);
   }
 }
@@ -138,16 +174,26 @@ export function releaseStored(packet: { qos: number; messageId?: number }, clien
 // set in its constructor, lib/client.js), before it subscribes to anything, to apply the rule.
 // Tests: test/broker/conformance.test.ts [MQTT-3.3.5-1], test/scripts/internal-qos.test.ts.
 
-interface DeliverPacket { topic: string; qos: number }
+interface DeliverPacket {
+  topic: string;
+  qos: number;
+}
 type Deliver = (packet: DeliverPacket, cb: () => void) => void;
-interface DeliveringClient { subscriptions: Record<string, { qos: number }>; deliver0: Deliver; deliverQoS: Deliver }
+interface DeliveringClient {
+  subscriptions: Record<string, { qos: number }>;
+  deliver0: Deliver;
+  deliverQoS: Deliver;
+}
 
 /** The highest QoS granted to a subscription matching `topic`, or undefined if none matches. */
 export function grantedQos(subscriptions: Record<string, { qos: number }>, topic: string): number | undefined {
   // the common case, one subscription: it is the one that matched, no topic matching needed
   let n = 0;
   let only: { qos: number } | undefined;
-  for (const filter in subscriptions) { if (++n > 1) break; only = subscriptions[filter]; }
+  for (const filter in subscriptions) {
+    if (++n > 1) break;
+    only = subscriptions[filter];
+  }
   if (n === 1) return only!.qos;
   let best: number | undefined;
   for (const filter in subscriptions) {
@@ -160,8 +206,14 @@ export function grantedQos(subscriptions: Record<string, { qos: number }>, topic
 /** Applies the granted-QoS rule to one Aedes client (the object `aedes.handle` returned). */
 export function applyGrantedQos(aedesClient: unknown): void {
   const client = aedesClient as DeliveringClient;
-  if (typeof client?.deliver0 !== 'function' || typeof client.deliverQoS !== 'function' || typeof client.subscriptions !== 'object') {
-    throw new SeamError(`granted QoS: the Aedes client has no deliver0/deliverQoS/subscriptions (checked against aedes ${CHECKED_AGAINST.aedes}); the granted-QoS rule would not hold`);
+  if (
+    typeof client?.deliver0 !== 'function' ||
+    typeof client.deliverQoS !== 'function' ||
+    typeof client.subscriptions !== 'object'
+  ) {
+    throw new SeamError(
+      `granted QoS: the Aedes client has no deliver0/deliverQoS/subscriptions (checked against aedes ${CHECKED_AGAINST.aedes}); the granted-QoS rule would not hold`,
+    );
   }
   const deliver0 = client.deliver0;
   const deliverQoS = client.deliverQoS;
@@ -169,7 +221,8 @@ export function applyGrantedQos(aedesClient: unknown): void {
     const granted = packet.qos > 0 ? grantedQos(client.subscriptions, packet.topic) : undefined;
     if (granted !== undefined) packet.qos = Math.min(packet.qos, granted);
     // (`packet` is the copy Aedes made for this subscription; changing its QoS is safe)
-    if (packet.qos > 0) deliverQoS(packet, cb); else deliver0(packet, cb);
+    if (packet.qos > 0) deliverQoS(packet, cb);
+    else deliver0(packet, cb);
   };
   client.deliver0 = deliver;
   client.deliverQoS = deliver;
@@ -219,12 +272,17 @@ export function connectedClients<C>(aedes: unknown): Record<string, C | undefine
 
 const require = createRequire(import.meta.url);
 export const AsyncMemoryPersistence = require('aedes-persistence/asyncPersistence.js') as unknown;
-export const CallBackPersistence = (require('aedes-persistence/callBackPersistence.js') as { CallBackPersistence: unknown }).CallBackPersistence;
+export const CallBackPersistence = (
+  require('aedes-persistence/callBackPersistence.js') as { CallBackPersistence: unknown }
+).CallBackPersistence;
 export const AedesPacket = require('aedes-packet') as unknown;
 
 // ---- The start-up check --------------------------------------------------------------------------
 
-interface HandlingBroker { handle(conn: Duplex): unknown; clients?: unknown }
+interface HandlingBroker {
+  handle(conn: Duplex): unknown;
+  clients?: unknown;
+}
 
 /**
  * Proves, on a throw-away in-process connection, that the seams engage on this install of
@@ -232,7 +290,11 @@ interface HandlingBroker { handle(conn: Duplex): unknown; clients?: unknown }
  * the granted QoS, and the client table is where it is expected. `connect` returns the probe's
  * end and the broker's end of an in-process connection the broker treats as its own.
  */
-export async function checkSeams(aedes: HandlingBroker, connect: () => [Duplex, Duplex], timeoutMs = 5000): Promise<void> {
+export async function checkSeams(
+  aedes: HandlingBroker,
+  connect: () => [Duplex, Duplex],
+  timeoutMs = 5000,
+): Promise<void> {
   connectedClients(aedes);
   const [probe, brokerSide] = connect();
   holdPubacks(brokerSide);
@@ -240,23 +302,52 @@ export async function checkSeams(aedes: HandlingBroker, connect: () => [Duplex, 
   const parser = mqttPacket.parser({ protocolVersion: 4 });
   const seen: string[] = [];
   let wake: () => void = () => {};
-  parser.on('packet', (p: mqttPacket.Packet) => { seen.push(p.cmd); wake(); });
-  probe.on('data', (d: Buffer) => parser.parse(d));
-  const until = (cmd: string, what: string) => new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new SeamError(`start-up check: no ${what} within ${timeoutMs} ms`)), timeoutMs);
-    wake = () => { if (seen.includes(cmd)) { clearTimeout(timer); resolve(); } };
+  parser.on('packet', (p: mqttPacket.Packet) => {
+    seen.push(p.cmd);
     wake();
   });
+  probe.on('data', (d: Buffer) => parser.parse(d));
+  const until = (cmd: string, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new SeamError(`start-up check: no ${what} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      wake = () => {
+        if (seen.includes(cmd)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      wake();
+    });
   const send = (p: object) => probe.write(mqttPacket.generate(p as mqttPacket.Packet));
   try {
-    send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `${RESERVED_LEVEL}-self-check-${process.pid}`, keepalive: 0 });
+    send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: true,
+      clientId: `${RESERVED_LEVEL}-self-check-${process.pid}`,
+      keepalive: 0,
+    });
     await until('connack', 'CONNACK');
     markStored(brokerSide, 1);
-    send({ cmd: 'publish', topic: `${RESERVED_LEVEL}/self-check`, payload: Buffer.from('x'), qos: 1, messageId: 1, retain: false, dup: false });
+    send({
+      cmd: 'publish',
+      topic: `${RESERVED_LEVEL}/self-check`,
+      payload: Buffer.from('x'),
+      qos: 1,
+      messageId: 1,
+      retain: false,
+      dup: false,
+    });
     await until('puback', 'PUBACK (the PUBACK-after-store seam held it and `published` never let it go)');
     const hold = holds.get(brokerSide)!;
     if (hold.held !== 1 || hold.released !== 1) {
-      throw new SeamError(`start-up check: PUBACK-after-store is not in force: Aedes wrote the PUBACK without it passing through the connection's hold (held ${hold.held}, released ${hold.released}; checked against aedes ${CHECKED_AGAINST.aedes}, mqtt-packet ${CHECKED_AGAINST['mqtt-packet']})`);
+      throw new SeamError(
+        `start-up check: PUBACK-after-store is not in force: Aedes wrote the PUBACK without it passing through the connection's hold (held ${hold.held}, released ${hold.released}; checked against aedes ${CHECKED_AGAINST.aedes}, mqtt-packet ${CHECKED_AGAINST['mqtt-packet']})`,
+      );
     }
     send({ cmd: 'disconnect' });
   } finally {

@@ -3,7 +3,11 @@
 // checking the password (no scrypt work for an attacker to burn) until the window has passed.
 // Per (address, user) so an attacker on another address cannot lock a user out everywhere.
 
-export interface AuthLimits { per_user: number; per_address: number; window_s: number }
+export interface AuthLimits {
+  per_user: number;
+  per_address: number;
+  window_s: number;
+}
 
 const MAX_KEYS = 10_000;
 
@@ -13,12 +17,19 @@ export class AuthLimiter {
   /** The clock windows are measured on (tests move it instead of waiting out a window). */
   now: () => number;
 
-  constructor(private readonly limits: AuthLimits, now = () => Date.now()) { this.now = now; }
+  constructor(
+    private readonly limits: AuthLimits,
+    now = () => Date.now(),
+  ) {
+    this.now = now;
+  }
 
   /** Why a login from `address` as `user` is refused without checking it, or undefined. */
   blocked(address: string, user: string): string | undefined {
-    if (this.count(`${address}|${user}`) >= this.limits.per_user) return `${this.limits.per_user} failed logins for "${user}" from ${address} within ${this.limits.window_s} s`;
-    if (this.count(address) >= this.limits.per_address) return `${this.limits.per_address} failed logins from ${address} within ${this.limits.window_s} s`;
+    if (this.count(`${address}|${user}`) >= this.limits.per_user)
+      return `${this.limits.per_user} failed logins for "${user}" from ${address} within ${this.limits.window_s} s`;
+    if (this.count(address) >= this.limits.per_address)
+      return `${this.limits.per_address} failed logins from ${address} within ${this.limits.window_s} s`;
     return undefined;
   }
 

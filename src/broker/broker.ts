@@ -16,7 +16,17 @@ import { AuthLimiter } from './auth-limiter.js';
 import { ClientOwners } from '../store/client-owners.js';
 import { metaValue } from '../store/meta.js';
 import { PendingConnects } from './pending-connects.js';
-import { applyGrantedQos, checkSeams, connectedClients, dropPublish, holdPubacks, isReserved, markStored, releaseStored, RESERVED_LEVEL } from './aedes-seams.js';
+import {
+  applyGrantedQos,
+  checkSeams,
+  connectedClients,
+  dropPublish,
+  holdPubacks,
+  isReserved,
+  markStored,
+  releaseStored,
+  RESERVED_LEVEL,
+} from './aedes-seams.js';
 import { createSqlitePersistence, type BrokerPersistence } from './persistence.js';
 import { duplexPair } from './pair.js';
 import { SysTopics } from './sys.js';
@@ -33,9 +43,16 @@ export interface BrokerContext {
   authLimiter?: AuthLimiter;
 }
 
-export class BrokerConfigError extends Error { override name = 'BrokerConfigError'; }
+export class BrokerConfigError extends Error {
+  override name = 'BrokerConfigError';
+}
 
-export interface BoundListener { type: ListenerConfig['type']; host: string; port: number; url: string }
+export interface BoundListener {
+  type: ListenerConfig['type'];
+  host: string;
+  port: number;
+  url: string;
+}
 
 const IDENTIFIER_REJECTED = 2;
 const AUTH_BAD_CREDENTIALS = 4;
@@ -50,7 +67,9 @@ export class Broker {
   private readonly info = new WeakMap<Client, ClientInfo>();
   private _acl?: Acl;
   /** The ACL in force (undefined: none configured, everything allowed). */
-  get acl(): Acl | undefined { return this._acl; }
+  get acl(): Acl | undefined {
+    return this._acl;
+  }
   /** allow_anonymous as configured; null: only while no user exists, decided per CONNECT. */
   private anonymousMode: boolean | null = false;
   private lockWatch?: NodeJS.Timeout;
@@ -65,7 +84,17 @@ export class Broker {
   private readonly authLimiter: AuthLimiter;
   private readonly owners: ClientOwners;
   private store?: BrokerPersistence;
-  readonly stats = { received: 0, sent: 0, connected: 0, deniedPublish: 0, droppedPublish: 0, deniedSubscribe: 0, authFailures: 0, unfinishedEvicted: 0, slowConsumersDropped: 0 };
+  readonly stats = {
+    received: 0,
+    sent: 0,
+    connected: 0,
+    deniedPublish: 0,
+    droppedPublish: 0,
+    deniedSubscribe: 0,
+    authFailures: 0,
+    unfinishedEvicted: 0,
+    slowConsumersDropped: 0,
+  };
 
   constructor(private readonly ctx: BrokerContext) {
     this.authLimiter = ctx.authLimiter ?? new AuthLimiter(ctx.config.auth_failures);
@@ -83,7 +112,10 @@ export class Broker {
     const hasUsers = this.ctx.users.count() > 0;
     if (config.allow_anonymous === null) {
       if (!everyListenerLoopback && !hasUsers) {
-        const open = config.listeners.filter((l) => !isLoopback(l.host)).map((l) => `${l.type}://${l.host}:${l.port}`).join(', ');
+        const open = config.listeners
+          .filter((l) => !isLoopback(l.host))
+          .map((l) => `${l.type}://${l.host}:${l.port}`)
+          .join(', ');
         throw new BrokerConfigError(
           `broker.listeners: ${open} is reachable from the network but no user is configured. ` +
             'Add a user (smart-home user add NAME) or set broker.allow_anonymous: true explicitly.',
@@ -116,7 +148,8 @@ export class Broker {
         this.unfinished.done(client.conn as SocketLike); // CONNECT arrived: no longer a slow-loris candidate
         if (packet.clientId === '' && !packet.clean) this.about(client).emptyPersistentId = true;
         // Aedes applies maxClientsIdLength to protocol level 3 only: a 65 535-byte id passed on 3.1.1
-        if (Buffer.byteLength(packet.clientId ?? '', 'utf8') > config.max_client_id_length) this.about(client).idTooLong = true;
+        if (Buffer.byteLength(packet.clientId ?? '', 'utf8') > config.max_client_id_length)
+          this.about(client).idTooLong = true;
         done(null, true);
       },
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
@@ -124,7 +157,10 @@ export class Broker {
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
       authorizeForward: (client, packet) => this.authorizeForward(client, packet),
       // Aedes is done with the message (stored, queued): a PUBACK held for it may go (aedes-seams.ts)
-      published: (packet, client, done) => { releaseStored(packet, client); done(null); },
+      published: (packet, client, done) => {
+        releaseStored(packet, client);
+        done(null);
+      },
     });
     const aedes = this.aedes;
     // every reach-in past Aedes's documented API must engage on this install, or the start fails
@@ -133,7 +169,9 @@ export class Broker {
       this.internal.add(brokerSide);
       return [probe, brokerSide];
     });
-    aedes.on('publish', (_p, client) => { if (client) this.stats.received++; });
+    aedes.on('publish', (_p, client) => {
+      if (client) this.stats.received++;
+    });
     aedes.on('clientReady', (client) => {
       this.stats.connected++;
       if (this.internal.has(client.conn)) return;
@@ -142,9 +180,13 @@ export class Broker {
       if (client.clean) this.owners.release(client.id, user);
       else this.owners.claim(client.id, user);
     });
-    aedes.on('clientDisconnect', () => { this.stats.connected--; });
+    aedes.on('clientDisconnect', () => {
+      this.stats.connected--;
+    });
     aedes.on('clientError', (client, err) => log.info({ clientId: client?.id, err: err.message }, 'client dropped'));
-    aedes.on('connectionError', (client, err) => log.info({ clientId: client?.id, err: err.message }, 'connection dropped before CONNECT completed'));
+    aedes.on('connectionError', (client, err) =>
+      log.info({ clientId: client?.id, err: err.message }, 'connection dropped before CONNECT completed'),
+    );
     aedes.on('keepaliveTimeout', (client) => log.info({ clientId: client.id }, 'keep-alive timeout, client dropped'));
 
     for (const l of config.listeners) this.listeners.push(await this.listen(l));
@@ -168,26 +210,44 @@ export class Broker {
     return hubSide;
   }
 
-  get connectedClients(): number { return this.aedes?.connectedClients ?? 0; }
+  get connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
 
   /** Network connections held open, CONNECTed or not. */
-  get openConnections(): number { return this.sockets.size; }
+  get openConnections(): number {
+    return this.sockets.size;
+  }
 
   /**
    * Every message published to the broker, as published (with its retain flag, which Aedes clears
    * on delivery to existing subscriptions). For the bridge. Returns the function that stops it.
    */
   onPublish(fn: (packet: { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean }) => void): () => void {
-    const listener = (packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2; retain: boolean }, client: Client | null) => {
+    const listener = (
+      packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2; retain: boolean },
+      client: Client | null,
+    ) => {
       if (!client || packet.topic.startsWith('$')) return;
-      fn({ topic: packet.topic, payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), qos: packet.qos, retain: packet.retain });
+      fn({
+        topic: packet.topic,
+        payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+        qos: packet.qos,
+        retain: packet.retain,
+      });
     };
     this.aedes!.on('publish', listener as never);
     return () => this.aedes?.off('publish', listener as never);
   }
 
   /** Connected clients with their user, address and subscriptions (the hub's own client included). */
-  clients(): { id: string; user?: string; address?: string; internal: boolean; subscriptions: { topic: string; qos: number }[] }[] {
+  clients(): {
+    id: string;
+    user?: string;
+    address?: string;
+    internal: boolean;
+    subscriptions: { topic: string; qos: number }[];
+  }[] {
     const all = this.aedesClients() as Record<string, Client & AedesClientView>;
     return Object.values(all).map((c) => ({
       id: c.id,
@@ -206,7 +266,10 @@ export class Broker {
   /** What the broker knows of a client (kept beside Aedes's object, not on it). */
   private about(client: Client): ClientInfo {
     let info = this.info.get(client);
-    if (!info) { info = {}; this.info.set(client, info); }
+    if (!info) {
+      info = {};
+      this.info.set(client, info);
+    }
     return info;
   }
 
@@ -233,12 +296,24 @@ export class Broker {
       try {
         opts = { cert: readFileSync(l.cert), key: readFileSync(l.key), ca: l.ca ? readFileSync(l.ca) : undefined };
       } catch (err) {
-        throw new BrokerConfigError(`broker.listeners (tls ${l.host}:${l.port}): cannot read certificate or key: ${(err as Error).message}`);
+        throw new BrokerConfigError(
+          `broker.listeners (tls ${l.host}:${l.port}): cannot read certificate or key: ${(err as Error).message}`,
+        );
       }
-      server = tls.createServer(opts, (s) => { s.setNoDelay(true); onSocket(s); });
+      server = tls.createServer(opts, (s) => {
+        s.setNoDelay(true);
+        onSocket(s);
+      });
     } else {
-      const httpServer = http.createServer((_req, res) => { res.statusCode = 426; res.end('MQTT over WebSocket: connect with a WebSocket client\n'); });
-      const wss = new WebSocketServer({ server: httpServer, path: l.path, maxPayload: this.ctx.config.max_packet_size + 8 });
+      const httpServer = http.createServer((_req, res) => {
+        res.statusCode = 426;
+        res.end('MQTT over WebSocket: connect with a WebSocket client\n');
+      });
+      const wss = new WebSocketServer({
+        server: httpServer,
+        path: l.path,
+        maxPayload: this.ctx.config.max_packet_size + 8,
+      });
       wss.on('connection', (ws, req) => {
         const stream = createWebSocketStream(ws) as SocketLike;
         Object.defineProperty(stream, 'remoteAddress', { value: req.socket.remoteAddress });
@@ -250,7 +325,12 @@ export class Broker {
     server.on('error', (err) => this.ctx.log.error({ err }, 'listener error'));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new BrokerConfigError(`cannot listen on ${l.type} ${l.host}:${l.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`)));
+        reject(
+          new BrokerConfigError(
+            `cannot listen on ${l.type} ${l.host}:${l.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`,
+          ),
+        ),
+      );
       server.listen(l.port, l.host, () => resolve());
     });
     this.servers.push(server);
@@ -263,35 +343,61 @@ export class Broker {
   private accept(socket: SocketLike, l: ListenerConfig): void {
     const { config, log } = this.ctx;
     // full: an unfinished connection (no CONNECT yet) makes room before a new one is refused
-    if (this.sockets.size >= config.max_connections && !this.unfinished.evictOldest(`max_connections (${config.max_connections}) reached; the oldest connection without CONNECT made room`)) {
-      log.warn({ remote: socket.remoteAddress, max: config.max_connections }, 'max_connections reached, connection refused');
+    if (
+      this.sockets.size >= config.max_connections &&
+      !this.unfinished.evictOldest(
+        `max_connections (${config.max_connections}) reached; the oldest connection without CONNECT made room`,
+      )
+    ) {
+      log.warn(
+        { remote: socket.remoteAddress, max: config.max_connections },
+        'max_connections reached, connection refused',
+      );
       socket.destroy();
       return;
     }
     this.sockets.add(socket);
     this.unfinished.add(socket);
-    socket.on('close', () => { this.sockets.delete(socket); this.unfinished.done(socket); });
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      this.unfinished.done(socket);
+    });
     socket.on('error', () => {}); // reported through the guarded stream / aedes
     const conn = guardSocket(socket, config.max_packet_size, (reason) =>
-      log.warn({ remote: socket.remoteAddress, listener: `${l.type}:${l.port}` }, `connection dropped: ${reason}`));
+      log.warn({ remote: socket.remoteAddress, listener: `${l.type}:${l.port}` }, `connection dropped: ${reason}`),
+    );
     boundWrites(conn, config.max_client_buffer_kb * 1024, config.slow_client_timeout_ms, (buffered, why) => {
       this.stats.slowConsumersDropped++;
-      log.warn({ remote: socket.remoteAddress, buffered }, `slow consumer dropped (broker.max_client_buffer_kb ${config.max_client_buffer_kb}): ${why}`);
+      log.warn(
+        { remote: socket.remoteAddress, buffered },
+        `slow consumer dropped (broker.max_client_buffer_kb ${config.max_client_buffer_kb}): ${why}`,
+      );
     });
     holdPubacks(conn);
     applyGrantedQos(this.aedes!.handle(conn as never));
   }
 
-  private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+  private authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (err: AuthenticateError | null, ok: boolean | null) => void,
+  ): void {
     if (this.internal.has(client.conn)) return done(null, true);
     if (this.info.get(client)?.emptyPersistentId) {
-      this.ctx.log.info({ remote: remoteOf(client) }, 'connection refused: a zero-length client id needs clean session 1');
+      this.ctx.log.info(
+        { remote: remoteOf(client) },
+        'connection refused: a zero-length client id needs clean session 1',
+      );
       const err = new Error('a zero-length client id needs clean session 1') as AuthenticateError;
       err.returnCode = IDENTIFIER_REJECTED;
       return done(err, false);
     }
     if (this.info.get(client)?.idTooLong) {
-      this.ctx.log.info({ remote: remoteOf(client) }, `connection refused: client id longer than broker.max_client_id_length (${this.ctx.config.max_client_id_length})`);
+      this.ctx.log.info(
+        { remote: remoteOf(client) },
+        `connection refused: client id longer than broker.max_client_id_length (${this.ctx.config.max_client_id_length})`,
+      );
       const err = new Error('client id too long') as AuthenticateError;
       err.returnCode = IDENTIFIER_REJECTED;
       return done(err, false);
@@ -304,14 +410,19 @@ export class Broker {
       done(err, false);
     };
     if (username === undefined || username === '') {
-      return this.allowAnonymous ? this.admitOwner(client, '', done) : fail(AUTH_NOT_AUTHORIZED, 'anonymous clients are not allowed');
+      return this.allowAnonymous
+        ? this.admitOwner(client, '', done)
+        : fail(AUTH_NOT_AUTHORIZED, 'anonymous clients are not allowed');
     }
     const address = remoteOf(client) ?? 'unknown';
     const blocked = this.authLimiter.blocked(address, username);
     if (blocked) return fail(AUTH_NOT_AUTHORIZED, `refused without checking the password: ${blocked}`);
     this.ctx.users.verify(username, password?.toString('utf8') ?? '').then(
       (ok) => {
-        if (!ok) { this.authLimiter.fail(address, username); return fail(AUTH_BAD_CREDENTIALS, 'bad user name or password'); }
+        if (!ok) {
+          this.authLimiter.fail(address, username);
+          return fail(AUTH_BAD_CREDENTIALS, 'bad user name or password');
+        }
         this.authLimiter.succeed(address, username);
         this.about(client).user = username;
         this.admitOwner(client, username, done);
@@ -325,12 +436,19 @@ export class Broker {
    * session. Another user is refused (CONNACK 0x02), instead of taking the connection over and
    * resuming the owner's session with its queued messages, as Aedes would.
    */
-  private admitOwner(client: Client, user: string, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+  private admitOwner(
+    client: Client,
+    user: string,
+    done: (err: AuthenticateError | null, ok: boolean | null) => void,
+  ): void {
     const live = this.aedesClients()[client.id];
     const owner = live && !this.internal.has(live.conn) ? (this.userOf(live) ?? '') : this.owners.owner(client.id);
     if (owner === undefined || owner === user) return done(null, true);
     this.stats.authFailures++;
-    this.ctx.log.warn({ clientId: client.id, username: user || undefined, remote: remoteOf(client) }, `connection refused: client id ${JSON.stringify(client.id)} belongs to ${owner ? `user "${owner}"` : 'an anonymous client'}`);
+    this.ctx.log.warn(
+      { clientId: client.id, username: user || undefined, remote: remoteOf(client) },
+      `connection refused: client id ${JSON.stringify(client.id)} belongs to ${owner ? `user "${owner}"` : 'an anonymous client'}`,
+    );
     const err = new Error('client id belongs to another user') as AuthenticateError;
     err.returnCode = IDENTIFIER_REJECTED;
     done(err, false);
@@ -340,8 +458,14 @@ export class Broker {
     if (this.ctx.users.count() === 0) return;
     clearInterval(this.lockWatch);
     this.lockWatch = undefined;
-    const anonymous = Object.values(this.aedesClients()).filter((c): c is Client => c !== undefined && !this.internal.has(c.conn) && this.userOf(c) === undefined);
-    if (anonymous.length > 0) this.ctx.log.warn({ clients: anonymous.map((c) => c.id) }, `a user was added: ${anonymous.length} anonymous client(s) disconnected (anonymous clients are refused from now on)`);
+    const anonymous = Object.values(this.aedesClients()).filter(
+      (c): c is Client => c !== undefined && !this.internal.has(c.conn) && this.userOf(c) === undefined,
+    );
+    if (anonymous.length > 0)
+      this.ctx.log.warn(
+        { clients: anonymous.map((c) => c.id) },
+        `a user was added: ${anonymous.length} anonymous client(s) disconnected (anonymous clients are refused from now on)`,
+      );
     for (const c of anonymous) c.close();
   }
 
@@ -349,9 +473,11 @@ export class Broker {
     if (!client) return done(null);
     if (this.internal.has(client.conn)) return this.allowPublish(client, packet, done);
     const user = this.userOf(client);
-    if (packet.topic.startsWith('$') && this.dropReserved(client, packet)) return this.allowPublish(client, packet, done);
+    if (packet.topic.startsWith('$') && this.dropReserved(client, packet))
+      return this.allowPublish(client, packet, done);
     if (BAD_CHARS.test(packet.topic)) return this.denyPublish(client, packet.topic, done, BAD_CHARS_WHY);
-    if (this._acl && !this._acl.allowed(user, client.id, packet.topic, 'write')) return this.denyPublish(client, packet.topic, done, 'denied by ACL');
+    if (this._acl && !this._acl.allowed(user, client.id, packet.topic, 'write'))
+      return this.denyPublish(client, packet.topic, done, 'denied by ACL');
     this.allowPublish(client, packet, done);
   }
 
@@ -364,14 +490,18 @@ export class Broker {
     const topic = packet.topic;
     if (topic !== '$SYS' && !topic.startsWith('$SYS/') && !isReserved(topic)) return false;
     this.stats.droppedPublish++;
-    this.ctx.log.warn({ clientId: client.id, username: this.userOf(client), topic }, `publish dropped: ${topic.startsWith('$SYS') ? '$SYS/ topics are written by the broker only' : `${RESERVED_LEVEL}/ topics are the hub's own`} (acknowledged, not delivered; the client stays connected)`);
+    this.ctx.log.warn(
+      { clientId: client.id, username: this.userOf(client), topic },
+      `publish dropped: ${topic.startsWith('$SYS') ? '$SYS/ topics are written by the broker only' : `${RESERVED_LEVEL}/ topics are the hub's own`} (acknowledged, not delivered; the client stays connected)`,
+    );
     dropPublish(packet);
     return true;
   }
 
   private allowPublish(client: Client, packet: PublishPacket, done: (err?: Error | null) => void): void {
     // a QoS 1 message that will be stored is acknowledged only once it is (aedes-seams.ts, seam 1)
-    if (packet.qos === 1 && packet.messageId !== undefined && (packet.retain || this.store!.queuesFor(packet.topic))) markStored(client.conn, packet.messageId);
+    if (packet.qos === 1 && packet.messageId !== undefined && (packet.retain || this.store!.queuesFor(packet.topic)))
+      markStored(client.conn, packet.messageId);
     done(null);
   }
 
@@ -383,21 +513,34 @@ export class Broker {
     done(new Error(`publish to ${topic} not authorized: ${why}`));
   }
 
-  private authorizeSubscribe<S extends { topic: string }>(client: Client, sub: S, done: (err: Error | null, sub?: S | null) => void): void {
+  private authorizeSubscribe<S extends { topic: string }>(
+    client: Client,
+    sub: S,
+    done: (err: Error | null, sub?: S | null) => void,
+  ): void {
     if (this.internal.has(client.conn)) return done(null, sub);
     const user = this.userOf(client);
     if (isReserved(sub.topic)) {
       this.stats.deniedSubscribe++;
-      this.ctx.log.warn({ clientId: client.id, username: user, topic: sub.topic }, `subscribe refused (return code 0x80): ${RESERVED_LEVEL}/ is the hub's own`);
+      this.ctx.log.warn(
+        { clientId: client.id, username: user, topic: sub.topic },
+        `subscribe refused (return code 0x80): ${RESERVED_LEVEL}/ is the hub's own`,
+      );
       return done(null, null);
     }
     if (BAD_CHARS.test(sub.topic)) {
-      this.ctx.log.warn({ clientId: client.id, topic: sub.topic }, `subscribe refused, connection closed: ${BAD_CHARS_WHY}`);
+      this.ctx.log.warn(
+        { clientId: client.id, topic: sub.topic },
+        `subscribe refused, connection closed: ${BAD_CHARS_WHY}`,
+      );
       return done(new Error(`filter ${JSON.stringify(sub.topic)}: ${BAD_CHARS_WHY}`));
     }
     if (this._acl && !this._acl.allowedFilter(user, client.id, sub.topic)) {
       this.stats.deniedSubscribe++;
-      this.ctx.log.warn({ clientId: client.id, username: user, topic: sub.topic }, 'subscribe denied by ACL (return code 0x80)');
+      this.ctx.log.warn(
+        { clientId: client.id, username: user, topic: sub.topic },
+        'subscribe denied by ACL (return code 0x80)',
+      );
       return done(null, null);
     }
     done(null, sub);
@@ -405,7 +548,10 @@ export class Broker {
 
   private authorizeForward<P extends { topic: string }>(client: Client, packet: P): P | null {
     if (packet.topic.charCodeAt(0) === 36 && isReserved(packet.topic)) return null; // '$'
-    if (this.internal.has(client.conn)) { this.stats.sent++; return packet; }
+    if (this.internal.has(client.conn)) {
+      this.stats.sent++;
+      return packet;
+    }
     if (this._acl && !this._acl.allowed(this.userOf(client), client.id, packet.topic, 'read')) return null;
     this.stats.sent++;
     return packet;
@@ -418,9 +564,19 @@ export class Broker {
 const BAD_CHARS = /[\u0000\uFFFD]/;
 const BAD_CHARS_WHY = 'the topic contains U+0000 or is not well-formed UTF-8';
 
-interface PublishPacket { topic: string; payload: Buffer | string; qos: number; retain: boolean; messageId?: number }
+interface PublishPacket {
+  topic: string;
+  payload: Buffer | string;
+  qos: number;
+  retain: boolean;
+  messageId?: number;
+}
 
-interface ClientInfo { user?: string; emptyPersistentId?: boolean; idTooLong?: boolean }
+interface ClientInfo {
+  user?: string;
+  emptyPersistentId?: boolean;
+  idTooLong?: boolean;
+}
 
 function remoteOf(client: Client): string | undefined {
   return (client.conn as SocketLike | undefined)?.remoteAddress;
@@ -431,7 +587,9 @@ function loadAcl(config: BrokerConfig): Acl | undefined {
   if (config.acl) return Acl.parse(config.acl, 'broker.acl');
   if (config.acl_file) {
     let text: string;
-    try { text = readFileSync(config.acl_file, 'utf8'); } catch (err) {
+    try {
+      text = readFileSync(config.acl_file, 'utf8');
+    } catch (err) {
       throw new BrokerConfigError(`broker.acl_file: cannot read ${config.acl_file}: ${(err as Error).message}`);
     }
     return Acl.parse(text, config.acl_file);
@@ -446,4 +604,6 @@ function brokerId(db: Db): string {
 }
 
 /** The parts of an Aedes client the API shows (Aedes keeps them as public fields). */
-interface AedesClientView { subscriptions?: Record<string, { qos: number }> }
+interface AedesClientView {
+  subscriptions?: Record<string, { qos: number }>;
+}

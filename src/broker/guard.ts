@@ -61,7 +61,11 @@ export interface SocketLike extends Duplex {
  * Writes go to the socket untouched. (A Duplex wrapper did the same and halved throughput: every
  * packet Aedes wrote went through a second stream; see bench/RESULTS.md.)
  */
-export function guardSocket<S extends SocketLike>(socket: S, maxPacketSize: number, onViolation: (reason: string) => void): S {
+export function guardSocket<S extends SocketLike>(
+  socket: S,
+  maxPacketSize: number,
+  onViolation: (reason: string) => void,
+): S {
   const scanner = new FrameScanner(maxPacketSize);
   const read = socket.read.bind(socket);
   let first = true;
@@ -109,7 +113,12 @@ export function connectLevel(chunk: Uint8Array): number | undefined {
  * or without progress, it is a slow consumer and is dropped (a persistent session keeps its
  * QoS 1/2 messages for when it comes back).
  */
-export function boundWrites<S extends SocketLike>(socket: S, softBytes: number, timeoutMs: number, onSlow: (buffered: number, why: string) => void): S {
+export function boundWrites<S extends SocketLike>(
+  socket: S,
+  softBytes: number,
+  timeoutMs: number,
+  onSlow: (buffered: number, why: string) => void,
+): S {
   const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
   let timer: NodeJS.Timeout | undefined;
   const drop = (why: string) => {
@@ -119,14 +128,26 @@ export function boundWrites<S extends SocketLike>(socket: S, softBytes: number, 
     onSlow(socket.writableLength, why);
     socket.destroy();
   };
-  socket.on('drain', () => { if (timer) { clearTimeout(timer); timer = undefined; } });
-  socket.on('close', () => { if (timer) clearTimeout(timer); });
+  socket.on('drain', () => {
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+  });
+  socket.on('close', () => {
+    if (timer) clearTimeout(timer);
+  });
   socket.write = ((...args: unknown[]) => {
     if (socket.destroyed) return write(...args);
     write(...args);
     const buffered = socket.writableLength;
     if (buffered > 8 * softBytes) drop(`more than 8 × the allowance (${8 * softBytes} bytes) waiting to be read`);
-    else if (buffered > softBytes && !timer) timer = setTimeout(() => { if (socket.writableLength > softBytes) drop(`over the allowance (${softBytes} bytes) for ${timeoutMs} ms without reading`); else timer = undefined; }, timeoutMs);
+    else if (buffered > softBytes && !timer)
+      timer = setTimeout(() => {
+        if (socket.writableLength > softBytes)
+          drop(`over the allowance (${softBytes} bytes) for ${timeoutMs} ms without reading`);
+        else timer = undefined;
+      }, timeoutMs);
     return true;
   }) as S['write'];
   return socket;

@@ -4,13 +4,24 @@ import { Bonjour, type Service } from 'bonjour-service';
 import type { Logger } from '../log.js';
 import { isLoopback } from '../address.js';
 
-export interface Advertised { type: string; host: string; port: number }
+export interface Advertised {
+  type: string;
+  host: string;
+  port: number;
+}
 
 /** The services that would be announced for these listeners (exported for tests). */
-export function servicesFor(listeners: Advertised[], name = 'Smart Home'): { name: string; type: string; port: number }[] {
+export function servicesFor(
+  listeners: Advertised[],
+  name = 'Smart Home',
+): { name: string; type: string; port: number }[] {
   return listeners
     .filter((l) => !isLoopback(l.host))
-    .map((l) => ({ name: l.type === 'tls' ? `${name} (TLS)` : name, type: l.type === 'tls' ? 'secure-mqtt' : 'mqtt', port: l.port }));
+    .map((l) => ({
+      name: l.type === 'tls' ? `${name} (TLS)` : name,
+      type: l.type === 'tls' ? 'secure-mqtt' : 'mqtt',
+      port: l.port,
+    }));
 }
 
 export class Advertiser {

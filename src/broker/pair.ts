@@ -3,7 +3,9 @@ import { Duplex } from 'node:stream';
 
 class End extends Duplex {
   other!: End;
-  override _read(): void { /* data is pushed by the other end */ }
+  override _read(): void {
+    /* data is pushed by the other end */
+  }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.other.push(chunk);
     cb();

@@ -14,11 +14,17 @@ export interface PendingLimits {
   busy_connect_timeout_ms: number;
 }
 
-interface Pending { address: string; since: number }
+interface Pending {
+  address: string;
+  since: number;
+}
 
 /** A pending connection younger than this is never closed for its address's count. */
 const YOUNG_MS = 500;
-export interface Closable { destroy(): void; remoteAddress?: string }
+export interface Closable {
+  destroy(): void;
+  remoteAddress?: string;
+}
 
 export class PendingConnects<S extends Closable> {
   /** In arrival order: the first entry is the oldest. */
@@ -26,18 +32,31 @@ export class PendingConnects<S extends Closable> {
   private readonly perAddress = new Map<string, number>();
   private sweeper?: NodeJS.Timeout;
 
-  constructor(private readonly limits: PendingLimits, private readonly onEvict: (socket: S, why: string) => void, private readonly now = () => Date.now()) {}
+  constructor(
+    private readonly limits: PendingLimits,
+    private readonly onEvict: (socket: S, why: string) => void,
+    private readonly now = () => Date.now(),
+  ) {}
 
-  get size(): number { return this.pending.size; }
+  get size(): number {
+    return this.pending.size;
+  }
 
   /** A new connection from `address`: makes room for it first (per address), then tracks it. */
   add(socket: S): void {
     const address = socket.remoteAddress ?? 'unknown';
     if ((this.perAddress.get(address) ?? 0) >= this.limits.max_pending_per_address) {
       let oldest: [S, Pending] | undefined;
-      for (const entry of this.pending) if (entry[1].address === address) { oldest = entry; break; }
+      for (const entry of this.pending)
+        if (entry[1].address === address) {
+          oldest = entry;
+          break;
+        }
       if (oldest && this.now() - oldest[1].since >= YOUNG_MS) {
-        this.evict(oldest[0], `more than broker.max_pending_per_address (${this.limits.max_pending_per_address}) connections from ${address} have not sent CONNECT`);
+        this.evict(
+          oldest[0],
+          `more than broker.max_pending_per_address (${this.limits.max_pending_per_address}) connections from ${address} have not sent CONNECT`,
+        );
       }
     }
     this.pending.set(socket, { address, since: this.now() });
@@ -56,7 +75,10 @@ export class PendingConnects<S extends Closable> {
     const n = (this.perAddress.get(p.address) ?? 1) - 1;
     if (n > 0) this.perAddress.set(p.address, n);
     else this.perAddress.delete(p.address);
-    if (this.pending.size <= this.limits.busy_pending && this.sweeper) { clearInterval(this.sweeper); this.sweeper = undefined; }
+    if (this.pending.size <= this.limits.busy_pending && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
   /** The broker is full: closes the oldest unfinished connection; false when there is none. */
@@ -71,7 +93,10 @@ export class PendingConnects<S extends Closable> {
     const limit = this.now() - this.limits.busy_connect_timeout_ms;
     for (const [socket, p] of this.pending) {
       if (p.since > limit || this.pending.size <= this.limits.busy_pending) break;
-      this.evict(socket, `no CONNECT within broker.busy_connect_timeout_ms (${this.limits.busy_connect_timeout_ms} ms) while ${this.pending.size} connections were unfinished`);
+      this.evict(
+        socket,
+        `no CONNECT within broker.busy_connect_timeout_ms (${this.limits.busy_connect_timeout_ms} ms) while ${this.pending.size} connections were unfinished`,
+      );
     }
   }
 
@@ -81,5 +106,7 @@ export class PendingConnects<S extends Closable> {
     socket.destroy();
   }
 
-  stop(): void { if (this.sweeper) clearInterval(this.sweeper); }
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
 }

@@ -16,12 +16,32 @@ const AsyncMemory = AsyncMemoryPersistence as new () => MemoryBase;
 const CallBackPersistence = CallBackPersistenceBase as new (factory: () => MemoryBase) => unknown;
 const Packet = AedesPacket as new (p: object) => StoredPacket;
 
-interface ClientRef { id: string; conn?: unknown }
-interface SubRef { clientId: string }
-interface Subscription { topic: string; qos: number; rh?: number; rap?: boolean; nl?: boolean; subscriptionIdentifier?: number }
+interface ClientRef {
+  id: string;
+  conn?: unknown;
+}
+interface SubRef {
+  clientId: string;
+}
+interface Subscription {
+  topic: string;
+  qos: number;
+  rh?: number;
+  rap?: boolean;
+  nl?: boolean;
+  subscriptionIdentifier?: number;
+}
 export interface StoredPacket {
-  cmd?: string; topic: string; payload: Buffer; qos: number; retain?: boolean; dup?: boolean;
-  messageId?: number; brokerId?: string; brokerCounter?: number; [k: string]: unknown;
+  cmd?: string;
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain?: boolean;
+  dup?: boolean;
+  messageId?: number;
+  brokerId?: string;
+  brokerCounter?: number;
+  [k: string]: unknown;
 }
 interface MemoryBase {
   setup(broker: { id: string }): Promise<void>;
@@ -50,7 +70,12 @@ interface MemoryBase {
  * goes through here.
  */
 function mapPackets(stream: Readable, fn: (p: StoredPacket) => StoredPacket | undefined): Readable {
-  const out = new Transform({ objectMode: true, transform(p: StoredPacket, _enc, done) { done(null, fn(p)); } });
+  const out = new Transform({
+    objectMode: true,
+    transform(p: StoredPacket, _enc, done) {
+      done(null, fn(p));
+    },
+  });
   stream.on('error', (err) => out.destroy(err));
   return stream.pipe(out);
 }
@@ -68,7 +93,12 @@ function retainedFor(combi: (patterns: string[]) => Readable, patterns: string[]
   const fromWild = () => mapPackets(combi(wild), (p) => (p.topic.startsWith('$') ? undefined : p));
   if (wild.length === 0) return combi(literal);
   if (literal.length === 0) return fromWild();
-  return Readable.from((async function* () { yield* fromWild(); yield* combi(literal); })());
+  return Readable.from(
+    (async function* () {
+      yield* fromWild();
+      yield* combi(literal);
+    })(),
+  );
 }
 
 /** The packet's data (a packet Aedes is delivering carries its write callback, which is not data). */
@@ -76,7 +106,8 @@ function retainedFor(combi: (patterns: string[]) => Readable, patterns: string[]
 const PUBREL_MARK = 'smart-home:pubrel';
 const EMPTY = Buffer.alloc(0);
 
-const enc = (p: object): Buffer => serialize(Object.fromEntries(Object.entries(p).filter(([, v]) => typeof v !== 'function')));
+const enc = (p: object): Buffer =>
+  serialize(Object.fromEntries(Object.entries(p).filter(([, v]) => typeof v !== 'function')));
 const dec = (b: Buffer): StoredPacket => deserialize(b) as StoredPacket;
 
 function statements(db: Db) {
@@ -88,10 +119,18 @@ function statements(db: Db) {
     subDel: db.prepare('DELETE FROM broker_subscriptions WHERE client_id = ? AND topic = ?'),
     subClean: db.prepare('DELETE FROM broker_subscriptions WHERE client_id = ?'),
     subAll: db.prepare('SELECT client_id, topic, options FROM broker_subscriptions ORDER BY rowid'),
-    outPut: db.prepare('INSERT INTO broker_outgoing (client_id, broker_id, broker_counter, message_id, packet) VALUES (?, ?, ?, NULL, ?)'),
-    outSetId: db.prepare('UPDATE broker_outgoing SET message_id = ? WHERE client_id = ? AND broker_id = ? AND broker_counter = ?'),
-    outFindById: db.prepare('SELECT seq FROM broker_outgoing WHERE client_id = ? AND message_id = ? ORDER BY seq LIMIT 1'),
-    outReplace: db.prepare('UPDATE broker_outgoing SET broker_id = ?, broker_counter = ?, message_id = ?, packet = ? WHERE seq = ?'),
+    outPut: db.prepare(
+      'INSERT INTO broker_outgoing (client_id, broker_id, broker_counter, message_id, packet) VALUES (?, ?, ?, NULL, ?)',
+    ),
+    outSetId: db.prepare(
+      'UPDATE broker_outgoing SET message_id = ? WHERE client_id = ? AND broker_id = ? AND broker_counter = ?',
+    ),
+    outFindById: db.prepare(
+      'SELECT seq FROM broker_outgoing WHERE client_id = ? AND message_id = ? ORDER BY seq LIMIT 1',
+    ),
+    outReplace: db.prepare(
+      'UPDATE broker_outgoing SET broker_id = ?, broker_counter = ?, message_id = ?, packet = ? WHERE seq = ?',
+    ),
     outDelSeq: db.prepare('DELETE FROM broker_outgoing WHERE seq = ?'),
     outAll: db.prepare('SELECT client_id, message_id, packet FROM broker_outgoing ORDER BY seq'),
     inPut: db.prepare('INSERT OR REPLACE INTO broker_incoming (client_id, message_id, packet) VALUES (?, ?, ?)'),
@@ -129,7 +168,13 @@ export class SqlitePersistence extends AsyncMemory {
       list.push({ topic: r.topic as string, ...JSON.parse(r.options as string) });
       subs.set(r.client_id as string, list);
     }
-    for (const [id, list] of subs) { this.noteFilters(id, list.map((x) => x.topic)); await super.addSubscriptions({ id }, list); }
+    for (const [id, list] of subs) {
+      this.noteFilters(
+        id,
+        list.map((x) => x.topic),
+      );
+      await super.addSubscriptions({ id }, list);
+    }
     for (const r of q.outAll.all() as Row[]) {
       const stored = dec(r.packet as Buffer);
       const packet = new Packet(stored);
@@ -138,8 +183,10 @@ export class SqlitePersistence extends AsyncMemory {
       await super.outgoingEnqueue({ clientId: r.client_id as string }, packet);
       if (r.message_id !== null) await super.outgoingUpdate({ id: r.client_id as string }, packet);
     }
-    for (const r of q.inAll.all() as Row[]) await super.incomingStorePacket({ id: r.client_id as string }, dec(r.packet as Buffer));
-    for (const r of q.willAll.all() as Row[]) await super.putWill({ id: r.client_id as string }, dec(r.packet as Buffer));
+    for (const r of q.inAll.all() as Row[])
+      await super.incomingStorePacket({ id: r.client_id as string }, dec(r.packet as Buffer));
+    for (const r of q.willAll.all() as Row[])
+      await super.putWill({ id: r.client_id as string }, dec(r.packet as Buffer));
   }
 
   /** A queued packet read back from the table, before it goes into the memory queue. */
@@ -178,13 +225,23 @@ export class SqlitePersistence extends AsyncMemory {
     this.pending = [];
     this.scheduled = false;
     if (batch.length === 0) return;
-    if (!this.db.open) { for (const w of batch) w.reject(new Error('database closed')); return; }
+    if (!this.db.open) {
+      for (const w of batch) w.reject(new Error('database closed'));
+      return;
+    }
     try {
-      this.db.transaction(() => { for (const w of batch) w.fn(); })();
+      this.db.transaction(() => {
+        for (const w of batch) w.fn();
+      })();
       for (const w of batch) w.resolve();
     } catch {
       for (const w of batch) {
-        try { this.db.transaction(w.fn)(); w.resolve(); } catch (err) { w.reject(err as Error); }
+        try {
+          this.db.transaction(w.fn)();
+          w.resolve();
+        } catch (err) {
+          w.reject(err as Error);
+        }
       }
     }
   }
@@ -197,7 +254,10 @@ export class SqlitePersistence extends AsyncMemory {
   override async storeRetained(p: StoredPacket): Promise<void> {
     await super.storeRetained(p);
     const blob = p.payload.length === 0 ? undefined : enc(p);
-    await this.write(() => { if (blob) this.q.retainedPut.run(p.topic, blob); else this.q.retainedDel.run(p.topic); });
+    await this.write(() => {
+      if (blob) this.q.retainedPut.run(p.topic, blob);
+      else this.q.retainedDel.run(p.topic);
+    });
   }
 
   // Filters of the sessions stored here (persistent ones: Aedes keeps no others), so the broker
@@ -208,7 +268,8 @@ export class SqlitePersistence extends AsyncMemory {
     const filters = this.durable.get(clientId) ?? new Set<string>();
     for (const f of add) filters.add(f);
     for (const f of remove) filters.delete(f);
-    if (filters.size > 0) this.durable.set(clientId, filters); else this.durable.delete(clientId);
+    if (filters.size > 0) this.durable.set(clientId, filters);
+    else this.durable.delete(clientId);
   }
 
   /** Whether a QoS > 0 message on `topic` would be queued for a stored session (true when unsure). */
@@ -224,16 +285,23 @@ export class SqlitePersistence extends AsyncMemory {
   }
 
   override async addSubscriptions(c: ClientRef, subs: Subscription[]): Promise<void> {
-    this.noteFilters(c.id, subs.map((x) => x.topic));
+    this.noteFilters(
+      c.id,
+      subs.map((x) => x.topic),
+    );
     await super.addSubscriptions(c, subs);
     const rows = subs.map(({ topic, ...opts }) => [c.id, topic, JSON.stringify(opts)] as const);
-    await this.write(() => { for (const r of rows) this.q.subPut.run(...r); });
+    await this.write(() => {
+      for (const r of rows) this.q.subPut.run(...r);
+    });
   }
 
   override async removeSubscriptions(c: ClientRef, topics: string[]): Promise<void> {
     this.noteFilters(c.id, [], topics);
     await super.removeSubscriptions(c, topics);
-    await this.write(() => { for (const t of topics) this.q.subDel.run(c.id, t); });
+    await this.write(() => {
+      for (const t of topics) this.q.subDel.run(c.id, t);
+    });
   }
 
   override async cleanSubscriptions(c: ClientRef): Promise<void> {
@@ -253,7 +321,9 @@ export class SqlitePersistence extends AsyncMemory {
     if (subs.length === 0) return;
     const blob = enc(p);
     const ids = subs.map((s) => s.clientId);
-    await this.write(() => { for (const id of ids) this.q.outPut.run(id, p.brokerId ?? null, p.brokerCounter ?? null, blob); });
+    await this.write(() => {
+      for (const id of ids) this.q.outPut.run(id, p.brokerId ?? null, p.brokerCounter ?? null, blob);
+    });
   }
 
   override async outgoingUpdate(c: ClientRef, p: StoredPacket): Promise<void> {
@@ -323,7 +393,10 @@ export class BrokerPersistence extends SqlitePersistence {
   /** Counter for the PUBRELs the queues hold (see outgoingUpdate). */
   private pubrels = 0;
 
-  constructor(db: Db, private readonly keepsIncoming: (client: ClientRef) => boolean = () => false) {
+  constructor(
+    db: Db,
+    private readonly keepsIncoming: (client: ClientRef) => boolean = () => false,
+  ) {
     super(db);
   }
 
@@ -341,7 +414,10 @@ export class BrokerPersistence extends SqlitePersistence {
 
   override outgoingStream(client: ClientRef): Readable {
     return mapPackets(super.outgoingStream(client), (p) =>
-      p.cmd === 'publish' && p.messageId != null && !p.dup ? Object.assign(Object.create(Object.getPrototypeOf(p) as object) as StoredPacket, p, { dup: true }) : p);
+      p.cmd === 'publish' && p.messageId != null && !p.dup
+        ? Object.assign(Object.create(Object.getPrototypeOf(p) as object) as StoredPacket, p, { dup: true })
+        : p,
+    );
   }
 
   /**
@@ -356,7 +432,15 @@ export class BrokerPersistence extends SqlitePersistence {
   override async outgoingUpdate(c: ClientRef, p: StoredPacket): Promise<void> {
     if (p.cmd !== 'pubrel' || p.brokerId !== undefined) return super.outgoingUpdate(c, p);
     try {
-      await super.outgoingUpdate(c, { cmd: 'pubrel', topic: '', payload: EMPTY, qos: 1, messageId: p.messageId, brokerId: PUBREL_MARK, brokerCounter: ++this.pubrels });
+      await super.outgoingUpdate(c, {
+        cmd: 'pubrel',
+        topic: '',
+        payload: EMPTY,
+        qos: 1,
+        messageId: p.messageId,
+        brokerId: PUBREL_MARK,
+        brokerCounter: ++this.pubrels,
+      });
     } catch (err) {
       // a second PUBREC for a flow already released: its PUBREL is stored, nothing to replace
       if ((err as Error).message !== 'no such packet') throw err;
@@ -364,12 +448,18 @@ export class BrokerPersistence extends SqlitePersistence {
   }
 
   protected override restoring(packet: StoredPacket): void {
-    if (packet.cmd === 'pubrel') { packet.brokerId = PUBREL_MARK; packet.brokerCounter = ++this.pubrels; }
+    if (packet.cmd === 'pubrel') {
+      packet.brokerId = PUBREL_MARK;
+      packet.brokerCounter = ++this.pubrels;
+    }
   }
 }
 
 /** The callback-style wrapper aedes expects around an async persistence. */
-export function createSqlitePersistence(db: Db, keepsIncoming?: (client: ClientRef) => boolean): { aedes: unknown; store: BrokerPersistence } {
+export function createSqlitePersistence(
+  db: Db,
+  keepsIncoming?: (client: ClientRef) => boolean,
+): { aedes: unknown; store: BrokerPersistence } {
   const store = new BrokerPersistence(db, keepsIncoming);
   return { aedes: new CallBackPersistence(() => store), store };
 }

@@ -1,13 +1,22 @@
 // $SYS topics like Mosquitto's, published retained by the broker every interval.
 import type { Aedes } from 'aedes';
 
-export interface BrokerStats { received: number; sent: number; connected: number }
+export interface BrokerStats {
+  received: number;
+  sent: number;
+  connected: number;
+}
 
 export class SysTopics {
   private timer?: NodeJS.Timeout;
   private readonly started = Date.now();
 
-  constructor(private readonly aedes: Aedes, private readonly stats: BrokerStats, private readonly version: string, private readonly intervalMs: number) {}
+  constructor(
+    private readonly aedes: Aedes,
+    private readonly stats: BrokerStats,
+    private readonly version: string,
+    private readonly intervalMs: number,
+  ) {}
 
   start(): void {
     this.publishAll();
@@ -31,7 +40,10 @@ export class SysTopics {
 
   private publishAll(): void {
     for (const [topic, value] of Object.entries(this.values())) {
-      this.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(value), qos: 0, retain: true, dup: false }, () => {});
+      this.aedes.publish(
+        { cmd: 'publish', topic, payload: Buffer.from(value), qos: 0, retain: true, dup: false },
+        () => {},
+      );
     }
   }
 }

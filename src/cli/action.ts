@@ -4,7 +4,11 @@ import { parseSets } from './scripts.js';
 import { readPassword } from './users.js';
 import { readHubFile } from './hub-file.js';
 
-export async function actionCommand(entity: string, action: string, opts: ConfigOverrides & { param?: string[]; url?: string; user?: string; passwordStdin?: boolean }): Promise<void> {
+export async function actionCommand(
+  entity: string,
+  action: string,
+  opts: ConfigOverrides & { param?: string[]; url?: string; user?: string; passwordStdin?: boolean },
+): Promise<void> {
   const params = parseSets(opts.param, '--param');
   const { config } = loadConfig(opts);
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
@@ -18,10 +22,14 @@ export async function actionCommand(entity: string, action: string, opts: Config
   let res: Response;
   try {
     res = await fetch(`${base}/api/entities/${encodeURIComponent(entity)}/actions/${encodeURIComponent(action)}`, {
-      method: 'POST', headers, body: JSON.stringify({ params }),
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ params }),
     });
   } catch (err) {
-    throw new Error(`cannot reach the hub at ${base}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message} (from ${opts.url ? '--url' : running ? `${config.data_dir}/hub.json, the running hub` : `the config in ${config.data_dir}; no running hub found there`}). Is \`smart-home serve\` running with this data dir? Otherwise pass --url or the same --http-port.`);
+    throw new Error(
+      `cannot reach the hub at ${base}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message} (from ${opts.url ? '--url' : running ? `${config.data_dir}/hub.json, the running hub` : `the config in ${config.data_dir}; no running hub found there`}). Is \`smart-home serve\` running with this data dir? Otherwise pass --url or the same --http-port.`,
+    );
   }
   const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
   if (!res.ok) throw new Error(body.error?.message ?? `the hub answered ${res.status}`);

@@ -4,14 +4,24 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-export interface HubFile { pid: number; mqtt?: string; http?: string }
+export interface HubFile {
+  pid: number;
+  mqtt?: string;
+  http?: string;
+}
 
 const fileIn = (dataDir: string) => path.join(dataDir, 'hub.json');
 
 export function writeHubFile(dataDir: string, info: Omit<HubFile, 'pid'>): () => void {
   const file = fileIn(dataDir);
   writeFileSync(file, `${JSON.stringify({ pid: process.pid, ...info }, null, 2)}\n`);
-  return () => { try { if (readHubFile(dataDir)?.pid === process.pid) rmSync(file); } catch { /* gone already */ } };
+  return () => {
+    try {
+      if (readHubFile(dataDir)?.pid === process.pid) rmSync(file);
+    } catch {
+      /* gone already */
+    }
+  };
 }
 
 /** The running hub's addresses, if a hub that is still alive wrote them. */

@@ -38,26 +38,39 @@ const program = new Command()
 configOptions(program.command('serve').description('start the hub: broker, scripts, HTTP'))
   .addOption(portOption('--mqtt-port <n>', 'port of the MQTT TCP listener (default 1883)'))
   .addOption(portOption('--http-port <n>', 'port of the HTTP server (default 8080)'))
-  .option('--broker <url>', 'use this external MQTT broker instead of the embedded one (mqtt://, mqtts://, ws://, wss://)')
+  .option(
+    '--broker <url>',
+    'use this external MQTT broker instead of the embedded one (mqtt://, mqtts://, ws://, wss://)',
+  )
   .action(serveCommand);
 
-configOptions(program.command('run').description('run one script against the hub\'s broker or --broker; exits when its timers and publishes are done (--watch: until Ctrl-C)'))
+configOptions(
+  program
+    .command('run')
+    .description(
+      "run one script against the hub's broker or --broker; exits when its timers and publishes are done (--watch: until Ctrl-C)",
+    ),
+)
   .argument('<file>', 'script: .js, .ts or .coffee')
-  .option('--broker <url>', 'MQTT broker URL (default: the hub\'s broker from the config, mqtt://127.0.0.1:1883)')
+  .option('--broker <url>', "MQTT broker URL (default: the hub's broker from the config, mqtt://127.0.0.1:1883)")
   .option('--set <name=value...>', 'define a global for the script, e.g. --set actionName=on (JSON values are parsed)')
-  .option('--watch', 'keep running for the script\'s subscriptions and timers until Ctrl-C')
+  .option('--watch', "keep running for the script's subscriptions and timers until Ctrl-C")
   .option('--timeout <duration>', 'stop after this long, e.g. 30s or 5m')
   .action(runCommand);
 
-program.command('check').description('compile and type-check scripts; prints every error at its line')
+program
+  .command('check')
+  .description('compile and type-check scripts; prints every error at its line')
   .argument('<files...>', 'scripts: .js, .ts or .coffee')
   .action(checkCommand);
 
-configOptions(program.command('action').description('run an entity action in the running hub, e.g. action light.hall on'))
+configOptions(
+  program.command('action').description('run an entity action in the running hub, e.g. action light.hall on'),
+)
   .argument('<entity>', 'entity id, e.g. light.living_room')
   .argument('<action>', 'action name, e.g. on')
   .option('--param <name=value...>', 'action parameter (JSON values are parsed), e.g. --param brightness=200')
-  .option('--url <url>', 'the hub\'s HTTP address (default: from the config, http://127.0.0.1:8080)')
+  .option('--url <url>', "the hub's HTTP address (default: from the config, http://127.0.0.1:8080)")
   .option('--user <name>', 'authenticate as this user (once the hub has users)')
   .option('--password-stdin', 'read the password from standard input')
   .action(actionCommand);
@@ -78,7 +91,12 @@ configOptions(user.command('remove').description('remove a user')).argument('<na
 /** Maps an error to its exit code and prints it for the user. */
 export function reportError(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-  if (err instanceof ConfigError || err instanceof BrokerConfigError || err instanceof AclError || err instanceof UserError) {
+  if (
+    err instanceof ConfigError ||
+    err instanceof BrokerConfigError ||
+    err instanceof AclError ||
+    err instanceof UserError
+  ) {
     process.stderr.write(`smart-home: ${err.message}\n`);
     return err instanceof UserError && !err.badInput ? EXIT_RUNTIME : EXIT_USAGE;
   }
@@ -96,7 +114,10 @@ export function reportError(err: unknown): number {
 
 // `smart-home automations --runs X | head`: a closed pipe ends the output, not with a stack trace
 for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err; });
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    else throw err;
+  });
 }
 
 try {

@@ -19,23 +19,43 @@ export function parseSets(sets: string[] = [], flag = '--set'): Record<string, u
     const i = s.indexOf('=');
     const name = i > 0 ? s.slice(0, i) : '';
     if (!/^[A-Za-z_$][\w$]*$/.test(name)) {
-      throw new CommanderError(2, 'smart-home.set', `${flag} "${s}": expected name=value with a JavaScript identifier as the name, e.g. ${flag} actionName=on`);
+      throw new CommanderError(
+        2,
+        'smart-home.set',
+        `${flag} "${s}": expected name=value with a JavaScript identifier as the name, e.g. ${flag} actionName=on`,
+      );
     }
     const raw = s.slice(i + 1);
-    try { out[name] = JSON.parse(raw); } catch { out[name] = raw; }
+    try {
+      out[name] = JSON.parse(raw);
+    } catch {
+      out[name] = raw;
+    }
   }
   return out;
 }
 
-export async function runCommand(file: string, opts: ConfigOverrides & { set?: string[]; watch?: boolean; timeout?: string }): Promise<void> {
+export async function runCommand(
+  file: string,
+  opts: ConfigOverrides & { set?: string[]; watch?: boolean; timeout?: string },
+): Promise<void> {
   const globals = parseSets(opts.set);
   const timeoutMs = opts.timeout === undefined ? undefined : parseDuration(opts.timeout);
-  if (timeoutMs === undefined && opts.timeout !== undefined) throw new CommanderError(2, 'smart-home.timeout', `--timeout "${opts.timeout}": expected a duration, e.g. 30s, 5m or 500ms`);
+  if (timeoutMs === undefined && opts.timeout !== undefined)
+    throw new CommanderError(
+      2,
+      'smart-home.timeout',
+      `--timeout "${opts.timeout}": expected a duration, e.g. 30s, 5m or 500ms`,
+    );
   const { config } = loadConfig(opts);
   const tcp = config.broker.listeners.find((l) => l.type === 'tcp');
   // the running hub's own address (data/hub.json) unless a broker or port is given here
   const running = opts.broker || opts.mqttPort !== undefined ? undefined : readHubFile(config.data_dir)?.mqtt;
-  const url = opts.broker ?? config.mqtt.url ?? running ?? `mqtt://${tcp?.host === '0.0.0.0' ? '127.0.0.1' : tcp?.host ?? '127.0.0.1'}:${tcp?.port ?? 1883}`;
+  const url =
+    opts.broker ??
+    config.mqtt.url ??
+    running ??
+    `mqtt://${tcp?.host === '0.0.0.0' ? '127.0.0.1' : (tcp?.host ?? '127.0.0.1')}:${tcp?.port ?? 1883}`;
   const log = createLogger(config.log_level === 'info' ? 'warn' : config.log_level);
   const events = new EventBus(log);
   events.on('script.log', (e) => {
@@ -52,19 +72,40 @@ export async function runCommand(file: string, opts: ConfigOverrides & { set?: s
     return;
   }
   const bus = new MqttBus({
-    url, clientId: `smart-home-run-${process.pid}`, username: config.mqtt.username, password: config.mqtt.password,
-    publishTimeoutMs: config.mqtt.publish_timeout_ms, connectTimeoutMs: 5000, log: log.child({ module: 'mqtt' }), events,
+    url,
+    clientId: `smart-home-run-${process.pid}`,
+    username: config.mqtt.username,
+    password: config.mqtt.password,
+    publishTimeoutMs: config.mqtt.publish_timeout_ms,
+    connectTimeoutMs: 5000,
+    log: log.child({ module: 'mqtt' }),
+    events,
   });
   try {
     await bus.start();
   } catch (err) {
-    const from = opts.broker ? '--broker' : config.mqtt.url ? 'mqtt.url in the config' : running ? `${config.data_dir}/hub.json (the running hub)` : `the config in ${config.data_dir} (no running hub found there)`;
-    throw new Error(`cannot reach the broker at ${url} (from ${from}): ${(err as Error).message}. Is \`smart-home serve\` running with this data dir? Otherwise pass --broker URL or the same --mqtt-port.`);
+    const from = opts.broker
+      ? '--broker'
+      : config.mqtt.url
+        ? 'mqtt.url in the config'
+        : running
+          ? `${config.data_dir}/hub.json (the running hub)`
+          : `the config in ${config.data_dir} (no running hub found there)`;
+    throw new Error(
+      `cannot reach the broker at ${url} (from ${from}): ${(err as Error).message}. Is \`smart-home serve\` running with this data dir? Otherwise pass --broker URL or the same --mqtt-port.`,
+    );
   }
-  const engine = new ScriptEngine({ limits: config.scripts, bus, events, log: log.child({ module: 'scripts' }, { level: 'silent' }) }); // script logs are printed above
+  const engine = new ScriptEngine({
+    limits: config.scripts,
+    bus,
+    events,
+    log: log.child({ module: 'scripts' }, { level: 'silent' }),
+  }); // script logs are printed above
   await engine.start(); // routes MQTT messages to the script's subscriptions
   let interrupted = false;
-  const onSignal = () => { interrupted = true; };
+  const onSignal = () => {
+    interrupted = true;
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
@@ -76,7 +117,9 @@ export async function runCommand(file: string, opts: ConfigOverrides & { set?: s
     while (!done() && !interrupted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const subscribed = engine.inputs.stats(script.name)?.subscriptions ?? 0;
     if (!opts.watch && !interrupted && subscribed > 0 && Date.now() < deadline) {
-      process.stderr.write(`${file}: done; its ${subscribed} subscription(s) end here (run with --watch to keep handling messages until Ctrl-C)\n`);
+      process.stderr.write(
+        `${file}: done; its ${subscribed} subscription(s) end here (run with --watch to keep handling messages until Ctrl-C)\n`,
+      );
     }
     if (Date.now() >= deadline) process.stderr.write(`${file}: stopped after --timeout ${opts.timeout}\n`);
     await new Promise((r) => setImmediate(r));
@@ -111,6 +154,9 @@ export async function checkCommand(files: string[]): Promise<void> {
 
 /** Prints each problem at its line with a code frame; returns how many there were. */
 function reportProblems(file: string, source: string, problems: Diagnostic[]): number {
-  for (const p of problems) process.stderr.write(`${formatLocated({ file, line: p.line, col: p.col }, p.message)}\n${codeFrame(source, { file, line: p.line, col: p.col })}\n\n`);
+  for (const p of problems)
+    process.stderr.write(
+      `${formatLocated({ file, line: p.line, col: p.col }, p.message)}\n${codeFrame(source, { file, line: p.line, col: p.col })}\n\n`,
+    );
   return problems.length;
 }

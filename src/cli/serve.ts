@@ -18,9 +18,15 @@ export async function serveCommand(opts: ConfigOverrides): Promise<void> {
   process.on('uncaughtException', (err) => {
     const script = runningScript();
     if (script) {
-      try { hub.scripts.disable(script, `the hub crashed while running it: ${err.message}`); } catch { /* the data dir may be gone */ }
+      try {
+        hub.scripts.disable(script, `the hub crashed while running it: ${err.message}`);
+      } catch {
+        /* the data dir may be gone */
+      }
     }
-    process.stderr.write(`${err.stack ?? String(err)}\n${script ? `while running script ${script}: it starts disabled next time\n` : ''}`);
+    process.stderr.write(
+      `${err.stack ?? String(err)}\n${script ? `while running script ${script}: it starts disabled next time\n` : ''}`,
+    );
     process.exit(1);
   });
   await hub.start();
@@ -31,7 +37,10 @@ export async function serveCommand(opts: ConfigOverrides): Promise<void> {
   out.push(`DATA  ${config.data_dir}`);
   process.stdout.write(`smart-home ${hub.status().version} ready\n${out.join('\n')}\n`);
   const tcp = hub.listeners.find((l) => l.type === 'tcp');
-  const removeHubFile = writeHubFile(config.data_dir, { mqtt: config.mqtt.url ? undefined : tcp?.url, http: hub.api?.url });
+  const removeHubFile = writeHubFile(config.data_dir, {
+    mqtt: config.mqtt.url ? undefined : tcp?.url,
+    http: hub.api?.url,
+  });
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -45,8 +54,14 @@ export async function serveCommand(opts: ConfigOverrides): Promise<void> {
     force.unref();
     removeHubFile();
     hub.stop().then(
-      () => { process.stdout.write('stopped\n'); process.exit(0); },
-      (err) => { log.error({ err }, 'stop failed'); process.exit(1); },
+      () => {
+        process.stdout.write('stopped\n');
+        process.exit(0);
+      },
+      (err) => {
+        log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
     );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -14,21 +14,33 @@ export async function readPassword(fromStdin: boolean): Promise<string> {
   if (fromStdin || !process.stdin.isTTY) {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
-  const ask = (q: string) => new Promise<string>((resolve) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-    // Do not echo the password.
-    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s) => { if (s.startsWith(q)) process.stderr.write(q); };
-    rl.question(q, (a) => { rl.close(); process.stderr.write('\n'); resolve(a); });
-  });
+  const ask = (q: string) =>
+    new Promise<string>((resolve) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+      // Do not echo the password.
+      (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s) => {
+        if (s.startsWith(q)) process.stderr.write(q);
+      };
+      rl.question(q, (a) => {
+        rl.close();
+        process.stderr.write('\n');
+        resolve(a);
+      });
+    });
   const a = await ask('Password: ');
   const b = await ask('Again: ');
   if (a !== b) throw new UserError('the passwords differ', true);
   return a;
 }
 
-export async function userAdd(name: string, opts: ConfigOverrides & { passwordStdin?: boolean; admin?: boolean }): Promise<void> {
+export async function userAdd(
+  name: string,
+  opts: ConfigOverrides & { passwordStdin?: boolean; admin?: boolean },
+): Promise<void> {
   UserStore.checkName(name);
   const password = await readPassword(opts.passwordStdin === true);
   await withUsers(opts, (u) => u.add(name, password, opts.admin === true));

@@ -60,7 +60,9 @@ function readConfigFile(file: string): LoadedYaml {
   }
   const data = loaded.data ?? {};
   if (typeof data !== 'object' || Array.isArray(data)) {
-    throw new ConfigError(`${file}:1:1: the config must be a mapping of keys (like "broker:"), got ${Array.isArray(data) ? 'a list' : typeof data}`);
+    throw new ConfigError(
+      `${file}:1:1: the config must be a mapping of keys (like "broker:"), got ${Array.isArray(data) ? 'a list' : typeof data}`,
+    );
   }
   return { ...loaded, data };
 }
@@ -83,9 +85,16 @@ function findConfigFile(o: ConfigOverrides, cwd: string): { file: string; inData
 
 const DEFAULT_DATA_DIR = './data';
 
-export interface LoadedConfig { config: Config; file?: string }
+export interface LoadedConfig {
+  config: Config;
+  file?: string;
+}
 
-export function loadConfig(flags: ConfigOverrides, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
+export function loadConfig(
+  flags: ConfigOverrides,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): LoadedConfig {
   const o = { ...overridesFromEnv(env), ...stripUndefined(flags) };
   const found = findConfigFile(o, cwd);
   const file = found?.file;
@@ -101,15 +110,22 @@ export function loadConfig(flags: ConfigOverrides, env: NodeJS.ProcessEnv = proc
   const base = file ? path.dirname(file) : cwd;
   // a file found in the data dir lives there: that dir is the data dir unless the file says otherwise
   const fileSetsDataDir = raw.data_dir !== undefined;
-  config.data_dir = o.data ? path.resolve(cwd, o.data)
-    : found?.inDataDir && !fileSetsDataDir ? path.dirname(file!) : path.resolve(base, config.data_dir);
+  config.data_dir = o.data
+    ? path.resolve(cwd, o.data)
+    : found?.inDataDir && !fileSetsDataDir
+      ? path.dirname(file!)
+      : path.resolve(base, config.data_dir);
   if (o.logLevel) {
     const lvl = configSchema.shape.log_level.safeParse(o.logLevel);
-    if (!lvl.success) throw new ConfigError(`--log-level: "${o.logLevel}" is not one of fatal, error, warn, info, debug, trace, silent`);
+    if (!lvl.success)
+      throw new ConfigError(
+        `--log-level: "${o.logLevel}" is not one of fatal, error, warn, info, debug, trace, silent`,
+      );
     config.log_level = lvl.data;
   }
   if (o.broker !== undefined) {
-    if (!/^(mqtts?|wss?):\/\//.test(o.broker)) throw new ConfigError(`--broker: "${o.broker}" must start with mqtt://, mqtts://, ws:// or wss://`);
+    if (!/^(mqtts?|wss?):\/\//.test(o.broker))
+      throw new ConfigError(`--broker: "${o.broker}" must start with mqtt://, mqtts://, ws:// or wss://`);
     config.mqtt.url = o.broker;
   }
   if (o.mqttPort !== undefined) {

@@ -26,10 +26,18 @@ const wsListener = z.strictObject({
 export const listenerSchema = z.discriminatedUnion('type', [tcpListener, tlsListener, wsListener]);
 
 const brokerSchema = z.strictObject({
-  listeners: z.array(listenerSchema).min(1).default([{ type: 'tcp', host: '127.0.0.1', port: 1883 }]),
+  listeners: z
+    .array(listenerSchema)
+    .min(1)
+    .default([{ type: 'tcp', host: '127.0.0.1', port: 1883 }]),
   /** null = decide like Mosquitto 2: anonymous only while every listener is loopback-only and no user exists. */
   allow_anonymous: z.boolean().nullable().default(null),
-  max_packet_size: z.number().int().min(64).max(268435455).default(1024 * 1024),
+  max_packet_size: z
+    .number()
+    .int()
+    .min(64)
+    .max(268435455)
+    .default(1024 * 1024),
   max_connections: z.number().int().min(1).default(1000),
   max_inflight: z.number().int().min(1).max(65535).default(1000),
   max_queued: z.number().int().min(1).default(1000),
@@ -51,32 +59,59 @@ const brokerSchema = z.strictObject({
   acl_file: z.string().optional(),
   mdns: z.boolean().default(true),
   /** Failed MQTT logins allowed per (address, user) and per address in the window; then refused at once until it passes. */
-  auth_failures: z.strictObject({
-    per_user: z.number().int().min(1).default(10),
-    per_address: z.number().int().min(1).default(100),
-    window_s: z.number().min(0.1).default(300),
-  }).default({ per_user: 10, per_address: 100, window_s: 300 }),
+  auth_failures: z
+    .strictObject({
+      per_user: z.number().int().min(1).default(10),
+      per_address: z.number().int().min(1).default(100),
+      window_s: z.number().min(0.1).default(300),
+    })
+    .default({ per_user: 10, per_address: 100, window_s: 300 }),
   sys_interval_s: z.number().int().min(1).default(10),
 });
 
 const mqttSchema = z.strictObject({
   /** Any external broker; when set, the embedded broker is not started. */
-  url: z.string().regex(/^(mqtts?|wss?):\/\//, 'must start with mqtt://, mqtts://, ws:// or wss://').nullable().default(null),
-  username: z.string().nullish().transform((v) => v ?? undefined),
-  password: z.string().nullish().transform((v) => v ?? undefined),
+  url: z
+    .string()
+    .regex(/^(mqtts?|wss?):\/\//, 'must start with mqtt://, mqtts://, ws:// or wss://')
+    .nullable()
+    .default(null),
+  username: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? undefined),
+  password: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? undefined),
   client_id: z.string().default('smart-home-hub'),
   publish_timeout_ms: z.number().int().min(100).default(10000),
   /** 4 = MQTT 3.1.1, 5 = MQTT 5 (external brokers; the embedded broker speaks 3.1.1). */
   protocol_version: z.union([z.literal(4), z.literal(5)]).default(4),
   /** With an external broker the hub keeps its session (clean session off) unless this is true. */
   clean_session: z.boolean().default(false),
-  session_expiry_s: z.number().int().min(0).default(7 * 24 * 3600),
-  tls: z.strictObject({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional(), reject_unauthorized: z.boolean().default(true) }).optional(),
+  session_expiry_s: z
+    .number()
+    .int()
+    .min(0)
+    .default(7 * 24 * 3600),
+  tls: z
+    .strictObject({
+      ca: z.string().optional(),
+      cert: z.string().optional(),
+      key: z.string().optional(),
+      reject_unauthorized: z.boolean().default(true),
+    })
+    .optional(),
   /** QoS 0 publishes while disconnected: drop (and count) or queue in memory. QoS 1/2 always wait in the outbox. */
   offline_qos0: z.enum(['drop', 'queue']).default('drop'),
   outbox_max: z.number().int().min(1).max(65000).default(10000),
   /** Several hubs on one broker: script subscriptions become $share/<group>/<filter>, each message handled once. */
-  share_group: z.string().regex(/^[^/+#$]+$/, 'must not contain "/", "+", "#" or "$"').nullish().transform((v) => v ?? undefined),
+  share_group: z
+    .string()
+    .regex(/^[^/+#$]+$/, 'must not contain "/", "+", "#" or "$"')
+    .nullish()
+    .transform((v) => v ?? undefined),
 });
 
 const httpSchema = z.strictObject({
@@ -94,7 +129,12 @@ const scriptsSchema = z.strictObject({
   max_timers: z.number().int().min(1).default(1000),
   max_pending_publishes: z.number().int().min(1).default(10000),
   /** Largest payload one Mqtt.publish may send (the embedded broker's max_packet_size is 1 MiB by default). */
-  max_payload_kb: z.number().int().min(1).max(256 * 1024).default(1024),
+  max_payload_kb: z
+    .number()
+    .int()
+    .min(1)
+    .max(256 * 1024)
+    .default(1024),
   /** Payload bytes one script may have waiting for the broker at once (host memory a script can hold). */
   max_pending_mb: z.number().min(1).max(4096).default(64),
   /** What one script may keep in Storage (keys + JSON values), so a loop of Storage.set cannot fill the disk. */
@@ -103,7 +143,12 @@ const scriptsSchema = z.strictObject({
   /** Longest log line a script may write (longer ones are cut, saying so). */
   max_log_line_kb: z.number().int().min(1).max(1024).default(16),
   /** Log text kept per script in host memory (oldest lines go first). */
-  log_kb: z.number().int().min(16).max(64 * 1024).default(1024),
+  log_kb: z
+    .number()
+    .int()
+    .min(16)
+    .max(64 * 1024)
+    .default(1024),
   /** Mqtt.subscribe calls one script may have active, and the longest filter it may use. */
   max_subscriptions: z.number().int().min(1).default(1000),
   max_filter_bytes: z.number().int().min(16).max(65535).default(1024),

@@ -9,7 +9,13 @@ export class YamlError extends Error {
   override name = 'YamlError';
 }
 
-export interface LoadedYaml { file: string; text: string; data: unknown; doc: Document; lines: LineCounter }
+export interface LoadedYaml {
+  file: string;
+  text: string;
+  data: unknown;
+  doc: Document;
+  lines: LineCounter;
+}
 
 export function readYaml(file: string, what: string, text?: string): LoadedYaml {
   let source = text;
@@ -37,7 +43,11 @@ export function locate(loaded: LoadedYaml | undefined, keyPath: PropertyKey[]): 
   return `${loaded.file}:${line}:${col}`;
 }
 
-export function position(loaded: LoadedYaml, keyPath: PropertyKey[], valueStart = false): { line: number; col: number } {
+export function position(
+  loaded: LoadedYaml,
+  keyPath: PropertyKey[],
+  valueStart = false,
+): { line: number; col: number } {
   let node: Node | null | undefined = loaded.doc.contents as Node;
   let offset = 0;
   for (const key of keyPath) {
@@ -65,7 +75,10 @@ function knownKeys(schema: z.ZodType, keyPath: PropertyKey[], data: unknown): st
     if (shape?.def?.type === 'union' && value && typeof value === 'object') {
       // a discriminated union: pick the option whose literal `type` matches the data
       const t = (value as { type?: unknown }).type;
-      shape = shape.def.options.find((o: { shape?: { type?: { def?: { values?: unknown[] } } } }) => o.shape?.type?.def?.values?.includes(t)) ?? shape;
+      shape =
+        shape.def.options.find((o: { shape?: { type?: { def?: { values?: unknown[] } } } }) =>
+          o.shape?.type?.def?.values?.includes(t),
+        ) ?? shape;
     }
   };
   for (const k of keyPath) {
@@ -75,21 +88,33 @@ function knownKeys(schema: z.ZodType, keyPath: PropertyKey[], data: unknown): st
     else shape = shape?.shape?.[k];
   }
   unwrap();
-  if (shape?.def?.type === 'union') return [...new Set(shape.def.options.flatMap((o: { shape: object }) => Object.keys(o.shape)))] as string[];
+  if (shape?.def?.type === 'union')
+    return [...new Set(shape.def.options.flatMap((o: { shape: object }) => Object.keys(o.shape)))] as string[];
   return shape?.shape ? Object.keys(shape.shape) : [];
 }
 
 /** One message per issue, each located, unknown keys with a did-you-mean and the allowed keys. */
-export function describeIssues(issues: z.core.$ZodIssue[], loaded: LoadedYaml | undefined, schema: z.ZodType, data: unknown, prefix: PropertyKey[] = []): string {
-  return issues.map((issue) => {
-    const keyPath = [...prefix, ...issue.path];
-    if (issue.code === 'unrecognized_keys') {
-      const parent = keyPath.join('.');
-      const known = knownKeys(schema, issue.path, data);
-      return issue.keys
-        .map((k) => `${locate(loaded, [...keyPath, k])}: unknown key "${parent ? parent + '.' : ''}${k}"${didYouMean(k, known)}; allowed here: ${known.join(', ')}`)
-        .join('\n');
-    }
-    return `${locate(loaded, keyPath)}: ${keyPath.join('.') || '(top level)'}: ${issue.message}`;
-  }).join('\n');
+export function describeIssues(
+  issues: z.core.$ZodIssue[],
+  loaded: LoadedYaml | undefined,
+  schema: z.ZodType,
+  data: unknown,
+  prefix: PropertyKey[] = [],
+): string {
+  return issues
+    .map((issue) => {
+      const keyPath = [...prefix, ...issue.path];
+      if (issue.code === 'unrecognized_keys') {
+        const parent = keyPath.join('.');
+        const known = knownKeys(schema, issue.path, data);
+        return issue.keys
+          .map(
+            (k) =>
+              `${locate(loaded, [...keyPath, k])}: unknown key "${parent ? parent + '.' : ''}${k}"${didYouMean(k, known)}; allowed here: ${known.join(', ')}`,
+          )
+          .join('\n');
+      }
+      return `${locate(loaded, keyPath)}: ${keyPath.join('.') || '(top level)'}: ${issue.message}`;
+    })
+    .join('\n');
 }

@@ -31,17 +31,28 @@ export class ActionRunner {
   async call(entityId: string, action: string, params: Record<string, unknown> = {}, caller = 'cli'): Promise<void> {
     const entity = this.ctx.registry.require(entityId);
     if (entity.actions.length > 0 && !entity.actions.includes(action)) {
-      throw new EntityError('UNKNOWN_ACTION', `entity ${entityId} has no action "${action}"; its actions: ${entity.actions.join(', ')}`);
+      throw new EntityError(
+        'UNKNOWN_ACTION',
+        `entity ${entityId} has no action "${action}"; its actions: ${entity.actions.join(', ')}`,
+      );
     }
     this.ctx.log.info({ entity: entityId, action, params, caller }, 'entity action');
     const file = this.scriptPath(entity);
     // whatever the action's script or integration throws is the action failing, not the hub
     const failed = (err: unknown): never => {
-      throw err instanceof EntityError ? err : new EntityError('ACTION_FAILED', err instanceof Error ? err.message : String(err));
+      throw err instanceof EntityError
+        ? err
+        : new EntityError('ACTION_FAILED', err instanceof Error ? err.message : String(err));
     };
     if (file) return this.ctx.runScript(file, entityId, action, params).catch(failed);
     const integration = this.integrations.get(entity.source);
-    if (integration) return Promise.resolve().then(() => integration(entity, action, params)).catch(failed);
-    throw new EntityError('UNKNOWN_ACTION', `entity ${entityId} has no script and no integration to run action "${action}"`);
+    if (integration)
+      return Promise.resolve()
+        .then(() => integration(entity, action, params))
+        .catch(failed);
+    throw new EntityError(
+      'UNKNOWN_ACTION',
+      `entity ${entityId} has no script and no integration to run action "${action}"`,
+    );
   }
 }

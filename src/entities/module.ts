@@ -18,14 +18,26 @@ export class EntitiesModule implements EntityAccess {
   readonly actions: ActionRunner;
 
   constructor(private readonly ctx: EntitiesContext) {
-    this.actions = new ActionRunner({ registry: ctx.registry, scriptsDir: ctx.scriptsDir, runScript: ctx.runScript, log: ctx.log });
+    this.actions = new ActionRunner({
+      registry: ctx.registry,
+      scriptsDir: ctx.scriptsDir,
+      runScript: ctx.runScript,
+      log: ctx.log,
+    });
   }
 
   async start(): Promise<void> {
     const { registry } = this.ctx;
     const wanted = new Set(this.ctx.entities.map((e) => e.id));
     for (const e of this.ctx.entities) {
-      registry.upsert({ id: e.id, name: e.name, type: e.type, script: e.script ?? null, actions: e.actions, source: 'config' });
+      registry.upsert({
+        id: e.id,
+        name: e.name,
+        type: e.type,
+        script: e.script ?? null,
+        actions: e.actions,
+        source: 'config',
+      });
     }
     // entities that were in the config and are no longer
     for (const e of registry.list()) if (e.source === 'config' && !wanted.has(e.id)) registry.remove(e.id);
@@ -35,7 +47,9 @@ export class EntitiesModule implements EntityAccess {
 
   /** Is this file the action script of some entity (then it is not started on its own)? */
   isActionScript(file: string): boolean {
-    return this.ctx.entities.some((e) => e.script && path.resolve(this.ctx.scriptsDir, e.script) === path.resolve(file));
+    return this.ctx.entities.some(
+      (e) => e.script && path.resolve(this.ctx.scriptsDir, e.script) === path.resolve(file),
+    );
   }
 
   getState(id: string): unknown {

@@ -21,14 +21,25 @@ export interface Entity {
 }
 
 export interface EntityInput {
-  id: string; uniqueId?: string; name?: string; type?: string; script?: string | null; actions?: string[]; source?: string;
+  id: string;
+  uniqueId?: string;
+  name?: string;
+  type?: string;
+  script?: string | null;
+  actions?: string[];
+  source?: string;
   attributes?: Record<string, unknown>;
 }
 
 /** A mistake about an entity the user can fix: unknown id, bad id, unknown action. */
 export class EntityError extends Error {
   override name = 'EntityError';
-  constructor(readonly code: 'UNKNOWN_ENTITY' | 'BAD_ID' | 'UNKNOWN_ACTION' | 'BAD_PARAM' | 'ACTION_FAILED', message: string) { super(message); }
+  constructor(
+    readonly code: 'UNKNOWN_ENTITY' | 'BAD_ID' | 'UNKNOWN_ACTION' | 'BAD_PARAM' | 'ACTION_FAILED',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 type Row = Record<string, unknown>;
@@ -53,21 +64,32 @@ function fromRow(r: Row): Entity {
 export class EntityRegistry {
   private readonly q;
 
-  constructor(private readonly db: Db, private readonly events: EventBus, private readonly historySize = 100) {
+  constructor(
+    private readonly db: Db,
+    private readonly events: EventBus,
+    private readonly historySize = 100,
+  ) {
     this.q = {
       get: db.prepare('SELECT * FROM entities WHERE id = ?'),
       byUnique: db.prepare('SELECT * FROM entities WHERE unique_id = ?'),
       all: db.prepare('SELECT * FROM entities ORDER BY id'),
       insert: db.prepare(`INSERT INTO entities (id, unique_id, name, type, attributes, script, actions, source)
         VALUES (@id, @uniqueId, @name, @type, @attributes, @script, @actions, @source)`),
-      update: db.prepare(`UPDATE entities SET name = @name, type = @type, script = @script, actions = @actions, source = @source,
+      update:
+        db.prepare(`UPDATE entities SET name = @name, type = @type, script = @script, actions = @actions, source = @source,
         attributes = @attributes, unique_id = @uniqueId WHERE id = @id`),
-      setState: db.prepare('UPDATE entities SET state = ?, attributes = ?, last_changed = ?, last_updated = ? WHERE id = ?'),
+      setState: db.prepare(
+        'UPDATE entities SET state = ?, attributes = ?, last_changed = ?, last_updated = ? WHERE id = ?',
+      ),
       setAvailable: db.prepare('UPDATE entities SET available = ? WHERE id = ?'),
       remove: db.prepare('DELETE FROM entities WHERE id = ?'),
       history: db.prepare('INSERT INTO entity_history (entity_id, state, attributes, time) VALUES (?, ?, ?, ?)'),
-      trimHistory: db.prepare('DELETE FROM entity_history WHERE entity_id = ? AND id <= (SELECT max(id) FROM entity_history WHERE entity_id = ?) - ?'),
-      readHistory: db.prepare('SELECT state, attributes, time FROM entity_history WHERE entity_id = ? ORDER BY id DESC LIMIT ?'),
+      trimHistory: db.prepare(
+        'DELETE FROM entity_history WHERE entity_id = ? AND id <= (SELECT max(id) FROM entity_history WHERE entity_id = ?) - ?',
+      ),
+      readHistory: db.prepare(
+        'SELECT state, attributes, time FROM entity_history WHERE entity_id = ? ORDER BY id DESC LIMIT ?',
+      ),
     };
   }
 
@@ -94,7 +116,10 @@ export class EntityRegistry {
   /** Creates or updates an entity's definition (not its state). */
   upsert(input: EntityInput): Entity {
     if (!ENTITY_ID.test(input.id)) {
-      throw new EntityError('BAD_ID', `entity id "${input.id}" is not valid: use domain.name in lower case, e.g. light.living_room`);
+      throw new EntityError(
+        'BAD_ID',
+        `entity id "${input.id}" is not valid: use domain.name in lower case, e.g. light.living_room`,
+      );
     }
     const existing = this.get(input.id);
     const row = {
@@ -110,7 +135,8 @@ export class EntityRegistry {
     if (existing) this.q.update.run(row);
     else this.q.insert.run(row);
     const now = this.get(input.id)!;
-    if (!existing || JSON.stringify(existing) !== JSON.stringify(now)) this.events.emit('entity.defined', { entityId: input.id, added: !existing });
+    if (!existing || JSON.stringify(existing) !== JSON.stringify(now))
+      this.events.emit('entity.defined', { entityId: input.id, added: !existing });
     return now;
   }
 
@@ -133,7 +159,14 @@ export class EntityRegistry {
       }
     })();
     const next = this.get(id)!;
-    if (changed) this.events.emit('entity.stateChanged', { entityId: id, oldState: e.state ?? null, newState: next.state, attributes: next.attributes, time: now });
+    if (changed)
+      this.events.emit('entity.stateChanged', {
+        entityId: id,
+        oldState: e.state ?? null,
+        newState: next.state,
+        attributes: next.attributes,
+        time: now,
+      });
     return next;
   }
 

@@ -17,17 +17,36 @@ export type MqttErrorCode = 'NOT_CONNECTED' | 'TIMEOUT' | 'REFUSED' | 'CLOSED' |
 /** A publish that did not complete; `code` says why. */
 export class MqttError extends Error {
   override name = 'MqttError';
-  constructor(readonly code: MqttErrorCode, message: string) { super(message); }
+  constructor(
+    readonly code: MqttErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** MQTT 5 publish properties a script may set (camelCase as in mqtt.js). */
 export interface PublishProperties {
-  contentType?: string; userProperties?: Record<string, string | string[]>; messageExpiryInterval?: number;
-  responseTopic?: string; correlationData?: Buffer; payloadFormatIndicator?: boolean;
+  contentType?: string;
+  userProperties?: Record<string, string | string[]>;
+  messageExpiryInterval?: number;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  payloadFormatIndicator?: boolean;
 }
-export interface PublishOptions { qos: 0 | 1 | 2; retain: boolean; properties?: PublishProperties }
-export interface PublishSource { script: string; line?: number; col?: number }
-export interface PublishResult { ackMs: number }
+export interface PublishOptions {
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  properties?: PublishProperties;
+}
+export interface PublishSource {
+  script: string;
+  line?: number;
+  col?: number;
+}
+export interface PublishResult {
+  ackMs: number;
+}
 
 export interface MqttBusContext {
   /** External broker URL; without it `connectInternal` must be given. */
@@ -59,7 +78,13 @@ export interface MqttBusContext {
   shareGroup?: string;
 }
 
-export interface ConnectionState { connected: boolean; since: number; lastError?: string; reconnects: number; outbox: number }
+export interface ConnectionState {
+  connected: boolean;
+  since: number;
+  lastError?: string;
+  reconnects: number;
+  outbox: number;
+}
 
 export class MqttBus {
   private client?: MqttClient;
@@ -70,15 +95,27 @@ export class MqttBus {
 
   constructor(private readonly ctx: MqttBusContext) {}
 
-  get protocolVersion(): 4 | 5 { return this.ctx.protocolVersion ?? 4; }
-
-  connection(): ConnectionState {
-    return { connected: this.connected, since: this.state.since, lastError: this.state.lastError, reconnects: this.stats.reconnects, outbox: this.outbox?.size ?? 0 };
+  get protocolVersion(): 4 | 5 {
+    return this.ctx.protocolVersion ?? 4;
   }
 
-  get connected(): boolean { return this.client?.connected ?? false; }
+  connection(): ConnectionState {
+    return {
+      connected: this.connected,
+      since: this.state.since,
+      lastError: this.state.lastError,
+      reconnects: this.stats.reconnects,
+      outbox: this.outbox?.size ?? 0,
+    };
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
   /** Where the hub is connected, for logs and the API (a password in the URL is hidden). */
-  get target(): string { return this.ctx.url ? redactUrl(this.ctx.url) : 'embedded broker'; }
+  get target(): string {
+    return this.ctx.url ? redactUrl(this.ctx.url) : 'embedded broker';
+  }
 
   async start(): Promise<void> {
     const { ctx } = this;
@@ -93,22 +130,27 @@ export class MqttBus {
       connectTimeout: ctx.connectTimeoutMs ?? 10000,
       resubscribe: true,
       queueQoSZero: ctx.offlineQos0 === 'queue',
-      ...(this.protocolVersion === 5 && ctx.persistentSession ? { properties: { sessionExpiryInterval: ctx.sessionExpirySeconds ?? 7 * 24 * 3600 } } : {}),
-      ...(ctx.tls ? {
-        ca: ctx.tls.ca ? readFileSync(ctx.tls.ca) : undefined, cert: ctx.tls.cert ? readFileSync(ctx.tls.cert) : undefined,
-        key: ctx.tls.key ? readFileSync(ctx.tls.key) : undefined, rejectUnauthorized: ctx.tls.rejectUnauthorized ?? true,
-      } : {}),
+      ...(this.protocolVersion === 5 && ctx.persistentSession
+        ? { properties: { sessionExpiryInterval: ctx.sessionExpirySeconds ?? 7 * 24 * 3600 } }
+        : {}),
+      ...(ctx.tls
+        ? {
+            ca: ctx.tls.ca ? readFileSync(ctx.tls.ca) : undefined,
+            cert: ctx.tls.cert ? readFileSync(ctx.tls.cert) : undefined,
+            key: ctx.tls.key ? readFileSync(ctx.tls.key) : undefined,
+            rejectUnauthorized: ctx.tls.rejectUnauthorized ?? true,
+          }
+        : {}),
     };
     if (ctx.db) {
       this.outbox = new SqliteOutbox(ctx.db, this.protocolVersion);
       opts.outgoingStore = this.outbox;
       opts.messageIdProvider = this.outbox.messageIdProvider();
       const waiting = this.outbox.size;
-      if (waiting > 0) ctx.log.info({ messages: waiting }, 'outbox holds messages from before; they are sent once connected');
+      if (waiting > 0)
+        ctx.log.info({ messages: waiting }, 'outbox holds messages from before; they are sent once connected');
     }
-    const client = ctx.url
-      ? connect(ctx.url, opts)
-      : new MqttClient(() => ctx.connectInternal!() as never, opts);
+    const client = ctx.url ? connect(ctx.url, opts) : new MqttClient(() => ctx.connectInternal!() as never, opts);
     this.client = client;
     client.on('connect', () => {
       // Nagle's algorithm costs ~1 ms at p50 and 40 ms spikes (ANCHORS.md): off.
@@ -129,7 +171,9 @@ export class MqttBus {
       this.state.since = Date.now();
       ctx.events.emit('mqtt.connection', { connected: false, error: this.state.lastError });
     });
-    client.on('reconnect', () => { this.stats.reconnects++; });
+    client.on('reconnect', () => {
+      this.stats.reconnects++;
+    });
     client.on('error', (err) => {
       this.state.lastError = err.message;
       ctx.log.warn({ broker: this.target, err: err.message }, 'MQTT connection error');
@@ -137,10 +181,21 @@ export class MqttBus {
     client.on('message', (topic, payload, packet) => {
       this.stats.received++;
       const properties = packet.properties && Object.keys(packet.properties).length > 0 ? packet.properties : undefined;
-      ctx.events.emit('mqtt.message', properties ? { topic, payload, qos: packet.qos, retain: packet.retain, properties } : { topic, payload, qos: packet.qos, retain: packet.retain });
+      ctx.events.emit(
+        'mqtt.message',
+        properties
+          ? { topic, payload, qos: packet.qos, retain: packet.retain, properties }
+          : { topic, payload, qos: packet.qos, retain: packet.retain },
+      );
     });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new MqttError('TIMEOUT', `cannot connect to ${this.target}: no CONNACK within ${opts.connectTimeout} ms`)), opts.connectTimeout! + 500);
+      const timer = setTimeout(
+        () =>
+          fail(
+            new MqttError('TIMEOUT', `cannot connect to ${this.target}: no CONNACK within ${opts.connectTimeout} ms`),
+          ),
+        opts.connectTimeout! + 500,
+      );
       const onErr = (err: Error) => fail(new MqttError('REFUSED', `cannot connect to ${this.target}: ${err.message}`));
       const fail = (err: Error) => {
         cleanup();
@@ -152,15 +207,25 @@ export class MqttBus {
         client.end(true);
         reject(err);
       };
-      const cleanup = () => { clearTimeout(timer); client.off('error', onErr); client.off('connect', ok); };
-      const ok = () => { cleanup(); resolve(); };
+      const cleanup = () => {
+        clearTimeout(timer);
+        client.off('error', onErr);
+        client.off('connect', ok);
+      };
+      const ok = () => {
+        cleanup();
+        resolve();
+      };
       client.once('connect', ok);
       client.once('error', onErr);
     });
   }
 
   async stop(): Promise<void> {
-    if (this.sweeper) { clearInterval(this.sweeper); this.sweeper = undefined; }
+    if (this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
     this.responses?.off();
     this.responses = undefined;
     this.ctx.trace?.flush();
@@ -175,32 +240,66 @@ export class MqttBus {
   publish(topic: string, payload: Buffer, opts: PublishOptions, source?: PublishSource): Promise<PublishResult> {
     const started = performance.now();
     const events = this.ctx.events;
-    if (events.has('mqtt.publishing')) events.emit('mqtt.publishing', { topic, payload, qos: opts.qos, retain: opts.retain, source });
+    if (events.has('mqtt.publishing'))
+      events.emit('mqtt.publishing', { topic, payload, qos: opts.qos, retain: opts.retain, source });
     const done = (error?: MqttError): PublishResult => {
       const ackMs = performance.now() - started;
-      if (events.has('mqtt.published')) events.emit('mqtt.published', { topic, qos: opts.qos, ackMs: error ? undefined : ackMs, error: error?.code, source: source?.script });
+      if (events.has('mqtt.published'))
+        events.emit('mqtt.published', {
+          topic,
+          qos: opts.qos,
+          ackMs: error ? undefined : ackMs,
+          error: error?.code,
+          source: source?.script,
+        });
       this.ctx.trace?.record({
-        time: Date.now(), topic, size: payload.length, qos: opts.qos, retain: opts.retain,
-        source: source?.script, line: source?.line, col: source?.col,
-        result: error ? 'error' : 'ok', error: error?.message, ackMs: error ? undefined : ackMs,
+        time: Date.now(),
+        topic,
+        size: payload.length,
+        qos: opts.qos,
+        retain: opts.retain,
+        source: source?.script,
+        line: source?.line,
+        col: source?.col,
+        result: error ? 'error' : 'ok',
+        error: error?.message,
+        ackMs: error ? undefined : ackMs,
       });
-      if (error) { this.stats.failed++; throw error; }
+      if (error) {
+        this.stats.failed++;
+        throw error;
+      }
       this.stats.published++;
       return { ackMs };
     };
     const client = this.client;
     const refuse = (err: MqttError) => Promise.resolve().then(() => done(err));
     if (opts.properties && this.protocolVersion !== 5) {
-      return refuse(new MqttError('NOT_SUPPORTED', `MQTT 5 properties (${Object.keys(opts.properties).join(', ')}) need mqtt.protocol_version: 5; the hub speaks MQTT 3.1.1 to ${this.target}`));
+      return refuse(
+        new MqttError(
+          'NOT_SUPPORTED',
+          `MQTT 5 properties (${Object.keys(opts.properties).join(', ')}) need mqtt.protocol_version: 5; the hub speaks MQTT 3.1.1 to ${this.target}`,
+        ),
+      );
     }
     if (!client) return refuse(new MqttError('NOT_CONNECTED', `not connected to ${this.target}`));
     if (!client.connected && opts.qos === 0 && this.ctx.offlineQos0 !== 'queue') {
       this.stats.droppedOffline++;
-      return refuse(new MqttError('NOT_CONNECTED', `not connected to ${this.target}: QoS 0 message dropped (mqtt.offline_qos0: drop)`));
+      return refuse(
+        new MqttError(
+          'NOT_CONNECTED',
+          `not connected to ${this.target}: QoS 0 message dropped (mqtt.offline_qos0: drop)`,
+        ),
+      );
     }
     if (opts.qos > 0 && this.outbox && this.awaitingAck.size >= (this.ctx.outboxMax ?? 10_000)) {
       this.stats.outboxFull++;
-      return refuse(new MqttError('OUTBOX_FULL', `${this.awaitingAck.size} messages are waiting for ${this.target} (mqtt.outbox_max ${this.ctx.outboxMax ?? 10_000})`));
+      return refuse(
+        new MqttError(
+          'OUTBOX_FULL',
+          `${this.awaitingAck.size} messages are waiting for ${this.target} (mqtt.outbox_max ${this.ctx.outboxMax ?? 10_000})`,
+        ),
+      );
     }
     return new Promise<PublishResult>((resolve, reject) => {
       let finished = false;
@@ -208,15 +307,27 @@ export class MqttBus {
         if (finished) return;
         finished = true;
         if (opts.qos > 0) this.awaitingAck.delete(finish);
-        try { resolve(done(err)); } catch (e) { reject(e); }
+        try {
+          resolve(done(err));
+        } catch (e) {
+          reject(e);
+        }
       };
       // One sweeper for all acknowledgement deadlines, not a timer per message.
-      if (opts.qos > 0) this.awaitingAck.set(finish, { deadline: Date.now() + this.ctx.publishTimeoutMs, qos: opts.qos });
+      if (opts.qos > 0)
+        this.awaitingAck.set(finish, { deadline: Date.now() + this.ctx.publishTimeoutMs, qos: opts.qos });
       this.ensureSweeper();
       const popts: IClientPublishOptions = { qos: opts.qos, retain: opts.retain };
       if (opts.properties) popts.properties = opts.properties as IClientPublishOptions['properties'];
       client.publish(topic, payload, popts, (err) => {
-        finish(err ? new MqttError(/closed|disconnect|ended/i.test(err.message) ? 'CLOSED' : 'REFUSED', `publish to ${topic} failed: ${err.message}`) : undefined);
+        finish(
+          err
+            ? new MqttError(
+                /closed|disconnect|ended/i.test(err.message) ? 'CLOSED' : 'REFUSED',
+                `publish to ${topic} failed: ${err.message}`,
+              )
+            : undefined,
+        );
       });
     });
   }
@@ -233,21 +344,42 @@ export class MqttBus {
       if (!this.connected) return;
       for (const [finish, { deadline, qos }] of this.awaitingAck) {
         if (deadline > now) break;
-        finish(new MqttError('TIMEOUT', `no ${qos === 1 ? 'PUBACK' : 'PUBCOMP'} from ${this.target} within ${this.ctx.publishTimeoutMs} ms`));
+        finish(
+          new MqttError(
+            'TIMEOUT',
+            `no ${qos === 1 ? 'PUBACK' : 'PUBCOMP'} from ${this.target} within ${this.ctx.publishTimeoutMs} ms`,
+          ),
+        );
       }
-      if (this.awaitingAck.size === 0) { clearInterval(this.sweeper); this.sweeper = undefined; }
+      if (this.awaitingAck.size === 0) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+      }
     }, every);
     this.sweeper.unref();
   }
 
-  private responses?: { topic: string; waiting: Map<string, (m: MqttMessageEvent) => void>; off: () => void; ready: Promise<void> };
+  private responses?: {
+    topic: string;
+    waiting: Map<string, (m: MqttMessageEvent) => void>;
+    off: () => void;
+    ready: Promise<void>;
+  };
 
   /**
    * MQTT 5 request/response: publishes with a response topic (one per hub) and random correlation
    * data, and resolves with the first reply that carries the same correlation data.
    */
-  async request(topic: string, payload: Buffer, opts: { qos: 0 | 1 | 2; timeoutMs: number; properties?: PublishProperties }): Promise<MqttMessageEvent> {
-    if (this.protocolVersion !== 5) throw new MqttError('NOT_SUPPORTED', `Mqtt.request needs MQTT 5 (response topic and correlation data); set mqtt.protocol_version: 5 — the hub speaks MQTT 3.1.1 to ${this.target}`);
+  async request(
+    topic: string,
+    payload: Buffer,
+    opts: { qos: 0 | 1 | 2; timeoutMs: number; properties?: PublishProperties },
+  ): Promise<MqttMessageEvent> {
+    if (this.protocolVersion !== 5)
+      throw new MqttError(
+        'NOT_SUPPORTED',
+        `Mqtt.request needs MQTT 5 (response topic and correlation data); set mqtt.protocol_version: 5 — the hub speaks MQTT 3.1.1 to ${this.target}`,
+      );
     if (!this.responses) {
       const responseTopic = `${this.ctx.clientId}/responses/${randomBytes(6).toString('hex')}`;
       const waiting = new Map<string, (m: MqttMessageEvent) => void>();
@@ -256,7 +388,10 @@ export class MqttBus {
         const cd = m.properties?.correlationData;
         const key = Buffer.isBuffer(cd) ? cd.toString('hex') : undefined;
         const resolve = key ? waiting.get(key) : undefined;
-        if (resolve && key) { waiting.delete(key); resolve(m); }
+        if (resolve && key) {
+          waiting.delete(key);
+          resolve(m);
+        }
       });
       this.responses = { topic: responseTopic, waiting, off, ready: this.subscribe(responseTopic, 1) };
     }
@@ -265,11 +400,21 @@ export class MqttBus {
     const correlation = randomBytes(16);
     const key = correlation.toString('hex');
     const reply = new Promise<MqttMessageEvent>((resolve, reject) => {
-      const timer = setTimeout(() => { r.waiting.delete(key); reject(new MqttError('TIMEOUT', `no reply to the request on ${topic} within ${opts.timeoutMs} ms`)); }, opts.timeoutMs);
-      r.waiting.set(key, (m) => { clearTimeout(timer); resolve(m); });
+      const timer = setTimeout(() => {
+        r.waiting.delete(key);
+        reject(new MqttError('TIMEOUT', `no reply to the request on ${topic} within ${opts.timeoutMs} ms`));
+      }, opts.timeoutMs);
+      r.waiting.set(key, (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
     });
     try {
-      await this.publish(topic, payload, { qos: opts.qos, retain: false, properties: { ...opts.properties, responseTopic: r.topic, correlationData: correlation } });
+      await this.publish(topic, payload, {
+        qos: opts.qos,
+        retain: false,
+        properties: { ...opts.properties, responseTopic: r.topic, correlationData: correlation },
+      });
     } catch (err) {
       r.waiting.get(key)?.({} as MqttMessageEvent); // settle the waiter so its timer ends
       r.waiting.delete(key);

@@ -8,22 +8,43 @@ import type { Logger } from '../log.js';
 import type { MqttBus } from './bus.js';
 import type { MessageTrace } from './trace.js';
 
-export interface Provenance { script: string; line?: number; col?: number }
+export interface Provenance {
+  script: string;
+  line?: number;
+  col?: number;
+}
 export interface ExplorerMessage {
-  topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; time: number;
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  time: number;
   /** Who published it, when it was this hub (a script and line, an automation, the API). */
   source?: Provenance;
 }
 
-export interface ExplorerContext { bus: MqttBus; events: EventBus; trace: MessageTrace; log: Logger; maxTopics?: number; maxBytes?: number; shared?: boolean }
+export interface ExplorerContext {
+  bus: MqttBus;
+  events: EventBus;
+  trace: MessageTrace;
+  log: Logger;
+  maxTopics?: number;
+  maxBytes?: number;
+  shared?: boolean;
+}
 
-export class ExplorerUnavailable extends Error { override name = 'ExplorerUnavailable'; }
+export class ExplorerUnavailable extends Error {
+  override name = 'ExplorerUnavailable';
+}
 
 const PENDING_MS = 10_000;
 
 export class MqttExplorer {
   private readonly topics = new Map<string, ExplorerMessage>();
-  private readonly pending = new Map<string, { payload: Buffer; source?: Provenance; retain: boolean; until: number }[]>();
+  private readonly pending = new Map<
+    string,
+    { payload: Buffer; source?: Provenance; retain: boolean; until: number }[]
+  >();
   private readonly listeners = new Set<(m: ExplorerMessage) => void>();
   private subscribed?: Promise<void>;
   private offs: (() => void)[] = [];
@@ -45,16 +66,22 @@ export class MqttExplorer {
     if (this.ctx.shared) {
       // over MQTT 3.1.1 a message that matches `#` and a script's shared filter arrives twice and
       // cannot be told apart, so the script would run on every hub: refuse instead
-      throw new ExplorerUnavailable('the MQTT explorer is off while mqtt.share_group is set (it would make every hub handle every message)');
+      throw new ExplorerUnavailable(
+        'the MQTT explorer is off while mqtt.share_group is set (it would make every hub handle every message)',
+      );
     }
     if (onMessage) this.listeners.add(onMessage);
     if (!this.subscribed) this.subscribed = this.subscribe();
     await this.subscribed;
     // the topic tree stays when the viewer leaves: the next one sees every topic since the first
-    return () => { if (onMessage) this.listeners.delete(onMessage); };
+    return () => {
+      if (onMessage) this.listeners.delete(onMessage);
+    };
   }
 
-  get watching(): boolean { return this.subscribed !== undefined; }
+  get watching(): boolean {
+    return this.subscribed !== undefined;
+  }
 
   /** The last message of every topic seen while watching, sorted by topic. */
   snapshot(): ExplorerMessage[] {
@@ -80,11 +107,15 @@ export class MqttExplorer {
     this.bytes = 0;
     this.pending.clear();
     await was.catch(() => {});
-    await this.ctx.bus.unsubscribe('#').catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'explorer unsubscribe failed'));
+    await this.ctx.bus
+      .unsubscribe('#')
+      .catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'explorer unsubscribe failed'));
   }
 
   /** Topics and payload bytes kept, and topics let go to stay within the bounds. */
-  get size(): { topics: number; bytes: number; evicted: number } { return { topics: this.topics.size, bytes: this.bytes, evicted: this.evicted }; }
+  get size(): { topics: number; bytes: number; evicted: number } {
+    return { topics: this.topics.size, bytes: this.bytes, evicted: this.evicted };
+  }
 
   private forget(topic: string): void {
     const old = this.topics.get(topic);

@@ -15,9 +15,15 @@ export class SqliteOutbox implements IStore {
   private readonly q;
 
   /** `client` keeps the outboxes of the hub's client and of each bridge apart in one table. */
-  constructor(db: Db, private readonly protocolVersion: 4 | 5 = 4, private readonly client = 'hub') {
+  constructor(
+    db: Db,
+    private readonly protocolVersion: 4 | 5 = 4,
+    private readonly client = 'hub',
+  ) {
     this.q = {
-      put: db.prepare('INSERT INTO mqtt_outbox (client, message_id, packet) VALUES (?, ?, ?) ON CONFLICT (client, message_id) DO UPDATE SET packet = excluded.packet'),
+      put: db.prepare(
+        'INSERT INTO mqtt_outbox (client, message_id, packet) VALUES (?, ?, ?) ON CONFLICT (client, message_id) DO UPDATE SET packet = excluded.packet',
+      ),
       get: db.prepare('SELECT packet FROM mqtt_outbox WHERE client = ? AND message_id = ?'),
       del: db.prepare('DELETE FROM mqtt_outbox WHERE client = ? AND message_id = ?'),
       all: db.prepare('SELECT packet FROM mqtt_outbox WHERE client = ? ORDER BY seq'),
@@ -27,7 +33,9 @@ export class SqliteOutbox implements IStore {
   }
 
   /** Messages waiting for the broker's acknowledgement (sent or not yet sent). */
-  get size(): number { return (this.q.count.get(this.client) as { n: number }).n; }
+  get size(): number {
+    return (this.q.count.get(this.client) as { n: number }).n;
+  }
 
   /** An mqtt.js packet-id provider that will not hand out the ids still waiting here (after a restart). */
   messageIdProvider(): UniqueMessageIdProvider {
@@ -58,7 +66,10 @@ export class SqliteOutbox implements IStore {
 
   del(packet: Pick<Packet, 'messageId'>, cb: PacketDone): this {
     const row = this.q.get.get(this.client, packet.messageId) as { packet: Buffer } | undefined;
-    if (!row) { cb(new Error('missing packet')); return this; }
+    if (!row) {
+      cb(new Error('missing packet'));
+      return this;
+    }
     this.q.del.run(this.client, packet.messageId);
     cb(undefined, this.decode(row.packet));
     return this;
@@ -76,13 +87,19 @@ export class SqliteOutbox implements IStore {
     }) as unknown as ReturnType<IStore['createStream']>;
   }
 
-  close(cb: Done): void { cb(); }
+  close(cb: Done): void {
+    cb();
+  }
 
   private decode(bytes: Buffer): Packet {
     const parser = mqttPacket.parser({ protocolVersion: this.protocolVersion });
     let out: Packet | undefined;
-    parser.on('packet', (p) => { out = p; });
-    parser.on('error', (err) => { throw err; });
+    parser.on('packet', (p) => {
+      out = p;
+    });
+    parser.on('error', (err) => {
+      throw err;
+    });
     parser.parse(bytes);
     if (!out) throw new Error('outbox: unreadable packet');
     return out;
@@ -96,7 +113,13 @@ export class SqliteOutbox implements IStore {
  */
 export function endClient(c: MqttClient, forceMs = 2000): Promise<void> {
   return new Promise<void>((r) => {
-    const force = setTimeout(() => { c.stream?.destroy(); r(); }, forceMs);
-    c.end(false, {}, () => { clearTimeout(force); r(); });
+    const force = setTimeout(() => {
+      c.stream?.destroy();
+      r();
+    }, forceMs);
+    c.end(false, {}, () => {
+      clearTimeout(force);
+      r();
+    });
   });
 }

@@ -5,26 +5,47 @@ export type TopicProblem = { kind: 'type' | 'range'; message: string };
 export function publishTopicProblem(topic: unknown): TopicProblem | undefined {
   if (typeof topic !== 'string') return { kind: 'type', message: `topic must be a string, got ${describe(topic)}` };
   if (topic.length === 0) return { kind: 'range', message: 'topic must not be empty [MQTT-4.7.3-1]' };
-  if (topic.includes('+') || topic.includes('#')) return { kind: 'range', message: `topic "${topic}" must not contain the wildcards + or # when publishing [MQTT-3.3.2-2]` };
-  if (topic.includes('\0')) return { kind: 'range', message: 'topic must not contain the NUL character [MQTT-4.7.3-2]' };
-  if (!isWellFormed(topic)) return { kind: 'range', message: 'topic must be well-formed UTF-8: it has a lone surrogate (\\ud800-\\udfff without its pair) [MQTT-1.5.3-1]' };
-  if (topic.startsWith('$')) return { kind: 'range', message: `topic "${topic}" must not start with $ (reserved for the broker, e.g. $SYS)` };
-  if (Buffer.byteLength(topic, 'utf8') > 65535) return { kind: 'range', message: 'topic must be at most 65535 bytes in UTF-8 [MQTT-4.7.3-3]' };
+  if (topic.includes('+') || topic.includes('#'))
+    return {
+      kind: 'range',
+      message: `topic "${topic}" must not contain the wildcards + or # when publishing [MQTT-3.3.2-2]`,
+    };
+  if (topic.includes('\0'))
+    return { kind: 'range', message: 'topic must not contain the NUL character [MQTT-4.7.3-2]' };
+  if (!isWellFormed(topic))
+    return {
+      kind: 'range',
+      message:
+        'topic must be well-formed UTF-8: it has a lone surrogate (\\ud800-\\udfff without its pair) [MQTT-1.5.3-1]',
+    };
+  if (topic.startsWith('$'))
+    return { kind: 'range', message: `topic "${topic}" must not start with $ (reserved for the broker, e.g. $SYS)` };
+  if (Buffer.byteLength(topic, 'utf8') > 65535)
+    return { kind: 'range', message: 'topic must be at most 65535 bytes in UTF-8 [MQTT-4.7.3-3]' };
   return undefined;
 }
 
 /** Why `filter` cannot be subscribed to, or undefined when it can. */
 export function filterProblem(filter: unknown): TopicProblem | undefined {
-  if (typeof filter !== 'string') return { kind: 'type', message: `topic filter must be a string, got ${describe(filter)}` };
+  if (typeof filter !== 'string')
+    return { kind: 'type', message: `topic filter must be a string, got ${describe(filter)}` };
   if (filter.length === 0) return { kind: 'range', message: 'topic filter must not be empty [MQTT-4.7.3-1]' };
-  if (filter.includes('\0')) return { kind: 'range', message: 'topic filter must not contain the NUL character [MQTT-4.7.3-2]' };
-  if (!isWellFormed(filter)) return { kind: 'range', message: 'topic filter must be well-formed UTF-8: it has a lone surrogate [MQTT-1.5.3-1]' };
-  if (Buffer.byteLength(filter, 'utf8') > 65535) return { kind: 'range', message: 'topic filter must be at most 65535 bytes in UTF-8' };
+  if (filter.includes('\0'))
+    return { kind: 'range', message: 'topic filter must not contain the NUL character [MQTT-4.7.3-2]' };
+  if (!isWellFormed(filter))
+    return { kind: 'range', message: 'topic filter must be well-formed UTF-8: it has a lone surrogate [MQTT-1.5.3-1]' };
+  if (Buffer.byteLength(filter, 'utf8') > 65535)
+    return { kind: 'range', message: 'topic filter must be at most 65535 bytes in UTF-8' };
   const levels = filter.split('/');
   for (let i = 0; i < levels.length; i++) {
     const l = levels[i]!;
-    if (l.includes('#') && (l !== '#' || i !== levels.length - 1)) return { kind: 'range', message: `topic filter "${filter}": # must be a whole level and the last one [MQTT-4.7.1-2]` };
-    if (l.includes('+') && l !== '+') return { kind: 'range', message: `topic filter "${filter}": + must be a whole level [MQTT-4.7.1-3]` };
+    if (l.includes('#') && (l !== '#' || i !== levels.length - 1))
+      return {
+        kind: 'range',
+        message: `topic filter "${filter}": # must be a whole level and the last one [MQTT-4.7.1-2]`,
+      };
+    if (l.includes('+') && l !== '+')
+      return { kind: 'range', message: `topic filter "${filter}": + must be a whole level [MQTT-4.7.1-3]` };
   }
   return undefined;
 }
@@ -52,7 +73,10 @@ export function capture(filter: string, topic: string): string[] | undefined {
   if (t[0]!.startsWith('$') && (f[0] === '+' || f[0] === '#')) return undefined; // [MQTT-4.7.2-1]
   const out: string[] = [];
   for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') { out.push(t.slice(i).join('/')); return out; }
+    if (f[i] === '#') {
+      out.push(t.slice(i).join('/'));
+      return out;
+    }
     if (i >= t.length) return undefined;
     if (f[i] === '+') out.push(t[i]!);
     else if (f[i] !== t[i]) return undefined;

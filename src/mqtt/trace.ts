@@ -4,9 +4,17 @@
 import type { Db } from '../store/db.js';
 
 export interface TraceEntry {
-  time: number; topic: string; size: number; qos: number; retain: boolean;
-  source?: string; line?: number; col?: number;
-  result: 'ok' | 'error'; error?: string; ackMs?: number;
+  time: number;
+  topic: string;
+  size: number;
+  qos: number;
+  retain: boolean;
+  source?: string;
+  line?: number;
+  col?: number;
+  result: 'ok' | 'error';
+  error?: string;
+  ackMs?: number;
 }
 
 export class MessageTrace {
@@ -15,8 +23,13 @@ export class MessageTrace {
   private readonly insert;
   private readonly trim;
 
-  constructor(private readonly db: Db, private readonly maxRows: number, private readonly flushMs = 200) {
-    this.insert = db.prepare(`INSERT INTO message_trace (time, topic, size, qos, retain, source, line, col, result, error, ack_ms)
+  constructor(
+    private readonly db: Db,
+    private readonly maxRows: number,
+    private readonly flushMs = 200,
+  ) {
+    this.insert =
+      db.prepare(`INSERT INTO message_trace (time, topic, size, qos, retain, source, line, col, result, error, ack_ms)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.trim = db.prepare('DELETE FROM message_trace WHERE id <= (SELECT max(id) FROM message_trace) - ?');
   }
@@ -31,13 +44,28 @@ export class MessageTrace {
   }
 
   flush(): void {
-    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (this.pending.length === 0) return;
     const rows = this.pending;
     this.pending = [];
     this.db.transaction(() => {
       for (const e of rows) {
-        this.insert.run(e.time, e.topic, e.size, e.qos, e.retain ? 1 : 0, e.source ?? null, e.line ?? null, e.col ?? null, e.result, e.error ?? null, e.ackMs ?? null);
+        this.insert.run(
+          e.time,
+          e.topic,
+          e.size,
+          e.qos,
+          e.retain ? 1 : 0,
+          e.source ?? null,
+          e.line ?? null,
+          e.col ?? null,
+          e.result,
+          e.error ?? null,
+          e.ackMs ?? null,
+        );
       }
       this.trim.run(this.maxRows);
     })();
@@ -46,18 +74,32 @@ export class MessageTrace {
   /** Who last published `topic` successfully with a payload of `size` bytes, if this hub did. */
   lastSource(topic: string, size: number): { script: string; line?: number; col?: number } | undefined {
     this.flush();
-    const r = this.db.prepare("SELECT source, line, col FROM message_trace WHERE topic = ? AND size = ? AND result = 'ok' AND source IS NOT NULL ORDER BY id DESC LIMIT 1")
+    const r = this.db
+      .prepare(
+        "SELECT source, line, col FROM message_trace WHERE topic = ? AND size = ? AND result = 'ok' AND source IS NOT NULL ORDER BY id DESC LIMIT 1",
+      )
       .get(topic, size) as { source: string; line: number | null; col: number | null } | undefined;
     return r && { script: r.source, line: r.line ?? undefined, col: r.col ?? undefined };
   }
 
   recent(limit = 100): TraceEntry[] {
     this.flush();
-    const rows = this.db.prepare('SELECT * FROM message_trace ORDER BY id DESC LIMIT ?').all(limit) as Record<string, unknown>[];
+    const rows = this.db.prepare('SELECT * FROM message_trace ORDER BY id DESC LIMIT ?').all(limit) as Record<
+      string,
+      unknown
+    >[];
     return rows.map((r) => ({
-      time: r.time as number, topic: r.topic as string, size: r.size as number, qos: r.qos as number, retain: r.retain === 1,
-      source: (r.source as string | null) ?? undefined, line: (r.line as number | null) ?? undefined, col: (r.col as number | null) ?? undefined,
-      result: r.result as 'ok' | 'error', error: (r.error as string | null) ?? undefined, ackMs: (r.ack_ms as number | null) ?? undefined,
+      time: r.time as number,
+      topic: r.topic as string,
+      size: r.size as number,
+      qos: r.qos as number,
+      retain: r.retain === 1,
+      source: (r.source as string | null) ?? undefined,
+      line: (r.line as number | null) ?? undefined,
+      col: (r.col as number | null) ?? undefined,
+      result: r.result as 'ok' | 'error',
+      error: (r.error as string | null) ?? undefined,
+      ackMs: (r.ack_ms as number | null) ?? undefined,
     }));
   }
 }

@@ -24,11 +24,19 @@ export function languageOf(file: string): Language {
   if (ext === '.ts') return 'ts';
   if (ext === '.coffee' || ext === '.litcoffee') return 'coffee';
   if (ext === '.js' || ext === '.mjs' || ext === '.cjs') return 'js';
-  throw new ScriptError(`${file}: unknown script language "${ext || '(no extension)'}": use .js, .ts or .coffee`, { file, line: 1, col: 1 });
+  throw new ScriptError(`${file}: unknown script language "${ext || '(no extension)'}": use .js, .ts or .coffee`, {
+    file,
+    line: 1,
+    col: 1,
+  });
 }
 
 /** Compiled code and its source map as plain data (what the compile worker sends back). */
-export interface CompiledCode { language: Language; code: string; map?: string }
+export interface CompiledCode {
+  language: Language;
+  code: string;
+  map?: string;
+}
 
 /**
  * Compiles on the calling thread: only the compile worker calls this (compiler/pool.ts); the hub
@@ -40,8 +48,21 @@ export function compileToCode(file: string, source: string, language: Language =
 }
 
 /** The script the sandbox runs, from compiled code: errors map back to `source` through `map`. */
-export function fromCompiled(file: string, source: string, language: Language, code: string, map?: string): CompiledScript {
-  return { file, evalName: evalNameOf(file), language, source, code, locate: map ? mapper(file, JSON.parse(map) as RawSourceMap) : (line, col) => ({ file, line, col }) };
+export function fromCompiled(
+  file: string,
+  source: string,
+  language: Language,
+  code: string,
+  map?: string,
+): CompiledScript {
+  return {
+    file,
+    evalName: evalNameOf(file),
+    language,
+    source,
+    code,
+    locate: map ? mapper(file, JSON.parse(map) as RawSourceMap) : (line, col) => ({ file, line, col }),
+  };
 }
 
 function compileWithEsbuild(file: string, source: string, language: 'js' | 'ts'): CompiledCode {
@@ -59,7 +80,8 @@ function compileWithEsbuild(file: string, source: string, language: 'js' | 'ts')
     });
   } catch (err) {
     const first = (err as { errors?: Message[] }).errors?.[0];
-    if (!first?.location) throw new ScriptError(`${file}: ${(err as Error).message}`, { file, line: 1, col: 1 }, source);
+    if (!first?.location)
+      throw new ScriptError(`${file}: ${(err as Error).message}`, { file, line: 1, col: 1 }, source);
     const loc = { file, line: first.location.line, col: first.location.column + 1 };
     throw new ScriptError(first.text, loc, source, 'SyntaxError');
   }
@@ -67,17 +89,31 @@ function compileWithEsbuild(file: string, source: string, language: 'js' | 'ts')
   return { language, code: result.code, map: result.map };
 }
 
-interface CoffeeLocation { first_line: number; first_column: number }
+interface CoffeeLocation {
+  first_line: number;
+  first_column: number;
+}
 
 function compileCoffee(file: string, source: string): CompiledCode {
   let out: { js: string; v3SourceMap: string };
   try {
-    out = CoffeeScript.compile(source, { bare: true, sourceMap: true, filename: file, inlineMap: false, header: false }) as unknown as typeof out;
+    out = CoffeeScript.compile(source, {
+      bare: true,
+      sourceMap: true,
+      filename: file,
+      inlineMap: false,
+      header: false,
+    }) as unknown as typeof out;
   } catch (err) {
     const loc = (err as { location?: CoffeeLocation }).location;
     const line = loc ? loc.first_line + 1 : 1;
     const col = loc ? loc.first_column + 1 : 1;
-    throw new ScriptError(explainCoffee((err as Error).message, source, line), { file, line, col }, source, 'SyntaxError');
+    throw new ScriptError(
+      explainCoffee((err as Error).message, source, line),
+      { file, line, col },
+      source,
+      'SyntaxError',
+    );
   }
   return { language: 'coffee', code: out.js, map: out.v3SourceMap };
 }
@@ -87,7 +123,8 @@ function explainCoffee(message: string, source: string, line: number): string {
   const text = source.split('\n')[line - 1] ?? '';
   const opens = (text.match(/\(/g) ?? []).length;
   const closes = (text.match(/\)/g) ?? []).length;
-  if (/unmatched \)/.test(message) && closes > opens) return `${message}: this line has ${closes} ")" but ${opens} "(" — a "(" is missing`;
+  if (/unmatched \)/.test(message) && closes > opens)
+    return `${message}: this line has ${closes} ")" but ${opens} "(" — a "(" is missing`;
   if (/missing \)/.test(message)) return `${message}: a ")" is missing`;
   return message;
 }
@@ -96,7 +133,8 @@ function mapper(file: string, raw: RawSourceMap): CompiledScript['locate'] {
   let consumer: SourceMapConsumer | undefined;
   return (line, col) => {
     // the numbers come from a stack the script may have written itself: never trust them
-    if (!Number.isSafeInteger(line) || !Number.isSafeInteger(col) || line < 1 || col < 1) return { file, line: 1, col: 1, unmapped: true };
+    if (!Number.isSafeInteger(line) || !Number.isSafeInteger(col) || line < 1 || col < 1)
+      return { file, line: 1, col: 1, unmapped: true };
     try {
       consumer ??= new SourceMapConsumer(raw);
       // The generated column may sit in the middle of a mapped segment; search left for one.

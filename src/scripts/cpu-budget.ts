@@ -6,7 +6,11 @@
 // turn of the event loop, so I/O (requests, MQTT) is served between two long callbacks.
 import { performance } from 'node:perf_hooks';
 
-export interface CpuLimits { cpu_share: number; cpu_window_s: number; cpu_stop_after_windows: number }
+export interface CpuLimits {
+  cpu_share: number;
+  cpu_window_s: number;
+  cpu_stop_after_windows: number;
+}
 
 /** An entry longer than this makes later timer callbacks wait in the turn queue. */
 const LONG_ENTRY_MS = 20;
@@ -19,7 +23,9 @@ let draining = false;
  * Should a timer callback wait its turn? Yes after a long entry in this turn of the event loop,
  * or while others already wait (so a light script is never overtaken forever by a heavy one).
  */
-export function mustWaitTurn(): boolean { return longEntryThisTurn || turnQueue.length > 0; }
+export function mustWaitTurn(): boolean {
+  return longEntryThisTurn || turnQueue.length > 0;
+}
 
 /** Queues `fn` to run in a later turn, after I/O has been served; FIFO across scripts. */
 export function waitTurn(fn: () => void): void {
@@ -59,10 +65,17 @@ export class CpuBudget {
   private throttledWindows = 0;
   private throttledInWindow = false;
 
-  constructor(private readonly limits: CpuLimits, private readonly onThrottle: (usedMs: number, windows: number) => void) {}
+  constructor(
+    private readonly limits: CpuLimits,
+    private readonly onThrottle: (usedMs: number, windows: number) => void,
+  ) {}
 
-  private get windowMs(): number { return this.limits.cpu_window_s * 1000; }
-  private get budgetMs(): number { return this.limits.cpu_share * this.windowMs; }
+  private get windowMs(): number {
+    return this.limits.cpu_window_s * 1000;
+  }
+  private get budgetMs(): number {
+    return this.limits.cpu_share * this.windowMs;
+  }
 
   /** Adds the time of one entry into the guest. */
   spent(ms: number): void {
@@ -83,7 +96,10 @@ export class CpuBudget {
       this.previous = this.used;
       this.used = 0;
       this.windowStart += this.windowMs;
-      if (now - this.windowStart >= this.windowMs) { this.previous = 0; this.windowStart = now; }
+      if (now - this.windowStart >= this.windowMs) {
+        this.previous = 0;
+        this.windowStart = now;
+      }
     }
   }
 
@@ -98,9 +114,17 @@ export class CpuBudget {
       this.onThrottle(this.estimate(now), this.throttledWindows + 1);
     }
     // the previous window's share fades linearly: wait until enough of it has
-    return Math.max(10, Math.min(this.windowMs, this.previous > 0 ? (over / this.previous) * this.windowMs : this.windowMs - (now - this.windowStart)));
+    return Math.max(
+      10,
+      Math.min(
+        this.windowMs,
+        this.previous > 0 ? (over / this.previous) * this.windowMs : this.windowMs - (now - this.windowStart),
+      ),
+    );
   }
 
   /** Throttled in cpu_stop_after_windows windows in a row: the script should be stopped. */
-  get exhausted(): boolean { return this.throttledWindows + (this.throttledInWindow ? 1 : 0) >= this.limits.cpu_stop_after_windows; }
+  get exhausted(): boolean {
+    return this.throttledWindows + (this.throttledInWindow ? 1 : 0) >= this.limits.cpu_stop_after_windows;
+  }
 }

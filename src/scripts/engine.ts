@@ -11,7 +11,13 @@ import { compileOffThread, configureCompiler } from './compiler/pool.js';
 import { codeFrame, formatLocated, ScriptError, type Location } from './errors.js';
 import { Sandbox, type GuestError } from './sandbox.js';
 import { publishBinding, requestCalls, wireProperties } from './bindings/mqtt.js';
-import { entityAsyncCalls, entityCalls, storageCalls, type EntityAccess, type StorageAccess } from './bindings/entity.js';
+import {
+  entityAsyncCalls,
+  entityCalls,
+  storageCalls,
+  type EntityAccess,
+  type StorageAccess,
+} from './bindings/entity.js';
 import { InputRouter } from './inputs.js';
 import type { Quarantine } from './quarantine.js';
 import { boundedText, framesOf, jsonTooDeep, MAX_JSON_DEPTH, parseFrame } from './guest-data.js';
@@ -32,12 +38,21 @@ export interface EngineContext {
 }
 
 export interface ScriptInfo {
-  name: string; file: string; language: string; errors: number; pendingPublishes: number;
-  subscriptions: number; queued: number; overflows: number; delivered: number;
+  name: string;
+  file: string;
+  language: string;
+  errors: number;
+  pendingPublishes: number;
+  subscriptions: number;
+  queued: number;
+  overflows: number;
+  delivered: number;
 }
 
 export interface LoadOptions {
-  globals?: Record<string, unknown>; name?: string; language?: Language;
+  globals?: Record<string, unknown>;
+  name?: string;
+  language?: Language;
   /** The Storage namespace, when it is not the script's name (action bodies share one per entity action). */
   storage?: string;
 }
@@ -49,9 +64,15 @@ export class Script {
   errors = 0;
   /** The last error located in the user's source (the UI marks its line). */
   lastError?: { line: number; col: number; message: string };
-  constructor(readonly name: string, readonly compiled: CompiledScript, readonly sandbox: Sandbox) {}
+  constructor(
+    readonly name: string,
+    readonly compiled: CompiledScript,
+    readonly sandbox: Sandbox,
+  ) {}
 
-  get idle(): boolean { return this.sandbox.idle; }
+  get idle(): boolean {
+    return this.sandbox.idle;
+  }
 }
 
 export class ScriptEngine {
@@ -66,19 +87,27 @@ export class ScriptEngine {
     configureCompiler(ctx.limits);
   }
 
-
   async start(): Promise<void> {
     this.offMessage = this.ctx.events.on('mqtt.message', (m) => this.inputs.route(m));
     const dir = this.ctx.dir;
     if (!dir || !existsSync(dir)) return;
     const q = this.ctx.quarantine;
     const crashed = q?.recoverMarker();
-    if (crashed) this.ctx.log.error({ script: crashed }, `the hub stopped while script ${crashed} was starting: it is disabled until it is saved or run again`);
-    for (const f of readdirSync(dir).filter((f) => /\.(js|ts|coffee)$/.test(f)).sort()) {
+    if (crashed)
+      this.ctx.log.error(
+        { script: crashed },
+        `the hub stopped while script ${crashed} was starting: it is disabled until it is saved or run again`,
+      );
+    for (const f of readdirSync(dir)
+      .filter((f) => /\.(js|ts|coffee)$/.test(f))
+      .sort()) {
       if (this.ctx.isActionScript?.(path.join(dir, f))) continue;
       const disabled = q?.reasonFor(f);
       if (disabled) {
-        this.ctx.log.error({ script: f }, `script ${f} is disabled since ${new Date(disabled.since).toISOString()}: ${disabled.reason}. Fix it and save it (or run it) to enable it again`);
+        this.ctx.log.error(
+          { script: f },
+          `script ${f} is disabled since ${new Date(disabled.since).toISOString()}: ${disabled.reason}. Fix it and save it (or run it) to enable it again`,
+        );
         continue;
       }
       try {
@@ -94,13 +123,19 @@ export class ScriptEngine {
   }
 
   /** Why a script is disabled (the hub crashed on it), if it is. */
-  disabledReason(name: string): string | undefined { return this.ctx.quarantine?.reasonFor(name)?.reason; }
+  disabledReason(name: string): string | undefined {
+    return this.ctx.quarantine?.reasonFor(name)?.reason;
+  }
 
   /** Records that the hub is crashing on `name`, so it starts disabled next time. */
-  disable(name: string, reason: string): void { this.ctx.quarantine?.disable(name, reason); }
+  disable(name: string, reason: string): void {
+    this.ctx.quarantine?.disable(name, reason);
+  }
 
   /** A disabled script is saved or run again: it may start. */
-  enable(name: string): void { this.ctx.quarantine?.enable(name); }
+  enable(name: string): void {
+    this.ctx.quarantine?.enable(name);
+  }
 
   async stop(): Promise<void> {
     this.offMessage?.();
@@ -120,12 +155,18 @@ export class ScriptEngine {
 
   list(): ScriptInfo[] {
     return [...this.scripts.values()].map((s) => ({
-      name: s.name, file: s.compiled.file, language: s.compiled.language, errors: s.errors, pendingPublishes: s.sandbox.pendingPublishes,
+      name: s.name,
+      file: s.compiled.file,
+      language: s.compiled.language,
+      errors: s.errors,
+      pendingPublishes: s.sandbox.pendingPublishes,
       ...(this.inputs.stats(s.name) ?? { subscriptions: 0, queued: 0, overflows: 0, delivered: 0 }),
     }));
   }
 
-  get(name: string): Script | undefined { return this.scripts.get(name); }
+  get(name: string): Script | undefined {
+    return this.scripts.get(name);
+  }
 
   /**
    * Compiles and starts a script (its top level runs once). A compile error throws a
@@ -137,29 +178,51 @@ export class ScriptEngine {
     this.unload(name);
     let script: Script | undefined;
     const router = this.inputs;
-    const sandbox = await Sandbox.create(this.ctx.limits, {
-      publish: publishBinding(this.ctx.bus, compiled, (stack) => this.locateStack(compiled, stack), (topic, bytes) => router.published(name, topic, bytes)),
-      log: (level, text) => script && this.logTo(script, level, text),
-      unhandled: (message, stack) => script && this.fail(script, `unhandled rejection of ${message}`, this.locateStack(compiled, stack)),
-      uncaught: (err) => script && this.reportGuestError(script, err),
-      fault: (reason) => script && this.stopFaulted(script, reason),
-      throttled: (message) => { this.counters.throttled++; if (script) this.logTo(script, 'warn', message); },
-      calls: {
-        subscribe: ([id, filter, self]) => router.subscribe(name, Number(id), filter, self === true),
-        unsubscribe: ([id]) => router.unsubscribe(name, Number(id)),
-        handlerDone: () => router.handlerDone(name),
-        ...entityCalls(this.ctx.entities),
-        ...storageCalls(this.ctx.storage, opts.storage ?? name),
+    const sandbox = await Sandbox.create(
+      this.ctx.limits,
+      {
+        publish: publishBinding(
+          this.ctx.bus,
+          compiled,
+          (stack) => this.locateStack(compiled, stack),
+          (topic, bytes) => router.published(name, topic, bytes),
+        ),
+        log: (level, text) => script && this.logTo(script, level, text),
+        unhandled: (message, stack) =>
+          script && this.fail(script, `unhandled rejection of ${message}`, this.locateStack(compiled, stack)),
+        uncaught: (err) => script && this.reportGuestError(script, err),
+        fault: (reason) => script && this.stopFaulted(script, reason),
+        throttled: (message) => {
+          this.counters.throttled++;
+          if (script) this.logTo(script, 'warn', message);
+        },
+        calls: {
+          subscribe: ([id, filter, self]) => router.subscribe(name, Number(id), filter, self === true),
+          unsubscribe: ([id]) => router.unsubscribe(name, Number(id)),
+          handlerDone: () => router.handlerDone(name),
+          ...entityCalls(this.ctx.entities),
+          ...storageCalls(this.ctx.storage, opts.storage ?? name),
+        },
+        asyncCalls: { ...entityAsyncCalls(this.ctx.entities, name), ...requestCalls(this.ctx.bus) },
       },
-      asyncCalls: { ...entityAsyncCalls(this.ctx.entities, name), ...requestCalls(this.ctx.bus) },
-    }, name);
+      name,
+    );
     script = new Script(name, compiled, sandbox);
     this.scripts.set(name, script);
     const loaded = script;
     router.attach({
       name,
       deliver: (subId, msg, params) => {
-        const r = sandbox.deliver(String(subId), msg.topic, msg.payload, msg.qos, msg.retain, params, msg.properties && wireProperties(msg.properties), this.deepJson(msg));
+        const r = sandbox.deliver(
+          String(subId),
+          msg.topic,
+          msg.payload,
+          msg.qos,
+          msg.retain,
+          params,
+          msg.properties && wireProperties(msg.properties),
+          this.deepJson(msg),
+        );
         if (r.error) this.reportGuestError(loaded, r.error);
         return r.done;
       },
@@ -177,18 +240,34 @@ export class ScriptEngine {
    * params)` is loaded once and that function is called; any other script is an action body,
    * run fresh each time with `entityId`, `actionName` and `params` in scope (the seed's example).
    */
-  async runEntityAction(file: string, entityId: string, actionName: string, params: Record<string, unknown>): Promise<void> {
+  async runEntityAction(
+    file: string,
+    entityId: string,
+    actionName: string,
+    params: Record<string, unknown>,
+  ): Promise<void> {
     let source: string;
     try {
       source = readFileSync(file, 'utf8');
     } catch (err) {
-      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`;
-      throw Object.assign(new Error(`entity ${entityId}: its script ${file} ${why}; put it in ${path.dirname(file)}/ or fix "script:" in the entity's config`), { code: 'ACTION_FAILED', name: 'EntityError' });
+      const why =
+        (err as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'does not exist'
+          : `cannot be read (${(err as Error).message})`;
+      throw Object.assign(
+        new Error(
+          `entity ${entityId}: its script ${file} ${why}; put it in ${path.dirname(file)}/ or fix "script:" in the entity's config`,
+        ),
+        { code: 'ACTION_FAILED', name: 'EntityError' },
+      );
     }
     const compiled = await compileOffThread(file, source);
     const fail = (script: Script, err: GuestError): never => {
       this.reportGuestError(script, err);
-      throw Object.assign(new Error(`action ${actionName} of ${entityId} failed: ${this.describeGuestError(script.compiled, err).text}`), { code: 'ACTION_FAILED', name: 'EntityError' });
+      throw Object.assign(
+        new Error(`action ${actionName} of ${entityId} failed: ${this.describeGuestError(script.compiled, err).text}`),
+        { code: 'ACTION_FAILED', name: 'EntityError' },
+      );
     };
     if (definesEntityAction(compiled.code)) {
       const name = `entity:${path.basename(file)}`;
@@ -200,9 +279,14 @@ export class ScriptEngine {
     }
     const name = `action:${entityId}:${actionName}:${Date.now()}`;
     // one Storage namespace per entity action, whatever run this is (a run-stamped one escaped the quota)
-    const script = await this.load(file, { name, globals: { entityId, actionName, params }, storage: `action:${entityId}:${actionName}` }, source);
+    const script = await this.load(
+      file,
+      { name, globals: { entityId, actionName, params }, storage: `action:${entityId}:${actionName}` },
+      source,
+    );
     try {
-      if (script.errors > 0) fail(script, { name: 'Error', message: script.logs.at(-1)?.message ?? 'failed', stack: '' });
+      if (script.errors > 0)
+        fail(script, { name: 'Error', message: script.logs.at(-1)?.message ?? 'failed', stack: '' });
       await this.whenIdle(script, 10, this.ctx.limits.cpu_limit_ms * 10);
     } finally {
       this.unload(name);
@@ -216,12 +300,23 @@ export class ScriptEngine {
    * CoffeeScript ones run in a fresh sandbox. `origin` is "file:line" of the snippet in its file
    * (e.g. automations.yaml), so errors are located there.
    */
-  async runSnippet(origin: string, code: string, language: Language, globals: Record<string, unknown>, signal?: AbortSignal): Promise<{ error?: string }> {
+  async runSnippet(
+    origin: string,
+    code: string,
+    language: Language,
+    globals: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<{ error?: string }> {
     const names = Object.keys(globals);
     if (language === 'coffee') return this.runFreshSnippet(origin, code, language, globals, signal);
     const script = await this.snippet(origin, code, language, `async function (${names.join(', ')}) {`, '\n}');
-    const done = script.sandbox.invoke('__snippet', names.map((n) => globals[n]));
-    const aborted = new Promise<'aborted'>((r) => signal?.addEventListener('abort', () => r('aborted'), { once: true }));
+    const done = script.sandbox.invoke(
+      '__snippet',
+      names.map((n) => globals[n]),
+    );
+    const aborted = new Promise<'aborted'>((r) =>
+      signal?.addEventListener('abort', () => r('aborted'), { once: true }),
+    );
     const result = await Promise.race([done, aborted]);
     if (result === 'aborted') return {};
     if (result.error) return { error: this.describeSnippetError(origin, script.compiled, result.error) };
@@ -232,15 +327,26 @@ export class ScriptEngine {
   private describeSnippetError(origin: string, compiled: CompiledScript, err: GuestError): string {
     const { file, colShift } = snippetSource(origin, '');
     let frameSource: string | undefined;
-    try { frameSource = readFileSync(file, 'utf8'); } catch { /* the file is gone: the snippet's own lines */ }
+    try {
+      frameSource = readFileSync(file, 'utf8');
+    } catch {
+      /* the file is gone: the snippet's own lines */
+    }
     return this.describeGuestError(compiled, err, { colShift, frameSource }).text;
   }
 
   /** Evaluates an expression (an automation's script condition) in a warm sandbox kept per `origin`. */
-  async evaluateSnippet(origin: string, expression: string, globals: Record<string, unknown>): Promise<{ value?: unknown; error?: string }> {
+  async evaluateSnippet(
+    origin: string,
+    expression: string,
+    globals: Record<string, unknown>,
+  ): Promise<{ value?: unknown; error?: string }> {
     const names = Object.keys(globals);
     const script = await this.snippet(origin, expression, 'js', `function (${names.join(', ')}) { return (`, '\n); }');
-    const { value, error } = await script.sandbox.invoke('__snippet', names.map((n) => globals[n]));
+    const { value, error } = await script.sandbox.invoke(
+      '__snippet',
+      names.map((n) => globals[n]),
+    );
     return error ? { error: this.describeSnippetError(origin, script.compiled, error) } : { value };
   }
 
@@ -265,11 +371,20 @@ export class ScriptEngine {
   forgetSnippets(keep: string[]): void {
     const names = new Set(keep.map((o) => `snippet:${o}`));
     for (const name of [...this.scripts.keys()]) {
-      if (name.startsWith('snippet:') && !names.has(name) && this.snippetCode.has(name)) { this.unload(name); this.snippetCode.delete(name); }
+      if (name.startsWith('snippet:') && !names.has(name) && this.snippetCode.has(name)) {
+        this.unload(name);
+        this.snippetCode.delete(name);
+      }
     }
   }
 
-  private async runFreshSnippet(origin: string, code: string, language: Language, globals: Record<string, unknown>, signal?: AbortSignal): Promise<{ error?: string }> {
+  private async runFreshSnippet(
+    origin: string,
+    code: string,
+    language: Language,
+    globals: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<{ error?: string }> {
     const { file, source } = snippetSource(origin, code);
     const name = `snippet:${origin}:${++this.snippets}`;
     const script = await this.load(file, { name, globals, language, storage: `snippet:${origin}` }, source);
@@ -283,8 +398,6 @@ export class ScriptEngine {
   }
 
   private snippets = 0;
-
-
 
   unload(name: string): void {
     const s = this.scripts.get(name);
@@ -303,7 +416,11 @@ export class ScriptEngine {
   }
 
   /** The user-facing text of an error thrown in the sandbox, located in the user's source. */
-  describeGuestError(compiled: CompiledScript, err: GuestError, at: { colShift?: number; frameSource?: string } = {}): { text: string; location?: Location } {
+  describeGuestError(
+    compiled: CompiledScript,
+    err: GuestError,
+    at: { colShift?: number; frameSource?: string } = {},
+  ): { text: string; location?: Location } {
     let location = this.locateStack(compiled, err.stack);
     if (location && at.colShift) location = { ...location, col: location.col + at.colShift };
     let headline = `${err.name}: ${err.message}`;
@@ -315,16 +432,25 @@ export class ScriptEngine {
       if (!fn || fn === '<eval>') location = undefined;
     }
     if (!location) return { text: `${compiled.file}: ${headline}` };
-    return { text: `${formatLocated(location, headline)}\n${codeFrame(at.frameSource ?? compiled.source, location)}`, location };
+    return {
+      text: `${formatLocated(location, headline)}\n${codeFrame(at.frameSource ?? compiled.source, location)}`,
+      location,
+    };
   }
 
   /** Host code serving `script` failed (or its runtime is torn): the script is stopped, the hub goes on. */
   private stopFaulted(script: Script, reason: string): void {
     script.errors++;
     this.counters.stopped++;
-    this.logTo(script, 'error', `${script.compiled.file}: ${reason}; the script was stopped (save it or run it again to restart it)`);
+    this.logTo(
+      script,
+      'error',
+      `${script.compiled.file}: ${reason}; the script was stopped (save it or run it again to restart it)`,
+    );
     // not from inside the call that is failing: unload once it has unwound
-    setImmediate(() => { if (this.scripts.get(script.name) === script) this.unload(script.name); });
+    setImmediate(() => {
+      if (this.scripts.get(script.name) === script) this.unload(script.name);
+    });
   }
 
   private reportGuestError(script: Script, err: GuestError): void {
@@ -334,7 +460,9 @@ export class ScriptEngine {
       described = this.describeGuestError(script.compiled, err);
     } catch (e) {
       // never let what a script threw take the host down: report it unlocated
-      described = { text: `${script.compiled.file}: ${err.name}: ${err.message} (could not be located: ${(e as Error).message})` };
+      described = {
+        text: `${script.compiled.file}: ${err.name}: ${err.message} (could not be located: ${(e as Error).message})`,
+      };
     }
     const { text, location } = described;
     if (location) script.lastError = { line: location.line, col: location.col, message: `${err.name}: ${err.message}` };
@@ -344,18 +472,28 @@ export class ScriptEngine {
   private fail(script: Script, message: string, location: Location | undefined): void {
     script.errors++;
     if (location) script.lastError = { line: location.line, col: location.col, message };
-    const text = location ? `${formatLocated(location, message)}\n${codeFrame(script.compiled.source, location)}` : `${script.compiled.file}: ${message}`;
+    const text = location
+      ? `${formatLocated(location, message)}\n${codeFrame(script.compiled.source, location)}`
+      : `${script.compiled.file}: ${message}`;
     this.logTo(script, 'error', text);
   }
 
   private logTo(script: Script, level: ScriptLogEvent['level'], message: string): void {
     // bounded in lines and in bytes: a script's log is host memory (80 lines of 4 MiB once took 360 MB)
     const limits = this.ctx.limits;
-    const event: ScriptLogEvent = { script: script.name, level, message: boundedText(message, limits.max_log_line_kb * 1024), time: Date.now() };
+    const event: ScriptLogEvent = {
+      script: script.name,
+      level,
+      message: boundedText(message, limits.max_log_line_kb * 1024),
+      time: Date.now(),
+    };
     script.logs.push(event);
     script.logBytes += event.message.length;
     let drop = 0;
-    while (script.logs.length - drop > limits.log_lines || (script.logBytes > limits.log_kb * 1024 && script.logs.length - drop > 1)) {
+    while (
+      script.logs.length - drop > limits.log_lines ||
+      (script.logBytes > limits.log_kb * 1024 && script.logs.length - drop > 1)
+    ) {
       script.logBytes -= script.logs[drop]!.message.length;
       drop++;
     }
@@ -403,5 +541,9 @@ export function definesEntityAction(code: string): boolean {
 export function snippetSource(origin: string, code: string): { file: string; source: string; colShift: number } {
   const m = /^(.*?):(\d+)(?::(\d+))?$/.exec(origin);
   if (!m) return { file: origin, source: code, colShift: 0 };
-  return { file: m[1]!, source: '\n'.repeat(Math.max(0, Number(m[2]) - 1)) + code, colShift: m[3] ? Number(m[3]) - 1 : 0 };
+  return {
+    file: m[1]!,
+    source: '\n'.repeat(Math.max(0, Number(m[2]) - 1)) + code,
+    colShift: m[3] ? Number(m[3]) - 1 : 0,
+  };
 }

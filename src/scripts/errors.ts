@@ -1,5 +1,10 @@
 // Errors located in the user's own source: `file:line:col: Name: message` plus a code frame.
-export interface Location { file: string; line: number; col: number; unmapped?: boolean }
+export interface Location {
+  file: string;
+  line: number;
+  col: number;
+  unmapped?: boolean;
+}
 
 export class ScriptError extends Error {
   override name = 'ScriptError';
@@ -40,7 +45,8 @@ export function codeFrame(source: string, loc: Location, context = 2): string {
   for (let n = from; n <= to; n++) {
     const mark = n === loc.line ? '>' : ' ';
     out.push(`${mark} ${String(n).padStart(width)} | ${cut(lines[n - 1] ?? '')}`.trimEnd());
-    if (n === loc.line) out.push(`  ${' '.repeat(width)} | ${' '.repeat(Math.max(0, loc.col - start + (start > 1 ? 1 : 0)))}^`);
+    if (n === loc.line)
+      out.push(`  ${' '.repeat(width)} | ${' '.repeat(Math.max(0, loc.col - start + (start > 1 ? 1 : 0)))}^`);
   }
   return out.join('\n');
 }

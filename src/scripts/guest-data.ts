@@ -25,11 +25,20 @@ export function guestError(name: unknown, message: unknown, stack: unknown): Gue
     name: /^[A-Za-z_$][\w$]*$/.test(n) ? n : 'Error',
     message: boundedText(message, MAX_ERROR_MESSAGE),
     // a truncated stack is cut at a line end so the last frame is not a fragment
-    stack: typeof stack === 'string' && stack.length > MAX_STACK ? stack.slice(0, stack.lastIndexOf('\n', MAX_STACK) + 1) : typeof stack === 'string' ? stack : '',
+    stack:
+      typeof stack === 'string' && stack.length > MAX_STACK
+        ? stack.slice(0, stack.lastIndexOf('\n', MAX_STACK) + 1)
+        : typeof stack === 'string'
+          ? stack
+          : '',
   };
 }
 
-export interface Site { file: string; line: number; col: number }
+export interface Site {
+  file: string;
+  line: number;
+  col: number;
+}
 
 /**
  * "    at f (file.ts:3:5)", "    at file.ts:3" -> {file, line, col}; undefined when the frame has

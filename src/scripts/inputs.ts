@@ -7,11 +7,23 @@ import type { MqttMessageEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import { capture, filterProblem } from '../mqtt/topic.js';
 
-export interface Hop { depth: number; chain: string[] }
+export interface Hop {
+  depth: number;
+  chain: string[];
+}
 const NO_HOP: Hop = { depth: 0, chain: [] };
 
-interface Sub { id: number; filter: string; self: boolean }
-interface Queued { sub: Sub; msg: MqttMessageEvent; params: string[]; hop: Hop }
+interface Sub {
+  id: number;
+  filter: string;
+  self: boolean;
+}
+interface Queued {
+  sub: Sub;
+  msg: MqttMessageEvent;
+  params: string[];
+  hop: Hop;
+}
 
 /** What the router needs from a loaded script. */
 export interface InputTarget {
@@ -37,16 +49,29 @@ class ScriptInputs {
   constructor(readonly target: InputTarget) {}
 }
 
-interface Echo { script: string; hop: Hop; expires: number }
+interface Echo {
+  script: string;
+  hop: Hop;
+  expires: number;
+}
 
-export interface InputLimits { queue_size: number; max_hops: number; max_subscriptions: number; max_filter_bytes: number }
+export interface InputLimits {
+  queue_size: number;
+  max_hops: number;
+  max_subscriptions: number;
+  max_filter_bytes: number;
+}
 
 export class InputRouter {
   private readonly scripts = new Map<string, ScriptInputs>();
   private readonly echoes = new Map<string, Echo[]>();
   private sweep?: NodeJS.Timeout;
 
-  constructor(private readonly bus: MqttBus, private readonly limits: InputLimits, private readonly log: Logger) {}
+  constructor(
+    private readonly bus: MqttBus,
+    private readonly limits: InputLimits,
+    private readonly log: Logger,
+  ) {}
 
   attach(target: InputTarget): void {
     this.scripts.set(target.name, new ScriptInputs(target));
@@ -67,16 +92,22 @@ export class InputRouter {
     if (problem) throw new (problem.kind === 'type' ? TypeError : RangeError)(`Mqtt.subscribe: ${problem.message}`);
     // host memory per script is bounded: subscriptions and filter length (3 000 filters of 60 KB took 740 MB)
     if (Buffer.byteLength(filter as string, 'utf8') > this.limits.max_filter_bytes) {
-      throw new RangeError(`Mqtt.subscribe: the topic filter is longer than scripts.max_filter_bytes (${this.limits.max_filter_bytes} bytes)`);
+      throw new RangeError(
+        `Mqtt.subscribe: the topic filter is longer than scripts.max_filter_bytes (${this.limits.max_filter_bytes} bytes)`,
+      );
     }
     const s = this.scripts.get(name);
     if (!s) return;
     if (!s.subs.has(id) && s.subs.size >= this.limits.max_subscriptions) {
-      throw new RangeError(`Mqtt.subscribe: more than scripts.max_subscriptions (${this.limits.max_subscriptions}) subscriptions; unsubscribe some first (Mqtt.subscribe returns the function that does it)`);
+      throw new RangeError(
+        `Mqtt.subscribe: more than scripts.max_subscriptions (${this.limits.max_subscriptions}) subscriptions; unsubscribe some first (Mqtt.subscribe returns the function that does it)`,
+      );
     }
     if (!s.subs.has(id)) this.subscriptionCount++;
     s.subs.set(id, { id, filter: filter as string, self });
-    const acked = this.bus.subscribe(filter as string, 2, true).catch((err: Error) => s.target.log('error', `Mqtt.subscribe(${JSON.stringify(filter)}) failed: ${err.message}`));
+    const acked = this.bus
+      .subscribe(filter as string, 2, true)
+      .catch((err: Error) => s.target.log('error', `Mqtt.subscribe(${JSON.stringify(filter)}) failed: ${err.message}`));
     s.pending.add(acked);
     void acked.finally(() => s.pending.delete(acked));
   }
@@ -119,21 +150,32 @@ export class InputRouter {
   route(msg: MqttMessageEvent): void {
     if (this.scripts.size === 0) return;
     const echo = this.takeEcho(msg);
-    const hop: Hop = echo ? { depth: echo.hop.depth + 1, chain: [...echo.hop.chain, `${echo.script} published ${msg.topic}`] } : NO_HOP;
+    const hop: Hop = echo
+      ? { depth: echo.hop.depth + 1, chain: [...echo.hop.chain, `${echo.script} published ${msg.topic}`] }
+      : NO_HOP;
     for (const s of this.scripts.values()) {
       for (const sub of s.subs.values()) {
         const params = capture(sub.filter, msg.topic);
         if (!params) continue;
         if (echo && echo.script === s.target.name && !sub.self) continue;
         if (hop.depth > this.limits.max_hops) {
-          this.log.warn({ script: s.target.name, topic: msg.topic }, `loop cut after ${hop.depth} hops (scripts.max_hops ${this.limits.max_hops}): ${hop.chain.join(' -> ')}`);
-          s.target.log('warn', `loop cut: not delivering ${msg.topic} after ${hop.depth} hops: ${hop.chain.join(' -> ')}`);
+          this.log.warn(
+            { script: s.target.name, topic: msg.topic },
+            `loop cut after ${hop.depth} hops (scripts.max_hops ${this.limits.max_hops}): ${hop.chain.join(' -> ')}`,
+          );
+          s.target.log(
+            'warn',
+            `loop cut: not delivering ${msg.topic} after ${hop.depth} hops: ${hop.chain.join(' -> ')}`,
+          );
           continue;
         }
         if (s.queue.length >= this.limits.queue_size) {
           s.overflows++;
           if (s.overflows === 1 || s.overflows % 1000 === 0) {
-            s.target.log('warn', `input queue full (scripts.queue_size ${this.limits.queue_size}): dropped a message on ${msg.topic}; ${s.overflows} dropped so far`);
+            s.target.log(
+              'warn',
+              `input queue full (scripts.queue_size ${this.limits.queue_size}): dropped a message on ${msg.topic}; ${s.overflows} dropped so far`,
+            );
           }
           continue;
         }
@@ -157,7 +199,10 @@ export class InputRouter {
     while (!s.busy && s.queue.length > 0) {
       const wait = s.target.waitMs?.() ?? 0;
       if (wait > 0) {
-        s.resume = setTimeout(() => { s.resume = undefined; if (this.scripts.get(s.target.name) === s) this.pump(s); }, wait);
+        s.resume = setTimeout(() => {
+          s.resume = undefined;
+          if (this.scripts.get(s.target.name) === s) this.pump(s);
+        }, wait);
         return;
       }
       const q = s.queue.shift()!;
@@ -166,7 +211,10 @@ export class InputRouter {
       s.context = q.hop;
       s.delivered++;
       const sync = s.target.deliver(q.sub.id, q.msg, q.params);
-      if (sync) { s.busy = false; s.context = NO_HOP; }
+      if (sync) {
+        s.busy = false;
+        s.context = NO_HOP;
+      }
     }
   }
 
@@ -186,7 +234,10 @@ export class InputRouter {
       while (list.length > 0 && list[0]!.expires < now) list.shift();
       if (list.length === 0) this.echoes.delete(key);
     }
-    if (this.echoes.size === 0 && this.sweep) { clearInterval(this.sweep); this.sweep = undefined; }
+    if (this.echoes.size === 0 && this.sweep) {
+      clearInterval(this.sweep);
+      this.sweep = undefined;
+    }
   }
 
   stop(): void {
@@ -198,4 +249,3 @@ export class InputRouter {
 function echoKey(topic: string, payload: Buffer): string {
   return `${topic}\0${payload.length}\0${payload.subarray(0, 48).toString('base64')}\0${payload.subarray(Math.max(48, payload.length - 16)).toString('base64')}`;
 }
-

@@ -8,10 +8,19 @@ import { ScriptError } from './errors.js';
 import { compileOffThread, typeCheckOffThread } from './compiler/pool.js';
 import type { ScriptEngine, ScriptInfo } from './engine.js';
 
-export interface Diagnostic { line: number; col: number; message: string; severity: 'error' | 'warning'; source: 'compile' | 'types' | 'runtime' }
+export interface Diagnostic {
+  line: number;
+  col: number;
+  message: string;
+  severity: 'error' | 'warning';
+  source: 'compile' | 'types' | 'runtime';
+}
 
 export interface ScriptFile {
-  name: string; language: string; size: number; modified: number;
+  name: string;
+  language: string;
+  size: number;
+  modified: number;
   /** running now (action scripts run per call and are never "active") */
   active: boolean;
   kind: 'script' | 'action';
@@ -21,11 +30,19 @@ export interface ScriptFile {
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\.(js|ts|coffee)$/;
 
-export class ScriptNameError extends Error { override name = 'ScriptNameError'; }
+export class ScriptNameError extends Error {
+  override name = 'ScriptNameError';
+}
 
 /** Compile errors, then (TypeScript) type errors, each at the user's line and column. */
 export async function diagnose(file: string, source: string): Promise<Diagnostic[]> {
-  const at = (e: ScriptError, src: Diagnostic['source']): Diagnostic => ({ line: e.location.line, col: e.location.col, message: `${e.kind}: ${e.detail}`, severity: 'error', source: src });
+  const at = (e: ScriptError, src: Diagnostic['source']): Diagnostic => ({
+    line: e.location.line,
+    col: e.location.col,
+    message: `${e.kind}: ${e.detail}`,
+    severity: 'error',
+    source: src,
+  });
   let compiled;
   try {
     compiled = await compileOffThread(file, source);
@@ -39,17 +56,26 @@ export async function diagnose(file: string, source: string): Promise<Diagnostic
 export class ScriptLibrary {
   private readonly problems = new Map<string, Diagnostic[]>();
 
-  constructor(private readonly dir: string, private readonly engine: ScriptEngine, private readonly isActionScript: (file: string) => boolean) {}
+  constructor(
+    private readonly dir: string,
+    private readonly engine: ScriptEngine,
+    private readonly isActionScript: (file: string) => boolean,
+  ) {}
 
   static checkName(name: string): void {
     if (!NAME.test(name) || name.includes('..')) {
-      throw new ScriptNameError(`script name "${name}" is not allowed: use letters, digits, "_", "-" or "." ending in .js, .ts or .coffee (no "/")`);
+      throw new ScriptNameError(
+        `script name "${name}" is not allowed: use letters, digits, "_", "-" or "." ending in .js, .ts or .coffee (no "/")`,
+      );
     }
   }
 
   list(): ScriptFile[] {
     if (!existsSync(this.dir)) return [];
-    return readdirSync(this.dir).filter((f) => NAME.test(f)).sort().map((f) => this.describe(f));
+    return readdirSync(this.dir)
+      .filter((f) => NAME.test(f))
+      .sort()
+      .map((f) => this.describe(f));
   }
 
   read(name: string): (ScriptFile & { source: string }) | undefined {
@@ -99,7 +125,15 @@ export class ScriptLibrary {
       await this.engine.load(file, {}, source);
     } catch (err) {
       if (!(err instanceof ScriptError)) throw err;
-      this.problems.set(name, [{ line: err.location.line, col: err.location.col, message: `${err.kind}: ${err.detail}`, severity: 'error', source: 'compile' }]);
+      this.problems.set(name, [
+        {
+          line: err.location.line,
+          col: err.location.col,
+          message: `${err.kind}: ${err.detail}`,
+          severity: 'error',
+          source: 'compile',
+        },
+      ]);
     }
     return this.describe(name);
   }
@@ -108,12 +142,25 @@ export class ScriptLibrary {
     const file = path.join(this.dir, name);
     const st = statSync(file);
     const script = this.engine.get(name);
-    const runtime: Diagnostic[] = script?.lastError ? [{ ...script.lastError, severity: 'error', source: 'runtime' }] : [];
+    const runtime: Diagnostic[] = script?.lastError
+      ? [{ ...script.lastError, severity: 'error', source: 'runtime' }]
+      : [];
     const disabled = this.engine.disabledReason(name);
-    if (disabled) runtime.push({ line: 1, col: 1, message: `disabled: ${disabled}; save or run it to enable it again`, severity: 'error', source: 'runtime' });
+    if (disabled)
+      runtime.push({
+        line: 1,
+        col: 1,
+        message: `disabled: ${disabled}; save or run it to enable it again`,
+        severity: 'error',
+        source: 'runtime',
+      });
     return {
-      name, language: languageOf(file), size: st.size, modified: st.mtimeMs,
-      active: script !== undefined, kind: this.isActionScript(file) ? 'action' : 'script',
+      name,
+      language: languageOf(file),
+      size: st.size,
+      modified: st.mtimeMs,
+      active: script !== undefined,
+      kind: this.isActionScript(file) ? 'action' : 'script',
       diagnostics: [...(this.problems.get(name) ?? []), ...runtime],
       info: script ? this.engine.list().find((s) => s.name === name) : undefined,
     };

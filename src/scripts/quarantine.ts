@@ -7,7 +7,10 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-export interface Disabled { reason: string; since: number }
+export interface Disabled {
+  reason: string;
+  since: number;
+}
 
 export class Quarantine {
   private readonly file: string;
@@ -39,14 +42,23 @@ export class Quarantine {
   recoverMarker(): string | undefined {
     if (!existsSync(this.marker)) return undefined;
     let name = '';
-    try { name = readFileSync(this.marker, 'utf8').trim(); } catch { /* unreadable: nothing to pin */ }
+    try {
+      name = readFileSync(this.marker, 'utf8').trim();
+    } catch {
+      /* unreadable: nothing to pin */
+    }
     rmSync(this.marker, { force: true });
     if (!name) return undefined;
-    this.disable(name, 'the hub stopped (crashed or was killed) while the script started; it was disabled so the hub can start');
+    this.disable(
+      name,
+      'the hub stopped (crashed or was killed) while the script started; it was disabled so the hub can start',
+    );
     return name;
   }
 
-  reasonFor(name: string): Disabled | undefined { return this.disabled[name]; }
+  reasonFor(name: string): Disabled | undefined {
+    return this.disabled[name];
+  }
 
   disable(name: string, reason: string): void {
     this.disabled[name] = { reason, since: Date.now() };
@@ -60,6 +72,10 @@ export class Quarantine {
   }
 
   /** Around one script's top level at start (synchronous file writes: they must survive kill -9). */
-  starting(name: string): void { writeFileSync(this.marker, name); }
-  started(): void { rmSync(this.marker, { force: true }); }
+  starting(name: string): void {
+    writeFileSync(this.marker, name);
+  }
+  started(): void {
+    rmSync(this.marker, { force: true });
+  }
 }

@@ -4,7 +4,15 @@
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { newQuickJSWASMModule, newVariant, RELEASE_SYNC, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSWASMModule } from 'quickjs-emscripten';
+import {
+  newQuickJSWASMModule,
+  newVariant,
+  RELEASE_SYNC,
+  type QuickJSContext,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+  type QuickJSWASMModule,
+} from 'quickjs-emscripten';
 import type { ScriptLimits } from '../config/schema.js';
 import { PRELUDE, PRELUDE_FILE } from './prelude.js';
 import { boundedText, guestError, jsonTooDeep, MAX_ERROR_MESSAGE, MAX_STACK } from './guest-data.js';
@@ -16,7 +24,14 @@ const LOG_LEVELS = new Set<unknown>(['debug', 'info', 'warn', 'error']);
 /** What the host provides to one script's sandbox. */
 export interface HostCalls {
   /** Validate and start a publish; throw (TypeError/RangeError) on bad arguments. */
-  publish(topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, stack: string, properties?: string): Promise<void>;
+  publish(
+    topic: unknown,
+    payload: string | Uint8Array,
+    qos: unknown,
+    retain: unknown,
+    stack: string,
+    properties?: string,
+  ): Promise<void>;
   log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
   unhandled(message: string, stack: string): void;
   /** An error thrown by guest code that no one caught (timer callback, handler, top level). */
@@ -35,10 +50,18 @@ export interface HostCalls {
 }
 
 /** A host error with a name the guest sees (e.g. 'EntityError'); its code travels too. */
-export interface NamedError { name: string; message: string; code?: string }
+export interface NamedError {
+  name: string;
+  message: string;
+  code?: string;
+}
 
 /** An error thrown inside the sandbox, as plain data. */
-export interface GuestError { name: string; message: string; stack: string }
+export interface GuestError {
+  name: string;
+  message: string;
+  stack: string;
+}
 
 // quickjs-emscripten's setMemoryLimit does not add up what a runtime holds (its WebAssembly
 // build cannot see allocation sizes; upstream issues #255/#271): a script could grow the shared
@@ -58,16 +81,24 @@ function compiledModule(): Promise<WebAssembly.Module> {
   })());
 }
 
-export async function quickjs(memoryLimitMb: number): Promise<{ module: QuickJSWASMModule; memory: WebAssembly.Memory; capBytes: number }> {
+export async function quickjs(
+  memoryLimitMb: number,
+): Promise<{ module: QuickJSWASMModule; memory: WebAssembly.Memory; capBytes: number }> {
   const wasmModule = await compiledModule();
   const maximum = BASE_PAGES + Math.ceil((memoryLimitMb * 1024 * 1024) / WASM_PAGE);
   const wasmMemory = new WebAssembly.Memory({ initial: BASE_PAGES, maximum });
-  return { module: await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory })), memory: wasmMemory, capBytes: maximum * WASM_PAGE };
+  return {
+    module: await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory })),
+    memory: wasmMemory,
+    capBytes: maximum * WASM_PAGE,
+  };
 }
 
 /** The label of the sandbox whose guest code (or host code serving it) is on the stack now. */
 let running: string | undefined;
-export function runningScript(): string | undefined { return running; }
+export function runningScript(): string | undefined {
+  return running;
+}
 
 export class Sandbox {
   private readonly rt: QuickJSRuntime;
@@ -97,7 +128,12 @@ export class Sandbox {
   /** Payload bytes of this script's publishes not yet settled (host memory it holds). */
   private pendingBytes = 0;
 
-  private constructor(mod: QuickJSWASMModule, private readonly limits: ScriptLimits, private readonly host: HostCalls, private readonly label?: string) {
+  private constructor(
+    mod: QuickJSWASMModule,
+    private readonly limits: ScriptLimits,
+    private readonly host: HostCalls,
+    private readonly label?: string,
+  ) {
     this.rt = mod.newRuntime();
     this.rt.setMemoryLimit(Math.floor(limits.memory_limit_mb * 1024 * 1024));
     this.rt.setMaxStackSize(limits.stack_size_kb * 1024);
@@ -107,8 +143,11 @@ export class Sandbox {
       return true;
     });
     this.vm = this.rt.newContext();
-    this.cpu = new CpuBudget(limits, (used, windows) => this.host.throttled(
-      `throttled: used ${Math.round(used)} ms of CPU in the last ${limits.cpu_window_s} s, over scripts.cpu_share (${Math.round(limits.cpu_share * 100)} % of a core); its timers and messages wait (${windows} of ${limits.cpu_stop_after_windows} windows in a row before it is stopped)`));
+    this.cpu = new CpuBudget(limits, (used, windows) =>
+      this.host.throttled(
+        `throttled: used ${Math.round(used)} ms of CPU in the last ${limits.cpu_window_s} s, over scripts.cpu_share (${Math.round(limits.cpu_share * 100)} % of a core); its timers and messages wait (${windows} of ${limits.cpu_stop_after_windows} windows in a row before it is stopped)`,
+      ),
+    );
     this.installPrelude();
   }
 
@@ -122,7 +161,9 @@ export class Sandbox {
     if (this.disposed || this.broken) return 0;
     const wait = this.cpu.waitMs();
     if (wait > 0 && this.cpu.exhausted) {
-      this.breakDown(`used more than scripts.cpu_share (${Math.round(this.limits.cpu_share * 100)} % of a core) in ${this.limits.cpu_stop_after_windows} windows of ${this.limits.cpu_window_s} s in a row`);
+      this.breakDown(
+        `used more than scripts.cpu_share (${Math.round(this.limits.cpu_share * 100)} % of a core) in ${this.limits.cpu_stop_after_windows} windows of ${this.limits.cpu_window_s} s in a row`,
+      );
       return 0;
     }
     return wait;
@@ -149,7 +190,8 @@ export class Sandbox {
     if (this.memoryReported || !this.memory || this.memory.buffer.byteLength < this.capBytes * 0.95) return;
     this.memoryReported = true;
     this.host.uncaught({
-      name: 'InternalError', stack: '',
+      name: 'InternalError',
+      stack: '',
       message: `out of memory: the script reached memory_limit_mb (${this.limits.memory_limit_mb} MB); allocations fail from now on and work that failed inside promise callbacks may have been dropped — fix the script (e.g. what it keeps) and reload it`,
     });
   }
@@ -189,15 +231,29 @@ export class Sandbox {
    * Hands one MQTT message to the handlers `ids` (comma-separated). Returns true when they all
    * finished synchronously; otherwise `calls.handlerDone` is called when they settle.
    */
-  deliver(ids: string, topic: string, payload: Buffer, qos: number, retain: boolean, params: string[], properties?: string, deepJson = jsonTooDeep(payload)): { done: boolean; error?: GuestError } {
+  deliver(
+    ids: string,
+    topic: string,
+    payload: Buffer,
+    qos: number,
+    retain: boolean,
+    params: string[],
+    properties?: string,
+    deepJson = jsonTooDeep(payload),
+  ): { done: boolean; error?: GuestError } {
     if (this.disposed || this.broken) return { done: true };
     let done = true;
     const error = this.enter(() => {
       const vm = this.vm;
       const args = [
-        vm.newString(ids), vm.newString(topic), vm.newString(payload.toString('utf8')),
+        vm.newString(ids),
+        vm.newString(topic),
+        vm.newString(payload.toString('utf8')),
         vm.newArrayBuffer(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength)),
-        vm.newNumber(qos), retain ? vm.true : vm.false, vm.newString(JSON.stringify(params)), vm.newString(properties ?? ''),
+        vm.newNumber(qos),
+        retain ? vm.true : vm.false,
+        vm.newString(JSON.stringify(params)),
+        vm.newString(properties ?? ''),
         deepJson ? vm.true : vm.false,
       ];
       const r = vm.callFunction(this.deliverFn!, vm.undefined, ...args);
@@ -216,7 +272,9 @@ export class Sandbox {
     const callId = this.nextCall++;
     // registered before entering: the guest may settle it while its jobs run inside enter()
     let settle!: (r: { error?: GuestError; value?: unknown }) => void;
-    const settled = new Promise<{ error?: GuestError; value?: unknown }>((resolve) => { settle = resolve; });
+    const settled = new Promise<{ error?: GuestError; value?: unknown }>((resolve) => {
+      settle = resolve;
+    });
     this.invocations.set(callId, settle);
     let immediate: string | undefined;
     const err = this.enter(() => {
@@ -271,9 +329,12 @@ export class Sandbox {
   private breakDown(err: unknown): void {
     if (this.broken || this.disposed) return;
     this.broken = true;
-    const reason = typeof err === 'string' ? err : err instanceof RangeError
-      ? 'stack overflow in the host: the script nested deeper than the host\'s stack allows (e.g. JSON.stringify or JSON.parse of data nested thousands of levels deep)'
-      : `host error while serving the script: ${err instanceof Error ? err.message : String(err)}`;
+    const reason =
+      typeof err === 'string'
+        ? err
+        : err instanceof RangeError
+          ? "stack overflow in the host: the script nested deeper than the host's stack allows (e.g. JSON.stringify or JSON.parse of data nested thousands of levels deep)"
+          : `host error while serving the script: ${err instanceof Error ? err.message : String(err)}`;
     this.stopTimersAndCalls(reason);
     this.host.fault(reason);
   }
@@ -314,7 +375,11 @@ export class Sandbox {
       // (QuickJS has no rejection tracker here): a promise chain that never ends is stopped
       // by the deadline, and said here.
       if (this.interrupted && !this.reported) {
-        this.host.uncaught({ name: 'InternalError', message: `interrupted: promise callbacks ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (a promise chain that never ends?)`, stack: '' });
+        this.host.uncaught({
+          name: 'InternalError',
+          message: `interrupted: promise callbacks ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (a promise chain that never ends?)`,
+          stack: '',
+        });
       }
       return undefined;
     } catch (err) {
@@ -346,29 +411,32 @@ export class Sandbox {
   private scheduleJobs(): void {
     if (this.jobsScheduled) return;
     this.jobsScheduled = true;
-    queueMicrotask(() => this.guarded(() => {
-      this.jobsScheduled = false;
-      if (this.disposed) return;
-      const batch = `${this.settledOk.join(',')}|${this.settledFailed.length ? JSON.stringify(this.settledFailed) : ''}`;
-      const values = this.settledValues.length ? JSON.stringify(this.settledValues) : '';
-      this.settledOk = [];
-      this.settledFailed = [];
-      this.settledValues = [];
-      const err = this.enter(() => {
-        const arg = this.vm.newString(batch);
-        const v = this.vm.newString(values);
-        const r = this.vm.callFunction(this.settleFn!, this.vm.undefined, arg, v);
-        arg.dispose();
-        v.dispose();
-        return r;
-      });
-      if (err) this.host.uncaught(err);
-    }));
+    queueMicrotask(() =>
+      this.guarded(() => {
+        this.jobsScheduled = false;
+        if (this.disposed) return;
+        const batch = `${this.settledOk.join(',')}|${this.settledFailed.length ? JSON.stringify(this.settledFailed) : ''}`;
+        const values = this.settledValues.length ? JSON.stringify(this.settledValues) : '';
+        this.settledOk = [];
+        this.settledFailed = [];
+        this.settledValues = [];
+        const err = this.enter(() => {
+          const arg = this.vm.newString(batch);
+          const v = this.vm.newString(values);
+          const r = this.vm.callFunction(this.settleFn!, this.vm.undefined, arg, v);
+          arg.dispose();
+          v.dispose();
+          return r;
+        });
+        if (err) this.host.uncaught(err);
+      }),
+    );
   }
 
   /** An error the guest reported as parts, with the same wording as one it threw. */
   private describeThrown(e: GuestError): GuestError {
-    if (e.name === 'InternalError' && /interrupted/.test(e.message)) e.message = `interrupted: the script ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (an endless loop?)`;
+    if (e.name === 'InternalError' && /interrupted/.test(e.message))
+      e.message = `interrupted: the script ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (an endless loop?)`;
     return e;
   }
 
@@ -380,11 +448,16 @@ export class Sandbox {
       const e = guestError(raw.name, raw.message, raw.stack);
       if (typeof raw.message !== 'string') e.message = Array.isArray(dumped) ? 'uncaught array' : 'uncaught object';
       this.describeThrown(e);
-      if (e.name === 'InternalError' && /stack overflow/.test(e.message)) e.message = `stack overflow: recursion deeper than stack_size_kb (${this.limits.stack_size_kb} KiB) allows`;
+      if (e.name === 'InternalError' && /stack overflow/.test(e.message))
+        e.message = `stack overflow: recursion deeper than stack_size_kb (${this.limits.stack_size_kb} KiB) allows`;
       return e;
     }
     if (dumped === null || /out of memory/i.test(String(dumped))) {
-      return { name: 'InternalError', message: `out of memory: the script used more than memory_limit_mb (${this.limits.memory_limit_mb} MB)`, stack: '' };
+      return {
+        name: 'InternalError',
+        message: `out of memory: the script used more than memory_limit_mb (${this.limits.memory_limit_mb} MB)`,
+        stack: '',
+      };
     }
     return guestError('Error', `uncaught value: ${typeof dumped === 'string' ? dumped : String(dumped)}`, '');
   }
@@ -398,15 +471,35 @@ export class Sandbox {
       h.dispose();
     };
     fn('publish', (id, topic, payload, qos, retain, stack, props) => {
-      this.startPublish(vm.getNumber(id!), vm.dump(topic!), copyBytes(vm, payload!), vm.dump(qos!), vm.dump(retain!), vm.getString(stack!), props ? String(vm.dump(props)) : '');
+      this.startPublish(
+        vm.getNumber(id!),
+        vm.dump(topic!),
+        copyBytes(vm, payload!),
+        vm.dump(qos!),
+        vm.dump(retain!),
+        vm.getString(stack!),
+        props ? String(vm.dump(props)) : '',
+      );
       return undefined;
     });
     fn('publishBatch', (json) => {
       let items: unknown;
-      try { items = JSON.parse(vm.getString(json!)); } catch { items = undefined; }
+      try {
+        items = JSON.parse(vm.getString(json!));
+      } catch {
+        items = undefined;
+      }
       if (!Array.isArray(items)) throw new TypeError('publishBatch: malformed batch');
       for (const it of items as unknown[][]) {
-        this.startPublish(Number(it[0]), it[1], typeof it[2] === 'string' ? it[2] : '', it[3], it[4], String(it[5] ?? ''), typeof it[6] === 'string' ? it[6] : '');
+        this.startPublish(
+          Number(it[0]),
+          it[1],
+          typeof it[2] === 'string' ? it[2] : '',
+          it[3],
+          it[4],
+          String(it[5] ?? ''),
+          typeof it[6] === 'string' ? it[6] : '',
+        );
       }
       return undefined;
     });
@@ -419,7 +512,9 @@ export class Sandbox {
     fn('callAsync', (idH, name, json) => {
       const id = vm.getNumber(idH!);
       const handler = this.host.asyncCalls[vm.getString(name!)];
-      const started = handler ? handler(JSON.parse(vm.getString(json!)) as unknown[]) : Promise.reject(new TypeError(`unknown host call ${vm.getString(name!)}`));
+      const started = handler
+        ? handler(JSON.parse(vm.getString(json!)) as unknown[])
+        : Promise.reject(new TypeError(`unknown host call ${vm.getString(name!)}`));
       this.pendingPublishes++;
       started.then(
         (value) => {
@@ -451,7 +546,10 @@ export class Sandbox {
     });
     const maxPending = vm.newNumber(this.limits.max_pending_publishes);
     vm.setProp(host, 'maxPending', maxPending);
-    for (const [name, value] of [['maxPayload', this.limits.max_payload_kb * 1024], ['maxPendingBytes', this.limits.max_pending_mb * 1024 * 1024]] as const) {
+    for (const [name, value] of [
+      ['maxPayload', this.limits.max_payload_kb * 1024],
+      ['maxPendingBytes', this.limits.max_pending_mb * 1024 * 1024],
+    ] as const) {
       const h = vm.newNumber(value);
       vm.setProp(host, name, h);
       h.dispose();
@@ -486,18 +584,45 @@ export class Sandbox {
   }
 
   /** Starts one publish asked for by the guest; its outcome is settled in the next batch. */
-  private startPublish(id: number, topic: unknown, payload: string | Uint8Array, qos: unknown, retain: unknown, stack: string, properties = ''): void {
+  private startPublish(
+    id: number,
+    topic: unknown,
+    payload: string | Uint8Array,
+    qos: unknown,
+    retain: unknown,
+    stack: string,
+    properties = '',
+  ): void {
     // The prelude checks these limits too, but it runs in the script's own space (a script that
     // replaced JSON.stringify once sent 6 MiB past a 1 MiB limit): the host decides.
-    const refuse = (message: string) => { this.settledFailed.push([id, 'REFUSED', message]); this.scheduleJobs(); };
-    if (this.pendingPublishes >= this.limits.max_pending_publishes) return refuse(`more than max_pending_publishes (${this.limits.max_pending_publishes}) publishes are waiting for the broker`);
+    const refuse = (message: string) => {
+      this.settledFailed.push([id, 'REFUSED', message]);
+      this.scheduleJobs();
+    };
+    if (this.pendingPublishes >= this.limits.max_pending_publishes)
+      return refuse(
+        `more than max_pending_publishes (${this.limits.max_pending_publishes}) publishes are waiting for the broker`,
+      );
     const size = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.byteLength;
-    if (size > this.limits.max_payload_kb * 1024) return refuse(`Mqtt.publish: payload of ${size} bytes is larger than max_payload_kb (${this.limits.max_payload_kb} KiB)`);
-    if (this.pendingBytes + size > this.limits.max_pending_mb * 1024 * 1024) return refuse(`Mqtt.publish: more than max_pending_mb (${this.limits.max_pending_mb} MB) of payloads are waiting for the broker; await some before publishing more`);
+    if (size > this.limits.max_payload_kb * 1024)
+      return refuse(
+        `Mqtt.publish: payload of ${size} bytes is larger than max_payload_kb (${this.limits.max_payload_kb} KiB)`,
+      );
+    if (this.pendingBytes + size > this.limits.max_pending_mb * 1024 * 1024)
+      return refuse(
+        `Mqtt.publish: more than max_pending_mb (${this.limits.max_pending_mb} MB) of payloads are waiting for the broker; await some before publishing more`,
+      );
     let started: Promise<void>;
     try {
       // the prelude sends retain as 0/1; the host checks everything again
-      started = this.host.publish(topic, payload, qos, retain === 1 ? true : retain === 0 ? false : retain, stack, properties || undefined);
+      started = this.host.publish(
+        topic,
+        payload,
+        qos,
+        retain === 1 ? true : retain === 0 ? false : retain,
+        stack,
+        properties || undefined,
+      );
     } catch (err) {
       this.settledFailed.push([id, 'REFUSED', (err as Error).message]);
       this.scheduleJobs();
@@ -526,27 +651,32 @@ export class Sandbox {
       throw new RangeError(`too many timers: at most max_timers (${this.limits.max_timers}) may be pending`);
     }
     const delay = Math.min(Math.max(0, ms), 2 ** 31 - 1);
-    const fire = (myTurn = false): void => this.guarded(() => {
-      if (this.disposed || this.broken) return;
-      // fairness: over its CPU share the script waits; after a long callback of any script, timer
-      // callbacks wait their turn in one queue (I/O is served between two turns)
-      const wait = this.throttleWait();
-      if (wait > 0 || (!myTurn && mustWaitTurn())) {
-        if (this.deferred.has(id)) return; // an interval tick while one is already waiting: dropped
-        this.deferred.add(id);
-        const again = (turn: boolean) => { this.deferred.delete(id); if (this.timers.has(id)) fire(turn); };
-        if (wait > 0) setTimeout(() => again(false), wait); else waitTurn(() => again(true));
-        return;
-      }
-      if (!repeat) this.timers.delete(id);
-      const err = this.enter(() => {
-        const idH = this.vm.newNumber(id);
-        const r = this.vm.callFunction(this.fireTimer!, this.vm.undefined, idH);
-        idH.dispose();
-        return r;
+    const fire = (myTurn = false): void =>
+      this.guarded(() => {
+        if (this.disposed || this.broken) return;
+        // fairness: over its CPU share the script waits; after a long callback of any script, timer
+        // callbacks wait their turn in one queue (I/O is served between two turns)
+        const wait = this.throttleWait();
+        if (wait > 0 || (!myTurn && mustWaitTurn())) {
+          if (this.deferred.has(id)) return; // an interval tick while one is already waiting: dropped
+          this.deferred.add(id);
+          const again = (turn: boolean) => {
+            this.deferred.delete(id);
+            if (this.timers.has(id)) fire(turn);
+          };
+          if (wait > 0) setTimeout(() => again(false), wait);
+          else waitTurn(() => again(true));
+          return;
+        }
+        if (!repeat) this.timers.delete(id);
+        const err = this.enter(() => {
+          const idH = this.vm.newNumber(id);
+          const r = this.vm.callFunction(this.fireTimer!, this.vm.undefined, idH);
+          idH.dispose();
+          return r;
+        });
+        if (err) this.host.uncaught(err);
       });
-      if (err) this.host.uncaught(err);
-    });
     this.timers.set(id, repeat ? setInterval(() => fire(), Math.max(1, delay)) : setTimeout(() => fire(), delay));
     return undefined;
   }

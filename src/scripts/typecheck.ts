@@ -12,8 +12,14 @@ let compiler: Promise<typeof ts> | undefined;
 export async function typeCheck(file: string, source: string): Promise<ScriptError[]> {
   const ts = await (compiler ??= import('typescript').then((m) => m.default));
   const options: ts.CompilerOptions = {
-    strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, lib: ['lib.es2023.d.ts'], types: [], skipLibCheck: true,
-    noUnusedLocals: false, allowJs: false,
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    lib: ['lib.es2023.d.ts'],
+    types: [],
+    skipLibCheck: true,
+    noUnusedLocals: false,
+    allowJs: false,
     // A script's imports and /// references are not followed: `import {key} from '/home/pi/secret'`
     // once put the file's values into the error text. Only the script, the script API and
     // TypeScript's own lib files are read.
@@ -26,14 +32,26 @@ export async function typeCheck(file: string, source: string): Promise<ScriptErr
   const libDir = path.resolve(host.getDefaultLibLocation!());
   const allowed = (f: string) => {
     const p = path.resolve(f);
-    return p === abs || p === API_TYPES || (path.dirname(p) === libDir && /^lib\.[\w.]+\.d\.ts$/.test(path.basename(p)));
+    return (
+      p === abs || p === API_TYPES || (path.dirname(p) === libDir && /^lib\.[\w.]+\.d\.ts$/.test(path.basename(p)))
+    );
   };
   host.readFile = (f) => (path.resolve(f) === abs ? source : allowed(f) ? read(f) : undefined);
   host.fileExists = (f) => path.resolve(f) === abs || (allowed(f) && exists(f));
   const program = ts.createProgram([abs, API_TYPES], options, host);
-  const diags = [...program.getSyntacticDiagnostics(program.getSourceFile(abs)), ...program.getSemanticDiagnostics(program.getSourceFile(abs))];
-  return diags.filter((d) => d.file && path.resolve(d.file.fileName) === abs).map((d) => {
-    const { line, character } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
-    return new ScriptError(`${ts.flattenDiagnosticMessageText(d.messageText, '\n')} (TS${d.code})`, { file, line: line + 1, col: character + 1 }, source, 'TypeError');
-  });
+  const diags = [
+    ...program.getSyntacticDiagnostics(program.getSourceFile(abs)),
+    ...program.getSemanticDiagnostics(program.getSourceFile(abs)),
+  ];
+  return diags
+    .filter((d) => d.file && path.resolve(d.file.fileName) === abs)
+    .map((d) => {
+      const { line, character } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
+      return new ScriptError(
+        `${ts.flattenDiagnosticMessageText(d.messageText, '\n')} (TS${d.code})`,
+        { file, line: line + 1, col: character + 1 },
+        source,
+        'TypeError',
+      );
+    });
 }

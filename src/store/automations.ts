@@ -2,7 +2,11 @@
 // whether it was switched off (in the UI or the API) — that survives a reload of the file.
 import type { Db } from './db.js';
 
-export interface StoredAutomation { id: string; definition: string; enabled: boolean }
+export interface StoredAutomation {
+  id: string;
+  definition: string;
+  enabled: boolean;
+}
 
 export class AutomationStore {
   private readonly q;
@@ -27,7 +31,9 @@ export class AutomationStore {
     })();
   }
 
-  setEnabled(id: string, enabled: boolean): void { this.q.setEnabled.run(enabled ? 1 : 0, id); }
+  setEnabled(id: string, enabled: boolean): void {
+    this.q.setEnabled.run(enabled ? 1 : 0, id);
+  }
 
   /** Switched on, unless someone switched it off (an unknown id is on). */
   enabled(id: string): boolean {
@@ -36,6 +42,10 @@ export class AutomationStore {
   }
 
   all(): StoredAutomation[] {
-    return (this.q.all.all() as { id: string; definition: string; enabled: number }[]).map((r) => ({ id: r.id, definition: r.definition, enabled: r.enabled === 1 }));
+    return (this.q.all.all() as { id: string; definition: string; enabled: number }[]).map((r) => ({
+      id: r.id,
+      definition: r.definition,
+      enabled: r.enabled === 1,
+    }));
   }
 }

@@ -37,8 +37,10 @@ export function openDatabase(file: string): Db {
     return db;
   } catch (err) {
     db?.close();
-    throw new StoreError(`database ${file} cannot be opened: ${(err as Error).message}. ` +
-      'Nothing was changed; move the file away to start with an empty store, or restore it from a backup.');
+    throw new StoreError(
+      `database ${file} cannot be opened: ${(err as Error).message}. ` +
+        'Nothing was changed; move the file away to start with an empty store, or restore it from a backup.',
+    );
   }
 }
 
@@ -49,7 +51,9 @@ export function schemaVersion(db: Db): number {
 function migrate(db: Db): void {
   const current = schemaVersion(db);
   if (current > migrations.length) {
-    throw new Error(`schema version ${current} is newer than this smart-home knows (${migrations.length}); upgrade smart-home`);
+    throw new Error(
+      `schema version ${current} is newer than this smart-home knows (${migrations.length}); upgrade smart-home`,
+    );
   }
   for (let v = current; v < migrations.length; v++) {
     db.transaction(() => {

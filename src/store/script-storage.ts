@@ -6,10 +6,16 @@ export class ScriptStorage {
   /** Characters (keys + JSON values) each script holds, counted from the table on first use. */
   private readonly used = new Map<string, number>();
 
-  constructor(db: Db, private readonly maxValueBytes = 1024 * 1024, private readonly maxScriptBytes = 16 * 1024 * 1024) {
+  constructor(
+    db: Db,
+    private readonly maxValueBytes = 1024 * 1024,
+    private readonly maxScriptBytes = 16 * 1024 * 1024,
+  ) {
     this.q = {
       size: db.prepare('SELECT length(key) + length(value) AS n FROM script_storage WHERE script = ? AND key = ?'),
-      total: db.prepare('SELECT coalesce(sum(length(key) + length(value)), 0) AS n FROM script_storage WHERE script = ?'),
+      total: db.prepare(
+        'SELECT coalesce(sum(length(key) + length(value)), 0) AS n FROM script_storage WHERE script = ?',
+      ),
       get: db.prepare('SELECT value FROM script_storage WHERE script = ? AND key = ?'),
       set: db.prepare('INSERT OR REPLACE INTO script_storage (script, key, value) VALUES (?, ?, ?)'),
       del: db.prepare('DELETE FROM script_storage WHERE script = ? AND key = ?'),
@@ -25,11 +31,14 @@ export class ScriptStorage {
   set(script: string, key: string, value: unknown): void {
     const json = JSON.stringify(value);
     if (json === undefined) throw new TypeError('Storage.set: value cannot be stored as JSON');
-    if (json.length > this.maxValueBytes) throw new RangeError(`Storage.set: value of ${json.length} bytes is over the limit of ${this.maxValueBytes}`);
+    if (json.length > this.maxValueBytes)
+      throw new RangeError(`Storage.set: value of ${json.length} bytes is over the limit of ${this.maxValueBytes}`);
     // A quota per script: a script writing new keys in a loop cannot fill the disk.
     const after = this.usage(script) - this.sizeOf(script, key) + key.length + json.length;
     if (after > this.maxScriptBytes) {
-      throw new RangeError(`Storage.set: this script's storage would hold ${after} bytes, over its quota of ${this.maxScriptBytes}; delete keys it no longer needs`);
+      throw new RangeError(
+        `Storage.set: this script's storage would hold ${after} bytes, over its quota of ${this.maxScriptBytes}; delete keys it no longer needs`,
+      );
     }
     this.q.set.run(script, key, json);
     this.used.set(script, after);

@@ -8,12 +8,21 @@ const scrypt = (pw: string, salt: Buffer, len: number, opts: ScryptOptions) =>
 const PARAMS = { N: 16384, r: 8, p: 1 };
 const USER_NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
 
-export interface User { name: string; admin: boolean; createdAt: number }
+export interface User {
+  name: string;
+  admin: boolean;
+  createdAt: number;
+}
 
 export class UserError extends Error {
   override name = 'UserError';
   /** `badInput`: the name or password given is not acceptable (a usage error, exit 2), not a state of the store. */
-  constructor(message: string, readonly badInput = false) { super(message); }
+  constructor(
+    message: string,
+    readonly badInput = false,
+  ) {
+    super(message);
+  }
 }
 
 export async function hashPassword(password: string): Promise<string> {
@@ -26,7 +35,11 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [kind, n, r, p, salt, key] = stored.split('$');
   if (kind !== 'scrypt' || !salt || !key) return false;
   const expected = Buffer.from(key, 'base64');
-  const got = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p) });
+  const got = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+  });
   return timingSafeEqual(expected, got);
 }
 
@@ -39,16 +52,22 @@ export class UserStore {
   /** Names allow no MQTT wildcards or separators, so a `%u` in an ACL pattern cannot widen it. */
   static checkName(name: string): void {
     if (!USER_NAME.test(name)) {
-      throw new UserError(`user name "${name}" is not allowed: use 1-64 letters, digits, "_", ".", "@" or "-" (no "/", "+", "#")`, true);
+      throw new UserError(
+        `user name "${name}" is not allowed: use 1-64 letters, digits, "_", ".", "@" or "-" (no "/", "+", "#")`,
+        true,
+      );
     }
   }
 
   async add(name: string, password: string, admin = false): Promise<void> {
     UserStore.checkName(name);
     if (password.length < 8) throw new UserError('password must be at least 8 characters', true);
-    if (this.db.prepare('SELECT 1 FROM users WHERE name = ?').get(name)) throw new UserError(`user "${name}" already exists`);
+    if (this.db.prepare('SELECT 1 FROM users WHERE name = ?').get(name))
+      throw new UserError(`user "${name}" already exists`);
     const hash = await hashPassword(password);
-    this.db.prepare('INSERT INTO users (name, password_hash, admin, created_at) VALUES (?, ?, ?, ?)').run(name, hash, admin ? 1 : 0, Date.now());
+    this.db
+      .prepare('INSERT INTO users (name, password_hash, admin, created_at) VALUES (?, ?, ?, ?)')
+      .run(name, hash, admin ? 1 : 0, Date.now());
   }
 
   remove(name: string): void {
@@ -59,12 +78,19 @@ export class UserStore {
   }
 
   list(): User[] {
-    return (this.db.prepare('SELECT name, admin, created_at FROM users ORDER BY name').all() as { name: string; admin: number; created_at: number }[])
-      .map((r) => ({ name: r.name, admin: r.admin === 1, createdAt: r.created_at }));
+    return (
+      this.db.prepare('SELECT name, admin, created_at FROM users ORDER BY name').all() as {
+        name: string;
+        admin: number;
+        created_at: number;
+      }[]
+    ).map((r) => ({ name: r.name, admin: r.admin === 1, createdAt: r.created_at }));
   }
 
   get(name: string): User | undefined {
-    const r = this.db.prepare('SELECT name, admin, created_at FROM users WHERE name = ?').get(name) as { name: string; admin: number; created_at: number } | undefined;
+    const r = this.db.prepare('SELECT name, admin, created_at FROM users WHERE name = ?').get(name) as
+      | { name: string; admin: number; created_at: number }
+      | undefined;
     return r && { name: r.name, admin: r.admin === 1, createdAt: r.created_at };
   }
 
@@ -79,12 +105,20 @@ export class UserStore {
    * removed user misses the cache). Failures are never cached.
    */
   async verify(name: string, password: string): Promise<boolean> {
-    const row = this.db.prepare('SELECT password_hash FROM users WHERE name = ?').get(name) as { password_hash: string } | undefined;
+    const row = this.db.prepare('SELECT password_hash FROM users WHERE name = ?').get(name) as
+      | { password_hash: string }
+      | undefined;
     if (!row) {
       await hashPassword(password); // same work whether or not the user exists
       return false;
     }
-    const key = createHash('sha256').update(name).update('\0').update(password).update('\0').update(row.password_hash).digest('base64');
+    const key = createHash('sha256')
+      .update(name)
+      .update('\0')
+      .update(password)
+      .update('\0')
+      .update(row.password_hash)
+      .digest('base64');
     const until = this.verified.get(key);
     if (until !== undefined && until > Date.now()) return true;
     const ok = await verifyPassword(password, row.password_hash);

@@ -14,7 +14,15 @@ let api: ApiClient;
 before(async () => {
   t = await startHub({
     http: { enabled: true, port: 0 },
-    entities: [{ id: 'light.living_room', name: 'Living room', type: 'light', actions: ['on', 'off'], script: 'light-action.coffee' }],
+    entities: [
+      {
+        id: 'light.living_room',
+        name: 'Living room',
+        type: 'light',
+        actions: ['on', 'off'],
+        script: 'light-action.coffee',
+      },
+    ],
   });
   api = ApiClient.of(t);
 });
@@ -39,7 +47,11 @@ test('the seed example saved through the API runs: its retained message is in th
   assert.match(light.source.script, /seed\.js$/);
   assert.equal(light.source.line, 6);
   const trace = await api.get('/api/mqtt/trace?limit=5');
-  assert.ok(trace.body.data.some((e: any) => e.topic === 'smart-home/living-room/light' && e.line === 6 && e.qos === 1 && e.result === 'ok'));
+  assert.ok(
+    trace.body.data.some(
+      (e: any) => e.topic === 'smart-home/living-room/light' && e.line === 6 && e.qos === 1 && e.result === 'ok',
+    ),
+  );
 });
 
 test('a script with a syntax error is stored but not run; its diagnostics give line and column', async () => {
@@ -55,7 +67,10 @@ test('a script with a syntax error is stored but not run; its diagnostics give l
 });
 
 test("the seed's CoffeeScript with its missing paren is refused at its line; fixed, it is an action that publishes", async () => {
-  const seed = readFileSync(fileURLToPath(new URL('../../../test/fixtures/seed-example.coffee', import.meta.url)), 'utf8');
+  const seed = readFileSync(
+    fileURLToPath(new URL('../../../test/fixtures/seed-example.coffee', import.meta.url)),
+    'utf8',
+  );
   const bad = await api.post('/api/scripts/check', { name: 'light-action.coffee', source: seed });
   assert.equal(bad.body.data[0].line, 5);
   const fixed = seed.replace('Mqtt.publish"zigbee2mqtt', 'Mqtt.publish("zigbee2mqtt');
@@ -72,9 +87,18 @@ test("the seed's CoffeeScript with its missing paren is refused at its line; fix
 });
 
 test('TypeScript type errors and runtime errors are diagnostics at the user line', async () => {
-  const ts = await api.post('/api/scripts/check', { name: 'x.ts', source: "const n: number = 'a';\nMqtt.publish('a/b', n, 3);\n" });
-  assert.deepEqual(ts.body.data.map((d: any) => [d.line, d.source]), [[1, 'types'], [2, 'types']]);
-  const r = await api.put('/api/scripts/throws.js', { source: "\n\nnull.x = 1;\n" });
+  const ts = await api.post('/api/scripts/check', {
+    name: 'x.ts',
+    source: "const n: number = 'a';\nMqtt.publish('a/b', n, 3);\n",
+  });
+  assert.deepEqual(
+    ts.body.data.map((d: any) => [d.line, d.source]),
+    [
+      [1, 'types'],
+      [2, 'types'],
+    ],
+  );
+  const r = await api.put('/api/scripts/throws.js', { source: '\n\nnull.x = 1;\n' });
   assert.equal(r.status, 200);
   const read = await api.get('/api/scripts/throws.js');
   const d = read.body.data.diagnostics.find((x: any) => x.source === 'runtime');
@@ -106,7 +130,12 @@ test('bad requests get a 4xx JSON error naming the field, never a 500', async ()
     assert.equal(r.status, status, `${method} ${path}: ${JSON.stringify(r.body)}`);
     assert.equal(r.body.status, 'error');
     assert.ok(r.body.error!.message.length > 0);
-    if (field) assert.equal(r.body.error!.field?.startsWith(field as string), true, `${method} ${path}: field ${r.body.error!.field}`);
+    if (field)
+      assert.equal(
+        r.body.error!.field?.startsWith(field as string),
+        true,
+        `${method} ${path}: field ${r.body.error!.field}`,
+      );
   }
 });
 
@@ -135,12 +164,17 @@ test('connected clients with their subscriptions', async () => {
 
 test('live events: MQTT messages with provenance, script logs and entity state changes', async () => {
   const live = await api.events(['mqtt', 'logs', 'entities'], 'live/#');
-  await api.put('/api/scripts/live.js', { source: "console.log('hello from live');\nMqtt.publish('live/one', {n: 1});\nMqtt.publish('other/one', 'x');\nMqtt.publish('live/two', 'after');\nEntity.setState('light.living_room', 'on');\n" });
+  await api.put('/api/scripts/live.js', {
+    source:
+      "console.log('hello from live');\nMqtt.publish('live/one', {n: 1});\nMqtt.publish('other/one', 'x');\nMqtt.publish('live/two', 'after');\nEntity.setState('light.living_room', 'on');\n",
+  });
   const m = await live.next((e) => e.stream === 'mqtt' && e.data.topic === 'live/one');
   assert.deepEqual(m.data.json, { n: 1 });
   assert.equal(m.data.source.line, 2);
   await live.next((e) => e.stream === 'logs' && e.data.message === 'hello from live');
-  await live.next((e) => e.stream === 'entities' && e.data.entityId === 'light.living_room' && e.data.newState === 'on');
+  await live.next(
+    (e) => e.stream === 'entities' && e.data.entityId === 'light.living_room' && e.data.newState === 'on',
+  );
   // live/two was published after other/one: once it is here, other/one would have been too
   await live.next((e) => e.stream === 'mqtt' && e.data.topic === 'live/two');
   assert.ok(!live.events.some((e) => e.stream === 'mqtt' && e.data.topic === 'other/one'), 'the filter applies');
@@ -153,7 +187,10 @@ test('live events: MQTT messages with provenance, script logs and entity state c
 });
 
 test('automations CRUD through the API keeps the file valid; a bad one is refused with its field', async () => {
-  const def = { triggers: [{ type: 'mqtt', topic: 'crud/in' }], actions: [{ type: 'publish', topic: 'crud/out', payload: 'pong' }] };
+  const def = {
+    triggers: [{ type: 'mqtt', topic: 'crud/in' }],
+    actions: [{ type: 'publish', topic: 'crud/out', payload: 'pong' }],
+  };
   const r = await api.put('/api/automations/crud_test', def);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.ok((await api.get('/api/automations')).body.data.some((a: any) => a.id === 'crud_test'));
@@ -177,11 +214,21 @@ test('automations CRUD through the API keeps the file valid; a bad one is refuse
 test('OpenAPI document, docs page and Prometheus metrics', async () => {
   const doc = await api.get('/api/docs/json');
   assert.equal(doc.status, 200);
-  for (const p of ['/api/scripts/{name}', '/api/mqtt/publish', '/api/login', '/api/entities/{id}/actions/{action}', '/api/events']) assert.ok(doc.body.data === undefined && (doc.body as any).paths[p], p);
+  for (const p of [
+    '/api/scripts/{name}',
+    '/api/mqtt/publish',
+    '/api/login',
+    '/api/entities/{id}/actions/{action}',
+    '/api/events',
+  ])
+    assert.ok(doc.body.data === undefined && (doc.body as any).paths[p], p);
   // the WebSocket stream (hidden by @fastify/websocket) is documented with its protocol
   assert.match((doc.body as any).paths['/api/events'].get.description, /"command": "subscribe"/);
   // POST /api/tokens documents its body
-  assert.deepEqual(Object.keys((doc.body as any).paths['/api/tokens'].post.requestBody.content['application/json'].schema.properties), ['label', 'scope', 'expires_in_days']);
+  assert.deepEqual(
+    Object.keys((doc.body as any).paths['/api/tokens'].post.requestBody.content['application/json'].schema.properties),
+    ['label', 'scope', 'expires_in_days'],
+  );
   assert.ok(!/\n\s*\n/.test(await fetch(`${api.base}/metrics`).then((r) => r.text())), 'no blank lines in /metrics');
   const page = await fetch(`${api.base}/api/docs/`);
   assert.equal(page.status, 200);

@@ -23,17 +23,26 @@ test('without users on loopback the API is open; from the first user on it needs
   // (fetch does not let a caller set Host, so plain http)
   const rebound = await new Promise<{ status: number; body: string }>((resolve, reject) => {
     const u = new URL(`${anon.base}/api/scripts`);
-    http.get({ host: u.hostname, port: u.port, path: u.pathname, headers: { host: `evil.example:${u.port}` } }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    }).on('error', reject);
+    http
+      .get({ host: u.hostname, port: u.port, path: u.pathname, headers: { host: `evil.example:${u.port}` } }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      })
+      .on('error', reject);
   });
   assert.equal(rebound.status, 403);
   assert.match(rebound.body, /BAD_HOST/);
   assert.equal((await anon.post('/api/users', { name: 'admin', password: 'correct horse', admin: true })).status, 201);
   await t.hub.users.add('bob', 'bob-password');
-  for (const path of ['/api/scripts', '/api/entities', '/api/mqtt/topics', '/api/users', '/metrics', '/api/docs/json']) {
+  for (const path of [
+    '/api/scripts',
+    '/api/entities',
+    '/api/mqtt/topics',
+    '/api/users',
+    '/metrics',
+    '/api/docs/json',
+  ]) {
     const r = await anon.get(path);
     assert.equal(r.status, 401, path);
   }
@@ -81,7 +90,11 @@ test('bearer tokens: shown once, stored hashed, revocable; another user cannot r
   assert.ok(!dbText.includes(token), 'the secret is not in the database');
   const viaToken = new ApiClient(bob.base, `Bearer ${token}`);
   assert.equal((await viaToken.get('/api/scripts')).status, 200);
-  assert.equal((await viaToken.post('/api/mqtt/publish', { topic: 'tok/en', payload: 'x' })).status, 200, 'no CSRF needed without a cookie');
+  assert.equal(
+    (await viaToken.post('/api/mqtt/publish', { topic: 'tok/en', payload: 'x' })).status,
+    200,
+    'no CSRF needed without a cookie',
+  );
   const [info] = (await bob.get('/api/tokens')).body.data;
   const admin = ApiClient.of(t);
   await admin.login('admin', 'correct horse');
@@ -95,11 +108,20 @@ test('only admins manage users; a removed user loses their sessions', async () =
   const bob = ApiClient.of(t);
   await bob.login('bob', 'bob-password');
   assert.equal((await bob.get('/api/users')).status, 403);
-  assert.equal((await bob.post('/api/users', { name: 'mallory', password: 'mallory-password', admin: true })).status, 403);
+  assert.equal(
+    (await bob.post('/api/users', { name: 'mallory', password: 'mallory-password', admin: true })).status,
+    403,
+  );
   const admin = ApiClient.of(t);
   await admin.login('admin', 'correct horse');
   const users = await admin.get('/api/users');
-  assert.deepEqual(users.body.data.map((u: any) => [u.name, u.admin]), [['admin', true], ['bob', false]]);
+  assert.deepEqual(
+    users.body.data.map((u: any) => [u.name, u.admin]),
+    [
+      ['admin', true],
+      ['bob', false],
+    ],
+  );
   assert.ok(!JSON.stringify(users.body).includes('scrypt'), 'no password hashes in replies');
   assert.equal((await admin.del('/api/users/bob')).status, 200);
   assert.equal((await bob.get('/api/scripts')).status, 401);

@@ -28,7 +28,11 @@ test('a JSON body nested 10 000 deep is a 400 on every route that takes JSON', a
   // nesting inside a string is not nesting
   const ok = await c.call('POST', '/api/mqtt/publish', JSON.stringify({ topic: 'a/b', payload: deep(10_000) }));
   assert.equal(ok.status, 200);
-  const nested = await c.call('POST', '/api/mqtt/publish', JSON.stringify({ topic: 'a/b', json: JSON.parse(deep(20)) }));
+  const nested = await c.call(
+    'POST',
+    '/api/mqtt/publish',
+    JSON.stringify({ topic: 'a/b', json: JSON.parse(deep(20)) }),
+  );
   assert.equal(nested.status, 200, 'ordinary nesting passes');
 });
 

@@ -8,12 +8,16 @@ import { ApiClient } from './client.js';
 
 let t: TestHub;
 before(async () => {
-  t = await startHub({ http: { enabled: true, port: 0 }, broker: { auth_failures: { per_user: 5, per_address: 100, window_s: 300 } } });
+  t = await startHub({
+    http: { enabled: true, port: 0 },
+    broker: { auth_failures: { per_user: 5, per_address: 100, window_s: 300 } },
+  });
   await t.hub.users.add('alice', 'right password', true);
 });
 after(async () => t.stop());
 
-const basic = (user: string, password: string) => new ApiClient(t.hub.api!.url, `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
+const basic = (user: string, password: string) =>
+  new ApiClient(t.hub.api!.url, `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
 
 test('HTTP Basic guesses are limited, and the lockout holds for MQTT logins of the same user too', async () => {
   const statuses: number[] = [];
@@ -26,9 +30,19 @@ test('HTTP Basic guesses are limited, and the lockout holds for MQTT logins of t
   assert.equal(login.status, 429, 'the login form shares the limit');
   const code = await new Promise<number>((resolve) => {
     const c = mqtt.connect(t.url, { username: 'alice', password: 'right password', reconnectPeriod: 0 });
-    c.on('connect', () => { c.end(true); resolve(0); });
-    c.on('error', (e: Error & { code?: number }) => { c.end(true); resolve(e.code ?? -1); });
+    c.on('connect', () => {
+      c.end(true);
+      resolve(0);
+    });
+    c.on('error', (e: Error & { code?: number }) => {
+      c.end(true);
+      resolve(e.code ?? -1);
+    });
   });
   assert.equal(code, 5, 'MQTT refuses alice from this address as well (CONNACK 5)');
-  assert.equal((await basic('bob', 'x').get('/api/scripts')).status, 401, 'another user from the address is not locked out');
+  assert.equal(
+    (await basic('bob', 'x').get('/api/scripts')).status,
+    401,
+    'another user from the address is not locked out',
+  );
 });

@@ -22,11 +22,17 @@ before(async () => {
 });
 after(async () => t.stop());
 
-interface Raw { status: number; type: string; body: string }
+interface Raw {
+  status: number;
+  type: string;
+  body: string;
+}
 function raw(method: string, path: string, host = `127.0.0.1:${port}`): Promise<Raw> {
   return new Promise((resolve, reject) => {
     const body = method === 'GET' || method === 'HEAD' ? undefined : '{}';
-    const headers = body ? { host, 'content-type': 'application/json', 'content-length': String(body.length) } : { host };
+    const headers = body
+      ? { host, 'content-type': 'application/json', 'content-length': String(body.length) }
+      : { host };
     const req = http.request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
@@ -65,7 +71,9 @@ function variants(path: string): string[] {
 test('every route of the API document, without credentials and in every spelling, is refused or not routed', async () => {
   const notRouted = await raw('GET', '/api/definitely-not-a-route');
   const uiPage = await raw('GET', '/definitely-not-a-page');
-  const isNotRouted = (r: Raw) => (r.status === 404 && /"NOT_FOUND"/.test(r.body) && /no route/.test(r.body)) || (r.status === uiPage.status && r.body === uiPage.body);
+  const isNotRouted = (r: Raw) =>
+    (r.status === 404 && /"NOT_FOUND"/.test(r.body) && /no route/.test(r.body)) ||
+    (r.status === uiPage.status && r.body === uiPage.body);
   const open = new Set(['GET /healthz', 'POST /api/login', 'GET /api/session']);
   let calls = 0;
   const reached: string[] = [];
@@ -80,7 +88,8 @@ test('every route of the API document, without credentials and in every spelling
         for (const v of variants(path)) {
           calls++;
           const r = await raw(method, v, host);
-          if (r.status !== 401 && r.status !== 403 && !isNotRouted(r)) reached.push(`${method} ${v} (Host ${host}) -> ${r.status} ${r.body.slice(0, 120)}`);
+          if (r.status !== 401 && r.status !== 403 && !isNotRouted(r))
+            reached.push(`${method} ${v} (Host ${host}) -> ${r.status} ${r.body.slice(0, 120)}`);
         }
       }
     }
@@ -107,7 +116,12 @@ test('the WebSocket of live events is refused without credentials in any spellin
 test('an encoded path with valid credentials still works (the fix refuses nothing that is allowed)', async () => {
   const basic = `Basic ${Buffer.from('admin:correct horse').toString('base64')}`;
   const r = await new Promise<number>((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/%61pi/scripts', headers: { authorization: basic } }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path: '/%61pi/scripts', headers: { authorization: basic } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      })
+      .on('error', reject);
   });
   assert.equal(r, 200);
 });

@@ -52,7 +52,10 @@ before(async () => {
   writeFileSync(file(), BASE);
   h = await startHub({}, dir);
 });
-after(async () => { await h.stop(); removeDir(dir); });
+after(async () => {
+  await h.stop();
+  removeDir(dir);
+});
 
 async function reload(text: string): Promise<string | undefined> {
   writeFileSync(file(), text);
@@ -77,12 +80,25 @@ test('an MQTT-triggered automation publishes within its run; JSON match and scri
   await c.publishAsync('zigbee2mqtt/garage_motion/occupancy', '{"occupancy":true}', { qos: 1 });
   await c.publishAsync('zigbee2mqtt/hall_motion/occupancy', '{"occupancy":true}', { qos: 1 });
   await got.next(1); // queued: the runs of the earlier messages finished (and published, or not) before this one
-  assert.deepEqual(got.messages.map((m) => m.payload.toString()), ['{"state":"ON"}']);
+  assert.deepEqual(
+    got.messages.map((m) => m.payload.toString()),
+    ['{"state":"ON"}'],
+  );
   const runs = h.hub.automations.runs('motion_light');
-  assert.deepEqual(runs.map((r) => r.status).sort(), ['ok', 'skipped'], 'the garage run was skipped by its condition; the occupancy:false message never triggered');
+  assert.deepEqual(
+    runs.map((r) => r.status).sort(),
+    ['ok', 'skipped'],
+    'the garage run was skipped by its condition; the occupancy:false message never triggered',
+  );
   const ok = runs.find((r) => r.status === 'ok')!;
   assert.equal(ok.trigger.topic, 'zigbee2mqtt/hall_motion/occupancy');
-  assert.deepEqual(ok.steps.map((s) => [s.kind, s.type, s.result]), [['condition', 'script', 'true'], ['action', 'publish', 'ok']]);
+  assert.deepEqual(
+    ok.steps.map((s) => [s.kind, s.type, s.result]),
+    [
+      ['condition', 'script', 'true'],
+      ['action', 'publish', 'ok'],
+    ],
+  );
   c.end();
 });
 
@@ -101,7 +117,10 @@ test('a system started trigger ran when the hub started', async () => {
 });
 
 test('a cron trigger fires on its schedule (every second)', async () => {
-  assert.equal(await reload(BASE + `
+  assert.equal(
+    await reload(
+      BASE +
+        `
 - id: every_second
   triggers:
     - type: time
@@ -110,14 +129,24 @@ test('a cron trigger fires on its schedule (every second)', async () => {
   actions:
     - type: publish
       topic: cron/tick
-`), undefined);
-  await waitFor(() => h.hub.automations.runs('every_second').filter((r) => r.status === 'ok').length >= 2, 5000, 'two ticks');
+`,
+    ),
+    undefined,
+  );
+  await waitFor(
+    () => h.hub.automations.runs('every_second').filter((r) => r.status === 'ok').length >= 2,
+    5000,
+    'two ticks',
+  );
 });
 
 test('a state trigger with for: fires only when the state holds long enough', async () => {
   h.hub.registry.upsert({ id: 'binary_sensor.door' });
   h.hub.registry.setState('binary_sensor.door', 'closed');
-  assert.equal(await reload(BASE + `
+  assert.equal(
+    await reload(
+      BASE +
+        `
 - id: door_open_long
   triggers:
     - type: state
@@ -127,7 +156,10 @@ test('a state trigger with for: fires only when the state holds long enough', as
   actions:
     - type: publish
       topic: door/alarm
-`), undefined);
+`,
+    ),
+    undefined,
+  );
   // time passing is what `for:` is about: 100 ms open (of 300), then closed past the 300
   h.hub.registry.setState('binary_sensor.door', 'open');
   await sleep(100);
@@ -136,7 +168,10 @@ test('a state trigger with for: fires only when the state holds long enough', as
   assert.equal(h.hub.automations.runs('door_open_long').length, 0);
   h.hub.registry.setState('binary_sensor.door', 'open');
   await waitFor(() => h.hub.automations.runs('door_open_long').length === 1, 2000);
-  assert.match(h.hub.automations.runs('door_open_long')[0]!.trigger.description, /binary_sensor\.door changed from "closed" to "open" and stayed for 300 ms/);
+  assert.match(
+    h.hub.automations.runs('door_open_long')[0]!.trigger.description,
+    /binary_sensor\.door changed from "closed" to "open" and stayed for 300 ms/,
+  );
 });
 
 const modeAutomation = (mode: string, extra = '') => `
@@ -159,17 +194,34 @@ async function fireMode(mode: string, payloads: string[]): Promise<string[]> {
   const before = new Set(h.hub.automations.runs(`mode_${mode}`, 100).map((r) => r.id));
   for (const p of payloads) await c.publishAsync(`mode/${mode}`, p, { qos: 1 });
   // every trigger has its run (finished, dropped or cancelled), and each finished run's publish is in
-  await waitFor(() => {
-    const runs = h.hub.automations.runs(`mode_${mode}`, 100).filter((r) => !before.has(r.id));
-    return runs.length === payloads.length && runs.every((r) => r.status !== 'running') && got.messages.length === runs.filter((r) => r.status === 'ok').length;
-  }, 5000, `the ${mode} runs to finish`);
+  await waitFor(
+    () => {
+      const runs = h.hub.automations.runs(`mode_${mode}`, 100).filter((r) => !before.has(r.id));
+      return (
+        runs.length === payloads.length &&
+        runs.every((r) => r.status !== 'running') &&
+        got.messages.length === runs.filter((r) => r.status === 'ok').length
+      );
+    },
+    5000,
+    `the ${mode} runs to finish`,
+  );
   c.end();
   return got.messages.map((m) => m.payload.toString());
 }
 
 test('modes: single drops a trigger while running; queued runs them in order; restart keeps the last; parallel runs them together', async () => {
   // (reload resolves once every trigger's subscription is acknowledged)
-  assert.equal(await reload(BASE + modeAutomation('single') + modeAutomation('queued', '\n  max: 5') + modeAutomation('restart') + modeAutomation('parallel', '\n  max: 2')), undefined);
+  assert.equal(
+    await reload(
+      BASE +
+        modeAutomation('single') +
+        modeAutomation('queued', '\n  max: 5') +
+        modeAutomation('restart') +
+        modeAutomation('parallel', '\n  max: 2'),
+    ),
+    undefined,
+  );
   assert.deepEqual(await fireMode('single', ['1', '2', '3']), ['1']);
   assert.ok(h.hub.automations.runs('mode_single').filter((r) => r.status === 'dropped').length === 2);
   assert.deepEqual(await fireMode('queued', ['1', '2', '3']), ['1', '2', '3']);
@@ -180,7 +232,9 @@ test('modes: single drops a trigger while running; queued runs them in order; re
 });
 
 test('a failing action is recorded in the trace with its line in automations.yaml, and other automations go on', async () => {
-  const text = BASE + `
+  const text =
+    BASE +
+    `
 - id: broken
   triggers:
     - type: mqtt
@@ -201,7 +255,10 @@ test('a failing action is recorded in the trace with its line in automations.yam
   const run = h.hub.automations.runs('broken')[0]!;
   assert.equal(run.steps.length, 1);
   assert.equal(run.steps[0]!.result, 'error');
-  assert.match(run.steps[0]!.error!, new RegExp(`automations\\.yaml:${line}:\\d+: TypeError: cannot read property 'explode' of null`));
+  assert.match(
+    run.steps[0]!.error!,
+    new RegExp(`automations\\.yaml:${line}:\\d+: TypeError: cannot read property 'explode' of null`),
+  );
   // another automation still works
   const got = collect(c);
   await c.subscribeAsync('scripted/out', { qos: 1 });
@@ -211,8 +268,13 @@ test('a failing action is recorded in the trace with its line in automations.yam
 });
 
 test('an invalid file or unknown trigger type: a located error, nothing half-loaded, running automations keep running', async () => {
-  const before = h.hub.automations.list().map((a) => a.id).sort();
-  const bad = BASE + `
+  const before = h.hub.automations
+    .list()
+    .map((a) => a.id)
+    .sort();
+  const bad =
+    BASE +
+    `
 - id: typo
   triggers:
     - type: mqtt
@@ -224,13 +286,37 @@ test('an invalid file or unknown trigger type: a located error, nothing half-loa
 `;
   const err = await reload(bad);
   const line = bad.split('\n').findIndex((l) => l.includes('type: sunrise')) + 1;
-  assert.match(err!, new RegExp(`automations\\.yaml:${line}:7: 3\\.triggers\\.1\\.type: .*'mqtt' \\| 'time' \\| 'interval' \\| 'state' \\| 'system'`));
-  assert.deepEqual(h.hub.automations.list().map((a) => a.id).sort(), before, 'nothing changed');
-  const err2 = await reload(BASE + `\n- id: bad_key\n  triggers:\n    - type: mqtt\n      topik: a\n  actions:\n    - type: delay\n      for: 1s\n`);
+  assert.match(
+    err!,
+    new RegExp(
+      `automations\\.yaml:${line}:7: 3\\.triggers\\.1\\.type: .*'mqtt' \\| 'time' \\| 'interval' \\| 'state' \\| 'system'`,
+    ),
+  );
+  assert.deepEqual(
+    h.hub.automations
+      .list()
+      .map((a) => a.id)
+      .sort(),
+    before,
+    'nothing changed',
+  );
+  const err2 = await reload(
+    BASE +
+      `\n- id: bad_key\n  triggers:\n    - type: mqtt\n      topik: a\n  actions:\n    - type: delay\n      for: 1s\n`,
+  );
   assert.match(err2!, /unknown key "3\.triggers\.0\.topik" \(did you mean "topic"\?\)/);
-  const err3 = await reload(BASE + `\n- id: bad_cron\n  triggers:\n    - type: time\n      cron: "61 * * * *"\n  actions:\n    - type: delay\n      for: 1s\n`);
-  assert.match(err3!, /automations\.yaml:\d+:\d+: bad_cron\.triggers\[0\]\.cron: "61 \* \* \* \*" is not a valid schedule/);
-  const err4 = await reload(BASE + `\n- id: bad_script\n  triggers:\n    - type: mqtt\n      topic: q\n  actions:\n    - type: script\n      code: "Mqtt.publish('a', 'b'"\n`);
+  const err3 = await reload(
+    BASE +
+      `\n- id: bad_cron\n  triggers:\n    - type: time\n      cron: "61 * * * *"\n  actions:\n    - type: delay\n      for: 1s\n`,
+  );
+  assert.match(
+    err3!,
+    /automations\.yaml:\d+:\d+: bad_cron\.triggers\[0\]\.cron: "61 \* \* \* \*" is not a valid schedule/,
+  );
+  const err4 = await reload(
+    BASE +
+      `\n- id: bad_script\n  triggers:\n    - type: mqtt\n      topic: q\n  actions:\n    - type: script\n      code: "Mqtt.publish('a', 'b'"\n`,
+  );
   assert.match(err4!, /automations\.yaml:\d+:\d+: bad_script\.actions\[0\]: SyntaxError/);
   // the running ones still run
   const c = await connect(h.url);
@@ -259,7 +345,11 @@ test('reload while running: an unchanged automation keeps its run in progress; a
   const got = collect(c);
   await c.subscribeAsync('slow/done', { qos: 1 });
   await c.publishAsync('slow/in', 'x', { qos: 1 });
-  await waitFor(() => h.hub.automations.runs('slow', 5).some((r) => r.status === 'running'), 5000, 'the slow run to be under way');
+  await waitFor(
+    () => h.hub.automations.runs('slow', 5).some((r) => r.status === 'running'),
+    5000,
+    'the slow run to be under way',
+  );
   assert.equal(await reload(BASE.replace('hall/light/set', 'hall/light/set2') + slow), undefined); // motion_light changed, slow not
   await got.next(1, 2000);
   // (the run ends when its publish is acknowledged, which the broker does once it has delivered)
@@ -269,7 +359,11 @@ test('reload while running: an unchanged automation keeps its run in progress; a
 });
 
 test('watching the file: saving automations.yaml reloads it', async () => {
-  writeFileSync(file(), BASE + `\n- id: from_watch\n  triggers:\n    - type: interval\n      every: 50ms\n  actions:\n    - type: delay\n      for: 1ms\n`);
+  writeFileSync(
+    file(),
+    BASE +
+      `\n- id: from_watch\n  triggers:\n    - type: interval\n      every: 50ms\n  actions:\n    - type: delay\n      for: 1ms\n`,
+  );
   await waitFor(() => h.hub.automations.list().some((a) => a.id === 'from_watch'), 5000, 'the watcher to reload');
   await waitFor(() => h.hub.automations.runs('from_watch').length >= 2);
 });
@@ -278,14 +372,19 @@ test('smart-home automations lists them with their last run', async () => {
   await h.hub.automations.setEnabled('from_watch', false);
   const r = await runCli(['automations', '--data', dir, '--runs', 'motion_light']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^motion_light \(Hall light on motion\) {2}enabled {2}queued {2}triggers: mqtt {2}last run \S+ /m);
+  assert.match(
+    r.stdout,
+    /^motion_light \(Hall light on motion\) {2}enabled {2}queued {2}triggers: mqtt {2}last run \S+ /m,
+  );
   assert.match(r.stdout, /^from_watch {2}disabled/m);
   assert.match(r.stdout, /condition\[0\] script: (true|false)/);
 });
 
 test('a system stopping automation gets to run while the hub stops: its retained publish is there after a restart', async () => {
   const d = tempDir();
-  writeFileSync(path.join(d, 'automations.yaml'), `
+  writeFileSync(
+    path.join(d, 'automations.yaml'),
+    `
 - id: goodbye
   triggers:
     - type: system
@@ -298,7 +397,8 @@ test('a system stopping automation gets to run while the hub stops: its retained
       payload: offline
       retain: true
       qos: 1
-`);
+`,
+  );
   const first = await startHub({}, d);
   await first.stop();
   const second = await startHub({}, d);

@@ -20,30 +20,72 @@ pattern read users/%u/#
 let h: TestHub;
 const warnings: string[] = [];
 before(async () => {
-  h = await startHubWithUsers([{ name: 'alice', password: 'alice-secret-1', admin: true }, { name: 'eve', password: 'eve-secret-12' }, { name: 'reader', password: 'reader-secret-1' }], { broker: { acl: ACL, auth_failures: { per_user: 3, per_address: 6, window_s: 1.5 } }, http: { enabled: true, port: 0 } });
+  h = await startHubWithUsers(
+    [
+      { name: 'alice', password: 'alice-secret-1', admin: true },
+      { name: 'eve', password: 'eve-secret-12' },
+      { name: 'reader', password: 'reader-secret-1' },
+    ],
+    {
+      broker: { acl: ACL, auth_failures: { per_user: 3, per_address: 6, window_s: 1.5 } },
+      http: { enabled: true, port: 0 },
+    },
+  );
   // the broker's log, to check what it says about refused logins
-  const log = (h.hub as unknown as { broker: { ctx: { log: { warn: (o: unknown, m: string) => void } } } }).broker.ctx.log;
+  const log = (h.hub as unknown as { broker: { ctx: { log: { warn: (o: unknown, m: string) => void } } } }).broker.ctx
+    .log;
   const warn = log.warn.bind(log);
-  log.warn = (o: unknown, m: string) => { warnings.push(`${JSON.stringify(o)} ${m}`); warn(o, m); };
+  log.warn = (o: unknown, m: string) => {
+    warnings.push(`${JSON.stringify(o)} ${m}`);
+    warn(o, m);
+  };
   h.hub.authLimiter.now = () => Date.now() + skew;
 });
-after(async () => { await h.stop(); removeDir(h.dir); });
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
 // the lockout windows pass on the limiter's clock, moved forward instead of waited out
 let skew = 0;
-const later = (ms: number) => { skew += ms; };
+const later = (ms: number) => {
+  skew += ms;
+};
 
 const refusal = (url: string, username: string, password: string) =>
-  connect(url, { username, password }).then((c) => { c.end(); return 'accepted'; }, (e: Error) => e.message);
+  connect(url, { username, password }).then(
+    (c) => {
+      c.end();
+      return 'accepted';
+    },
+    (e: Error) => e.message,
+  );
 
 test('password guessing: each failure is logged; after per_user failures even the right password is refused until the window passes', async () => {
   for (let i = 0; i < 3; i++) assert.match(await refusal(h.url, 'eve', `guess-${i}`), /Bad username or password/);
-  assert.match(await refusal(h.url, 'eve', 'eve-secret-12'), /Not authorized/, 'locked: the right password does not help');
-  assert.equal(await refusal(h.url, 'alice', 'alice-secret-1'), 'accepted', 'another user from the same address is not locked out');
+  assert.match(
+    await refusal(h.url, 'eve', 'eve-secret-12'),
+    /Not authorized/,
+    'locked: the right password does not help',
+  );
+  assert.equal(
+    await refusal(h.url, 'alice', 'alice-secret-1'),
+    'accepted',
+    'another user from the same address is not locked out',
+  );
   const logged = warnings.filter((w) => w.includes('"username":"eve"'));
-  assert.equal(logged.filter((w) => /bad user name or password/.test(w)).length, 3, 'every failure is logged with the user name');
-  assert.ok(logged.some((w) => /refused without checking the password: 3 failed logins for "eve" from 127\.0\.0\.1/.test(w)));
-  assert.ok(warnings.every((w) => !w.includes('guess-') && !w.includes('eve-secret')), 'passwords are never logged');
+  assert.equal(
+    logged.filter((w) => /bad user name or password/.test(w)).length,
+    3,
+    'every failure is logged with the user name',
+  );
+  assert.ok(
+    logged.some((w) => /refused without checking the password: 3 failed logins for "eve" from 127\.0\.0\.1/.test(w)),
+  );
+  assert.ok(
+    warnings.every((w) => !w.includes('guess-') && !w.includes('eve-secret')),
+    'passwords are never logged',
+  );
   later(1600);
   assert.equal(await refusal(h.url, 'eve', 'eve-secret-12'), 'accepted', 'the lockout ends with its window');
 });
@@ -62,7 +104,11 @@ test('%c cannot be widened by a client id with wildcards or levels', async () =>
   await victim.subscribeAsync('devices/lamp/#', { qos: 1 });
   for (const clientId of ['#', '+', 'lamp/#', 'x/../lamp', 'lamp/+']) {
     const c = await connect(h.url, { username: 'eve', password: 'eve-secret-12', clientId });
-    assert.deepEqual(await subscribeCodes(c, ['devices/lamp/#', 'devices/+/state', 'devices/#'], 1), [128, 128, 128], `client id ${clientId}`);
+    assert.deepEqual(
+      await subscribeCodes(c, ['devices/lamp/#', 'devices/+/state', 'devices/#'], 1),
+      [128, 128, 128],
+      `client id ${clientId}`,
+    );
     const closed = new Promise<void>((r) => c.once('close', () => r()));
     c.publish('devices/lamp/set', 'hijack', { qos: 1 });
     await closed; // a denied publish closes the connection ([MQTT-3.3.5-2])
@@ -70,7 +116,11 @@ test('%c cannot be widened by a client id with wildcards or levels', async () =>
   // the device's own message, after every attempt: once it is here, a hijack would have been too
   await victim.publishAsync('devices/lamp/state', 'sentinel', { qos: 1 });
   await got.next(1);
-  assert.deepEqual(got.messages.map((m) => `${m.topic} ${m.payload}`), ['devices/lamp/state sentinel'], 'nothing reached the real device');
+  assert.deepEqual(
+    got.messages.map((m) => `${m.topic} ${m.payload}`),
+    ['devices/lamp/state sentinel'],
+    'nothing reached the real device',
+  );
   victim.end();
 });
 
@@ -79,7 +129,8 @@ test('%u: a user reads only its own users/<name>/ tree; a wide filter sees only 
   await alice.publishAsync('home/x', 'ignored', { qos: 1 });
   const eve = await connect(h.url, { username: 'eve', password: 'eve-secret-12' });
   assert.deepEqual(await subscribeCodes(eve, ['users/eve/#', 'users/alice/#', 'users/+/inbox'], 1), [1, 128, 128]);
-  eve.end(); alice.end();
+  eve.end();
+  alice.end();
 });
 
 test('$SYS: a client publish there is dropped (acknowledged, not delivered), and a # subscription does not reveal it', async () => {
@@ -88,22 +139,31 @@ test('$SYS: a client publish there is dropped (acknowledged, not delivered), and
   const eve = await connect(h.url, { username: 'eve', password: 'eve-secret-12' });
   assert.deepEqual(await subscribeCodes(eve, ['$SYS/#'], 0), [128], 'no ACL rule gives eve $SYS');
   assert.ok(alice.connected, 'the publisher stays connected (test/broker/dollar-topics.test.ts: nobody gets the fake)');
-  eve.end(); alice.end();
+  eve.end();
+  alice.end();
 });
 
 test('read ACL per message: `topic read home/#` with `topic deny home/secret` gets home/# but never home/secret', async () => {
   const reader = await connect(h.url, { username: 'reader', password: 'reader-secret-1' });
   const got = collect(reader);
-  assert.deepEqual(await subscribeCodes(reader, ['home/#'], 1), [1], 'the wide subscription is granted (Mosquitto does the same)');
+  assert.deepEqual(
+    await subscribeCodes(reader, ['home/#'], 1),
+    [1],
+    'the wide subscription is granted (Mosquitto does the same)',
+  );
   const alice = await connect(h.url, { username: 'alice', password: 'alice-secret-1' });
   await alice.publishAsync('home/secret', 'pin 1234', { qos: 1 });
   await alice.publishAsync('home/open', 'hello', { qos: 1 });
   await got.next(1);
-  assert.deepEqual(got.messages.map((m) => `${m.topic} ${m.payload}`), ['home/open hello']);
-  reader.end(); alice.end();
+  assert.deepEqual(
+    got.messages.map((m) => `${m.topic} ${m.payload}`),
+    ['home/open hello'],
+  );
+  reader.end();
+  alice.end();
 });
 
-test('the API: every documented route needs a session or token; a non-admin cannot manage users or revoke others\' tokens', async () => {
+test("the API: every documented route needs a session or token; a non-admin cannot manage users or revoke others' tokens", async () => {
   const admin = ApiClient.of(h);
   assert.equal((await admin.login('alice', 'alice-secret-1')).status, 200);
   const doc = (await admin.get('/api/docs/json')).body as unknown as { paths: Record<string, Record<string, unknown>> };
@@ -128,9 +188,13 @@ test('the API: every documented route needs a session or token; a non-admin cann
   assert.equal((await eve.del('/api/users/alice')).status, 403);
   assert.equal((await admin.post('/api/tokens', { label: 'alice-cli' })).status, 200);
   const [aliceToken] = (await admin.get('/api/tokens')).body.data as { id: string; label: string }[];
-  assert.equal((await eve.del(`/api/tokens/${aliceToken!.id}`)).status, 404, 'another user\'s token is not found for eve');
-  assert.equal((await admin.get('/api/tokens')).body.data.length, 1, 'alice\'s token is still there');
-  assert.deepEqual((await eve.get('/api/tokens')).body.data, [], 'eve does not see alice\'s tokens');
+  assert.equal(
+    (await eve.del(`/api/tokens/${aliceToken!.id}`)).status,
+    404,
+    "another user's token is not found for eve",
+  );
+  assert.equal((await admin.get('/api/tokens')).body.data.length, 1, "alice's token is still there");
+  assert.deepEqual((await eve.get('/api/tokens')).body.data, [], "eve does not see alice's tokens");
   // a forged cookie or a guessed bearer token is refused
   assert.equal((await new ApiClient(anon.base, 'Bearer sh_0000000000000000').get('/api/scripts')).status, 401);
   const forged = ApiClient.of(h);

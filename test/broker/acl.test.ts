@@ -17,7 +17,10 @@ test('topic matching follows MQTT wildcards, including # matching the parent lev
 });
 
 test('rules before any user line apply to anonymous clients; patterns to everyone', () => {
-  const acl = Acl.parse('topic read public/#\nuser u1\ntopic write u1/out\npattern read devices/%u/#\npattern readwrite clients/%c', 'acl');
+  const acl = Acl.parse(
+    'topic read public/#\nuser u1\ntopic write u1/out\npattern read devices/%u/#\npattern readwrite clients/%c',
+    'acl',
+  );
   assert.ok(acl.allowed(undefined, 'c', 'public/x', 'read'));
   assert.ok(!acl.allowed(undefined, 'c', 'public/x', 'write'));
   assert.ok(!acl.allowed('u1', 'c', 'public/x', 'read'), 'user rules replace anonymous ones');
@@ -42,6 +45,9 @@ test('deny rules win', () => {
 });
 
 test('a bad ACL line names the file and line', () => {
-  assert.throws(() => Acl.parse('user a\ntopic readwrite a/#/b', 'acl.conf'), (e: unknown) => e instanceof AclError && /acl\.conf:2: .*"#" must be a whole last level/.test(e.message));
+  assert.throws(
+    () => Acl.parse('user a\ntopic readwrite a/#/b', 'acl.conf'),
+    (e: unknown) => e instanceof AclError && /acl\.conf:2: .*"#" must be a whole last level/.test(e.message),
+  );
   assert.throws(() => Acl.parse('\n\nallow everything', 'acl.conf'), /acl\.conf:3: unknown keyword "allow"/);
 });

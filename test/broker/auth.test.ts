@@ -16,12 +16,24 @@ pattern readwrite devices/%u/#
 
 let h: TestHub;
 before(async () => {
-  h = await startHubWithUsers([{ name: 'alice', password: 'alice-secret-1' }, { name: 'bob', password: 'bob-secret-12' }], { broker: { acl: ACL } });
+  h = await startHubWithUsers(
+    [
+      { name: 'alice', password: 'alice-secret-1' },
+      { name: 'bob', password: 'bob-secret-12' },
+    ],
+    { broker: { acl: ACL } },
+  );
 });
-after(async () => { await h.stop(); removeDir(h.dir); });
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
 test('passwords are stored as scrypt hashes, never in clear', () => {
-  const rows = h.hub.db.prepare('SELECT name, password_hash FROM users').all() as { name: string; password_hash: string }[];
+  const rows = h.hub.db.prepare('SELECT name, password_hash FROM users').all() as {
+    name: string;
+    password_hash: string;
+  }[];
   assert.equal(rows.length, 2);
   for (const r of rows) {
     assert.match(r.password_hash, /^scrypt\$/);
@@ -48,7 +60,7 @@ test('anonymous clients are refused once users exist', async () => {
   await assert.rejects(connect(h.url), /Not authorized/i);
 });
 
-test('ACL: a subscribe outside the user\'s rules gets return code 0x80', async () => {
+test("ACL: a subscribe outside the user's rules gets return code 0x80", async () => {
   const c = await connect(h.url, { username: 'alice', password: 'alice-secret-1' });
   assert.deepEqual(await subscribeCodes(c, ['home/#', 'secret/#', 'status/x']), [0, 128, 0]);
   c.end();
@@ -67,8 +79,13 @@ test('ACL: a denied publish is not delivered (the publisher is disconnected) and
   const carol = await connect(h.url, { username: 'alice', password: 'alice-secret-1' });
   await carol.publishAsync('status/real', 'arrives', { qos: 1 });
   await got.next(1); // published after the denied one: that one would have come first
-  assert.deepEqual(got.messages.map((m) => m.payload.toString()), ['arrives']);
-  alice.end(); carol.end(); bob.end(true);
+  assert.deepEqual(
+    got.messages.map((m) => m.payload.toString()),
+    ['arrives'],
+  );
+  alice.end();
+  carol.end();
+  bob.end(true);
 });
 
 test('ACL: read access is checked per message, so a wide subscription sees only readable topics', async () => {
@@ -76,12 +93,16 @@ test('ACL: read access is checked per message, so a wide subscription sees only 
   const got = collect(bob);
   // bob may read devices/bob/#; a subscription to devices/+/state is narrower than no rule, so it is refused...
   const granted = await bob.subscribeAsync(['devices/bob/#']);
-  assert.deepEqual(granted.map((g) => g.qos), [0]);
+  assert.deepEqual(
+    granted.map((g) => g.qos),
+    [0],
+  );
   const alice = await connect(h.url, { username: 'alice', password: 'alice-secret-1' });
   await bob.publishAsync('devices/bob/state', 'mine', { qos: 1 });
   await got.next(1);
   assert.equal(got.messages[0]!.payload.toString(), 'mine');
-  alice.end(); bob.end();
+  alice.end();
+  bob.end();
 });
 
 test('ACL: %u in a pattern cannot be widened by a user name with wildcards', async () => {
@@ -108,5 +129,6 @@ test('ACL: a client may write only where a rule allows it (write-only rule)', as
   assert.equal(got.messages[0]!.payload.toString(), 'go');
   // ...but bob cannot read it back: write-only
   assert.deepEqual(await subscribeCodes(bob, ['home/bob/cmd']), [128]);
-  alice.end(); bob.end();
+  alice.end();
+  bob.end();
 });

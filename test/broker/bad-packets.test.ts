@@ -6,13 +6,25 @@ import { startHub, connect, portOf, removeDir, roundTrip, waitFor, type TestHub 
 import { RawClient } from '../raw-client.js';
 
 let h: TestHub;
-before(async () => { h = await startHub({ broker: { connect_timeout_ms: 300, max_packet_size: 4096, max_connections: 50 } }); });
-after(async () => { await h.stop(); removeDir(h.dir); });
+before(async () => {
+  h = await startHub({ broker: { connect_timeout_ms: 300, max_packet_size: 4096, max_connections: 50 } });
+});
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
 const raw = () => RawClient.open(portOf(h.url));
 const stillServes = () => roundTrip(h.url);
 
-const connectPacket = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'raw', keepalive: 0 } as mqttPacket.IConnectPacket);
+const connectPacket = mqttPacket.generate({
+  cmd: 'connect',
+  protocolId: 'MQTT',
+  protocolVersion: 4,
+  clean: true,
+  clientId: 'raw',
+  keepalive: 0,
+} as mqttPacket.IConnectPacket);
 
 test('random bytes: the client is dropped, others are served', async () => {
   const s = await raw();
@@ -64,7 +76,11 @@ test('a CONNECT flood beyond max_connections is refused and the broker keeps ser
   const sockets = await Promise.all(Array.from({ length: 80 }, () => raw()));
   for (const s of sockets) s.sendBytes(connectPacket.subarray(0, 4));
   // at most max_connections stay open (the rest are refused at once)
-  await waitFor(() => sockets.filter((s) => !s.closed).length <= 50, 3000, `at most 50 open (${sockets.filter((s) => !s.closed).length})`);
+  await waitFor(
+    () => sockets.filter((s) => !s.closed).length <= 50,
+    3000,
+    `at most 50 open (${sockets.filter((s) => !s.closed).length})`,
+  );
   for (const s of sockets) s.drop();
   await stillServes();
 });
@@ -72,11 +88,23 @@ test('a CONNECT flood beyond max_connections is refused and the broker keeps ser
 test('mutated valid packets never crash the broker', async () => {
   const packets: Buffer[] = [
     connectPacket,
-    mqttPacket.generate({ cmd: 'publish', topic: 'fuzz/t', payload: Buffer.from('hello'), qos: 1, messageId: 7, retain: false, dup: false } as mqttPacket.IPublishPacket),
-    mqttPacket.generate({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'fuzz/#', qos: 1 }] } as mqttPacket.ISubscribePacket),
+    mqttPacket.generate({
+      cmd: 'publish',
+      topic: 'fuzz/t',
+      payload: Buffer.from('hello'),
+      qos: 1,
+      messageId: 7,
+      retain: false,
+      dup: false,
+    } as mqttPacket.IPublishPacket),
+    mqttPacket.generate({
+      cmd: 'subscribe',
+      messageId: 3,
+      subscriptions: [{ topic: 'fuzz/#', qos: 1 }],
+    } as mqttPacket.ISubscribePacket),
   ];
   let seed = 42;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   for (let i = 0; i < 300; i++) {
     const s = await raw();
     const stream = Buffer.concat(packets.map((p) => Buffer.from(p)));

@@ -7,24 +7,37 @@ import { startHubWithUsers, connect, collect, removeDir, roundTrip, type TestHub
 
 let h: TestHub;
 before(async () => {
-  h = await startHubWithUsers([{ name: 'alice', password: 'alice-password' }, { name: 'bob', password: 'bob-password' }]);
+  h = await startHubWithUsers([
+    { name: 'alice', password: 'alice-password' },
+    { name: 'bob', password: 'bob-password' },
+  ]);
 });
-after(async () => { await h.stop(); removeDir(h.dir); });
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
-const as = (user: string, clientId: string, clean = false) => connect(h.url, { username: user, password: `${user}-password`, clientId, clean, reconnectPeriod: 0 });
-const refusedCode = (p: Promise<unknown>) => p.then(() => 0, (e: Error & { code?: number }) => e.code ?? -1);
+const as = (user: string, clientId: string, clean = false) =>
+  connect(h.url, { username: user, password: `${user}-password`, clientId, clean, reconnectPeriod: 0 });
+const refusedCode = (p: Promise<unknown>) =>
+  p.then(
+    () => 0,
+    (e: Error & { code?: number }) => e.code ?? -1,
+  );
 
 test("another user cannot take over a connected client's id", async () => {
   const alice = await as('alice', 'kitchen-tablet', true);
   let closed = false;
-  alice.on('close', () => { closed = true; });
+  alice.on('close', () => {
+    closed = true;
+  });
   assert.equal(await refusedCode(as('bob', 'kitchen-tablet', true)), 2);
   await alice.publishAsync('alice/still-here', 'yes', { qos: 1 }); // answered: still connected
   assert.equal(closed, false);
   alice.end(true);
 });
 
-test("another user cannot resume a persistent session and read its queued messages; the owner can", async () => {
+test('another user cannot resume a persistent session and read its queued messages; the owner can', async () => {
   const alice = await as('alice', 'alice-phone');
   await alice.subscribeAsync('inbox/alice', { qos: 1 });
   await new Promise<void>((r) => alice.end(false, {}, () => r()));
@@ -33,7 +46,11 @@ test("another user cannot resume a persistent session and read its queued messag
   sender.end(true);
   assert.equal(await refusedCode(as('bob', 'alice-phone')), 2, 'persistent session');
   assert.equal(await refusedCode(as('bob', 'alice-phone', true)), 2, 'a clean session would wipe it');
-  const back = await connect(h.url, { username: 'alice', password: 'alice-password', clientId: 'alice-phone', clean: false, reconnectPeriod: 0 }, (c) => collect(c));
+  const back = await connect(
+    h.url,
+    { username: 'alice', password: 'alice-password', clientId: 'alice-phone', clean: false, reconnectPeriod: 0 },
+    (c) => collect(c),
+  );
   const got = collect(back);
   const [m] = await got.next(1);
   assert.equal(m!.payload.toString(), 'for alice only');

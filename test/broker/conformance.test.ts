@@ -3,7 +3,18 @@
 // (test/raw-client.ts) where mqtt.js would hide or repair what is being checked.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, collect, portOf, removeDir, roundTrip, sleep, subscribeCodes, waitFor, type TestHub } from '../helpers.js';
+import {
+  startHub,
+  connect,
+  collect,
+  portOf,
+  removeDir,
+  roundTrip,
+  sleep,
+  subscribeCodes,
+  waitFor,
+  type TestHub,
+} from '../helpers.js';
 import mqttPacket from 'mqtt-packet';
 import { RawClient } from '../raw-client.js';
 
@@ -13,7 +24,10 @@ before(async () => {
   h = await startHub({ broker: { connect_timeout_ms: 500 } });
   port = portOf(h.url);
 });
-after(async () => { await h.stop(); removeDir(h.dir); });
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
 const raw = (c: Partial<Parameters<typeof RawClient.connected>[1]> = {}) => RawClient.connected(port, c);
 let ids = 0;
@@ -22,16 +36,25 @@ const uid = (name: string) => `${name}-${++ids}`;
 const stillServes = () => roundTrip(h.url);
 
 /** The broker has let go of client `id` (its disconnect or drop is fully processed). */
-const gone = (id: string) => waitFor(() => !h.hub.broker!.clients().some((c) => c.id === id), 5000, `client ${id} gone`);
+const gone = (id: string) =>
+  waitFor(() => !h.hub.broker!.clients().some((c) => c.id === id), 5000, `client ${id} gone`);
 
 /**
  * Publishes 'sentinel' to `topic` (from `from`, or a new client) and waits until `got` has it:
  * whatever the broker would have delivered before it (same publisher, or already decided) is in.
  */
-async function sentinel(topic: string, got: ReturnType<typeof collect>, from?: Awaited<ReturnType<typeof connect>>): Promise<void> {
+async function sentinel(
+  topic: string,
+  got: ReturnType<typeof collect>,
+  from?: Awaited<ReturnType<typeof connect>>,
+): Promise<void> {
   const pub = from ?? (await connect(h.url));
   await pub.publishAsync(topic, 'sentinel', { qos: 1 });
-  await waitFor(() => got.messages.some((m) => m.topic === topic && m.payload.toString() === 'sentinel'), 5000, `the sentinel on ${topic}`);
+  await waitFor(
+    () => got.messages.some((m) => m.topic === topic && m.payload.toString() === 'sentinel'),
+    5000,
+    `the sentinel on ${topic}`,
+  );
   if (!from) pub.end();
 }
 
@@ -39,16 +62,36 @@ async function sentinel(topic: string, got: ReturnType<typeof collect>, from?: A
 
 /** A valid CONNECT's bytes (short, so: 1-byte remaining length, level at [8], flags at [9]). */
 function connectBytes(clientId: string): Buffer {
-  return Buffer.from(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 0 } as mqttPacket.IConnectPacket));
+  return Buffer.from(
+    mqttPacket.generate({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: true,
+      clientId,
+      keepalive: 0,
+    } as mqttPacket.IConnectPacket),
+  );
 }
 
 test('[MQTT-3.1.2-2] an unsupported protocol level gets CONNACK 0x01 and the connection is closed', async () => {
   // 5 is a genuine MQTT 5 CONNECT (the embedded broker speaks 3.1.1); 6 and 127 do not exist
   for (const level of [5, 6, 0x7f]) {
     const c = await RawClient.open(port);
-    const bytes = level === 5
-      ? Buffer.from(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: uid('v5'), keepalive: 0, properties: {} } as mqttPacket.IConnectPacket))
-      : connectBytes(uid('lvl'));
+    const bytes =
+      level === 5
+        ? Buffer.from(
+            mqttPacket.generate({
+              cmd: 'connect',
+              protocolId: 'MQTT',
+              protocolVersion: 5,
+              clean: true,
+              clientId: uid('v5'),
+              keepalive: 0,
+              properties: {},
+            } as mqttPacket.IConnectPacket),
+          )
+        : connectBytes(uid('lvl'));
     bytes[8] = level;
     c.sendBytes(bytes);
     const connack = await c.next('connack');
@@ -99,7 +142,8 @@ test('[MQTT-3.1.3-6] [MQTT-3.1.3-7] a zero-length client id with clean session 1
   b.c.send({ cmd: 'pingreq' });
   await a.c.next('pingresp');
   await b.c.next('pingresp');
-  a.c.drop(); b.c.drop();
+  a.c.drop();
+  b.c.drop();
 });
 
 test('[MQTT-3.1.4-2] a second connection with the same client id takes over: the first is closed', async () => {
@@ -141,7 +185,8 @@ test('[MQTT-3.1.2-6] clean session 1 discards the previous session: its subscrip
   const pub = await connect(h.url);
   await pub.publishAsync('conf/discard', 'x', { qos: 1 });
   assert.ok(await b.c.none('publish'), 'no delivery to a discarded subscription');
-  b.c.disconnect(); pub.end();
+  b.c.disconnect();
+  pub.end();
 });
 
 test('[MQTT-3.1.2-4] [MQTT-3.1.2-5] clean session 0: QoS 1 messages are stored while offline and delivered on return', async () => {
@@ -172,7 +217,10 @@ test('[MQTT-3.1.2-8] the will is published when the connection is lost without D
   const watcher = await connect(h.url);
   const got = collect(watcher);
   await watcher.subscribeAsync('conf/will/+', { qos: 1 });
-  const { c } = await raw({ clientId: uid('will'), will: { topic: 'conf/will/lost', payload: Buffer.from('gone'), qos: 1, retain: false } });
+  const { c } = await raw({
+    clientId: uid('will'),
+    will: { topic: 'conf/will/lost', payload: Buffer.from('gone'), qos: 1, retain: false },
+  });
   c.drop();
   const [m] = await got.next(1);
   assert.equal(m!.topic, 'conf/will/lost');
@@ -185,11 +233,17 @@ test('[MQTT-3.1.2-10] [MQTT-3.14.4-3] a will is discarded on DISCONNECT and neve
   const got = collect(watcher);
   await watcher.subscribeAsync('conf/will2/+', { qos: 1 });
   const willId = uid('will');
-  const { c } = await raw({ clientId: willId, will: { topic: 'conf/will2/clean', payload: Buffer.from('no'), qos: 1, retain: false } });
+  const { c } = await raw({
+    clientId: willId,
+    will: { topic: 'conf/will2/clean', payload: Buffer.from('no'), qos: 1, retain: false },
+  });
   c.disconnect();
   await gone(willId);
   await sentinel('conf/will2/sentinel', got);
-  assert.deepEqual(got.messages.map((m) => m.topic), ['conf/will2/sentinel']);
+  assert.deepEqual(
+    got.messages.map((m) => m.topic),
+    ['conf/will2/sentinel'],
+  );
   watcher.end();
 });
 
@@ -197,7 +251,10 @@ test('[MQTT-3.1.2-17] a will with retain 1 is published as a retained message', 
   const watcher = await connect(h.url);
   const published = collect(watcher);
   await watcher.subscribeAsync('conf/will3/status', { qos: 1 });
-  const { c } = await raw({ clientId: uid('will'), will: { topic: 'conf/will3/status', payload: Buffer.from('offline'), qos: 1, retain: true } });
+  const { c } = await raw({
+    clientId: uid('will'),
+    will: { topic: 'conf/will3/status', payload: Buffer.from('offline'), qos: 1, retain: true },
+  });
   c.drop();
   await published.next(1); // the will is out (and stored, as it is retained)
   watcher.end();
@@ -217,7 +274,11 @@ test('[MQTT-3.1.2-24] with keep alive 1 s and no packets, the broker disconnects
   const got = collect(watcher);
   await watcher.subscribeAsync('conf/ka', { qos: 1 });
   const started = Date.now();
-  const { c } = await raw({ clientId: uid('ka'), keepalive: 1, will: { topic: 'conf/ka', payload: Buffer.from('timeout'), qos: 1, retain: false } });
+  const { c } = await raw({
+    clientId: uid('ka'),
+    keepalive: 1,
+    will: { topic: 'conf/ka', payload: Buffer.from('timeout'), qos: 1, retain: false },
+  });
   assert.ok(await c.closedWithin(4000), 'closed by the broker');
   const took = Date.now() - started;
   assert.ok(took >= 1000, `not before the keep-alive period (${took} ms)`);
@@ -240,7 +301,15 @@ test('[MQTT-3.12.4-1] PINGREQ is answered with PINGRESP, and keeps a keep-alive 
 
 test('[MQTT-3.3.4-1] [MQTT-4.3.2-2] a QoS 1 PUBLISH is answered by PUBACK with its packet id', async () => {
   const { c } = await raw({ clientId: uid('q1') });
-  c.send({ cmd: 'publish', topic: 'conf/q1', payload: Buffer.from('x'), qos: 1, messageId: 4242, retain: false, dup: false });
+  c.send({
+    cmd: 'publish',
+    topic: 'conf/q1',
+    payload: Buffer.from('x'),
+    qos: 1,
+    messageId: 4242,
+    retain: false,
+    dup: false,
+  });
   assert.equal((await c.next('puback')).messageId, 4242);
   c.disconnect();
 });
@@ -250,7 +319,15 @@ test('[MQTT-4.3.3-2] QoS 2: PUBREC with the id; a resent PUBLISH (DUP) before PU
   const got = collect(sub);
   await sub.subscribeAsync('conf/q2', { qos: 2 });
   const { c } = await raw({ clientId: uid('q2') });
-  const publish = { cmd: 'publish', topic: 'conf/q2', payload: Buffer.from('once'), qos: 2, messageId: 77, retain: false, dup: false };
+  const publish = {
+    cmd: 'publish',
+    topic: 'conf/q2',
+    payload: Buffer.from('once'),
+    qos: 2,
+    messageId: 77,
+    retain: false,
+    dup: false,
+  };
   c.send(publish);
   assert.equal((await c.next('pubrec')).messageId, 77);
   c.send({ ...publish, dup: true });
@@ -259,8 +336,12 @@ test('[MQTT-4.3.3-2] QoS 2: PUBREC with the id; a resent PUBLISH (DUP) before PU
   assert.equal((await c.next('pubcomp')).messageId, 77);
   c.send({ cmd: 'publish', topic: 'conf/q2', payload: Buffer.from('sentinel'), qos: 0, retain: false, dup: false });
   await got.next(2);
-  assert.deepEqual(got.messages.map((m) => m.payload.toString()), ['once', 'sentinel']);
-  c.disconnect(); sub.end();
+  assert.deepEqual(
+    got.messages.map((m) => m.payload.toString()),
+    ['once', 'sentinel'],
+  );
+  c.disconnect();
+  sub.end();
 });
 
 test('[MQTT-3.3.1-1] [MQTT-4.4.0-1] an unacknowledged QoS 1 message is resent with DUP=1 when the session resumes', async () => {
@@ -320,14 +401,21 @@ test('[MQTT-4.3.3-1] [MQTT-4.4.0-1] many QoS 2 flows in flight to a persistent s
   await a.endAsync();
   await Promise.all(Array.from({ length: 200 }, (_, i) => pub.publishAsync('conf/q2many/queued', `q${i}`, { qos: 2 })));
   const resumed = new Map<string, number>();
-  const b = await connect(h.url, { clientId: id, clean: false }, (c) => c.on('message', (_t, p) => count(resumed, String(p))));
+  const b = await connect(h.url, { clientId: id, clean: false }, (c) =>
+    c.on('message', (_t, p) => count(resumed, String(p))),
+  );
   await waitFor(() => resumed.size === 200, 5000, `200 queued (have ${resumed.size})`);
   // a message published now comes after every queued one: a duplicate of those would be in by then
   await pub.publishAsync('conf/q2many/queued', 'sentinel', { qos: 2 });
   await waitFor(() => resumed.has('sentinel'), 5000, 'the sentinel');
   resumed.delete('sentinel');
-  assert.deepEqual([...live.values(), ...resumed.values()].filter((n) => n !== 1), [], 'no message twice');
-  b.end(true); pub.end();
+  assert.deepEqual(
+    [...live.values(), ...resumed.values()].filter((n) => n !== 1),
+    [],
+    'no message twice',
+  );
+  b.end(true);
+  pub.end();
 });
 
 test('[MQTT-3.3.1-2] a QoS 0 message is delivered with DUP=0', async () => {
@@ -339,7 +427,8 @@ test('[MQTT-3.3.1-2] a QoS 0 message is delivered with DUP=0', async () => {
   const p = await c.next('publish');
   assert.equal(p.qos, 0);
   assert.equal(p.dup, false);
-  c.disconnect(); pub.end();
+  c.disconnect();
+  pub.end();
 });
 
 test('[MQTT-3.3.1-4] a PUBLISH with both QoS bits set is malformed: the connection is closed', async () => {
@@ -359,7 +448,10 @@ test('[MQTT-3.3.2-2] a topic name with wildcards in PUBLISH closes the connectio
     assert.ok(await c.closedWithin(), topic);
   }
   await sentinel('conf/wild/sentinel', got);
-  assert.deepEqual(got.messages.map((m) => m.topic), ['conf/wild/sentinel']);
+  assert.deepEqual(
+    got.messages.map((m) => m.topic),
+    ['conf/wild/sentinel'],
+  );
   sub.end();
 });
 
@@ -391,14 +483,20 @@ test('[MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-8] [MQTT-3.3.1-9] retained: stor
   await existing.subscribeAsync('conf/ret/a', { qos: 1 });
   const pub = await connect(h.url);
   await pub.publishAsync('conf/ret/a', 'v1', { qos: 1, retain: true });
-  assert.equal((await live.next(1))[0]!.retain, false, 'forwarded to an established subscription with RETAIN=0 [MQTT-3.3.1-9]');
+  assert.equal(
+    (await live.next(1))[0]!.retain,
+    false,
+    'forwarded to an established subscription with RETAIN=0 [MQTT-3.3.1-9]',
+  );
   const late = await connect(h.url);
   const got = collect(late);
   await late.subscribeAsync('conf/ret/+', { qos: 1 });
   const [m] = await got.next(1);
   assert.equal(m!.payload.toString(), 'v1');
   assert.equal(m!.retain, true, '[MQTT-3.3.1-8]');
-  existing.end(); pub.end(); late.end();
+  existing.end();
+  pub.end();
+  late.end();
 });
 
 test('[MQTT-3.3.1-10] [MQTT-3.3.1-11] a zero-byte retained message clears the topic and is not stored', async () => {
@@ -409,8 +507,12 @@ test('[MQTT-3.3.1-10] [MQTT-3.3.1-11] a zero-byte retained message clears the to
   const got = collect(late);
   await late.subscribeAsync('conf/ret/clear', { qos: 1 });
   await sentinel('conf/ret/clear', got, pub); // live, after the retained ones would have been sent
-  assert.deepEqual(got.messages.map((m) => [m.payload.toString(), m.retain]), [['sentinel', false]]);
-  pub.end(); late.end();
+  assert.deepEqual(
+    got.messages.map((m) => [m.payload.toString(), m.retain]),
+    [['sentinel', false]],
+  );
+  pub.end();
+  late.end();
 });
 
 test('[MQTT-3.3.1-12] a PUBLISH with RETAIN=0 neither stores nor replaces the retained message', async () => {
@@ -422,8 +524,12 @@ test('[MQTT-3.3.1-12] a PUBLISH with RETAIN=0 neither stores nor replaces the re
   await late.subscribeAsync('conf/ret/keep', { qos: 1 });
   assert.equal((await got.next(1))[0]!.payload.toString(), 'retained');
   await sentinel('conf/ret/keep', got, pub);
-  assert.deepEqual(got.messages.map((m) => m.payload.toString()), ['retained', 'sentinel']);
-  pub.end(); late.end();
+  assert.deepEqual(
+    got.messages.map((m) => m.payload.toString()),
+    ['retained', 'sentinel'],
+  );
+  pub.end();
+  late.end();
 });
 
 test('[MQTT-3.8.4-3] re-subscribing replaces the subscription (new QoS) and resends the retained messages', async () => {
@@ -444,14 +550,23 @@ test('[MQTT-3.8.4-3] re-subscribing replaces the subscription (new QoS) and rese
   assert.equal(live.qos, 1, 'one subscription, at its new QoS');
   c.send({ cmd: 'puback', messageId: live.messageId });
   assert.ok(await c.none('publish', 200), 'no second copy from the replaced subscription');
-  c.disconnect(); pub.end();
+  c.disconnect();
+  pub.end();
 });
 
 // ---- SUBSCRIBE / UNSUBSCRIBE ------------------------------------------------------------------
 
 test('[MQTT-3.8.4-1] [MQTT-3.8.4-5] SUBACK carries the packet id and one return code per filter, in order', async () => {
   const { c } = await raw({ clientId: uid('suback') });
-  c.send({ cmd: 'subscribe', messageId: 999, subscriptions: [{ topic: 'conf/s/a', qos: 2 }, { topic: 'conf/s/b', qos: 0 }, { topic: 'conf/s/c', qos: 1 }] });
+  c.send({
+    cmd: 'subscribe',
+    messageId: 999,
+    subscriptions: [
+      { topic: 'conf/s/a', qos: 2 },
+      { topic: 'conf/s/b', qos: 0 },
+      { topic: 'conf/s/c', qos: 1 },
+    ],
+  });
   const ack = await c.next('suback');
   assert.equal(ack.messageId, 999);
   assert.deepEqual(ack.granted, [2, 0, 1]);
@@ -462,14 +577,25 @@ test('[MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.8.0-1] an invalid filter (# not last
   for (const filter of ['conf/a/#/b', 'conf/a+', 'conf/#x', 'conf/nul\u0000']) {
     const id = uid('badfilter');
     const { c } = await raw({ clientId: id, clean: false });
-    c.send({ cmd: 'subscribe', messageId: 5, subscriptions: [{ topic: 'conf/bf/ok', qos: 1 }, { topic: filter, qos: 1 }] });
+    c.send({
+      cmd: 'subscribe',
+      messageId: 5,
+      subscriptions: [
+        { topic: 'conf/bf/ok', qos: 1 },
+        { topic: filter, qos: 1 },
+      ],
+    });
     assert.ok(await c.closedWithin(), JSON.stringify(filter));
     assert.ok(!c.packets.some((p) => p.cmd === 'suback'), 'no SUBACK');
     const again = await raw({ clientId: id, clean: true });
     again.c.disconnect();
   }
   const c = await connect(h.url);
-  assert.deepEqual(await subscribeCodes(c, ['conf/ok/+', 'conf/ok/#', '+/+/#'], 1), [1, 1, 1], 'valid filters are granted');
+  assert.deepEqual(
+    await subscribeCodes(c, ['conf/ok/+', 'conf/ok/#', '+/+/#'], 1),
+    [1, 1, 1],
+    'valid filters are granted',
+  );
   c.end();
 });
 
@@ -503,23 +629,42 @@ test('[MQTT-3.10.4-1] [MQTT-3.10.4-2] after UNSUBSCRIBE no new messages arrive f
   await pub.publishAsync('conf/u/a', 'gone', { qos: 1 });
   await pub.publishAsync('conf/u/b', 'kept', { qos: 1 });
   await got.next(1); // b was published after a on the same connection: a would have come first
-  assert.deepEqual(got.messages.map((m) => m.topic), ['conf/u/b']);
-  c.end(); pub.end();
+  assert.deepEqual(
+    got.messages.map((m) => m.topic),
+    ['conf/u/b'],
+  );
+  c.end();
+  pub.end();
 });
 
 test('[MQTT-3.3.5-1] overlapping subscriptions: the message is delivered at the highest granted QoS of the matches', async () => {
   const { c } = await raw({ clientId: uid('overlap') });
-  c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'conf/ov/#', qos: 0 }, { topic: 'conf/ov/+', qos: 2 }] });
+  c.send({
+    cmd: 'subscribe',
+    messageId: 1,
+    subscriptions: [
+      { topic: 'conf/ov/#', qos: 0 },
+      { topic: 'conf/ov/+', qos: 2 },
+    ],
+  });
   await c.next('suback');
   const pub = await connect(h.url);
   await pub.publishAsync('conf/ov/x', 'x', { qos: 2 });
   // The broker MAY send one copy per matching subscription; one of them must be at QoS 2.
   await pub.publishAsync('conf/ov/y/z', 'sentinel', { qos: 0 }); // matches conf/ov/# only, and comes after
-  await waitFor(() => c.packets.some((p) => p.cmd === 'publish' && (p as { topic?: string }).topic === 'conf/ov/y/z'), 5000, 'the sentinel');
+  await waitFor(
+    () => c.packets.some((p) => p.cmd === 'publish' && (p as { topic?: string }).topic === 'conf/ov/y/z'),
+    5000,
+    'the sentinel',
+  );
   const copies = c.packets.filter((p) => p.cmd === 'publish' && (p as { topic?: string }).topic === 'conf/ov/x');
   assert.ok(copies.length >= 1 && copies.length <= 2, `${copies.length} copies`);
-  assert.ok(copies.some((p) => p.qos === 2), `QoS of the copies: ${copies.map((p) => p.qos).join(',')}`);
-  c.disconnect(); pub.end();
+  assert.ok(
+    copies.some((p) => p.qos === 2),
+    `QoS of the copies: ${copies.map((p) => p.qos).join(',')}`,
+  );
+  c.disconnect();
+  pub.end();
 });
 
 test('[MQTT-3.8.4-6] a QoS 2 message reaches a QoS 1 wildcard subscription at QoS 1', async () => {
@@ -531,7 +676,8 @@ test('[MQTT-3.8.4-6] a QoS 2 message reaches a QoS 1 wildcard subscription at Qo
   const p = await c.next('publish');
   assert.equal(p.qos, 1);
   c.send({ cmd: 'puback', messageId: p.messageId });
-  c.disconnect(); pub.end();
+  c.disconnect();
+  pub.end();
 });
 
 // ---- Topic matching ---------------------------------------------------------------------------
@@ -541,11 +687,25 @@ test('[MQTT-4.7.1-1] [MQTT-4.7.1-2] topic filters: # matches the parent level, +
   const got = collect(c);
   await c.subscribeAsync(['conf/m/sport/#', 'conf/m/plus/+', 'conf/m/+/tennis'], { qos: 1 });
   const pub = await connect(h.url);
-  const topics = ['conf/m/sport', 'conf/m/sport/tennis/player1', 'conf/m/plus/', 'conf/m/plus/x/y', 'conf/m/golf/tennis', 'conf/m/plusx/a'];
+  const topics = [
+    'conf/m/sport',
+    'conf/m/sport/tennis/player1',
+    'conf/m/plus/',
+    'conf/m/plus/x/y',
+    'conf/m/golf/tennis',
+    'conf/m/plusx/a',
+  ];
   for (const t of topics) await pub.publishAsync(t, t, { qos: 1 });
   await sentinel('conf/m/sport/sentinel', got, pub);
-  assert.deepEqual(got.messages.map((m) => m.topic).filter((t) => t !== 'conf/m/sport/sentinel').sort(), ['conf/m/golf/tennis', 'conf/m/plus/', 'conf/m/sport', 'conf/m/sport/tennis/player1']);
-  c.end(); pub.end();
+  assert.deepEqual(
+    got.messages
+      .map((m) => m.topic)
+      .filter((t) => t !== 'conf/m/sport/sentinel')
+      .sort(),
+    ['conf/m/golf/tennis', 'conf/m/plus/', 'conf/m/sport', 'conf/m/sport/tennis/player1'],
+  );
+  c.end();
+  pub.end();
 });
 
 test('[MQTT-4.7.2-1] filters starting with a wildcard do not match $ topics (live or retained); explicit $ filters do', async () => {
@@ -553,10 +713,20 @@ test('[MQTT-4.7.2-1] filters starting with a wildcard do not match $ topics (liv
   const got = collect(c);
   await c.subscribeAsync(['#', '+/conf/x', '$SYS/broker/version'], { qos: 0 });
   // the retained burst for this SUBSCRIBE, then a live message behind it
-  await waitFor(() => got.messages.some((m) => m.topic === '$SYS/broker/version'), 5000, 'the retained $SYS/broker/version');
+  await waitFor(
+    () => got.messages.some((m) => m.topic === '$SYS/broker/version'),
+    5000,
+    'the retained $SYS/broker/version',
+  );
   await sentinel('conf/x/sentinel', got);
-  assert.ok(got.messages.every((m) => !m.topic.startsWith('$') || m.topic === '$SYS/broker/version'), JSON.stringify(got.messages.map((m) => m.topic)));
-  assert.ok(got.messages.some((m) => m.topic === '$SYS/broker/version'), 'the explicit $SYS filter gets the retained version');
+  assert.ok(
+    got.messages.every((m) => !m.topic.startsWith('$') || m.topic === '$SYS/broker/version'),
+    JSON.stringify(got.messages.map((m) => m.topic)),
+  );
+  assert.ok(
+    got.messages.some((m) => m.topic === '$SYS/broker/version'),
+    'the explicit $SYS filter gets the retained version',
+  );
   c.end();
 });
 
@@ -567,8 +737,12 @@ test('[MQTT-4.6.0-6] QoS 1 messages from one publisher on one topic arrive in th
   const pub = await connect(h.url);
   for (let i = 0; i < 200; i++) pub.publish('conf/order', String(i), { qos: 1 });
   await got.next(200);
-  assert.deepEqual(got.messages.map((m) => Number(m.payload)), Array.from({ length: 200 }, (_, i) => i));
-  c.end(); pub.end();
+  assert.deepEqual(
+    got.messages.map((m) => Number(m.payload)),
+    Array.from({ length: 200 }, (_, i) => i),
+  );
+  c.end();
+  pub.end();
 });
 
 test('the broker keeps serving after the whole conformance run', stillServes);

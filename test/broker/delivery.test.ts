@@ -7,8 +7,13 @@ import { startHub, connect, collect, portOf, removeDir, type TestHub } from '../
 
 const exec = promisify(execFile);
 let h: TestHub;
-before(async () => { h = await startHub(); });
-after(async () => { await h.stop(); removeDir(h.dir); });
+before(async () => {
+  h = await startHub();
+});
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
 for (const qos of [0, 1, 2] as const) {
   test(`QoS ${qos} message reaches a subscriber with the granted QoS [MQTT-3.8.4-6]`, async () => {
@@ -21,7 +26,8 @@ for (const qos of [0, 1, 2] as const) {
     const [m] = await got.next(1);
     assert.equal(m!.payload.toString(), `hello ${qos}`);
     assert.equal(m!.qos, qos);
-    sub.end(); pub.end();
+    sub.end();
+    pub.end();
   });
 }
 
@@ -44,15 +50,46 @@ test('a retained message reaches a later subscriber and an empty retained payloa
   await later.subscribeAsync('r/lamp', { qos: 1 });
   await later.subscribeAsync('r/marker', { qos: 1 });
   await got2.next(1);
-  assert.deepEqual(got2.messages.map((x) => x.topic), ['r/marker'], 'the cleared retained message must not be delivered');
-  later.end(); pub.end();
+  assert.deepEqual(
+    got2.messages.map((x) => x.topic),
+    ['r/marker'],
+    'the cleared retained message must not be delivered',
+  );
+  later.end();
+  pub.end();
 });
 
 test('mosquitto_pub and mosquitto_sub interoperate with the embedded broker', async () => {
   const port = String(portOf(h.url));
-  const sub = exec('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-t', 'interop/#', '-C', '1', '-W', '10', '-q', '2', '-v']);
+  const sub = exec('mosquitto_sub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    port,
+    '-t',
+    'interop/#',
+    '-C',
+    '1',
+    '-W',
+    '10',
+    '-q',
+    '2',
+    '-v',
+  ]);
   // mosquitto_sub needs a moment to subscribe; publish retained so timing cannot lose it.
-  await exec('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-t', 'interop/x', '-m', 'from mosquitto_pub', '-q', '2', '-r']);
+  await exec('mosquitto_pub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    port,
+    '-t',
+    'interop/x',
+    '-m',
+    'from mosquitto_pub',
+    '-q',
+    '2',
+    '-r',
+  ]);
   const { stdout } = await sub;
   assert.equal(stdout.trim(), 'interop/x from mosquitto_pub');
 });
@@ -63,10 +100,19 @@ test('$SYS topics report version, uptime and counters like Mosquitto', async () 
   await c.subscribeAsync('$SYS/broker/#');
   await got.next(5);
   const topics = got.messages.map((m) => m.topic);
-  for (const t of ['$SYS/broker/version', '$SYS/broker/uptime', '$SYS/broker/clients/connected', '$SYS/broker/messages/received', '$SYS/broker/messages/sent']) {
+  for (const t of [
+    '$SYS/broker/version',
+    '$SYS/broker/uptime',
+    '$SYS/broker/clients/connected',
+    '$SYS/broker/messages/received',
+    '$SYS/broker/messages/sent',
+  ]) {
     assert.ok(topics.includes(t), `missing ${t}`);
   }
-  assert.match(got.messages.find((m) => m.topic === '$SYS/broker/version')!.payload.toString(), /^smart-home \d+\.\d+\.\d+/);
+  assert.match(
+    got.messages.find((m) => m.topic === '$SYS/broker/version')!.payload.toString(),
+    /^smart-home \d+\.\d+\.\d+/,
+  );
   c.end();
 });
 
@@ -79,4 +125,3 @@ test('a # subscription does not receive $SYS topics [MQTT-4.7.2-1]', async () =>
   assert.ok(got.messages.every((m) => !m.topic.startsWith('$')));
   c.end();
 });
-

@@ -4,7 +4,17 @@
 // logged), and the client stays connected, as Mosquitto does.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, startMosquitto, capturingLogger, connect, collect, removeDir, subscribeCodes, tempDir, type TestHub } from '../helpers.js';
+import {
+  startHub,
+  startMosquitto,
+  capturingLogger,
+  connect,
+  collect,
+  removeDir,
+  subscribeCodes,
+  tempDir,
+  type TestHub,
+} from '../helpers.js';
 
 let h: TestHub;
 let mosquitto: Awaited<ReturnType<typeof startMosquitto>>;
@@ -13,9 +23,17 @@ before(async () => {
   h = await startHub({}, tempDir(), logger.log);
   mosquitto = await startMosquitto();
 });
-after(async () => { await h.stop(); removeDir(h.dir); await mosquitto.stop(); });
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+  await mosquitto.stop();
+});
 
-const brokers = () => [['the hub', h.url], ['Mosquitto', mosquitto.url]] as const;
+const brokers = () =>
+  [
+    ['the hub', h.url],
+    ['Mosquitto', mosquitto.url],
+  ] as const;
 
 for (const which of ['the hub', 'Mosquitto']) {
   test(`${which}: a publish to $TopicA/B is delivered (live and retained) to $TopicA/# and $TopicA/B only, never to # or +/B`, async () => {
@@ -29,14 +47,19 @@ for (const which of ['the hub', 'Mosquitto']) {
 
     const pub = await connect(url);
     const closed = { value: false };
-    pub.on('close', () => { closed.value = true; });
+    pub.on('close', () => {
+      closed.value = true;
+    });
     await pub.publishAsync('$TopicA/B', 'dollar', { qos: 1, retain: true });
     // a sentinel on an ordinary topic, behind it on the same connection: once the wide subscriber
     // has it, a $ message delivered to it would have arrived first
     await pub.publishAsync('plain/after', 'sentinel', { qos: 1 });
     await wideGot.next(1); // plain/after (overlapping filters: one copy on both brokers)
     await literalGot.next(1);
-    assert.ok(wideGot.messages.every((m) => !m.topic.startsWith('$')), `wildcards got ${JSON.stringify(wideGot.messages.map((m) => m.topic))}`);
+    assert.ok(
+      wideGot.messages.every((m) => !m.topic.startsWith('$')),
+      `wildcards got ${JSON.stringify(wideGot.messages.map((m) => m.topic))}`,
+    );
     assert.deepEqual([...new Set(literalGot.messages.map((m) => `${m.topic} ${m.payload}`))], ['$TopicA/B dollar']);
     assert.equal(closed.value, false, 'the publisher stays connected');
 
@@ -48,7 +71,10 @@ for (const which of ['the hub', 'Mosquitto']) {
     await pub.publishAsync('plain/after', 'sentinel 2', { qos: 1 });
     await lateGot.next(2);
     const dollar = lateGot.messages.filter((m) => m.topic.startsWith('$'));
-    assert.deepEqual(dollar.map((m) => [m.topic, m.payload.toString(), m.retain]), [['$TopicA/B', 'dollar', true]]);
+    assert.deepEqual(
+      dollar.map((m) => [m.topic, m.payload.toString(), m.retain]),
+      [['$TopicA/B', 'dollar', true]],
+    );
     await pub.publishAsync('$TopicA/B', '', { qos: 1, retain: true }); // clear it
     for (const c of [wide, literal, pub, late]) c.end();
   });
@@ -60,11 +86,17 @@ for (const which of ['the hub', 'Mosquitto']) {
     await watcher.subscribeAsync(['$SYS/smart-home-test/#', 'sentinel/sys'], { qos: 1 });
     const pub = await connect(url);
     let closed = false;
-    pub.on('close', () => { closed = true; });
+    pub.on('close', () => {
+      closed = true;
+    });
     await pub.publishAsync('$SYS/smart-home-test/fake', 'fake', { qos: 1, retain: true }); // resolves on PUBACK
     await pub.publishAsync('sentinel/sys', 'after', { qos: 1 });
     await got.next(1);
-    assert.deepEqual(got.messages.map((m) => m.topic), ['sentinel/sys'], 'the $SYS publish reached nobody');
+    assert.deepEqual(
+      got.messages.map((m) => m.topic),
+      ['sentinel/sys'],
+      'the $SYS publish reached nobody',
+    );
     assert.equal(closed, false);
     // nor was it retained
     const late = await connect(url);
@@ -72,7 +104,10 @@ for (const which of ['the hub', 'Mosquitto']) {
     await late.subscribeAsync(['$SYS/smart-home-test/#', 'sentinel/sys2'], { qos: 1 });
     await pub.publishAsync('sentinel/sys2', 'after', { qos: 1 });
     await lateGot.next(1);
-    assert.deepEqual(lateGot.messages.map((m) => m.topic), ['sentinel/sys2']);
+    assert.deepEqual(
+      lateGot.messages.map((m) => m.topic),
+      ['sentinel/sys2'],
+    );
     for (const c of [watcher, pub, late]) c.end();
   });
 }
@@ -80,7 +115,10 @@ for (const which of ['the hub', 'Mosquitto']) {
 test('the hub logs the dropped $SYS publish with the client and topic', async () => {
   const pub = await connect(h.url, { clientId: 'sys-writer' });
   await pub.publishAsync('$SYS/broker/version', 'fake', { qos: 0 });
-  const line = await logger.line((l) => l.topic === '$SYS/broker/version' && l.clientId === 'sys-writer', 'about the $SYS publish');
+  const line = await logger.line(
+    (l) => l.topic === '$SYS/broker/version' && l.clientId === 'sys-writer',
+    'about the $SYS publish',
+  );
   assert.match(String(line.msg), /publish dropped: \$SYS\/ topics are written by the broker only/);
   // the broker's own $SYS/broker/version is untouched
   const check = await connect(h.url);
@@ -88,10 +126,11 @@ test('the hub logs the dropped $SYS publish with the client and topic', async ()
   await check.subscribeAsync('$SYS/broker/version');
   const [m] = await got.next(1);
   assert.match(m!.payload.toString(), /^smart-home /);
-  pub.end(); check.end();
+  pub.end();
+  check.end();
 });
 
-test('$smart-home/… is the hub\'s own: a subscription to it is refused (0x80), a publish to it dropped', async () => {
+test("$smart-home/… is the hub's own: a subscription to it is refused (0x80), a publish to it dropped", async () => {
   const c = await connect(h.url);
   assert.deepEqual(await subscribeCodes(c, ['$smart-home/#', '$smart-home', '$TopicA/#'], 1), [128, 128, 1]);
   await c.publishAsync('$smart-home/dropped', 'x', { qos: 1 });

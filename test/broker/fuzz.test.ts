@@ -21,10 +21,19 @@ before(async () => {
   h = await startHub({ broker: { connect_timeout_ms: 300, max_packet_size: 64 * 1024, max_connections: 500 } });
   port = portOf(h.url);
 });
-after(async () => { await h.stop(); removeDir(h.dir); });
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
-interface CorpusCase { name: string; hex: string; expect: string }
-const corpus = JSON.parse(readFileSync(fileURLToPath(new URL('../../../test/fixtures/fuzz-corpus.json', import.meta.url)), 'utf8')) as { cases: CorpusCase[] };
+interface CorpusCase {
+  name: string;
+  hex: string;
+  expect: string;
+}
+const corpus = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../../test/fixtures/fuzz-corpus.json', import.meta.url)), 'utf8'),
+) as { cases: CorpusCase[] };
 
 test('corpus: every case that once broke the broker gets its expected answer', async () => {
   for (const k of corpus.cases) {
@@ -55,35 +64,96 @@ const gen = (p: object) => Buffer.from(mqttPacket.generate(p as mqttPacket.Packe
 function validPackets(r: () => number, id: string): Buffer[] {
   const qos = Math.floor(r() * 3) as 0 | 1 | 2;
   const messageId = 1 + Math.floor(r() * 65535);
-  const topic = ['fuzz/a', 'fuzz/b/c', 'fuzz/+', 'fuzz', '$SYS/x', 'fuzz/' + 'x'.repeat(Math.floor(r() * 300))][Math.floor(r() * 6)]!;
+  const topic = ['fuzz/a', 'fuzz/b/c', 'fuzz/+', 'fuzz', '$SYS/x', 'fuzz/' + 'x'.repeat(Math.floor(r() * 300))][
+    Math.floor(r() * 6)
+  ]!;
   const payload = Buffer.alloc(Math.floor(r() * 200), Math.floor(r() * 256));
   return [
-    gen({ cmd: 'publish', topic: topic.replace('+', 'p'), payload, qos, messageId: qos ? messageId : undefined, retain: r() < 0.2, dup: r() < 0.1 }),
-    gen({ cmd: 'subscribe', messageId, subscriptions: [{ topic, qos }, { topic: 'fuzz/#', qos: 1 }] }),
+    gen({
+      cmd: 'publish',
+      topic: topic.replace('+', 'p'),
+      payload,
+      qos,
+      messageId: qos ? messageId : undefined,
+      retain: r() < 0.2,
+      dup: r() < 0.1,
+    }),
+    gen({
+      cmd: 'subscribe',
+      messageId,
+      subscriptions: [
+        { topic, qos },
+        { topic: 'fuzz/#', qos: 1 },
+      ],
+    }),
     gen({ cmd: 'unsubscribe', messageId, unsubscriptions: [topic] }),
     gen({ cmd: 'puback', messageId }),
     gen({ cmd: 'pubrec', messageId }),
     gen({ cmd: 'pubrel', messageId }),
     gen({ cmd: 'pubcomp', messageId }),
     gen({ cmd: 'pingreq' }),
-    gen({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: r() < 0.8, clientId: id + 'x', keepalive: Math.floor(r() * 5),
+    gen({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: r() < 0.8,
+      clientId: id + 'x',
+      keepalive: Math.floor(r() * 5),
       will: r() < 0.3 ? { topic: 'fuzz/will', payload: Buffer.from('w'), qos: 1, retain: r() < 0.5 } : undefined,
-      username: r() < 0.2 ? 'nobody' : undefined, password: undefined }),
+      username: r() < 0.2 ? 'nobody' : undefined,
+      password: undefined,
+    }),
     gen({ cmd: 'disconnect' }),
   ];
 }
 
 type Mutation = (b: Buffer, r: () => number) => Buffer;
 const mutations: Record<string, Mutation> = {
-  flipByte: (b, r) => { const c = Buffer.from(b); c[Math.floor(r() * c.length)] = Math.floor(r() * 256); return c; },
-  flipBits: (b, r) => { const c = Buffer.from(b); const i = Math.floor(r() * c.length); c[i]! ^= 1 << Math.floor(r() * 8); return c; },
-  headerFlags: (b, r) => { const c = Buffer.from(b); c[0] = (c[0]! & 0xf0) | Math.floor(r() * 16); return c; },
-  packetType: (b, r) => { const c = Buffer.from(b); c[0] = (Math.floor(r() * 16) << 4) | (c[0]! & 0x0f); return c; },
-  lengthUp: (b, r) => { const c = Buffer.from(b); c[1] = Math.min(127, c[1]! + 1 + Math.floor(r() * 20)); return c; },
-  lengthDown: (b, r) => { const c = Buffer.from(b); c[1] = Math.max(0, c[1]! - 1 - Math.floor(r() * 5)); return c; },
+  flipByte: (b, r) => {
+    const c = Buffer.from(b);
+    c[Math.floor(r() * c.length)] = Math.floor(r() * 256);
+    return c;
+  },
+  flipBits: (b, r) => {
+    const c = Buffer.from(b);
+    const i = Math.floor(r() * c.length);
+    c[i]! ^= 1 << Math.floor(r() * 8);
+    return c;
+  },
+  headerFlags: (b, r) => {
+    const c = Buffer.from(b);
+    c[0] = (c[0]! & 0xf0) | Math.floor(r() * 16);
+    return c;
+  },
+  packetType: (b, r) => {
+    const c = Buffer.from(b);
+    c[0] = (Math.floor(r() * 16) << 4) | (c[0]! & 0x0f);
+    return c;
+  },
+  lengthUp: (b, r) => {
+    const c = Buffer.from(b);
+    c[1] = Math.min(127, c[1]! + 1 + Math.floor(r() * 20));
+    return c;
+  },
+  lengthDown: (b, r) => {
+    const c = Buffer.from(b);
+    c[1] = Math.max(0, c[1]! - 1 - Math.floor(r() * 5));
+    return c;
+  },
   truncate: (b, r) => b.subarray(0, Math.floor(r() * b.length)),
-  insert: (b, r) => { const i = Math.floor(r() * b.length); return Buffer.concat([b.subarray(0, i), Buffer.from(Array.from({ length: 1 + Math.floor(r() * 8) }, () => Math.floor(r() * 256))), b.subarray(i)]); },
-  stringLength: (b, r) => { const c = Buffer.from(b); if (c.length > 4) c.writeUInt16BE(Math.floor(r() * 65536), 2); return c; },
+  insert: (b, r) => {
+    const i = Math.floor(r() * b.length);
+    return Buffer.concat([
+      b.subarray(0, i),
+      Buffer.from(Array.from({ length: 1 + Math.floor(r() * 8) }, () => Math.floor(r() * 256))),
+      b.subarray(i),
+    ]);
+  },
+  stringLength: (b, r) => {
+    const c = Buffer.from(b);
+    if (c.length > 4) c.writeUInt16BE(Math.floor(r() * 65536), 2);
+    return c;
+  },
   hugeLength: (b) => Buffer.concat([Buffer.from([b[0]!, 0xff, 0xff, 0xff, 0x7f]), b.subarray(2)]),
 };
 const mutationNames = Object.keys(mutations);
@@ -92,7 +162,14 @@ const mutationNames = Object.keys(mutations);
 function fuzzCase(seed: number): { bytes: Buffer; what: string[] } {
   const r = rng(seed);
   const id = `fuzz-${seed}`;
-  const connectPacket = gen({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: r() < 0.7, clientId: id, keepalive: 0 });
+  const connectPacket = gen({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: r() < 0.7,
+    clientId: id,
+    keepalive: 0,
+  });
   const pool = validPackets(r, id);
   const what: string[] = [];
   const parts: Buffer[] = [];
@@ -125,20 +202,27 @@ test(`fuzz: ${CASES} mutated packet streams (seed ${SEED}); the broker survives,
   let pings = 0;
   for (let start = 0; start < CASES; start += PARALLEL) {
     const batch = Array.from({ length: Math.min(PARALLEL, CASES - start) }, (_, i) => SEED + start + i);
-    await Promise.all(batch.map(async (seed) => {
-      const { bytes, what } = fuzzCase(seed);
-      try {
-        const c = await RawClient.open(port);
-        c.sendBytes(bytes);
-        await sleep(5);
-        c.drop();
-      } catch (err) {
-        failures.push({ seed, hex: bytes.toString('hex'), what, error: (err as Error).message });
-      }
-    }));
+    await Promise.all(
+      batch.map(async (seed) => {
+        const { bytes, what } = fuzzCase(seed);
+        try {
+          const c = await RawClient.open(port);
+          c.sendBytes(bytes);
+          await sleep(5);
+          c.drop();
+        } catch (err) {
+          failures.push({ seed, hex: bytes.toString('hex'), what, error: (err as Error).message });
+        }
+      }),
+    );
     await live.publishAsync('observer/ping', String(++pings), { qos: 1 });
     await got.next(pings, 5000).catch((err: Error) => {
-      failures.push({ seed: batch[0]!, hex: '', what: [`batch from seed ${batch[0]}`], error: `live client not served: ${err.message}` });
+      failures.push({
+        seed: batch[0]!,
+        hex: '',
+        what: [`batch from seed ${batch[0]}`],
+        error: `live client not served: ${err.message}`,
+      });
     });
     if (failures.length) break;
   }
@@ -146,11 +230,20 @@ test(`fuzz: ${CASES} mutated packet streams (seed ${SEED}); the broker survives,
     mkdirSync('test-output', { recursive: true });
     writeFileSync('test-output/fuzz-failures.json', JSON.stringify(failures, null, 2));
   }
-  assert.deepEqual(failures, [], 'failing cases (also in test-output/fuzz-failures.json; add them to test/fixtures/fuzz-corpus.json once fixed)');
+  assert.deepEqual(
+    failures,
+    [],
+    'failing cases (also in test-output/fuzz-failures.json; add them to test/fixtures/fuzz-corpus.json once fixed)',
+  );
   // every fuzzed connection is let go (none held open by a half-parsed packet or a timer)
-  await waitFor(() => h.hub.broker!.openConnections <= baseline, 5000, `connections back to ${baseline} (have ${h.hub.broker!.openConnections})`);
+  await waitFor(
+    () => h.hub.broker!.openConnections <= baseline,
+    5000,
+    `connections back to ${baseline} (have ${h.hub.broker!.openConnections})`,
+  );
   assert.equal(live.connected, true, 'the observer was never disconnected');
   live.end();
 });
 
-test('after fuzzing, a new client does a full QoS 2 round trip', () => roundTrip(h.url, { topic: 'after/fuzz', payload: 'ok', qos: 2 }));
+test('after fuzzing, a new client does a full QoS 2 round trip', () =>
+  roundTrip(h.url, { topic: 'after/fuzz', payload: 'ok', qos: 2 }));

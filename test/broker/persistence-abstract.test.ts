@@ -22,25 +22,79 @@ test('SqlitePersistence: a new instance over the same file has the retained mess
   const a = new SqlitePersistence(openDatabase(file));
   await a.setup(broker);
   await a.storeRetained({ cmd: 'publish', topic: 'r/1', payload: Buffer.from('kept'), qos: 1, retain: true });
-  await a.addSubscriptions(client, [{ topic: 'q/#', qos: 1 }, { topic: 'z/+', qos: 2 }]);
-  const p1 = { cmd: 'publish', topic: 'q/1', payload: Buffer.from([0, 1, 2, 255]), qos: 1, retain: false, brokerId: 'b1', brokerCounter: 1 };
-  const p2 = { cmd: 'publish', topic: 'q/2', payload: Buffer.from('two'), qos: 1, retain: false, brokerId: 'b1', brokerCounter: 2 };
+  await a.addSubscriptions(client, [
+    { topic: 'q/#', qos: 1 },
+    { topic: 'z/+', qos: 2 },
+  ]);
+  const p1 = {
+    cmd: 'publish',
+    topic: 'q/1',
+    payload: Buffer.from([0, 1, 2, 255]),
+    qos: 1,
+    retain: false,
+    brokerId: 'b1',
+    brokerCounter: 1,
+  };
+  const p2 = {
+    cmd: 'publish',
+    topic: 'q/2',
+    payload: Buffer.from('two'),
+    qos: 1,
+    retain: false,
+    brokerId: 'b1',
+    brokerCounter: 2,
+  };
   await a.outgoingEnqueueCombi([{ clientId: 'c1' }], p1);
   await a.outgoingEnqueue({ clientId: 'c1' }, p2);
   await a.outgoingUpdate(client, { ...p1, messageId: 41 });
-  await a.incomingStorePacket(client, { cmd: 'publish', topic: 'in/1', payload: Buffer.from('x'), qos: 2, messageId: 9 });
+  await a.incomingStorePacket(client, {
+    cmd: 'publish',
+    topic: 'in/1',
+    payload: Buffer.from('x'),
+    qos: 2,
+    messageId: 9,
+  });
   await a.putWill(client, { cmd: 'publish', topic: 'will/c1', payload: Buffer.from('gone'), qos: 1, retain: false });
 
   const b = new SqlitePersistence(openDatabase(file));
   await b.setup(broker);
-  const retained: { topic: string }[] = await (b as unknown as { createRetainedStream(p: string): { toArray(): Promise<{ topic: string }[]> } }).createRetainedStream('#').toArray();
-  assert.deepEqual(retained.map((r) => r.topic), ['r/1']);
-  const subs = await (b as unknown as { subscriptionsByClient(c: object): Promise<{ topic: string; qos: number }[]> }).subscriptionsByClient(client);
-  assert.deepEqual(subs.map((s) => [s.topic, s.qos]), [['q/#', 1], ['z/+', 2]]);
-  const queued = await (b as unknown as { outgoingStream(c: object): { toArray(): Promise<{ topic: string; payload: Buffer; messageId?: number }[]> } }).outgoingStream(client).toArray();
-  assert.deepEqual(queued.map((q) => [q.topic, q.messageId]), [['q/1', 41], ['q/2', undefined]]);
+  const retained: { topic: string }[] = await (
+    b as unknown as { createRetainedStream(p: string): { toArray(): Promise<{ topic: string }[]> } }
+  )
+    .createRetainedStream('#')
+    .toArray();
+  assert.deepEqual(
+    retained.map((r) => r.topic),
+    ['r/1'],
+  );
+  const subs = await (
+    b as unknown as { subscriptionsByClient(c: object): Promise<{ topic: string; qos: number }[]> }
+  ).subscriptionsByClient(client);
+  assert.deepEqual(
+    subs.map((s) => [s.topic, s.qos]),
+    [
+      ['q/#', 1],
+      ['z/+', 2],
+    ],
+  );
+  const queued = await (
+    b as unknown as {
+      outgoingStream(c: object): { toArray(): Promise<{ topic: string; payload: Buffer; messageId?: number }[]> };
+    }
+  )
+    .outgoingStream(client)
+    .toArray();
+  assert.deepEqual(
+    queued.map((q) => [q.topic, q.messageId]),
+    [
+      ['q/1', 41],
+      ['q/2', undefined],
+    ],
+  );
   assert.deepEqual([...queued[0]!.payload], [0, 1, 2, 255]);
-  const incoming = await (b as unknown as { incomingGetPacket(c: object, p: object): Promise<{ topic: string }> }).incomingGetPacket(client, { messageId: 9 });
+  const incoming = await (
+    b as unknown as { incomingGetPacket(c: object, p: object): Promise<{ topic: string }> }
+  ).incomingGetPacket(client, { messageId: 9 });
   assert.equal(incoming.topic, 'in/1');
   const will = await (b as unknown as { getWill(c: object): Promise<{ topic: string }> }).getWill(client);
   assert.equal(will.topic, 'will/c1');
@@ -49,8 +103,13 @@ test('SqlitePersistence: a new instance over the same file has the retained mess
   await b.outgoingClearMessageId(client, { topic: 'q/1', payload: Buffer.alloc(0), qos: 1, messageId: 41 });
   const c = new SqlitePersistence(openDatabase(file));
   await c.setup(broker);
-  const left = await (c as unknown as { outgoingStream(c: object): { toArray(): Promise<{ topic: string }[]> } }).outgoingStream(client).toArray();
-  assert.deepEqual(left.map((q) => q.topic), ['q/2']);
+  const left = await (c as unknown as { outgoingStream(c: object): { toArray(): Promise<{ topic: string }[]> } })
+    .outgoingStream(client)
+    .toArray();
+  assert.deepEqual(
+    left.map((q) => q.topic),
+    ['q/2'],
+  );
   removeDir(dir);
 });
 
@@ -60,7 +119,10 @@ test('group commit: a write that fails fails only its own caller; the others in 
   await p.setup({ id: 'b' });
   const ok = p.storeRetained({ topic: 'keep/me', payload: Buffer.from('v'), qos: 0, retain: true });
   // message_id is NOT NULL in broker_incoming: this row cannot be written
-  const bad = p.incomingStorePacket({ id: 'c' }, { cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 2, messageId: undefined });
+  const bad = p.incomingStorePacket(
+    { id: 'c' },
+    { cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 2, messageId: undefined },
+  );
   const ok2 = p.addSubscriptions({ id: 'c' }, [{ topic: 'a/#', qos: 1 }]);
   await ok;
   await assert.rejects(bad, /NOT NULL/);
@@ -75,11 +137,27 @@ test('a packet that carries a callback (as Aedes hands over a PUBREL it is deliv
   const p = new SqlitePersistence(db);
   await p.setup({ id: 'b' });
   const client = { id: 'q2' };
-  const publish = { cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 2, brokerId: 'b', brokerCounter: 1, retain: false, dup: false };
+  const publish = {
+    cmd: 'publish',
+    topic: 't',
+    payload: Buffer.from('x'),
+    qos: 2,
+    brokerId: 'b',
+    brokerCounter: 1,
+    retain: false,
+    dup: false,
+  };
   await p.outgoingEnqueue({ clientId: 'q2' }, publish);
   await p.outgoingUpdate(client, { ...publish, messageId: 9 });
   // the PUBREL that replaces it (found by its packet id) comes with a write callback
-  await p.outgoingUpdate(client, { cmd: 'pubrel', topic: '', payload: Buffer.alloc(0), qos: 1, messageId: 9, writeCallback: () => {} });
+  await p.outgoingUpdate(client, {
+    cmd: 'pubrel',
+    topic: '',
+    payload: Buffer.alloc(0),
+    qos: 1,
+    messageId: 9,
+    writeCallback: () => {},
+  });
   const rows = db.prepare('SELECT packet FROM broker_outgoing').all() as { packet: Buffer }[];
   assert.equal(rows.length, 1);
   assert.equal(deserialize(rows[0]!.packet).cmd, 'pubrel');
@@ -97,6 +175,10 @@ test("the hub's own connection keeps its inbound QoS 2 state across a clean conn
   await p.cleanIncoming({ id: 'hub', conn: hubConn });
   await p.cleanIncoming({ id: 'device', conn: {} });
   const rows = db.prepare('SELECT client_id FROM broker_incoming').all() as { client_id: string }[];
-  assert.deepEqual(rows.map((r) => r.client_id), ['hub'], 'a resent PUBLISH from the outbox is then known as a duplicate');
+  assert.deepEqual(
+    rows.map((r) => r.client_id),
+    ['hub'],
+    'a resent PUBLISH from the outbox is then known as a duplicate',
+  );
   db.close();
 });

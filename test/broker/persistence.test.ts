@@ -1,7 +1,17 @@
 // Persistent sessions and retained messages survive a restart and kill -9 of the hub.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, connect, connectCollecting, collect, tempDir, removeDir, serve, freePort, portOf } from '../helpers.js';
+import {
+  startHub,
+  connect,
+  connectCollecting,
+  collect,
+  tempDir,
+  removeDir,
+  serve,
+  freePort,
+  portOf,
+} from '../helpers.js';
 import { RawClient } from '../raw-client.js';
 
 async function offlineSubscriber(url: string, clientId: string): Promise<void> {
@@ -27,7 +37,10 @@ test('a persistent session gets the QoS 1 messages published while it was offlin
   const { client: c, got } = await connectCollecting(h.url, { clientId: 'persistent-1', clean: false });
   assert.equal(c.sessionPresent, true, 'session present after restart [MQTT-3.2.2-2]');
   await got.next(21);
-  assert.deepEqual(got.messages.filter((m) => m.topic === 'persist/a').map((m) => m.payload.toString()), Array.from({ length: 20 }, (_, i) => `m${i}`));
+  assert.deepEqual(
+    got.messages.filter((m) => m.topic === 'persist/a').map((m) => m.payload.toString()),
+    Array.from({ length: 20 }, (_, i) => `m${i}`),
+  );
   await c.endAsync();
   const late = await connect(h.url);
   const got2 = collect(late);
@@ -56,7 +69,11 @@ test('queued QoS 1 messages and retained values survive kill -9 of the hub', asy
     const { client: c, got } = await connectCollecting(s.url, { clientId: 'survivor', clean: false });
     await got.next(51);
     const k = got.messages.filter((m) => m.topic === 'persist/k').map((m) => m.payload.toString());
-    assert.deepEqual(k, Array.from({ length: 50 }, (_, i) => `k${i}`), 'every acknowledged QoS 1 message, in order');
+    assert.deepEqual(
+      k,
+      Array.from({ length: 50 }, (_, i) => `k${i}`),
+      'every acknowledged QoS 1 message, in order',
+    );
     await c.endAsync();
     const late = await connect(s.url);
     const got2 = collect(late);
@@ -74,15 +91,32 @@ test('a QoS 1 PUBACK leaves only once the message is stored for the offline sess
   const h = await startHub();
   try {
     await offlineSubscriber(h.url, 'stored-first');
-    const count = () => (h.hub.db.prepare("SELECT count(*) AS n FROM broker_outgoing WHERE client_id = 'stored-first'").get() as { n: number }).n;
+    const count = () =>
+      (
+        h.hub.db.prepare("SELECT count(*) AS n FROM broker_outgoing WHERE client_id = 'stored-first'").get() as {
+          n: number;
+        }
+      ).n;
     const { c } = await RawClient.connected(portOf(h.url));
     const atAck: number[] = [];
     for (let i = 1; i <= 20; i++) {
-      c.send({ cmd: 'publish', topic: 'persist/acked', payload: Buffer.from(String(i)), qos: 1, messageId: i, retain: false, dup: false });
+      c.send({
+        cmd: 'publish',
+        topic: 'persist/acked',
+        payload: Buffer.from(String(i)),
+        qos: 1,
+        messageId: i,
+        retain: false,
+        dup: false,
+      });
       await c.next('puback');
       atAck.push(count()); // read the moment the PUBACK is seen
     }
-    assert.deepEqual(atAck, Array.from({ length: 20 }, (_, i) => i + 1), 'each message was in the queue table when its PUBACK arrived');
+    assert.deepEqual(
+      atAck,
+      Array.from({ length: 20 }, (_, i) => i + 1),
+      'each message was in the queue table when its PUBACK arrived',
+    );
     c.disconnect();
   } finally {
     await h.stop();

@@ -10,13 +10,22 @@ import { startHub, connect, collect, removeDir, portOf, waitFor, type TestHub } 
 import { RawClient } from '../raw-client.js';
 
 let h: TestHub;
-before(async () => { h = await startHub({ broker: { max_client_buffer_kb: 256 } }); });
-after(async () => { await h.stop(); removeDir(h.dir); });
+before(async () => {
+  h = await startHub({ broker: { max_client_buffer_kb: 256 } });
+});
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
 test('a # subscriber that stops reading: everyone else gets every message, and the reader is dropped past its buffer', async () => {
   // a raw client subscribes to # and then never reads its socket again
   const { c: stuck } = await RawClient.connected(portOf(h.url), { clientId: 'stuck-reader' });
-  stuck.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 0 }] } as mqttPacket.ISubscribePacket);
+  stuck.send({
+    cmd: 'subscribe',
+    messageId: 1,
+    subscriptions: [{ topic: '#', qos: 0 }],
+  } as mqttPacket.ISubscribePacket);
   await stuck.next('suback');
   stuck.socket.pause();
   const healthy = await connect(h.url, { clientId: 'healthy-reader' });
@@ -29,7 +38,11 @@ test('a # subscriber that stops reading: everyone else gets every message, and t
   await publisher.publishAsync('unrelated/last', 'last', { qos: 1 });
   const all = await got.next(513, 10_000);
   assert.equal(all.at(-1)!.topic, 'unrelated/last');
-  await waitFor(() => (h.hub.broker as unknown as { stats: { slowConsumersDropped: number } }).stats.slowConsumersDropped === 1, 5000, 'the slow consumer to be dropped');
+  await waitFor(
+    () => (h.hub.broker as unknown as { stats: { slowConsumersDropped: number } }).stats.slowConsumersDropped === 1,
+    5000,
+    'the slow consumer to be dropped',
+  );
   stuck.socket.resume(); // it sees the close once it reads again
   assert.ok(await stuck.closedWithin(5000));
   publisher.end(true);
@@ -44,11 +57,16 @@ test('a client behind on a burst of retained messages, but reading, is not dropp
   const payload = Buffer.alloc(16 * 1024, 0x62);
   for (let i = 0; i < 400; i++) await publisher.publishAsync(`burst/${i}`, payload, { qos: 1, retain: true });
   publisher.end(true);
-  const dropped = () => (h.hub.broker as unknown as { stats: { slowConsumersDropped: number } }).stats.slowConsumersDropped;
+  const dropped = () =>
+    (h.hub.broker as unknown as { stats: { slowConsumersDropped: number } }).stats.slowConsumersDropped;
   const before = dropped();
   const { c } = await RawClient.connected(portOf(h.url), { clientId: 'late-reader' });
   c.socket.pause();
-  c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'burst/#', qos: 0 }] } as mqttPacket.ISubscribePacket);
+  c.send({
+    cmd: 'subscribe',
+    messageId: 1,
+    subscriptions: [{ topic: 'burst/#', qos: 0 }],
+  } as mqttPacket.ISubscribePacket);
   const sockets = (h.hub.broker as unknown as { sockets: Set<{ writableLength: number }> }).sockets;
   await waitFor(() => [...sockets].some((s) => s.writableLength > 1024 * 1024), 5000, 'the burst to back up');
   c.socket.resume();

@@ -7,8 +7,13 @@ import { startHub, connect, removeDir, portOf, waitFor, type TestHub } from '../
 import { RawClient } from '../raw-client.js';
 
 let h: TestHub;
-before(async () => { h = await startHub({}); }); // defaults: max_connections 1000, connect_timeout_ms 10000
-after(async () => { await h.stop(); removeDir(h.dir); });
+before(async () => {
+  h = await startHub({});
+}); // defaults: max_connections 1000, connect_timeout_ms 10000
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
 test('1 000 sockets that sent one byte do not keep a client out; the broker closes them, oldest first', async () => {
   const port = portOf(h.url);
@@ -30,7 +35,7 @@ test('1 000 sockets that sent one byte do not keep a client out; the broker clos
 
 test('a burst of 200 real clients from one address all connect, none closed as unfinished', async () => {
   const broker = h.hub.broker as unknown as { unfinished: { size: number }; stats: { unfinishedEvicted: number } };
-  await waitFor(() => broker.unfinished.size === 0, 5000, 'the first test\'s sockets to be gone');
+  await waitFor(() => broker.unfinished.size === 0, 5000, "the first test's sockets to be gone");
   const before = broker.stats.unfinishedEvicted;
   const clients = await Promise.all(Array.from({ length: 200 }, () => connect(h.url, { reconnectPeriod: 0 })));
   assert.equal(clients.length, 200);

@@ -44,7 +44,10 @@ test('a bad config file: exit 2, the message names file, line and key, nothing i
   writeFileSync(path.join(dir, 'smart-home.yaml'), 'broker:\n  max_conections: 10\n');
   const r = await runCli(['serve', '--data', data], { cwd: dir });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /smart-home\.yaml:2:3: unknown key "broker\.max_conections" \(did you mean "max_connections"\?\)/);
+  assert.match(
+    r.stderr,
+    /smart-home\.yaml:2:3: unknown key "broker\.max_conections" \(did you mean "max_connections"\?\)/,
+  );
   assert.ok(!existsSync(data), 'the data dir was not created');
   removeDir(dir);
 });
@@ -52,7 +55,10 @@ test('a bad config file: exit 2, the message names file, line and key, nothing i
 test('a listener on a non-loopback address without users is refused at startup (exit 2) unless allow_anonymous', async () => {
   const dir = tempDir();
   // 0.0.0.0 is checked before anything listens: no socket is opened on another address.
-  writeFileSync(path.join(dir, 'smart-home.yaml'), 'broker:\n  listeners:\n    - type: tcp\n      host: 0.0.0.0\n      port: 1883\n');
+  writeFileSync(
+    path.join(dir, 'smart-home.yaml'),
+    'broker:\n  listeners:\n    - type: tcp\n      host: 0.0.0.0\n      port: 1883\n',
+  );
   const r = await runCli(['serve', '--data', path.join(dir, 'data')], { cwd: dir });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /tcp:\/\/0\.0\.0\.0:1883 is reachable from the network but no user is configured/);
@@ -63,7 +69,7 @@ test('a listener on a non-loopback address without users is refused at startup (
 test('a corrupt database: exit 1, the message names the file, the file is left as it was', async () => {
   const dir = tempDir();
   const db = path.join(dir, 'smart-home.db');
-  const garbage = Buffer.from('this is not an SQLite database, but somebody\'s data'.repeat(100));
+  const garbage = Buffer.from("this is not an SQLite database, but somebody's data".repeat(100));
   writeFileSync(db, garbage);
   const r = await runCli(['serve', '--data', dir, '--mqtt-port', '0', '--http-port', '0']);
   assert.equal(r.code, 1);

@@ -6,7 +6,18 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CLI, cleanEnv, collect, connect, freePort, removeDir, runCli, serve, tempDir, type Served } from '../helpers.js';
+import {
+  CLI,
+  cleanEnv,
+  collect,
+  connect,
+  freePort,
+  removeDir,
+  runCli,
+  serve,
+  tempDir,
+  type Served,
+} from '../helpers.js';
 
 let dir: string;
 let hub: Served;
@@ -14,15 +25,26 @@ let mqttPort: number;
 before(async () => {
   dir = tempDir();
   mqttPort = await freePort();
-  writeFileSync(path.join(dir, 'smart-home.yaml'), 'entities:\n  - id: light.desk\n    script: desk.js\n    actions: [on]\n');
+  writeFileSync(
+    path.join(dir, 'smart-home.yaml'),
+    'entities:\n  - id: light.desk\n    script: desk.js\n    actions: [on]\n',
+  );
   mkdirSync(path.join(dir, 'scripts'));
   writeFileSync(path.join(dir, 'scripts', 'desk.js'), "Mqtt.publish('desk/set', { state: actionName }, 1);\n");
   // started with flags only: `run` and `action` get nothing but the data dir
   hub = await serve(['--data', dir, '--mqtt-port', String(mqttPort), '--http-port', String(await freePort())]);
 });
-after(async () => { hub.child.kill('SIGTERM'); await hub.exited; removeDir(dir); });
+after(async () => {
+  hub.child.kill('SIGTERM');
+  await hub.exited;
+  removeDir(dir);
+});
 
-const script = (name: string, source: string) => { const f = path.join(dir, name); writeFileSync(f, source); return f; };
+const script = (name: string, source: string) => {
+  const f = path.join(dir, name);
+  writeFileSync(f, source);
+  return f;
+};
 
 test('run and action reach a hub started with --mqtt-port / --http-port, from its data dir alone', async () => {
   const c = await connect(hub.url);
@@ -40,13 +62,22 @@ test('run and action reach a hub started with --mqtt-port / --http-port, from it
 test('with no running hub in the data dir, run says where it looked and what to pass', async () => {
   const empty = tempDir();
   try {
-    writeFileSync(path.join(empty, 'smart-home.yaml'), `broker:\n  listeners:\n    - { type: tcp, host: 127.0.0.1, port: ${await freePort()} }\n`);
+    writeFileSync(
+      path.join(empty, 'smart-home.yaml'),
+      `broker:\n  listeners:\n    - { type: tcp, host: 127.0.0.1, port: ${await freePort()} }\n`,
+    );
     const r = await runCli(['run', script('nohub.js', "Mqtt.publish('x', 'y');\n"), '--data', empty]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /cannot reach the broker at mqtt:\/\/127\.0\.0\.1:\d+ \(from the config in .* \(no running hub found there\)\).*--broker URL or the same --mqtt-port/);
+    assert.match(
+      r.stderr,
+      /cannot reach the broker at mqtt:\/\/127\.0\.0\.1:\d+ \(from the config in .* \(no running hub found there\)\).*--broker URL or the same --mqtt-port/,
+    );
     const a = await runCli(['action', 'light.desk', 'on', '--data', empty]);
     assert.equal(a.code, 1);
-    assert.match(a.stderr, /cannot reach the hub at http:\/\/127\.0\.0\.1:8080: .*no running hub found there.*--url or the same --http-port/);
+    assert.match(
+      a.stderr,
+      /cannot reach the hub at http:\/\/127\.0\.0\.1:8080: .*no running hub found there.*--url or the same --http-port/,
+    );
   } finally {
     removeDir(empty);
   }
@@ -64,11 +95,14 @@ test('run --watch handles messages until --timeout (or Ctrl-C)', async () => {
   const c = await connect(hub.url);
   const got = collect(c);
   await c.subscribeAsync('echo/out', { qos: 1 });
-  const child = spawn(process.execPath, [CLI, 'run', f, '--data', dir, '--watch', '--timeout', '20s'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', f, '--data', dir, '--watch', '--timeout', '20s'], {
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   // the script is subscribed once the broker lists its client with the filter
   const ready = async () => {
-    for (const deadline = Date.now() + 10000; Date.now() < deadline;) {
+    for (const deadline = Date.now() + 10000; Date.now() < deadline; ) {
       await c.publishAsync('echo/in', 'ping', { qos: 1 });
       if (got.messages.length > 0) return;
       await new Promise((r) => setTimeout(r, 50));
@@ -89,17 +123,26 @@ test('run refuses a TypeScript script with type errors, as the editor does, and 
   const f = script('typed.ts', "const n: number = 'three';\nMqtt.publish('typed/out', String(n), 1);\n");
   const r = await runCli(['run', f, '--data', dir]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /typed\.ts:1:7: TypeError: Type 'string' is not assignable to type 'number'|typed\.ts:1:7: .*not assignable to type 'number'/);
+  assert.match(
+    r.stderr,
+    /typed\.ts:1:7: TypeError: Type 'string' is not assignable to type 'number'|typed\.ts:1:7: .*not assignable to type 'number'/,
+  );
   assert.match(r.stderr, /typed\.ts: not run/);
   // a later message on the same filter arrives; the refused script's never did
   await c.publishAsync('typed/probe', 'x', { qos: 1 });
   await got.next(1);
-  assert.deepEqual(got.messages.map((m) => m.topic), ['typed/probe']);
+  assert.deepEqual(
+    got.messages.map((m) => m.topic),
+    ['typed/probe'],
+  );
   c.end();
 });
 
 test('a closed pipe (`automations | head`) ends the output without a stack trace', async () => {
-  const child = spawn(process.execPath, [CLI, 'automations', '--data', dir], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'automations', '--data', dir], {
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout.destroy(); // the reader is gone before the first line is written
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));

@@ -10,11 +10,20 @@ function withFile(text: string, fn: (file: string, dir: string) => void): void {
   const dir = tempDir();
   const file = path.join(dir, 'smart-home.yaml');
   writeFileSync(file, text);
-  try { fn(file, dir); } finally { removeDir(dir); }
+  try {
+    fn(file, dir);
+  } finally {
+    removeDir(dir);
+  }
 }
 
 function configError(fn: () => unknown): string {
-  try { fn(); } catch (e) { if (e instanceof ConfigError) return e.message; throw e; }
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
   assert.fail('expected a ConfigError');
 }
 
@@ -33,7 +42,12 @@ test('defaults: embedded broker on 127.0.0.1:1883, HTTP on 127.0.0.1:8080, data 
 test('an unknown key is rejected with its line and a did-you-mean', () => {
   withFile('log_level: info\nbroker:\n  listners: []\n', (file) => {
     const msg = configError(() => loadConfig({ config: file }, {}));
-    assert.match(msg, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3:3: unknown key "broker.listners" \\(did you mean "listeners"\\?\\)`));
+    assert.match(
+      msg,
+      new RegExp(
+        `^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:3:3: unknown key "broker.listners" \\(did you mean "listeners"\\?\\)`,
+      ),
+    );
     assert.match(msg, /allowed here: listeners, allow_anonymous/);
   });
 });
@@ -44,25 +58,40 @@ test('a value of the wrong type names the key, the line and what is allowed', ()
     assert.match(msg, /smart-home\.yaml:3:3: http\.port: .*expected number/);
   });
   withFile('log_level: loud\n', (file) => {
-    assert.match(configError(() => loadConfig({ config: file }, {})), /:1:1: log_level: .*"fatal"\|"error"\|"warn"\|"info"/);
+    assert.match(
+      configError(() => loadConfig({ config: file }, {})),
+      /:1:1: log_level: .*"fatal"\|"error"\|"warn"\|"info"/,
+    );
   });
   withFile('broker:\n  listeners:\n    - type: tcp\n      port: 70000\n', (file) => {
-    assert.match(configError(() => loadConfig({ config: file }, {})), /:4:7: broker\.listeners\.0\.port: .*65535/);
+    assert.match(
+      configError(() => loadConfig({ config: file }, {})),
+      /:4:7: broker\.listeners\.0\.port: .*65535/,
+    );
   });
 });
 
 test('an unknown listener type lists the allowed ones', () => {
   withFile('broker:\n  listeners:\n    - type: udp\n', (file) => {
-    assert.match(configError(() => loadConfig({ config: file }, {})), /:3:7: broker\.listeners\.0\.type: .*'tcp' \| 'tls' \| 'ws'/);
+    assert.match(
+      configError(() => loadConfig({ config: file }, {})),
+      /:3:7: broker\.listeners\.0\.type: .*'tcp' \| 'tls' \| 'ws'/,
+    );
   });
 });
 
 test('invalid YAML is reported at its line', () => {
   withFile('broker:\n  listeners: [\n', (file) => {
-    assert.match(configError(() => loadConfig({ config: file }, {})), /smart-home\.yaml:\d+:\d+: invalid YAML/);
+    assert.match(
+      configError(() => loadConfig({ config: file }, {})),
+      /smart-home\.yaml:\d+:\d+: invalid YAML/,
+    );
   });
   withFile('a: 1\na: 2\n', (file) => {
-    assert.match(configError(() => loadConfig({ config: file }, {})), /:2:1: invalid YAML: Map keys must be unique/);
+    assert.match(
+      configError(() => loadConfig({ config: file }, {})),
+      /:2:1: invalid YAML: Map keys must be unique/,
+    );
   });
 });
 
@@ -78,18 +107,33 @@ test('precedence: flags > env > file > defaults', () => {
 });
 
 test('an unknown SMART_HOME_ variable is an error with a did-you-mean', () => {
-  assert.match(configError(() => loadConfig({}, { SMART_HOME_HTTP_PROT: '1' }, tempDir())), /unknown environment variable SMART_HOME_HTTP_PROT \(did you mean "SMART_HOME_HTTP_PORT"\?\)/);
-  assert.match(configError(() => loadConfig({}, { SMART_HOME_MQTT_PORT: 'abc' }, tempDir())), /SMART_HOME_MQTT_PORT: "abc" is not a port number/);
+  assert.match(
+    configError(() => loadConfig({}, { SMART_HOME_HTTP_PROT: '1' }, tempDir())),
+    /unknown environment variable SMART_HOME_HTTP_PROT \(did you mean "SMART_HOME_HTTP_PORT"\?\)/,
+  );
+  assert.match(
+    configError(() => loadConfig({}, { SMART_HOME_MQTT_PORT: 'abc' }, tempDir())),
+    /SMART_HOME_MQTT_PORT: "abc" is not a port number/,
+  );
 });
 
 test('a missing --config file is an error naming it', () => {
-  assert.match(configError(() => loadConfig({ config: '/nonexistent/x.yaml' }, {})), /\/nonexistent\/x\.yaml: config file not found/);
+  assert.match(
+    configError(() => loadConfig({ config: '/nonexistent/x.yaml' }, {})),
+    /\/nonexistent\/x\.yaml: config file not found/,
+  );
 });
 
 test('an external broker URL must have an MQTT scheme', () => {
-  assert.match(configError(() => loadConfig({ broker: 'http://x' }, {}, tempDir())), /--broker: "http:\/\/x" must start with mqtt:\/\//);
+  assert.match(
+    configError(() => loadConfig({ broker: 'http://x' }, {}, tempDir())),
+    /--broker: "http:\/\/x" must start with mqtt:\/\//,
+  );
   withFile('mqtt:\n  url: ftp://x\n', (file) => {
-    assert.match(configError(() => loadConfig({ config: file }, {})), /:2:3: mqtt\.url: must start with mqtt:\/\//);
+    assert.match(
+      configError(() => loadConfig({ config: file }, {})),
+      /:2:3: mqtt\.url: must start with mqtt:\/\//,
+    );
   });
 });
 
@@ -102,5 +146,7 @@ test('smart-home.yaml in the default data dir is read without --data (npm start)
     assert.equal(file, path.join(dir, 'data', 'smart-home.yaml'));
     assert.equal(config.http.port, 8123);
     assert.equal(config.data_dir, path.join(dir, 'data'), 'not data/data');
-  } finally { removeDir(dir); }
+  } finally {
+    removeDir(dir);
+  }
 });

@@ -5,10 +5,23 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startHub, tempDir, removeDir, freePort, connect, collect, capturingLogger, sleep, waitFor, type TestHub } from '../helpers.js';
+import {
+  startHub,
+  tempDir,
+  removeDir,
+  freePort,
+  connect,
+  collect,
+  capturingLogger,
+  sleep,
+  waitFor,
+  type TestHub,
+} from '../helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+});
 
 async function mosquitto(port: number): Promise<{ url: string; stop(): Promise<void> }> {
   const dir = tempDir('smart-home-mosq-');
@@ -16,8 +29,19 @@ async function mosquitto(port: number): Promise<{ url: string; stop(): Promise<v
   const child = spawn('mosquitto', ['-c', path.join(dir, 'm.conf')], { stdio: 'ignore' });
   const exited = new Promise((r) => child.once('exit', r));
   const url = `mqtt://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) { try { (await connect(url)).end(true); break; } catch { await sleep(50); } }
-  const stop = async () => { child.kill('SIGTERM'); await exited; removeDir(dir); };
+  for (let i = 0; i < 100; i++) {
+    try {
+      (await connect(url)).end(true);
+      break;
+    } catch {
+      await sleep(50);
+    }
+  }
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await exited;
+    removeDir(dir);
+  };
   cleanups.push(stop);
   return { url, stop };
 }
@@ -25,15 +49,18 @@ async function mosquitto(port: number): Promise<{ url: string; stop(): Promise<v
 test('bridge: out, in and both directions, prefixes, and no message loops back', async () => {
   const up = await mosquitto(await freePort());
   const t: TestHub = await startHub({
-    bridges: [{
-      name: 'cloud', url: up.url,
-      topics: [
-        { pattern: 'out/#', direction: 'out' },
-        { pattern: 'in/#', direction: 'in' },
-        { pattern: 'both/#', direction: 'both', qos: 1 },
-        { pattern: 'sensors/#', direction: 'out', remote_prefix: 'house1/' },
-      ],
-    }],
+    bridges: [
+      {
+        name: 'cloud',
+        url: up.url,
+        topics: [
+          { pattern: 'out/#', direction: 'out' },
+          { pattern: 'in/#', direction: 'in' },
+          { pattern: 'both/#', direction: 'both', qos: 1 },
+          { pattern: 'sensors/#', direction: 'out', remote_prefix: 'house1/' },
+        ],
+      },
+    ],
   });
   cleanups.push(() => t.stop());
   const local = await connect(t.url);
@@ -53,11 +80,31 @@ test('bridge: out, in and both directions, prefixes, and no message loops back',
   // one more round trip each way: a copy sent back (a loop) would have come in before these
   await remote.publishAsync('both/end', 'remote end', { qos: 1 });
   await local.publishAsync('both/end2', 'local end', { qos: 1 });
-  await waitFor(() => ['both/end', 'both/end2'].every((x) => l.messages.some((m) => m.topic === x) && r.messages.some((m) => m.topic === x)), 5000, 'the last round trips');
-  for (const c of [l, r]) c.messages.splice(0, c.messages.length, ...c.messages.filter((m) => !m.topic.startsWith('both/end')));
+  await waitFor(
+    () =>
+      ['both/end', 'both/end2'].every(
+        (x) => l.messages.some((m) => m.topic === x) && r.messages.some((m) => m.topic === x),
+      ),
+    5000,
+    'the last round trips',
+  );
+  for (const c of [l, r])
+    c.messages.splice(0, c.messages.length, ...c.messages.filter((m) => !m.topic.startsWith('both/end')));
   const seen = (msgs: { topic: string; payload: Buffer }[]) => msgs.map((m) => `${m.topic}=${m.payload}`).sort();
-  assert.deepEqual(seen(r.messages), ['both/c=local both', 'both/d=remote both', 'house1/sensors/t=21.5', 'in/b=from the cloud', 'out/a=to the cloud', 'out/z=stays upstream']);
-  assert.deepEqual(seen(l.messages), ['both/c=local both', 'both/d=remote both', 'in/b=from the cloud', 'out/a=to the cloud']);
+  assert.deepEqual(seen(r.messages), [
+    'both/c=local both',
+    'both/d=remote both',
+    'house1/sensors/t=21.5',
+    'in/b=from the cloud',
+    'out/a=to the cloud',
+    'out/z=stays upstream',
+  ]);
+  assert.deepEqual(seen(l.messages), [
+    'both/c=local both',
+    'both/d=remote both',
+    'in/b=from the cloud',
+    'out/a=to the cloud',
+  ]);
   // what the bridge itself delivered came back to it once each (in/b and both/d locally, both/c
   // upstream) and was not sent again
   assert.equal(t.hub.bridges[0]!.stats.loopsCut, 5); // and the two closing round trips once each
@@ -67,7 +114,9 @@ test('bridge: out, in and both directions, prefixes, and no message loops back',
 test('bridge: QoS 1 messages published while the upstream is away are delivered when it is back', async () => {
   const port = await freePort();
   let up = await mosquitto(port);
-  const t = await startHub({ bridges: [{ name: 'cloud', url: up.url, topics: [{ pattern: 'keep/#', direction: 'out', qos: 1 }] }] });
+  const t = await startHub({
+    bridges: [{ name: 'cloud', url: up.url, topics: [{ pattern: 'keep/#', direction: 'out', qos: 1 }] }],
+  });
   cleanups.push(() => t.stop());
   await waitFor(() => t.hub.bridges[0]!.connected, 5000, 'the bridge to connect');
   await up.stop();
@@ -80,20 +129,27 @@ test('bridge: QoS 1 messages published while the upstream is away are delivered 
   const r = collect(remote);
   await remote.subscribeAsync('keep/#', { qos: 1 });
   await r.next(20, 5000);
-  assert.deepEqual(r.messages.map((m) => Number(m.payload)).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+  assert.deepEqual(
+    r.messages.map((m) => Number(m.payload)).sort((a, b) => a - b),
+    Array.from({ length: 20 }, (_, i) => i),
+  );
 });
 
 test('bridge: /api/status and /metrics show each bridge, connected or not, with its counts; its log lines name it once', async () => {
   const up = await mosquitto(await freePort());
   const downPort = await freePort(); // nothing listens there
   const logger = capturingLogger('info');
-  const t: TestHub = await startHub({
-    http: { enabled: true, port: 0 },
-    bridges: [
-      { name: 'cloud', url: up.url, topics: [{ pattern: 'out/#', direction: 'out' }] },
-      { name: 'away', url: `mqtt://127.0.0.1:${downPort}`, topics: [{ pattern: 'x/#', direction: 'out' }] },
-    ],
-  }, tempDir(), logger.log);
+  const t: TestHub = await startHub(
+    {
+      http: { enabled: true, port: 0 },
+      bridges: [
+        { name: 'cloud', url: up.url, topics: [{ pattern: 'out/#', direction: 'out' }] },
+        { name: 'away', url: `mqtt://127.0.0.1:${downPort}`, topics: [{ pattern: 'x/#', direction: 'out' }] },
+      ],
+    },
+    tempDir(),
+    logger.log,
+  );
   cleanups.push(() => t.stop());
   const remote = await connect(up.url);
   const got = collect(remote);
@@ -102,10 +158,22 @@ test('bridge: /api/status and /metrics show each bridge, connected or not, with 
   await waitFor(() => t.hub.bridges[0]!.connected, 5000, 'bridge connected');
   await local.publishAsync('out/one', '1', { qos: 1 });
   await got.next(1);
-  const status = ((await (await fetch(`${t.hub.api!.url}/api/status`)).json()) as { data: { bridges: { name: string; connected: boolean; out: number; url: string; lastError?: string }[] } }).data.bridges;
-  assert.deepEqual(status.map((b) => [b.name, b.connected, b.out]), [['cloud', true, 1], ['away', false, 0]]);
+  const status = (
+    (await (await fetch(`${t.hub.api!.url}/api/status`)).json()) as {
+      data: { bridges: { name: string; connected: boolean; out: number; url: string; lastError?: string }[] };
+    }
+  ).data.bridges;
+  assert.deepEqual(
+    status.map((b) => [b.name, b.connected, b.out]),
+    [
+      ['cloud', true, 1],
+      ['away', false, 0],
+    ],
+  );
   await logger.line((l) => l.msg === 'bridge: upstream connection error', 'the away bridge failing');
-  const away = ((await (await fetch(`${t.hub.api!.url}/api/status`)).json()) as { data: { bridges: { lastError?: string }[] } }).data.bridges[1]!;
+  const away = (
+    (await (await fetch(`${t.hub.api!.url}/api/status`)).json()) as { data: { bridges: { lastError?: string }[] } }
+  ).data.bridges[1]!;
   assert.match(away.lastError ?? '', /ECONNREFUSED/);
   const metrics = await (await fetch(`${t.hub.api!.url}/metrics`)).text();
   assert.match(metrics, /^smart_home_bridge_connected\{bridge="cloud"\} 1$/m);
@@ -115,5 +183,6 @@ test('bridge: /api/status and /metrics show each bridge, connected or not, with 
   const raw = logger.raw.filter((l) => l.includes('bridge connected'));
   assert.ok(raw.length > 0);
   for (const line of raw) assert.equal(line.split('"bridge":').length - 1, 1, line);
-  local.end(); remote.end();
+  local.end();
+  remote.end();
 });

@@ -12,9 +12,22 @@ import { startHub, connect, collect, removeDir } from '../helpers.js';
 function explorer(bounds: { maxTopics?: number; maxBytes?: number } = {}) {
   const events = new EventBus();
   const calls: string[] = [];
-  const bus = { subscribe: async (f: string) => { calls.push(`subscribe ${f}`); }, unsubscribe: async (f: string) => { calls.push(`unsubscribe ${f}`); } };
+  const bus = {
+    subscribe: async (f: string) => {
+      calls.push(`subscribe ${f}`);
+    },
+    unsubscribe: async (f: string) => {
+      calls.push(`unsubscribe ${f}`);
+    },
+  };
   const trace = { lastSource: () => undefined };
-  const e = new MqttExplorer({ bus: bus as never, events, trace: trace as never, log: createLogger('silent'), ...bounds });
+  const e = new MqttExplorer({
+    bus: bus as never,
+    events,
+    trace: trace as never,
+    log: createLogger('silent'),
+    ...bounds,
+  });
   const message = (topic: string, payload: string, retain = false) =>
     events.emit('mqtt.message', { topic, payload: Buffer.from(payload), qos: 0, retain } as MqttMessageEvent);
   return { e, message, calls };
@@ -28,7 +41,10 @@ test('the topic tree stays after the last viewer leaves, however long nobody loo
   stop();
   t.mock.timers.tick(24 * 3600 * 1000);
   await Promise.resolve();
-  assert.deepEqual(e.snapshot().map((m) => `${m.topic}=${m.payload}`), ['hall/temp=21.5']);
+  assert.deepEqual(
+    e.snapshot().map((m) => `${m.topic}=${m.payload}`),
+    ['hall/temp=21.5'],
+  );
   assert.deepEqual(calls, ['subscribe #'], 'still subscribed, never unsubscribed');
   await e.watch(); // a new viewer: no second subscription
   assert.deepEqual(calls, ['subscribe #']);
@@ -40,7 +56,13 @@ test('bounded: past max topics or max bytes the oldest topics go first', async (
   await e.watch();
   for (let i = 0; i < 15; i++) message(`t/${i}`, 'x');
   message('t/3', 'again'); // seen again: it is new now
-  assert.deepEqual(e.snapshot().map((m) => m.topic).sort(), ['t/10', 't/11', 't/12', 't/13', 't/14', 't/3', 't/6', 't/7', 't/8', 't/9'].sort());
+  assert.deepEqual(
+    e
+      .snapshot()
+      .map((m) => m.topic)
+      .sort(),
+    ['t/10', 't/11', 't/12', 't/13', 't/14', 't/3', 't/6', 't/7', 't/8', 't/9'].sort(),
+  );
   message('big/a', 'a'.repeat(600));
   message('big/b', 'b'.repeat(600)); // 1200 bytes of payload: big/a (older) must go
   const topics = e.snapshot().map((m) => m.topic);
@@ -56,17 +78,25 @@ test('DELETE /api/mqtt/retained clears a retained message; a new subscriber gets
   try {
     const c = await connect(h.url);
     await c.publishAsync('hall/scene', 'evening', { qos: 1, retain: true });
-    const res = await fetch(`${h.hub.api!.url}/api/mqtt/retained?topic=${encodeURIComponent('hall/scene')}`, { method: 'DELETE' });
+    const res = await fetch(`${h.hub.api!.url}/api/mqtt/retained?topic=${encodeURIComponent('hall/scene')}`, {
+      method: 'DELETE',
+    });
     assert.equal(res.status, 200, await res.text());
     await c.publishAsync('hall/after', 'sentinel', { qos: 1, retain: true });
     const late = await connect(h.url);
     const got = collect(late);
     await late.subscribeAsync(['hall/#'], { qos: 1 });
     await got.next(1);
-    assert.deepEqual(got.messages.map((m) => m.topic), ['hall/after']);
-    const bad = await fetch(`${h.hub.api!.url}/api/mqtt/retained?topic=${encodeURIComponent('hall/#')}`, { method: 'DELETE' });
+    assert.deepEqual(
+      got.messages.map((m) => m.topic),
+      ['hall/after'],
+    );
+    const bad = await fetch(`${h.hub.api!.url}/api/mqtt/retained?topic=${encodeURIComponent('hall/#')}`, {
+      method: 'DELETE',
+    });
     assert.equal(bad.status, 400);
-    c.end(); late.end();
+    c.end();
+    late.end();
   } finally {
     await h.stop();
     removeDir(h.dir);

@@ -7,7 +7,17 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import mqttPacket from 'mqtt-packet';
-import { startHub, connect, collect, freePort, tempDir, removeDir, waitFor, runCli, startMosquitto } from '../helpers.js';
+import {
+  startHub,
+  connect,
+  collect,
+  freePort,
+  tempDir,
+  removeDir,
+  waitFor,
+  runCli,
+  startMosquitto,
+} from '../helpers.js';
 import { MqttBus, MqttError } from '../../src/mqtt/bus.js';
 import { EventBus } from '../../src/events.js';
 import { createLogger } from '../../src/log.js';
@@ -22,7 +32,10 @@ before(async () => {
   mosquitto = await startMosquitto();
   url = mosquitto.url;
 });
-after(async () => { await mosquitto.stop(); removeDir(dir); });
+after(async () => {
+  await mosquitto.stop();
+  removeDir(dir);
+});
 
 test('with mqtt.url the hub uses the external Mosquitto: no embedded broker, scripts publish and subscribe there', async () => {
   const h = await startHub({ mqtt: { url } });
@@ -32,16 +45,26 @@ test('with mqtt.url the hub uses the external Mosquitto: no embedded broker, scr
     const c = await connect(url);
     const got = collect(c);
     await c.subscribeAsync('ext/#', { qos: 1 });
-    const s = await h.hub.scripts.load('/scripts/ext.js', {}, `
+    const s = await h.hub.scripts.load(
+      '/scripts/ext.js',
+      {},
+      `
       Mqtt.subscribe('ext/in', (m) => Mqtt.publish('ext/out', 'echo ' + m.payload, 1));
       Mqtt.publish('ext/hello', 'from a script', 2, false).then(() => console.log('pubcomp'));
-    `);
+    `,
+    );
     await waitFor(() => s.logs.length >= 1);
-    assert.deepEqual(s.logs.map((l) => l.message), ['pubcomp']);
+    assert.deepEqual(
+      s.logs.map((l) => l.message),
+      ['pubcomp'],
+    );
     await new Promise((r) => setTimeout(r, 100));
     await c.publishAsync('ext/in', 'ping', { qos: 1 });
     await got.next(3);
-    assert.deepEqual(got.messages.map((m) => `${m.topic} ${m.payload}`), ['ext/hello from a script', 'ext/in ping', 'ext/out echo ping']);
+    assert.deepEqual(
+      got.messages.map((m) => `${m.topic} ${m.payload}`),
+      ['ext/hello from a script', 'ext/in ping', 'ext/out echo ping'],
+    );
     c.end();
   } finally {
     await h.stop();
@@ -54,7 +77,20 @@ test('smart-home run --broker sends the seed example to Mosquitto, retained at Q
   writeFileSync(f, "Mqtt.publish('smart-home/living-room/light', 'on', 1, true);\n");
   const r = await runCli(['run', f, '--broker', url]);
   assert.equal(r.code, 0, r.stderr);
-  const { stdout } = await exec('mosquitto_sub', ['-h', '127.0.0.1', '-p', new URL(url).port, '-t', 'smart-home/living-room/light', '-C', '1', '-W', '5', '-F', '%p %r']);
+  const { stdout } = await exec('mosquitto_sub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    new URL(url).port,
+    '-t',
+    'smart-home/living-room/light',
+    '-C',
+    '1',
+    '-W',
+    '5',
+    '-F',
+    '%p %r',
+  ]);
   assert.equal(stdout.trim(), 'on 1');
 });
 
@@ -71,21 +107,39 @@ test('MqttBus: a QoS 1 publish that is never acknowledged rejects with TIMEOUT; 
   // A stand-in broker (this module's unit test): accepts CONNECT, never acknowledges a PUBLISH.
   const server = net.createServer((sock) => {
     const parser = mqttPacket.parser();
-    parser.on('packet', (p) => { if (p.cmd === 'connect') sock.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: false })); });
+    parser.on('packet', (p) => {
+      if (p.cmd === 'connect')
+        sock.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: false }));
+    });
     sock.on('data', (d) => parser.parse(d));
     sock.on('error', () => {});
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as net.AddressInfo).port;
   const log = createLogger('silent');
-  const bus = new MqttBus({ url: `mqtt://127.0.0.1:${port}`, clientId: 't', publishTimeoutMs: 300, log, events: new EventBus(log) });
+  const bus = new MqttBus({
+    url: `mqtt://127.0.0.1:${port}`,
+    clientId: 't',
+    publishTimeoutMs: 300,
+    log,
+    events: new EventBus(log),
+  });
   try {
-  await bus.start();
-  const started = Date.now();
-  await assert.rejects(bus.publish('a/b', Buffer.from('x'), { qos: 1, retain: false }), (e: unknown) => e instanceof MqttError && e.code === 'TIMEOUT' && /no PUBACK from mqtt:\/\/127\.0\.0\.1:\d+ within 300 ms/.test(e.message));
-  assert.ok(Date.now() - started >= 250);
-  await bus.stop();
-  await assert.rejects(bus.publish('a/b', Buffer.from('x'), { qos: 0, retain: false }), (e: unknown) => e instanceof MqttError && e.code === 'NOT_CONNECTED');
+    await bus.start();
+    const started = Date.now();
+    await assert.rejects(
+      bus.publish('a/b', Buffer.from('x'), { qos: 1, retain: false }),
+      (e: unknown) =>
+        e instanceof MqttError &&
+        e.code === 'TIMEOUT' &&
+        /no PUBACK from mqtt:\/\/127\.0\.0\.1:\d+ within 300 ms/.test(e.message),
+    );
+    assert.ok(Date.now() - started >= 250);
+    await bus.stop();
+    await assert.rejects(
+      bus.publish('a/b', Buffer.from('x'), { qos: 0, retain: false }),
+      (e: unknown) => e instanceof MqttError && e.code === 'NOT_CONNECTED',
+    );
   } finally {
     await bus.stop();
     server.close();

@@ -10,10 +10,18 @@ import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { startHub, tempDir, removeDir, freePort, connect, serve, sleep, waitFor, type TestHub } from '../helpers.js';
 
-interface Mosq { url: string; port: number; dir: string; stop(signal?: NodeJS.Signals): Promise<void>; start(): Promise<void> }
+interface Mosq {
+  url: string;
+  port: number;
+  dir: string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  start(): Promise<void>;
+}
 
 const cleanups: (() => Promise<void>)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c().catch(() => {}); });
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+});
 
 /** Mosquitto on a loopback port with persistence (so a restart keeps sessions) and optional users. */
 async function mosquitto(opts: { users?: Record<string, string> } = {}): Promise<Mosq> {
@@ -33,24 +41,42 @@ async function mosquitto(opts: { users?: Record<string, string> } = {}): Promise
   let child: ReturnType<typeof spawn> | undefined;
   let exited: Promise<unknown> = Promise.resolve();
   const m: Mosq = {
-    url: `mqtt://127.0.0.1:${port}`, port, dir,
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    dir,
     async start() {
       child = spawn('mosquitto', ['-c', path.join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
       exited = new Promise((r) => child!.once('exit', r));
       for (let i = 0; i < 100; i++) {
         const ok = await new Promise<boolean>((r) => {
-          const c = mqtt.connect(m.url, { reconnectPeriod: 0, connectTimeout: 1000, ...(opts.users ? { username: Object.keys(opts.users)[0], password: Object.values(opts.users)[0] } : {}) });
-          c.once('connect', () => { c.end(true); r(true); });
-          c.once('error', () => { c.end(true); r(false); });
+          const c = mqtt.connect(m.url, {
+            reconnectPeriod: 0,
+            connectTimeout: 1000,
+            ...(opts.users ? { username: Object.keys(opts.users)[0], password: Object.values(opts.users)[0] } : {}),
+          });
+          c.once('connect', () => {
+            c.end(true);
+            r(true);
+          });
+          c.once('error', () => {
+            c.end(true);
+            r(false);
+          });
         });
         if (ok) return;
         await sleep(50);
       }
       throw new Error('mosquitto did not start');
     },
-    async stop(signal = 'SIGTERM') { child?.kill(signal); await exited; },
+    async stop(signal = 'SIGTERM') {
+      child?.kill(signal);
+      await exited;
+    },
   };
-  cleanups.push(async () => { await m.stop(); removeDir(dir); });
+  cleanups.push(async () => {
+    await m.stop();
+    removeDir(dir);
+  });
   return m;
 }
 
@@ -59,24 +85,34 @@ const SCRIPT_LOG = (t: TestHub, name: string) => t.hub.scripts.get(name)?.logs.m
 test('external broker, MQTT 5 with user and password: properties both ways and request/response', async () => {
   const broker = await mosquitto({ users: { hub: 'hub-secret', dev: 'dev-secret' } });
   await broker.start();
-  const t = await startHub({ mqtt: { url: broker.url, username: 'hub', password: 'hub-secret', protocol_version: 5, client_id: 'hub-v5' } });
+  const t = await startHub({
+    mqtt: { url: broker.url, username: 'hub', password: 'hub-secret', protocol_version: 5, client_id: 'hub-v5' },
+  });
   cleanups.push(() => t.stop());
   assert.equal(t.hub.broker, undefined, 'no embedded broker');
   const dev = await connect(broker.url, { username: 'dev', password: 'dev-secret', protocolVersion: 5 });
   const got: mqtt.IPublishPacket[] = [];
-  dev.on('message', (topic, _p, packet) => { if (topic === 'v5/out') got.push(packet); });
+  dev.on('message', (topic, _p, packet) => {
+    if (topic === 'v5/out') got.push(packet);
+  });
   await dev.subscribeAsync('v5/out', { qos: 1 });
   // a responder that answers requests the MQTT 5 way
   dev.on('message', (topic, payload, packet) => {
     if (topic !== 'svc/echo') return;
-    dev.publish(packet.properties!.responseTopic!, `echo:${payload}`, { properties: { correlationData: packet.properties!.correlationData } });
+    dev.publish(packet.properties!.responseTopic!, `echo:${payload}`, {
+      properties: { correlationData: packet.properties!.correlationData },
+    });
   });
   await dev.subscribeAsync('svc/echo');
-  await t.hub.scripts.load('/scripts/v5.js', {}, `
+  await t.hub.scripts.load(
+    '/scripts/v5.js',
+    {},
+    `
     Mqtt.subscribe('v5/in', (m) => console.log('in', m.properties.contentType, JSON.stringify(m.properties.userProperties)));
     Mqtt.publish('v5/out', {on: true}, {qos: 1, properties: {contentType: 'application/json', userProperties: {room: 'hall'}, messageExpiryInterval: 60}});
     Mqtt.request('svc/echo', 'ping', {timeout: 3000}).then((r) => console.log('reply', r.payload));
-  `);
+  `,
+  );
   await waitFor(() => got.length === 1, 5000, 'the v5 publish');
   assert.equal(got[0]!.properties?.contentType, 'application/json');
   assert.deepEqual({ ...got[0]!.properties?.userProperties }, { room: 'hall' });
@@ -95,20 +131,31 @@ test('external broker, MQTT 3.1.1: MQTT 5 features are refused with a clear erro
   const got: string[] = [];
   sub.on('message', (topic, p) => got.push(`${topic}=${p}`));
   await sub.subscribeAsync('v4/#', { qos: 1 });
-  await t.hub.scripts.load('/scripts/v4.js', {}, `
+  await t.hub.scripts.load(
+    '/scripts/v4.js',
+    {},
+    `
     Mqtt.publish('v4/plain', 'ok', 1);
     Mqtt.publish('v4/props', 'x', {qos: 1, properties: {contentType: 'text/plain'}}).catch((e) => console.log(e.code, e.message));
     Mqtt.request('v4/req', 'x').catch((e) => console.log(e.code));
-  `);
+  `,
+  );
   await waitFor(() => got.includes('v4/plain=ok'), 5000, 'the 3.1.1 publish');
   await waitFor(() => SCRIPT_LOG(t, 'v4.js').length === 2, 5000, 'both refusals');
   const logs = SCRIPT_LOG(t, 'v4.js');
-  assert.ok(logs.some((l) => /^NOT_SUPPORTED MQTT 5 properties \(contentType\) need mqtt.protocol_version: 5/.test(l)), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => /^NOT_SUPPORTED MQTT 5 properties \(contentType\) need mqtt.protocol_version: 5/.test(l)),
+    logs.join('\n'),
+  );
   assert.ok(logs.includes('NOT_SUPPORTED'));
   assert.ok(!got.includes('v4/props=x'));
   const bad = await startHub({ mqtt: { url: broker.url, username: 'hub', password: 'wrong', client_id: 'hub-bad' } });
   cleanups.push(() => bad.stop());
-  await waitFor(() => /not authori[sz]ed|bad user/i.test(bad.hub.bus.connection().lastError ?? ''), 5000, 'the refusal to be recorded');
+  await waitFor(
+    () => /not authori[sz]ed|bad user/i.test(bad.hub.bus.connection().lastError ?? ''),
+    5000,
+    'the refusal to be recorded',
+  );
   assert.equal(bad.hub.bus.connection().connected, false);
 });
 
@@ -120,15 +167,24 @@ for (const qos of [1, 2] as const) {
     const counts = new Map<number, number>();
     let received = 0;
     const sub = mqtt.connect(broker.url, { clientId: `persistent-sub-${qos}`, clean: false, reconnectPeriod: 100 });
-    cleanups.push(async () => { sub.end(true); });
-    sub.on('message', (_t, p) => { const i = Number(p); counts.set(i, (counts.get(i) ?? 0) + 1); received++; });
+    cleanups.push(async () => {
+      sub.end(true);
+    });
+    sub.on('message', (_t, p) => {
+      const i = Number(p);
+      counts.set(i, (counts.get(i) ?? 0) + 1);
+      received++;
+    });
     await new Promise((r) => sub.once('connect', r));
     await sub.subscribeAsync('load/#', { qos });
     const t = await startHub({ mqtt: { url: broker.url, client_id: `hub-load-${qos}` } });
     cleanups.push(() => t.stop());
     // at most 500 publishes in flight; a counter, not Promise.race over a set (each race call
     // would leave 500 reactions on the pending promises)
-    await t.hub.scripts.load('/scripts/load.js', {}, `
+    await t.hub.scripts.load(
+      '/scripts/load.js',
+      {},
+      `
       let inflight = 0, wake = null;
       const settled = () => { inflight--; if (wake) { const w = wake; wake = null; w(); } };
       (async () => {
@@ -140,14 +196,18 @@ for (const qos of [1, 2] as const) {
         while (inflight > 0) await new Promise((r) => { wake = r; });
         console.log('all acknowledged');
       })().catch((e) => console.error('failed', String(e)));
-    `);
+    `,
+    );
     await waitFor(() => received >= N / 3, 30_000, 'a third of the messages');
     await broker.stop('SIGTERM');
     await sleep(300);
     await broker.start();
     await waitFor(() => SCRIPT_LOG(t, 'load.js').includes('all acknowledged'), 60_000, 'every publish acknowledged');
     await waitFor(() => counts.size === N, 30_000, `all ${N} distinct messages (have ${counts.size})`);
-    assert.ok(!SCRIPT_LOG(t, 'load.js').some((l) => l.startsWith('lost')), SCRIPT_LOG(t, 'load.js').slice(0, 5).join('\n'));
+    assert.ok(
+      !SCRIPT_LOG(t, 'load.js').some((l) => l.startsWith('lost')),
+      SCRIPT_LOG(t, 'load.js').slice(0, 5).join('\n'),
+    );
     if (qos === 2) {
       await sleep(300);
       const twice = [...counts].filter(([, n]) => n > 1).length;
@@ -157,17 +217,31 @@ for (const qos of [1, 2] as const) {
       // broker's; everything else would be ours.
       const log = readFileSync(path.join(broker.dir, 'mosquitto.log'), 'utf8');
       const [before, after] = log.split(/terminating/);
-      const pubrelled = new Set([...before!.matchAll(/Sending PUBREL to persistent-sub-2 \(m(\d+)\)/g)].map((m) => m[1]));
-      const replays = [...after!.matchAll(/Sending PUBLISH to persistent-sub-2 \(d1, q2, r0, m(\d+),/g)].filter((m) => pubrelled.has(m[1])).length;
-      assert.ok(twice <= replays, `${twice} delivered twice, ${replays} of them replayed by Mosquitto after its own PUBREL`);
+      const pubrelled = new Set(
+        [...before!.matchAll(/Sending PUBREL to persistent-sub-2 \(m(\d+)\)/g)].map((m) => m[1]),
+      );
+      const replays = [...after!.matchAll(/Sending PUBLISH to persistent-sub-2 \(d1, q2, r0, m(\d+),/g)].filter((m) =>
+        pubrelled.has(m[1]),
+      ).length;
+      assert.ok(
+        twice <= replays,
+        `${twice} delivered twice, ${replays} of them replayed by Mosquitto after its own PUBREL`,
+      );
       // and the hub never sends a PUBLISH again for a message it has already PUBRELed [MQTT-4.3.3-1]
       const released = new Set<string>();
       let pubrels = 0;
       for (const line of log.split('\n')) {
         let m = /Received PUBREL from hub-load-2 \(Mid: (\d+)\)/.exec(line);
-        if (m) { released.add(m[1]!); pubrels++; continue; }
+        if (m) {
+          released.add(m[1]!);
+          pubrels++;
+          continue;
+        }
         m = /Sending PUBCOMP to hub-load-2 \(m(\d+)\)/.exec(line);
-        if (m) { released.delete(m[1]!); continue; }
+        if (m) {
+          released.delete(m[1]!);
+          continue;
+        }
         m = /Received PUBLISH from hub-load-2 \(d\d, q2, r0, m(\d+),/.exec(line);
         assert.ok(!m || !released.has(m[1]!), `the hub resent PUBLISH ${m?.[1]} after its PUBREL: ${line}`);
       }
@@ -181,11 +255,21 @@ test('the hub is kill -9ed while its outbox holds messages: after a restart they
   const port = await freePort();
   const dir = tempDir();
   mkdirSync(path.join(dir, 'scripts'));
-  writeFileSync(path.join(dir, 'smart-home.yaml'), `mqtt:\n  url: mqtt://127.0.0.1:${port}\n  client_id: hub-outbox\nhttp:\n  enabled: false\n`);
-  writeFileSync(path.join(dir, 'scripts', 'burst.js'), "for (let i = 0; i < 200; i++) Mqtt.publish('outbox/x', String(i), 1);\n");
+  writeFileSync(
+    path.join(dir, 'smart-home.yaml'),
+    `mqtt:\n  url: mqtt://127.0.0.1:${port}\n  client_id: hub-outbox\nhttp:\n  enabled: false\n`,
+  );
+  writeFileSync(
+    path.join(dir, 'scripts', 'burst.js'),
+    "for (let i = 0; i < 200; i++) Mqtt.publish('outbox/x', String(i), 1);\n",
+  );
   const first = await serve(['--data', dir, '--config', path.join(dir, 'smart-home.yaml')]);
   const db = new Database(path.join(dir, 'smart-home.db'), { readonly: true });
-  await waitFor(() => (db.prepare('SELECT count(*) AS n FROM mqtt_outbox').get() as { n: number }).n === 200, 10_000, '200 messages in the outbox');
+  await waitFor(
+    () => (db.prepare('SELECT count(*) AS n FROM mqtt_outbox').get() as { n: number }).n === 200,
+    10_000,
+    '200 messages in the outbox',
+  );
   db.close();
   first.child.kill('SIGKILL');
   await first.exited;
@@ -196,8 +280,18 @@ test('the hub is kill -9ed while its outbox holds messages: after a restart they
     writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n`);
     const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
     const exited = new Promise((r) => child.once('exit', r));
-    cleanups.push(async () => { child.kill(); await exited; });
-    for (let i = 0; i < 100; i++) { try { (await connect(`mqtt://127.0.0.1:${port}`)).end(true); break; } catch { await sleep(50); } }
+    cleanups.push(async () => {
+      child.kill();
+      await exited;
+    });
+    for (let i = 0; i < 100; i++) {
+      try {
+        (await connect(`mqtt://127.0.0.1:${port}`)).end(true);
+        break;
+      } catch {
+        await sleep(50);
+      }
+    }
     return `mqtt://127.0.0.1:${port}`;
   })();
   const got: number[] = [];
@@ -205,19 +299,32 @@ test('the hub is kill -9ed while its outbox holds messages: after a restart they
   sub.on('message', (_t, p) => got.push(Number(p)));
   await sub.subscribeAsync('outbox/#', { qos: 1 });
   const second = await serve(['--data', dir, '--config', path.join(dir, 'smart-home.yaml')]);
-  cleanups.push(async () => { second.child.kill('SIGTERM'); await second.exited; removeDir(dir); });
+  cleanups.push(async () => {
+    second.child.kill('SIGTERM');
+    await second.exited;
+    removeDir(dir);
+  });
   await waitFor(() => got.length >= 200, 10_000, `200 messages (have ${got.length})`);
-  assert.deepEqual(got, Array.from({ length: 200 }, (_, i) => i));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 200 }, (_, i) => i),
+  );
   await sleep(200);
   const check = new Database(path.join(dir, 'smart-home.db'), { readonly: true });
-  assert.equal((check.prepare('SELECT count(*) AS n FROM mqtt_outbox').get() as { n: number }).n, 0, 'the outbox is empty once acknowledged');
+  assert.equal(
+    (check.prepare('SELECT count(*) AS n FROM mqtt_outbox').get() as { n: number }).n,
+    0,
+    'the outbox is empty once acknowledged',
+  );
   check.close();
 });
 
 test('two hubs with a shared subscription handle 1 000 messages exactly once between them', async () => {
   const broker = await mosquitto();
   await broker.start();
-  const hubs = await Promise.all(['a', 'b'].map((n) => startHub({ mqtt: { url: broker.url, client_id: `hub-share-${n}`, share_group: 'workers' } })));
+  const hubs = await Promise.all(
+    ['a', 'b'].map((n) => startHub({ mqtt: { url: broker.url, client_id: `hub-share-${n}`, share_group: 'workers' } })),
+  );
   for (const h of hubs) cleanups.push(() => h.stop());
   const script = "Mqtt.subscribe('jobs/+', (m) => Mqtt.publish('done/' + m.params[0], m.payload, 1));";
   for (const h of hubs) await h.hub.scripts.load('/scripts/worker.js', {}, script);
@@ -230,7 +337,11 @@ test('two hubs with a shared subscription handle 1 000 messages exactly once bet
   for (let i = 0; i < 1000; i++) pub.publish(`jobs/${i}`, String(i), { qos: 1 });
   await waitFor(() => done.size === 1000, 20_000, `1000 jobs done (have ${done.size})`);
   await sleep(300);
-  assert.deepEqual([...done.values()].filter((n) => n !== 1), [], 'each job handled once');
+  assert.deepEqual(
+    [...done.values()].filter((n) => n !== 1),
+    [],
+    'each job handled once',
+  );
   const per = hubs.map((h) => h.hub.scripts.list().find((s) => s.name === 'worker.js')!.delivered);
   assert.equal(per[0]! + per[1]!, 1000);
   assert.ok(per[0]! > 0 && per[1]! > 0, `both hubs worked: ${per.join(' / ')}`);

@@ -17,7 +17,9 @@ const SEEDS = Number(process.env.CRASH_SEEDS ?? 2);
 const FIRST_SEED = Number(process.env.CRASH_SEED ?? 1);
 
 const cleanups: (() => Promise<void>)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c(); });
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
 
 // The load: three publishes per step, awaited; the step is stored only once all three are acknowledged.
 const SCRIPT = `
@@ -45,7 +47,14 @@ function rng(seed: number): () => number {
   };
 }
 
-interface Outcome { acked: number; q1: Map<number, number>; q2: Map<number, number>; retained: number; fixed: unknown; integrity: string }
+interface Outcome {
+  acked: number;
+  q1: Map<number, number>;
+  q2: Map<number, number>;
+  retained: number;
+  fixed: unknown;
+  integrity: string;
+}
 
 async function runCase(mode: 'embedded' | 'external', seed: number): Promise<Outcome> {
   const r = rng(seed);
@@ -66,7 +75,12 @@ async function runCase(mode: 'embedded' | 'external', seed: number): Promise<Out
   // the persistent subscriber: subscribes, goes offline for the whole load
   const start = async (): Promise<Served> => {
     const s = await serve(args);
-    cleanups.push(async () => { if (s.child.exitCode === null) { s.child.kill('SIGKILL'); await s.exited; } });
+    cleanups.push(async () => {
+      if (s.child.exitCode === null) {
+        s.child.kill('SIGKILL');
+        await s.exited;
+      }
+    });
     return s;
   };
   let hub = await start();
@@ -87,7 +101,12 @@ async function runCase(mode: 'embedded' | 'external', seed: number): Promise<Out
 
   // what the script saw acknowledged, read from the file the dead hub left
   const db = new Database(path.join(dir, 'smart-home.db'), { readonly: true });
-  const get = (key: string) => (db.prepare("SELECT value FROM script_storage WHERE script = 'load.js' AND key = ?").get(key) as { value: string } | undefined)?.value;
+  const get = (key: string) =>
+    (
+      db.prepare("SELECT value FROM script_storage WHERE script = 'load.js' AND key = ?").get(key) as
+        | { value: string }
+        | undefined
+    )?.value;
   const acked = Number(get('acked') ?? 0);
   db.close();
 
@@ -98,11 +117,13 @@ async function runCase(mode: 'embedded' | 'external', seed: number): Promise<Out
   const q2 = new Map<number, number>();
   let last = Date.now();
   // (listening before CONNACK: a broker sends the queue right behind it)
-  const c = await connect(brokerUrl, { clientId: subId, clean: false }, (client) => client.on('message', (topic, payload) => {
-    last = Date.now();
-    const map = topic === 'crash/q1' ? q1 : topic === 'crash/q2' ? q2 : undefined;
-    if (map) map.set(Number(payload), (map.get(Number(payload)) ?? 0) + 1);
-  }));
+  const c = await connect(brokerUrl, { clientId: subId, clean: false }, (client) =>
+    client.on('message', (topic, payload) => {
+      last = Date.now();
+      const map = topic === 'crash/q1' ? q1 : topic === 'crash/q2' ? q2 : undefined;
+      if (map) map.set(Number(payload), (map.get(Number(payload)) ?? 0) + 1);
+    }),
+  );
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline && (Date.now() - last < 1500 || q1.size < acked || q2.size < acked)) await sleep(50);
   await c.endAsync();
@@ -118,7 +139,9 @@ async function runCase(mode: 'embedded' | 'external', seed: number): Promise<Out
   assert.equal(await hub.exited, 0, 'the restarted hub stops cleanly');
   const check = new Database(path.join(dir, 'smart-home.db'), { readonly: true });
   const integrity = (check.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
-  const fixedRow = check.prepare("SELECT value FROM script_storage WHERE script = 'load.js' AND key = 'fixed'").get() as { value: string } | undefined;
+  const fixedRow = check.prepare("SELECT value FROM script_storage WHERE script = 'load.js' AND key = 'fixed'").get() as
+    | { value: string }
+    | undefined;
   check.close();
   removeDir(dir);
   return { acked, q1, q2, retained, fixed: fixedRow ? JSON.parse(fixedRow.value) : undefined, integrity };
@@ -129,7 +152,8 @@ for (const mode of ['embedded', 'external'] as const) {
     test(`kill -9 of the hub (${mode} broker, seed ${seed}): nothing acknowledged is lost, no QoS 2 duplicate, retained and Storage intact, SQLite consistent`, async () => {
       const o = await runCase(mode, seed);
       assert.ok(o.acked > 0, 'the script got some publishes acknowledged before the kill');
-      const missing = (m: Map<number, number>) => Array.from({ length: o.acked }, (_, i) => i + 1).filter((i) => !m.has(i));
+      const missing = (m: Map<number, number>) =>
+        Array.from({ length: o.acked }, (_, i) => i + 1).filter((i) => !m.has(i));
       assert.deepEqual(missing(o.q1), [], `QoS 1 messages 1..${o.acked} (acknowledged) all arrive`);
       assert.deepEqual(missing(o.q2), [], `QoS 2 messages 1..${o.acked} (acknowledged) all arrive`);
       const dups = [...o.q2].filter(([, n]) => n > 1).map(([i]) => i);

@@ -11,15 +11,24 @@ import { ApiClient } from '../api/client.js';
 let h: TestHub;
 let api: ApiClient;
 before(async () => {
-  h = await startHub({ http: { enabled: true, port: 0 }, scripts: { compile_timeout_ms: 2000, compile_memory_mb: 256 } });
+  h = await startHub({
+    http: { enabled: true, port: 0 },
+    scripts: { compile_timeout_ms: 2000, compile_memory_mb: 256 },
+  });
   api = ApiClient.of(h);
 });
-after(async () => { await h.stop(); removeDir(h.dir); });
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
 /** Starts a check and, while it runs, asks /healthz: the health answer must come first. */
 async function checkWhileHealthy(name: string, source: string): Promise<{ diagnostics: any[]; order: string[] }> {
   const order: string[] = [];
-  const check = api.post('/api/scripts/check', { name, source }).then((r) => { order.push('check'); return r; });
+  const check = api.post('/api/scripts/check', { name, source }).then((r) => {
+    order.push('check');
+    return r;
+  });
   // a moment for the check to be under way (the request is sent; its handler awaits the worker)
   await new Promise((r) => setImmediate(r));
   const health = await api.get('/healthz');
@@ -31,11 +40,15 @@ async function checkWhileHealthy(name: string, source: string): Promise<{ diagno
 }
 
 test('a 121-byte TypeScript type bomb is a located error after compile_timeout_ms; /healthz answers meanwhile', async () => {
-  const bomb = "type D='0'|'1'|'2'|'3'|'4'|'5'|'6'|'7'|'8'|'9';type T=`${D}${D}${D}`;type Z=keyof {[K in T as `${K}${T}`]:1};const z:Z=1;";
+  const bomb =
+    "type D='0'|'1'|'2'|'3'|'4'|'5'|'6'|'7'|'8'|'9';type T=`${D}${D}${D}`;type Z=keyof {[K in T as `${K}${T}`]:1};const z:Z=1;";
   const { diagnostics, order } = await checkWhileHealthy('bomb.ts', bomb);
   assert.deepEqual(order, ['healthz', 'check']);
   assert.equal(diagnostics.length, 1, JSON.stringify(diagnostics));
-  assert.match(diagnostics[0].message, /type-checking (took longer than scripts\.compile_timeout_ms|needed more memory than scripts\.compile_memory_mb)/);
+  assert.match(
+    diagnostics[0].message,
+    /type-checking (took longer than scripts\.compile_timeout_ms|needed more memory than scripts\.compile_memory_mb)/,
+  );
   assert.deepEqual([diagnostics[0].line, diagnostics[0].col], [1, 1]);
   // the next check gets a fresh worker and works
   const next = await api.post('/api/scripts/check', { name: 'ok.ts', source: 'const n: number = "x";\n' });

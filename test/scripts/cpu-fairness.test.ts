@@ -13,10 +13,21 @@ let h: TestHub;
 /** A hub whose CPU share cannot be reached within the test: only the fairness rule is at work. */
 let roomy: TestHub;
 before(async () => {
-  h = await startHub({ http: { enabled: true, port: 0 }, scripts: { cpu_limit_ms: 1000, cpu_share: 0.5, cpu_window_s: 2, cpu_stop_after_windows: 3 } });
-  roomy = await startHub({ http: { enabled: true, port: 0 }, scripts: { cpu_limit_ms: 1000, cpu_share: 1, cpu_window_s: 3600 } });
+  h = await startHub({
+    http: { enabled: true, port: 0 },
+    scripts: { cpu_limit_ms: 1000, cpu_share: 0.5, cpu_window_s: 2, cpu_stop_after_windows: 3 },
+  });
+  roomy = await startHub({
+    http: { enabled: true, port: 0 },
+    scripts: { cpu_limit_ms: 1000, cpu_share: 1, cpu_window_s: 3600 },
+  });
 });
-after(async () => { await h.stop(); removeDir(h.dir); await roomy.stop(); removeDir(roomy.dir); });
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+  await roomy.stop();
+  removeDir(roomy.dir);
+});
 
 const spinner = `
 let ticks = 0;
@@ -48,17 +59,38 @@ test('long timer callbacks of one script leave room for requests between them', 
 
 test('a script over cpu_share is throttled (logged, counted) and, staying over it, stopped', async () => {
   const s = await h.hub.scripts.load('/scripts/spinner.js', {}, spinner);
-  await waitFor(() => s.logs.some((l) => /^throttled: used \d+ ms of CPU in the last 2 s, over scripts\.cpu_share \(50 % of a core\)/.test(l.message)), 15_000, 'the throttle log line');
+  await waitFor(
+    () =>
+      s.logs.some((l) =>
+        /^throttled: used \d+ ms of CPU in the last 2 s, over scripts\.cpu_share \(50 % of a core\)/.test(l.message),
+      ),
+    15_000,
+    'the throttle log line',
+  );
   assert.ok(h.hub.scripts.counters.throttled >= 1);
   await waitFor(() => h.hub.scripts.get('spinner.js') === undefined, 30_000, 'the script to be stopped');
-  assert.ok(s.logs.some((l) => /used more than scripts\.cpu_share \(50 % of a core\) in 3 windows of 2 s in a row; the script was stopped/.test(l.message)), s.logs.map((l) => l.message).slice(-3).join('\n'));
+  assert.ok(
+    s.logs.some((l) =>
+      /used more than scripts\.cpu_share \(50 % of a core\) in 3 windows of 2 s in a row; the script was stopped/.test(
+        l.message,
+      ),
+    ),
+    s.logs
+      .map((l) => l.message)
+      .slice(-3)
+      .join('\n'),
+  );
   const metrics = await ApiClient.of(h).get('/metrics');
   assert.match(String(metrics.body.data), /smart_home_script_stopped_total [1-9]/);
   assert.match(String(metrics.body.data), /smart_home_script_throttled_total [1-9]/);
 });
 
 test('a script under its share is never throttled', async () => {
-  const s = await h.hub.scripts.load('/scripts/calm.js', {}, "let n = 0; const t = setInterval(() => { n++; for (let i = 0; i < 1e4; i++); if (n === 50) { clearInterval(t); console.log('done'); } }, 5);");
+  const s = await h.hub.scripts.load(
+    '/scripts/calm.js',
+    {},
+    "let n = 0; const t = setInterval(() => { n++; for (let i = 0; i < 1e4; i++); if (n === 50) { clearInterval(t); console.log('done'); } }, 5);",
+  );
   await waitFor(() => s.logs.some((l) => l.message === 'done'), 10_000, '50 light ticks');
   assert.ok(!s.logs.some((l) => l.message.startsWith('throttled')));
 });

@@ -6,12 +6,21 @@ import assert from 'node:assert/strict';
 import { startHub, connect, collect, removeDir, type TestHub } from '../helpers.js';
 
 let h: TestHub;
-before(async () => { h = await startHub({}); });
-after(async () => { await h.stop(); removeDir(h.dir); });
+before(async () => {
+  h = await startHub({});
+});
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
 test('[MQTT-3.3.5-1] a QoS 1 message reaches a script at QoS 1 while the explorer watches # at QoS 0', async () => {
   const stop = await h.hub.explorer.watch();
-  await h.hub.scripts.load('/scripts/qos.js', {}, "Mqtt.subscribe('q/in', (m) => Mqtt.publish('q/out', 'qos ' + m.qos, 1));");
+  await h.hub.scripts.load(
+    '/scripts/qos.js',
+    {},
+    "Mqtt.subscribe('q/in', (m) => Mqtt.publish('q/out', 'qos ' + m.qos, 1));",
+  );
   const c = await connect(h.url);
   const got = collect(c);
   await c.subscribeAsync('q/out', { qos: 1 });

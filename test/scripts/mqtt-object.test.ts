@@ -5,8 +5,13 @@ import { startHub, connect, collect, waitFor, removeDir, type TestHub, type Rece
 import type { Script } from '../../src/scripts/engine.js';
 
 let h: TestHub;
-before(async () => { h = await startHub(); });
-after(async () => { await h.stop(); removeDir(h.dir); });
+before(async () => {
+  h = await startHub();
+});
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
 let n = 0;
 async function runScript(source: string, ext = 'js', globals?: Record<string, unknown>): Promise<Script> {
@@ -60,7 +65,11 @@ test('qos and retain arrive as given, positionally and as an options object', as
     Mqtt.publish('o/c', 'z');
   `);
   const msgs = await got.next(3);
-  assert.deepEqual(msgs.map((m) => [m.topic, m.qos]).sort(), [['o/a', 2], ['o/b', 1], ['o/c', 0]]);
+  assert.deepEqual(msgs.map((m) => [m.topic, m.qos]).sort(), [
+    ['o/a', 2],
+    ['o/b', 1],
+    ['o/c', 0],
+  ]);
   c.end();
 });
 
@@ -71,12 +80,17 @@ test('publish with null and retain clears the retained message', async () => {
   assert.equal(got.messages[0]!.retain, true);
   c.end();
   await runScript(`Mqtt.publish('ret/x', null, 1, true);`);
-  const retained = h.hub.db.prepare("SELECT count(*) AS n FROM broker_retained WHERE topic = 'ret/x'").get() as { n: number };
+  const retained = h.hub.db.prepare("SELECT count(*) AS n FROM broker_retained WHERE topic = 'ret/x'").get() as {
+    n: number;
+  };
   assert.equal(retained.n, 0);
 });
 
 const invalid: [string, RegExp][] = [
-  [`Mqtt.publish('a/b', 'x', 3, false)`, /RangeError: Mqtt\.publish: qos must be 0 .*, got number 3 \(the MQTT levels are 0, 1 and 2; there is no QoS 3\)/],
+  [
+    `Mqtt.publish('a/b', 'x', 3, false)`,
+    /RangeError: Mqtt\.publish: qos must be 0 .*, got number 3 \(the MQTT levels are 0, 1 and 2; there is no QoS 3\)/,
+  ],
   [`Mqtt.publish('a/b', 'x', '1')`, /RangeError: Mqtt\.publish: qos must be .*got the string "1"/],
   [`Mqtt.publish('', 'x')`, /RangeError: Mqtt\.publish: topic must not be empty/],
   [`Mqtt.publish('a/+/b', 'x')`, /RangeError: Mqtt\.publish: topic "a\/\+\/b" must not contain the wildcards \+ or #/],
@@ -85,12 +99,17 @@ const invalid: [string, RegExp][] = [
   [`Mqtt.publish('$SYS/x', 'x')`, /RangeError: Mqtt\.publish: topic "\$SYS\/x" must not start with \$/],
   [`Mqtt.publish('a'.repeat(70000), 'x')`, /RangeError: Mqtt\.publish: topic must be at most 65535 bytes/],
   [`Mqtt.publish(42, 'x')`, /TypeError: Mqtt\.publish: topic must be a string, got number 42/],
-  [`Mqtt.publish('a/b', 'x', 1, 'yes')`, /TypeError: Mqtt\.publish: retain must be true or false, got the string "yes"/],
+  [
+    `Mqtt.publish('a/b', 'x', 1, 'yes')`,
+    /TypeError: Mqtt\.publish: retain must be true or false, got the string "yes"/,
+  ],
   [`Mqtt.publish('a/b', () => 1)`, /TypeError: Mqtt\.publish: payload must be .*got function/],
 ];
 for (const [call, expected] of invalid) {
   test(`invalid arguments throw synchronously, located: ${call.slice(0, 40)}`, async () => {
-    const s = await runScript(`let caught;\ntry { ${call}; } catch (e) { caught = e; }\nif (caught) throw caught;\n${call};\n`);
+    const s = await runScript(
+      `let caught;\ntry { ${call}; } catch (e) { caught = e; }\nif (caught) throw caught;\n${call};\n`,
+    );
     const [err] = errorsOf(s);
     assert.match(err!, /test-\d+\.js:2:\d+: /, 'located at the line of the call');
     assert.match(err!, expected);
@@ -110,12 +129,16 @@ test('the promise resolves after the broker acknowledged (QoS 1 and 2) and the s
 });
 
 test('a failed publish rejects with an MqttError that has a code; unhandled, it is logged with the line', async () => {
-  const s = await h.hub.scripts.load('/scripts/offline.js', {}, `
+  const s = await h.hub.scripts.load(
+    '/scripts/offline.js',
+    {},
+    `
     globalThis.later = () => {
       Mqtt.publish('x/y', 'z', 1).catch((e) => console.log('caught', e.name, e.code, e instanceof MqttError));
       Mqtt.publish('x/y', 'unhandled', 1);
     };
-  `);
+  `,
+  );
   // take the broker connection away under the script
   await h.hub.bus.stop();
   try {
@@ -124,7 +147,10 @@ test('a failed publish rejects with an MqttError that has a code; unhandled, it 
     await waitFor(() => s.logs.length >= 2, 5000, 'two log lines');
     assert.ok(logsOf(s).includes('caught MqttError NOT_CONNECTED true'), JSON.stringify(logsOf(s)));
     const unhandled = errorsOf(s).find((m) => m.includes('unhandled rejection'));
-    assert.match(unhandled!, /\/scripts\/offline\.js:4:\d+: unhandled rejection of Mqtt\.publish: NOT_CONNECTED: not connected/);
+    assert.match(
+      unhandled!,
+      /\/scripts\/offline\.js:4:\d+: unhandled rejection of Mqtt\.publish: NOT_CONNECTED: not connected/,
+    );
   } finally {
     await h.hub.bus.start();
   }
@@ -143,8 +169,14 @@ test('every publish is in the message trace with the script and line that made i
 });
 
 test('TypeScript: runtime errors are reported at the .ts line and column', async () => {
-  const s = await runScript(`interface Light { state: string }\nconst l: Light = { state: 'on' };\n\nconst missing: any = undefined;\nconsole.log(missing.deep.value);\n`, 'ts');
-  assert.match(errorsOf(s)[0]!, /test-\d+\.ts:5:\d+: TypeError: cannot read property 'value' of undefined|test-\d+\.ts:5:\d+: TypeError/);
+  const s = await runScript(
+    `interface Light { state: string }\nconst l: Light = { state: 'on' };\n\nconst missing: any = undefined;\nconsole.log(missing.deep.value);\n`,
+    'ts',
+  );
+  assert.match(
+    errorsOf(s)[0]!,
+    /test-\d+\.ts:5:\d+: TypeError: cannot read property 'value' of undefined|test-\d+\.ts:5:\d+: TypeError/,
+  );
   assert.match(errorsOf(s)[0]!, /> 5 \| console\.log\(missing\.deep\.value\);/);
 });
 

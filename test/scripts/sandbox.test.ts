@@ -6,9 +6,14 @@ import type { Script } from '../../src/scripts/engine.js';
 
 let h: TestHub;
 before(async () => {
-  h = await startHub({ scripts: { cpu_limit_ms: 200, memory_limit_mb: 16, max_timers: 50, max_pending_publishes: 100 } });
+  h = await startHub({
+    scripts: { cpu_limit_ms: 200, memory_limit_mb: 16, max_timers: 50, max_pending_publishes: 100 },
+  });
 });
-after(async () => { await h.stop(); removeDir(h.dir); });
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
 let n = 0;
 async function runScript(source: string): Promise<Script> {
@@ -32,7 +37,10 @@ async function othersStillWork(): Promise<void> {
 
 test('an infinite loop is interrupted after cpu_limit_ms with a clear error', async () => {
   const s = await runScript(`function spin() {\n  while (true) {}\n}\nspin();\n`);
-  assert.match(errorsOf(s)[0]!, /sb-\d+\.js:1:\d+: InternalError: interrupted: the script ran longer than cpu_limit_ms \(200 ms\) without returning \(an endless loop\?\) \(in function spin, declared at line 1\)/);
+  assert.match(
+    errorsOf(s)[0]!,
+    /sb-\d+\.js:1:\d+: InternalError: interrupted: the script ran longer than cpu_limit_ms \(200 ms\) without returning \(an endless loop\?\) \(in function spin, declared at line 1\)/,
+  );
   await othersStillWork();
 });
 
@@ -48,14 +56,23 @@ test('a memory bomb ends with an out-of-memory error inside its own limit', asyn
   const rssBefore = process.memoryUsage().rss;
   const s = await runScript(`const keep = [];\nwhile (true) keep.push('x'.repeat(1 << 20) + keep.length);\n`);
   assert.match(errorsOf(s)[0]!, /out of memory/);
-  assert.ok(process.memoryUsage().rss - rssBefore < 200 * 1024 * 1024, 'the hub did not grow by more than the script could');
+  assert.ok(
+    process.memoryUsage().rss - rssBefore < 200 * 1024 * 1024,
+    'the hub did not grow by more than the script could',
+  );
   await othersStillWork();
 });
 
 test('running out of memory inside a promise callback is reported, not silent', async () => {
   // the rejection of this callback's promise is never handled: only the memory check tells
-  const s = await runScript(`Promise.resolve().then(() => { const keep = []; for (;;) keep.push('y'.repeat(1 << 16) + keep.length); });\n`);
-  await waitFor(() => errorsOf(s).some((e) => /reached memory_limit_mb \(16 MB\)/.test(e)), 5000, 'the out-of-memory report');
+  const s = await runScript(
+    `Promise.resolve().then(() => { const keep = []; for (;;) keep.push('y'.repeat(1 << 16) + keep.length); });\n`,
+  );
+  await waitFor(
+    () => errorsOf(s).some((e) => /reached memory_limit_mb \(16 MB\)/.test(e)),
+    5000,
+    'the out-of-memory report',
+  );
   assert.equal(errorsOf(s).filter((e) => /reached memory_limit_mb/.test(e)).length, 1, 'said once');
   await othersStillWork();
 });
@@ -74,11 +91,18 @@ test('no access to Node: process, require, module, fetch, and constructor chains
     console.log(Mqtt.publish.constructor('return typeof globalThis.process')());
     try { Mqtt.constructor.constructor('return process')(); } catch (e) { console.log(e.name); }
   `);
-  assert.deepEqual(logsOf(s), ['undefined undefined undefined undefined undefined undefined', 'undefined', 'undefined', 'ReferenceError']);
+  assert.deepEqual(logsOf(s), [
+    'undefined undefined undefined undefined undefined undefined',
+    'undefined',
+    'undefined',
+    'ReferenceError',
+  ]);
 });
 
 test('prototype pollution stays inside the script that did it', async () => {
-  const a = await runScript(`Object.prototype.polluted = 'yes'; Array.prototype.push = null; console.log(({}).polluted);`);
+  const a = await runScript(
+    `Object.prototype.polluted = 'yes'; Array.prototype.push = null; console.log(({}).polluted);`,
+  );
   assert.deepEqual(logsOf(a), ['yes']);
   const b = await runScript(`console.log(String(({}).polluted), typeof [].push);`);
   assert.deepEqual(logsOf(b), ['undefined function']);
@@ -98,7 +122,11 @@ test('the Mqtt binding cannot be replaced or bypassed', async () => {
 
 test('a timer flood is cut at max_timers with a clear error', async () => {
   // loaded without waiting for idle: the 50 timers it did get are a minute long
-  const s = await h.hub.scripts.load('/scripts/timer-flood.js', {}, `for (let i = 0; i < 100; i++) setTimeout(() => {}, 60000);`);
+  const s = await h.hub.scripts.load(
+    '/scripts/timer-flood.js',
+    {},
+    `for (let i = 0; i < 100; i++) setTimeout(() => {}, 60000);`,
+  );
   assert.match(errorsOf(s)[0]!, /RangeError: too many timers: at most max_timers \(50\)/);
   h.hub.scripts.unload(s.name);
   await othersStillWork();

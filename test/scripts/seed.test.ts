@@ -26,7 +26,9 @@ after(async () => {
   removeDir(dir);
 });
 
-test('the fixtures are the seed page\'s examples, verbatim', { skip: !existsSync(SEED_PAGE) && 'the seed page is not beside this checkout' }, () => {
+test("the fixtures are the seed page's examples, verbatim", {
+  skip: !existsSync(SEED_PAGE) && 'the seed page is not beside this checkout',
+}, () => {
   const page = readFileSync(SEED_PAGE, 'utf8');
   const blocks = [...page.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1], code: m[2] }));
   assert.equal(readFileSync(SEED_JS, 'utf8'), blocks.find((b) => b.lang === 'javascript')!.code);
@@ -36,7 +38,22 @@ test('the fixtures are the seed page\'s examples, verbatim', { skip: !existsSync
 test('JavaScript example: a mosquitto_sub started afterwards receives "on" on smart-home/living-room/light, retained, at QoS 1', async () => {
   const r = await runCli(['run', SEED_JS, '--broker', s.url]);
   assert.equal(r.code, 0, r.stderr);
-  const { stdout } = await exec('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(portOf(s.url)), '-t', 'smart-home/living-room/light', '-q', '1', '-C', '1', '-W', '10', '-F', '%t %p qos=%q retain=%r']);
+  const { stdout } = await exec('mosquitto_sub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(portOf(s.url)),
+    '-t',
+    'smart-home/living-room/light',
+    '-q',
+    '1',
+    '-C',
+    '1',
+    '-W',
+    '10',
+    '-F',
+    '%t %p qos=%q retain=%r',
+  ]);
   assert.equal(stdout.trim(), 'smart-home/living-room/light on qos=1 retain=1');
 });
 
@@ -75,7 +92,10 @@ test('the seed table\'s "qos 3" fails clearly at the line of the call', async ()
   writeFileSync(f, "// the table says 1, 2, 3\nMqtt.publish('zigbee2mqtt/device/set', 'x', 3, false);\n");
   const r = await runCli(['run', f, '--broker', s.url]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /qos3\.js:2:\d+: RangeError: Mqtt\.publish: qos must be 0 \(at most once\), 1 \(at least once\) or 2 \(exactly once\), got number 3 \(the MQTT levels are 0, 1 and 2; there is no QoS 3\)/);
+  assert.match(
+    r.stderr,
+    /qos3\.js:2:\d+: RangeError: Mqtt\.publish: qos must be 0 \(at most once\), 1 \(at least once\) or 2 \(exactly once\), got number 3 \(the MQTT levels are 0, 1 and 2; there is no QoS 3\)/,
+  );
 });
 
 test('a TypeScript script with a type error fails check at its line', async () => {
@@ -83,21 +103,32 @@ test('a TypeScript script with a type error fails check at its line', async () =
   writeFileSync(f, "const level: number = 1;\n\nMqtt.publish(1, 'x');\n");
   const r = await runCli(['check', f]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /typed\.ts:3:14: TypeError: Argument of type 'number' is not assignable to parameter of type 'string'/);
+  assert.match(
+    r.stderr,
+    /typed\.ts:3:14: TypeError: Argument of type 'number' is not assignable to parameter of type 'string'/,
+  );
   const ok = path.join(dir, 'ok.ts');
-  writeFileSync(ok, "const q: 0 | 1 | 2 = 1;\nawait0();\nfunction await0(): void { Mqtt.publish('a/b', { on: true }, { qos: q, retain: false }); }\n");
+  writeFileSync(
+    ok,
+    "const q: 0 | 1 | 2 = 1;\nawait0();\nfunction await0(): void { Mqtt.publish('a/b', { on: true }, { qos: q, retain: false }); }\n",
+  );
   const r2 = await runCli(['check', ok]);
   assert.equal(r2.code, 0, r2.stderr);
 });
 
 test('run keeps a script with subscriptions alive until it unsubscribes, then exits 0', async () => {
   const f = path.join(dir, 'listen.js');
-  writeFileSync(f, "const off = Mqtt.subscribe('run/ping', (m) => {\n  console.log('got ' + m.payload);\n  off();\n});\nconsole.log('listening');\n");
+  writeFileSync(
+    f,
+    "const off = Mqtt.subscribe('run/ping', (m) => {\n  console.log('got ' + m.payload);\n  off();\n});\nconsole.log('listening');\n",
+  );
   const done = runCli(['run', f, '--broker', s.url]);
   const c = await connect(s.url);
   // publish until the script has subscribed and heard one
   let result: Awaited<typeof done> | undefined;
-  void done.then((r) => { result = r; });
+  void done.then((r) => {
+    result = r;
+  });
   for (let i = 0; i < 100 && !result; i++) {
     await c.publishAsync('run/ping', `p${i}`, { qos: 1 });
     await new Promise((r) => setTimeout(r, 50));

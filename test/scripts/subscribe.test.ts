@@ -5,8 +5,13 @@ import { startHub, connect, collect, waitFor, sleep, removeDir, type TestHub } f
 import type { Script } from '../../src/scripts/engine.js';
 
 let h: TestHub;
-before(async () => { h = await startHub({ scripts: { queue_size: 5, max_hops: 4 } }); });
-after(async () => { await h.stop(); removeDir(h.dir); });
+before(async () => {
+  h = await startHub({ scripts: { queue_size: 5, max_hops: 4 } });
+});
+after(async () => {
+  await h.stop();
+  removeDir(h.dir);
+});
 
 let n = 0;
 /** Loads a script and waits until the broker acknowledged the subscriptions its top level made. */
@@ -16,7 +21,8 @@ const load = async (source: string, name = `sub-${++n}.js`) => {
   return s;
 };
 /** A script that logs what it hears on `filter`: once it heard a message, so did every script subscribed before it. */
-const witness = (filter: string) => load(`Mqtt.subscribe(${JSON.stringify(filter)}, (m) => console.log('heard ' + m.topic + ' ' + m.payload));`);
+const witness = (filter: string) =>
+  load(`Mqtt.subscribe(${JSON.stringify(filter)}, (m) => console.log('heard ' + m.topic + ' ' + m.payload));`);
 const logsOf = (s: Script) => s.logs.map((l) => l.message);
 const errorsOf = (s: Script) => s.logs.filter((l) => l.level === 'error').map((l) => l.message);
 
@@ -30,8 +36,13 @@ test('a handler gets topic, payload, bytes, json, qos, retain and the wildcard c
   await c.publishAsync('sensors/kitchen/temp/now', '{"c":21.5}', { qos: 1 });
   await waitFor(() => s.logs.length >= 1);
   assert.deepEqual(JSON.parse(logsOf(s)[0]!), {
-    topic: 'sensors/kitchen/temp/now', payload: '{"c":21.5}', json: { c: 21.5 }, qos: 1, retain: false,
-    params: ['kitchen', 'now'], bytes: [...Buffer.from('{"c":21.5}')],
+    topic: 'sensors/kitchen/temp/now',
+    payload: '{"c":21.5}',
+    json: { c: 21.5 },
+    qos: 1,
+    retain: false,
+    params: ['kitchen', 'now'],
+    bytes: [...Buffer.from('{"c":21.5}')],
   });
   c.end();
 });
@@ -49,10 +60,13 @@ test('binary and non-UTF-8 payloads arrive intact and round-trip byte-exact', as
 });
 
 test('unsubscribe stops delivery; reloading a script drops its subscriptions', async () => {
-  const s = await load(`
+  const s = await load(
+    `
     let count = 0;
     const off = Mqtt.subscribe('u/x', () => { count++; console.log('got ' + count); if (count === 1) off(); });
-  `, 'unsub.js');
+  `,
+    'unsub.js',
+  );
   const c = await connect(h.url);
   await c.publishAsync('u/x', '1', { qos: 1 });
   await waitFor(() => s.logs.length >= 1);
@@ -89,15 +103,21 @@ test('events are handled one at a time, in arrival order, even with async handle
 });
 
 test('a full queue drops messages, counts them and says so in the log (never silently)', async () => {
-  const s = await load(`
+  const s = await load(
+    `
     Mqtt.subscribe('slow/#', async () => { await new Promise((r) => setTimeout(r, 200)); });
-  `, 'slow.js');
+  `,
+    'slow.js',
+  );
   const c = await connect(h.url);
   for (let i = 0; i < 20; i++) c.publish('slow/x', String(i), { qos: 0 });
   await waitFor(() => (h.hub.scripts.inputs.stats('slow.js')?.overflows ?? 0) > 0);
   const stats = h.hub.scripts.list().find((x) => x.name === 'slow.js')!;
   assert.ok(stats.overflows >= 1 && stats.queued <= 5, JSON.stringify(stats));
-  assert.match(s.logs.find((l) => l.level === 'warn')!.message, /input queue full \(scripts\.queue_size 5\): dropped a message on slow\/x; 1 dropped so far/);
+  assert.match(
+    s.logs.find((l) => l.level === 'warn')!.message,
+    /input queue full \(scripts\.queue_size 5\): dropped a message on slow\/x; 1 dropped so far/,
+  );
   h.hub.scripts.unload('slow.js');
   c.end();
 });
@@ -113,17 +133,31 @@ test('a script does not hear its own publishes unless it opts in', async () => {
   await h.hub.scripts.load('/scripts/echo-again.js', {}, "Mqtt.publish('echo/topic', 'second', 1);");
   await waitFor(() => logsOf(we).includes('heard echo/topic second'), 5000, 'the witness');
   // 'mine' went out before 'second': had the plain handler heard it, it would have logged by now
-  assert.deepEqual(logsOf(s).filter((l) => l.endsWith('mine')), ['self heard mine']);
+  assert.deepEqual(
+    logsOf(s).filter((l) => l.endsWith('mine')),
+    ['self heard mine'],
+  );
   const c = await connect(h.url);
   await c.publishAsync('echo/topic', 'theirs', { qos: 1 });
   await waitFor(() => logsOf(s).filter((l) => l.endsWith('theirs')).length >= 2);
-  assert.deepEqual(logsOf(s).filter((l) => l.endsWith('theirs')).sort(), ['plain heard theirs', 'self heard theirs']);
+  assert.deepEqual(
+    logsOf(s)
+      .filter((l) => l.endsWith('theirs'))
+      .sort(),
+    ['plain heard theirs', 'self heard theirs'],
+  );
   c.end();
 });
 
 test('a ping-pong loop between two scripts is cut at max_hops, with a log line naming scripts and topics', async () => {
-  const ping = await load(`Mqtt.subscribe('loop/pong', (m) => Mqtt.publish('loop/ping', String(Number(m.payload) + 1)));`, 'ping.js');
-  const pong = await load(`Mqtt.subscribe('loop/ping', (m) => Mqtt.publish('loop/pong', String(Number(m.payload) + 1)));`, 'pong.js');
+  const ping = await load(
+    `Mqtt.subscribe('loop/pong', (m) => Mqtt.publish('loop/ping', String(Number(m.payload) + 1)));`,
+    'ping.js',
+  );
+  const pong = await load(
+    `Mqtt.subscribe('loop/ping', (m) => Mqtt.publish('loop/pong', String(Number(m.payload) + 1)));`,
+    'pong.js',
+  );
   const c = await connect(h.url);
   const got = collect(c);
   await c.subscribeAsync('loop/#');
@@ -135,7 +169,10 @@ test('a ping-pong loop between two scripts is cut at max_hops, with a log line n
   assert.equal(got.messages.length, count, 'no more messages after the cut');
   assert.ok(count <= 8, `${count} messages went round`);
   const line = [...ping.logs, ...pong.logs].find((l) => /loop cut/.test(l.message))!.message;
-  assert.match(line, /loop cut: not delivering loop\/(ping|pong) after 5 hops: (ping|pong)\.js published loop\/(ping|pong) -> /);
+  assert.match(
+    line,
+    /loop cut: not delivering loop\/(ping|pong) after 5 hops: (ping|pong)\.js published loop\/(ping|pong) -> /,
+  );
   assert.match(line, /ping\.js published loop\/ping/);
   assert.match(line, /pong\.js published loop\/pong/);
   h.hub.scripts.unload('ping.js');
@@ -144,17 +181,25 @@ test('a ping-pong loop between two scripts is cut at max_hops, with a log line n
 });
 
 test('a handler that throws is logged at its line; the script and others go on', async () => {
-  const s = await load(`Mqtt.subscribe('bad/+', (m) => {\n  if (m.params[0] === 'x') null.boom;\n  console.log('fine ' + m.params[0]);\n});\n`);
+  const s = await load(
+    `Mqtt.subscribe('bad/+', (m) => {\n  if (m.params[0] === 'x') null.boom;\n  console.log('fine ' + m.params[0]);\n});\n`,
+  );
   const c = await connect(h.url);
   await c.publishAsync('bad/x', '1', { qos: 1 });
   await c.publishAsync('bad/y', '1', { qos: 1 });
   await waitFor(() => s.logs.length >= 2);
   assert.match(errorsOf(s)[0]!, /sub-\d+\.js:2:\d+: TypeError: cannot read property 'boom' of null/);
-  assert.deepEqual(logsOf(s).filter((l) => l.startsWith('fine')), ['fine y']);
+  assert.deepEqual(
+    logsOf(s).filter((l) => l.startsWith('fine')),
+    ['fine y'],
+  );
   c.end();
 });
 
 test('a bad filter is a located error', async () => {
   const s = await load(`\nMqtt.subscribe('a/#/b', () => {});\n`);
-  assert.match(errorsOf(s)[0]!, /sub-\d+\.js:2:\d+: RangeError: Mqtt\.subscribe: topic filter "a\/#\/b": # must be a whole level and the last one/);
+  assert.match(
+    errorsOf(s)[0]!,
+    /sub-\d+\.js:2:\d+: RangeError: Mqtt\.subscribe: topic filter "a\/#\/b": # must be a whole level and the last one/,
+  );
 });

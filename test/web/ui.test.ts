@@ -11,24 +11,42 @@ import { startHub, connect, collect, tempDir, type TestHub } from '../helpers.js
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../../../test-output/', import.meta.url));
-const fixture = (f: string) => readFileSync(fileURLToPath(new URL(`../../../test/fixtures/${f}`, import.meta.url)), 'utf8');
+const fixture = (f: string) =>
+  readFileSync(fileURLToPath(new URL(`../../../test/fixtures/${f}`, import.meta.url)), 'utf8');
 
 let t: TestHub;
 let browser: Browser;
 let page: Page;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `Chromium is needed at ${CHROMIUM} (apt-get install chromium; scripts/test.sh does it) or set CHROMIUM_PATH`);
+  assert.ok(
+    existsSync(CHROMIUM),
+    `Chromium is needed at ${CHROMIUM} (apt-get install chromium; scripts/test.sh does it) or set CHROMIUM_PATH`,
+  );
   mkdirSync(OUT, { recursive: true });
   const dir = tempDir();
   mkdirSync(path.join(dir, 'scripts'));
   // the seed's CoffeeScript example, with its missing paren fixed, as the light's action script
-  writeFileSync(path.join(dir, 'scripts', 'light-action.coffee'), fixture('seed-example.coffee').replace('Mqtt.publish"', 'Mqtt.publish("'));
-  t = await startHub({
-    http: { enabled: true, port: 0 },
-    entities: [{ id: 'light.living_room', name: 'Living room', type: 'light', actions: ['on', 'off'], script: 'light-action.coffee' }],
-    zigbee2mqtt: { enabled: true },
-  }, dir);
+  writeFileSync(
+    path.join(dir, 'scripts', 'light-action.coffee'),
+    fixture('seed-example.coffee').replace('Mqtt.publish"', 'Mqtt.publish("'),
+  );
+  t = await startHub(
+    {
+      http: { enabled: true, port: 0 },
+      entities: [
+        {
+          id: 'light.living_room',
+          name: 'Living room',
+          type: 'light',
+          actions: ['on', 'off'],
+          script: 'light-action.coffee',
+        },
+      ],
+      zigbee2mqtt: { enabled: true },
+    },
+    dir,
+  );
   await t.hub.users.add('admin', 'correct horse', true);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -142,8 +160,35 @@ test("a Zigbee2MQTT light's brightness is set from an input in the device's rang
   const device = await connect(t.url, { username: 'admin', password: 'correct horse' });
   const got = collect(device);
   await device.subscribeAsync('zigbee2mqtt/Desk Lamp/set', { qos: 1 });
-  const exposes = [{ type: 'light', features: [{ type: 'binary', name: 'state', property: 'state', access: 7, value_on: 'ON', value_off: 'OFF', value_toggle: 'TOGGLE' }, { type: 'numeric', name: 'brightness', property: 'brightness', access: 7, value_min: 0, value_max: 254 }] }];
-  await device.publishAsync('zigbee2mqtt/bridge/devices', JSON.stringify([{ ieee_address: '0x0017880104e45999', type: 'Router', friendly_name: 'Desk Lamp', definition: { model: 'LED1545G12', vendor: 'IKEA', exposes } }]), { qos: 1, retain: true });
+  const exposes = [
+    {
+      type: 'light',
+      features: [
+        {
+          type: 'binary',
+          name: 'state',
+          property: 'state',
+          access: 7,
+          value_on: 'ON',
+          value_off: 'OFF',
+          value_toggle: 'TOGGLE',
+        },
+        { type: 'numeric', name: 'brightness', property: 'brightness', access: 7, value_min: 0, value_max: 254 },
+      ],
+    },
+  ];
+  await device.publishAsync(
+    'zigbee2mqtt/bridge/devices',
+    JSON.stringify([
+      {
+        ieee_address: '0x0017880104e45999',
+        type: 'Router',
+        friendly_name: 'Desk Lamp',
+        definition: { model: 'LED1545G12', vendor: 'IKEA', exposes },
+      },
+    ]),
+    { qos: 1, retain: true },
+  );
   await page.goto(`${t.hub.api!.url}/#/entities`);
   const input = page.getByRole('spinbutton', { name: 'brightness of Desk Lamp' });
   await input.waitFor(); // the page is open already: the new device appears live

@@ -8,10 +8,19 @@ import { EntitiesPage } from './pages/entities.js';
 import { AutomationsPage } from './pages/automations.js';
 import { ClientsPage } from './pages/clients.js';
 
-const PAGES = { scripts: ['Scripts', ScriptsPage], explorer: ['MQTT explorer', ExplorerPage], entities: ['Entities', EntitiesPage], automations: ['Automations', AutomationsPage], clients: ['Clients', ClientsPage] } as const;
+const PAGES = {
+  scripts: ['Scripts', ScriptsPage],
+  explorer: ['MQTT explorer', ExplorerPage],
+  entities: ['Entities', EntitiesPage],
+  automations: ['Automations', AutomationsPage],
+  clients: ['Clients', ClientsPage],
+} as const;
 type Page = keyof typeof PAGES;
 
-const pageFromHash = (): Page => { const p = location.hash.replace(/^#\/?/, '').split('/')[0] as Page; return p in PAGES ? p : 'scripts'; };
+const pageFromHash = (): Page => {
+  const p = location.hash.replace(/^#\/?/, '').split('/')[0] as Page;
+  return p in PAGES ? p : 'scripts';
+};
 
 function Login({ onDone }: { onDone: (s: Session) => void }) {
   const [error, setError] = useState('');
@@ -19,17 +28,30 @@ function Login({ onDone }: { onDone: (s: Session) => void }) {
     e.preventDefault();
     const form = new FormData(e.target as HTMLFormElement);
     try {
-      const r = await api<{ user: string; admin: boolean; csrf: string }>('POST', '/api/login', { username: form.get('username'), password: form.get('password') });
+      const r = await api<{ user: string; admin: boolean; csrf: string }>('POST', '/api/login', {
+        username: form.get('username'),
+        password: form.get('password'),
+      });
       onDone({ user: r.user, admin: r.admin, csrf: r.csrf, loginRequired: true });
-    } catch (err) { setError((err as Error).message); }
+    } catch (err) {
+      setError((err as Error).message);
+    }
   };
   return (
     <form class="login" onSubmit={submit}>
       <h1>Smart Home</h1>
-      <label>User <input name="username" autocomplete="username" required /></label>
-      <label>Password <input name="password" type="password" autocomplete="current-password" required /></label>
+      <label>
+        User <input name="username" autocomplete="username" required />
+      </label>
+      <label>
+        Password <input name="password" type="password" autocomplete="current-password" required />
+      </label>
       <button type="submit">Log in</button>
-      {error && <p class="error" role="alert">{error}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
     </form>
   );
 }
@@ -37,31 +59,72 @@ function Login({ onDone }: { onDone: (s: Session) => void }) {
 function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [page, setPage] = useState<Page>(pageFromHash());
-  const load = () => api<Session>('GET', '/api/session').then((s) => { setCsrf(s.csrf); setSession(s); }).catch(() => setSession({ user: null, admin: false, csrf: null, loginRequired: true }));
+  const load = () =>
+    api<Session>('GET', '/api/session')
+      .then((s) => {
+        setCsrf(s.csrf);
+        setSession(s);
+      })
+      .catch(() => setSession({ user: null, admin: false, csrf: null, loginRequired: true }));
   useEffect(() => {
     void load();
     const onHash = () => setPage(pageFromHash());
     const onOut = () => setSession((s) => (s && s.loginRequired ? { ...s, user: null } : s));
     window.addEventListener('hashchange', onHash);
     window.addEventListener('smart-home:logged-out', onOut);
-    return () => { window.removeEventListener('hashchange', onHash); window.removeEventListener('smart-home:logged-out', onOut); };
+    return () => {
+      window.removeEventListener('hashchange', onHash);
+      window.removeEventListener('smart-home:logged-out', onOut);
+    };
   }, []);
   if (!session) return <p class="loading">Loading…</p>;
-  if (session.loginRequired && !session.user) return <Login onDone={(s) => { setCsrf(s.csrf); setSession(s); }} />;
-  const logout = async () => { await api('POST', '/api/logout').catch(() => {}); setCsrf(null); await load(); };
+  if (session.loginRequired && !session.user)
+    return (
+      <Login
+        onDone={(s) => {
+          setCsrf(s.csrf);
+          setSession(s);
+        }}
+      />
+    );
+  const logout = async () => {
+    await api('POST', '/api/logout').catch(() => {});
+    setCsrf(null);
+    await load();
+  };
   const Current = PAGES[page][1];
   return (
     <div class="app">
       <header>
         <strong>Smart Home</strong>
-        <nav>{(Object.keys(PAGES) as Page[]).map((p) => <a href={`#/${p}`} class={p === page ? 'active' : ''}>{PAGES[p][0]}</a>)}</nav>
+        <nav>
+          {(Object.keys(PAGES) as Page[]).map((p) => (
+            <a href={`#/${p}`} class={p === page ? 'active' : ''}>
+              {PAGES[p][0]}
+            </a>
+          ))}
+        </nav>
         <span class="who">
-          <a href="/api/docs" target="_blank">API docs</a>
-          {session.user && <> · {session.user}{session.admin ? ' (admin)' : ''}</>}
-          {session.loginRequired && <button class="link" onClick={logout}>Log out</button>}
+          <a href="/api/docs" target="_blank">
+            API docs
+          </a>
+          {session.user && (
+            <>
+              {' '}
+              · {session.user}
+              {session.admin ? ' (admin)' : ''}
+            </>
+          )}
+          {session.loginRequired && (
+            <button class="link" onClick={logout}>
+              Log out
+            </button>
+          )}
         </span>
       </header>
-      <main><Current /></main>
+      <main>
+        <Current />
+      </main>
     </div>
   );
 }

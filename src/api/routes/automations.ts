@@ -4,7 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiHub } from '../hub.js';
 import { ApiError, ok } from '../reply.js';
 
-const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,100}$' } } } as const;
+const idParam = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,100}$' } },
+} as const;
 
 export function automationRoutes(app: FastifyInstance, hub: ApiHub): void {
   const tags = ['automations'];
@@ -17,32 +21,84 @@ export function automationRoutes(app: FastifyInstance, hub: ApiHub): void {
     return ok({});
   };
   app.get('/api/automations', { config: { user: true }, schema: { tags } }, async () => ok(a.list()));
-  app.get<{ Params: { id: string }; Querystring: { limit?: number } }>('/api/automations/:id/runs', { config: { user: true },
-    schema: { tags, summary: 'the last runs with their trace', params: idParam, querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 } } } },
-  }, async (req) => ok(a.runs(req.params.id, req.query.limit ?? 20)));
-  app.put<{ Params: { id: string }; Body: Record<string, unknown> }>('/api/automations/:id', {
-    schema: { tags, summary: 'add or replace an automation (same fields as in automations.yaml)', params: idParam, body: { type: 'object' } },
-  }, async (req) => applied(await a.put({ ...req.body, id: req.params.id })));
+  app.get<{ Params: { id: string }; Querystring: { limit?: number } }>(
+    '/api/automations/:id/runs',
+    {
+      config: { user: true },
+      schema: {
+        tags,
+        summary: 'the last runs with their trace',
+        params: idParam,
+        querystring: {
+          type: 'object',
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+        },
+      },
+    },
+    async (req) => ok(a.runs(req.params.id, req.query.limit ?? 20)),
+  );
+  app.put<{ Params: { id: string }; Body: Record<string, unknown> }>(
+    '/api/automations/:id',
+    {
+      schema: {
+        tags,
+        summary: 'add or replace an automation (same fields as in automations.yaml)',
+        params: idParam,
+        body: { type: 'object' },
+      },
+    },
+    async (req) => applied(await a.put({ ...req.body, id: req.params.id })),
+  );
   app.delete<{ Params: { id: string } }>('/api/automations/:id', { schema: { tags, params: idParam } }, async (req) => {
     const r = await a.remove(req.params.id);
     if (r === false) throw new ApiError(404, 'UNKNOWN_AUTOMATION', `no automation "${req.params.id}"`);
     return applied(r);
   });
-  for (const [verb, on] of [['enable', true], ['disable', false]] as const) {
-    app.post<{ Params: { id: string } }>(`/api/automations/:id/${verb}`, { config: { user: true }, schema: { tags, params: idParam } }, async (req) => {
-      known(req.params.id);
-      await a.setEnabled(req.params.id, on);
-      return ok({});
-    });
+  for (const [verb, on] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
+    app.post<{ Params: { id: string } }>(
+      `/api/automations/:id/${verb}`,
+      { config: { user: true }, schema: { tags, params: idParam } },
+      async (req) => {
+        known(req.params.id);
+        await a.setEnabled(req.params.id, on);
+        return ok({});
+      },
+    );
   }
-  app.post<{ Params: { id: string } }>('/api/automations/:id/trigger', { config: { user: true }, schema: { tags, summary: 'run now (conditions still apply)', params: idParam } }, async (req) => {
-    known(req.params.id);
-    a.trigger(req.params.id, { description: `run by ${req.caller?.name ?? 'local'} through the API` });
-    return ok({});
-  });
-  app.get('/api/automations/file', { config: { user: true }, schema: { tags, summary: 'automations.yaml as text' } }, async () => ok({ text: a.text() }));
-  app.put<{ Body: { text: string } }>('/api/automations/file', {
-    schema: { tags, summary: 'replace automations.yaml; a bad file is refused with its line and changes nothing', body: { type: 'object', required: ['text'], additionalProperties: false, properties: { text: { type: 'string', maxLength: 1_000_000 } } } },
-  }, async (req) => applied(await a.save(req.body.text)));
-  app.post('/api/automations/reload', { schema: { tags, summary: 'read automations.yaml again' } }, async () => applied(await a.reload()));
+  app.post<{ Params: { id: string } }>(
+    '/api/automations/:id/trigger',
+    { config: { user: true }, schema: { tags, summary: 'run now (conditions still apply)', params: idParam } },
+    async (req) => {
+      known(req.params.id);
+      a.trigger(req.params.id, { description: `run by ${req.caller?.name ?? 'local'} through the API` });
+      return ok({});
+    },
+  );
+  app.get(
+    '/api/automations/file',
+    { config: { user: true }, schema: { tags, summary: 'automations.yaml as text' } },
+    async () => ok({ text: a.text() }),
+  );
+  app.put<{ Body: { text: string } }>(
+    '/api/automations/file',
+    {
+      schema: {
+        tags,
+        summary: 'replace automations.yaml; a bad file is refused with its line and changes nothing',
+        body: {
+          type: 'object',
+          required: ['text'],
+          additionalProperties: false,
+          properties: { text: { type: 'string', maxLength: 1_000_000 } },
+        },
+      },
+    },
+    async (req) => applied(await a.save(req.body.text)),
+  );
+  app.post('/api/automations/reload', { schema: { tags, summary: 'read automations.yaml again' } }, async () =>
+    applied(await a.reload()),
+  );
 }

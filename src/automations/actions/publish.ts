@@ -6,6 +6,7 @@ type Config = Extract<ActionConfig, { type: 'publish' }>;
 
 export const publishAction: ActionStep<Config> = async (config, ctx, _trigger, _signal, label) => {
   const p = config.payload;
-  const bytes = p === undefined || p === null ? Buffer.alloc(0) : Buffer.from(typeof p === 'string' ? p : JSON.stringify(p));
+  const bytes =
+    p === undefined || p === null ? Buffer.alloc(0) : Buffer.from(typeof p === 'string' ? p : JSON.stringify(p));
   await ctx.bus.publish(config.topic, bytes, { qos: config.qos, retain: config.retain }, { script: label });
 };

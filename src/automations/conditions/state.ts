@@ -8,5 +8,8 @@ export const stateCondition: ConditionCheck<Config> = async (config, ctx) => {
   const entity = ctx.registry.get(config.entity);
   if (!entity) return { result: false, detail: `no entity ${config.entity}` };
   const value = config.attribute ? pathValue(entity.state, config.attribute) : entity.state;
-  return { result: sameJson(value, config.state), detail: `${config.entity}${config.attribute ? '.' + config.attribute : ''} is ${JSON.stringify(value)}` };
+  return {
+    result: sameJson(value, config.state),
+    detail: `${config.entity}${config.attribute ? '.' + config.attribute : ''} is ${JSON.stringify(value)}`,
+  };
 };

@@ -6,9 +6,19 @@ type Config = Extract<ConditionConfig, { type: 'time' }>;
 
 /** Seconds since midnight and weekday of `now` in `timezone`. */
 export function clockOf(now: Date, timezone?: string): { seconds: number; weekday: string } {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit', weekday: 'short' }).formatToParts(now);
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: timezone,
+    hourCycle: 'h23',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    weekday: 'short',
+  }).formatToParts(now);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '0';
-  return { seconds: Number(get('hour')) * 3600 + Number(get('minute')) * 60 + Number(get('second')), weekday: get('weekday').toLowerCase().slice(0, 3) };
+  return {
+    seconds: Number(get('hour')) * 3600 + Number(get('minute')) * 60 + Number(get('second')),
+    weekday: get('weekday').toLowerCase().slice(0, 3),
+  };
 }
 
 const toSeconds = (hhmm: string) => hhmm.split(':').reduce((acc, v, i) => acc + Number(v) * [3600, 60, 1][i]!, 0);

@@ -8,8 +8,13 @@ export const intervalTrigger: TriggerFactory<Config> = (config, _ctx, fire) => {
   let timer: NodeJS.Timeout | undefined;
   return {
     async start() {
-      timer = setInterval(() => fire({ type: 'interval', time: Date.now(), description: `every ${config.every} ms` }), Math.max(10, config.every));
+      timer = setInterval(
+        () => fire({ type: 'interval', time: Date.now(), description: `every ${config.every} ms` }),
+        Math.max(10, config.every),
+      );
     },
-    async stop() { if (timer) clearInterval(timer); },
+    async stop() {
+      if (timer) clearInterval(timer);
+    },
   };
 };

@@ -15,9 +15,21 @@ export const mqttTrigger: TriggerFactory<Config> = (config, ctx, fire) => {
         const payload = m.payload.toString('utf8');
         if (config.payload !== undefined && payload !== config.payload) return;
         let json: unknown;
-        try { json = JSON.parse(payload); } catch { json = undefined; }
+        try {
+          json = JSON.parse(payload);
+        } catch {
+          json = undefined;
+        }
         if (config.json && !Object.entries(config.json).every(([p, v]) => sameJson(pathValue(json, p), v))) return;
-        fire({ type: 'mqtt', time: Date.now(), description: `mqtt message on ${m.topic}`, topic: m.topic, payload, json, params });
+        fire({
+          type: 'mqtt',
+          time: Date.now(),
+          description: `mqtt message on ${m.topic}`,
+          topic: m.topic,
+          payload,
+          json,
+          params,
+        });
       });
       await ctx.bus.subscribe(config.topic, 1);
     },

@@ -16,10 +16,20 @@ export const stateTrigger: TriggerFactory<Config> = (config, ctx, fire) => {
         const to = pick(e.newState);
         if (config.attribute && sameJson(from, to)) return; // another attribute changed
         // leaving the awaited state cancels a pending `for`
-        if (pending) { clearTimeout(pending); pending = undefined; }
+        if (pending) {
+          clearTimeout(pending);
+          pending = undefined;
+        }
         if (config.from !== undefined && !sameJson(from, config.from)) return;
         if (config.to !== undefined && !sameJson(to, config.to)) return;
-        const event = { type: 'state', time: Date.now(), description: `${config.entity} changed from ${JSON.stringify(from)} to ${JSON.stringify(to)}`, entity: config.entity, from, to };
+        const event = {
+          type: 'state',
+          time: Date.now(),
+          description: `${config.entity} changed from ${JSON.stringify(from)} to ${JSON.stringify(to)}`,
+          entity: config.entity,
+          from,
+          to,
+        };
         if (config.for === undefined) return fire(event);
         pending = setTimeout(() => {
           pending = undefined;

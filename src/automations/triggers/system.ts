@@ -8,8 +8,12 @@ export const systemTrigger: TriggerFactory<Config> = (config, ctx, fire) => {
   let off: (() => void) | undefined;
   return {
     async start() {
-      off = ctx.events.on(`system.${config.event}`, () => fire({ type: 'system', time: Date.now(), description: `hub ${config.event}`, event: config.event }));
+      off = ctx.events.on(`system.${config.event}`, () =>
+        fire({ type: 'system', time: Date.now(), description: `hub ${config.event}`, event: config.event }),
+      );
     },
-    async stop() { off?.(); },
+    async stop() {
+      off?.();
+    },
   };
 };

@@ -10,7 +10,9 @@ export function checkCron(config: Config): void {
   try {
     new Cron(config.cron, { timezone: config.timezone, paused: true }).stop();
   } catch (err) {
-    throw new Error(`"${config.cron}"${config.timezone ? ` in ${config.timezone}` : ''} is not a valid schedule: ${(err as Error).message}`);
+    throw new Error(
+      `"${config.cron}"${config.timezone ? ` in ${config.timezone}` : ''} is not a valid schedule: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -22,6 +24,8 @@ export const timeTrigger: TriggerFactory<Config> = (config, _ctx, fire) => {
         fire({ type: 'time', time: Date.now(), description: `schedule ${config.cron}` });
       });
     },
-    async stop() { job?.stop(); },
+    async stop() {
+      job?.stop();
+    },
   };
 };

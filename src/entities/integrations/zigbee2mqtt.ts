@@ -19,12 +19,30 @@ export interface Zigbee2MqttContext {
 }
 
 interface Feature {
-  type?: string; name?: string; property?: string; access?: number; features?: Feature[];
-  value_on?: unknown; value_off?: unknown; value_toggle?: unknown; value_min?: number; value_max?: number; value_step?: number; unit?: string; values?: unknown[];
+  type?: string;
+  name?: string;
+  property?: string;
+  access?: number;
+  features?: Feature[];
+  value_on?: unknown;
+  value_off?: unknown;
+  value_toggle?: unknown;
+  value_min?: number;
+  value_max?: number;
+  value_step?: number;
+  unit?: string;
+  values?: unknown[];
 }
 
 /** What one settable property accepts, from its expose (kept in the entity's attributes for the UI). */
-export interface Settable { type: string; min?: number; max?: number; step?: number; unit?: string; values?: unknown[] }
+export interface Settable {
+  type: string;
+  min?: number;
+  max?: number;
+  step?: number;
+  unit?: string;
+  values?: unknown[];
+}
 
 /** The settable properties of a device, by property name. */
 export function settableOf(exposes: Feature[] = []): Record<string, Settable> {
@@ -33,8 +51,13 @@ export function settableOf(exposes: Feature[] = []): Record<string, Settable> {
     for (const f of fs) {
       if (f.features) walk(f.features);
       if (!f.property || !((f.access ?? 0) & SETTABLE) || f.type === undefined) continue;
-      if (f.type === 'numeric') out[f.property] = { type: 'numeric', min: f.value_min, max: f.value_max, step: f.value_step, unit: f.unit };
-      else if (f.type === 'binary') out[f.property] = { type: 'binary', values: [f.value_on, f.value_off, f.value_toggle].filter((v) => v !== undefined) };
+      if (f.type === 'numeric')
+        out[f.property] = { type: 'numeric', min: f.value_min, max: f.value_max, step: f.value_step, unit: f.unit };
+      else if (f.type === 'binary')
+        out[f.property] = {
+          type: 'binary',
+          values: [f.value_on, f.value_off, f.value_toggle].filter((v) => v !== undefined),
+        };
       else if (f.type === 'enum') out[f.property] = { type: 'enum', values: f.values };
       else out[f.property] = { type: f.type };
     }
@@ -44,7 +67,11 @@ export function settableOf(exposes: Feature[] = []): Record<string, Settable> {
 }
 
 /** Why `payload` is not something the device accepts, or undefined when it is. */
-export function refusal(settable: Record<string, Settable>, payload: Record<string, unknown>, entityId: string): string | undefined {
+export function refusal(
+  settable: Record<string, Settable>,
+  payload: Record<string, unknown>,
+  entityId: string,
+): string | undefined {
   for (const [key, value] of Object.entries(payload)) {
     const s = settable[key];
     if (!s) {
@@ -53,18 +80,33 @@ export function refusal(settable: Record<string, Settable>, payload: Record<stri
       return `${entityId} has no settable "${key}"; it accepts ${Object.keys(settable).join(', ') || 'nothing'}`;
     }
     if (s.type === 'numeric') {
-      if (typeof value !== 'number' || !Number.isFinite(value)) return `${entityId}: ${key} must be a number${range(s)}, got ${JSON.stringify(value)}`;
-      if ((s.min !== undefined && value < s.min) || (s.max !== undefined && value > s.max)) return `${entityId}: ${key} ${value} is out of range${range(s)}`;
-    } else if ((s.type === 'binary' || s.type === 'enum') && s.values && s.values.length > 0 && !s.values.some((v) => v === value || (typeof v === 'string' && typeof value === 'string' && v.toUpperCase() === value.toUpperCase()))) {
+      if (typeof value !== 'number' || !Number.isFinite(value))
+        return `${entityId}: ${key} must be a number${range(s)}, got ${JSON.stringify(value)}`;
+      if ((s.min !== undefined && value < s.min) || (s.max !== undefined && value > s.max))
+        return `${entityId}: ${key} ${value} is out of range${range(s)}`;
+    } else if (
+      (s.type === 'binary' || s.type === 'enum') &&
+      s.values &&
+      s.values.length > 0 &&
+      !s.values.some(
+        (v) =>
+          v === value ||
+          (typeof v === 'string' && typeof value === 'string' && v.toUpperCase() === value.toUpperCase()),
+      )
+    ) {
       return `${entityId}: ${key} must be one of ${s.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}`;
     }
   }
   return undefined;
 }
 
-const range = (s: Settable) => (s.min !== undefined || s.max !== undefined ? ` (${s.min ?? '…'}–${s.max ?? '…'}${s.unit ? ` ${s.unit}` : ''})` : '');
+const range = (s: Settable) =>
+  s.min !== undefined || s.max !== undefined ? ` (${s.min ?? '…'}–${s.max ?? '…'}${s.unit ? ` ${s.unit}` : ''})` : '';
 interface Device {
-  ieee_address: string; friendly_name: string; type?: string; disabled?: boolean;
+  ieee_address: string;
+  friendly_name: string;
+  type?: string;
+  disabled?: boolean;
   definition?: { model?: string; vendor?: string; description?: string; exposes?: Feature[] } | null;
 }
 
@@ -83,7 +125,7 @@ export function actionsOf(exposes: Feature[] = []): string[] {
   const walk = (fs: Feature[]) => {
     for (const f of fs) {
       if (f.features) walk(f.features);
-      if (f.property && ((f.access ?? 0) & SETTABLE)) settable.add(f.property);
+      if (f.property && (f.access ?? 0) & SETTABLE) settable.add(f.property);
     }
   };
   walk(exposes);
@@ -95,7 +137,13 @@ export function actionsOf(exposes: Feature[] = []): string[] {
 }
 
 export function slug(name: string): string {
-  return name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'device';
+  return (
+    name
+      .toLowerCase()
+      .normalize('NFKD')
+      .replace(/[^a-z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, '') || 'device'
+  );
 }
 
 export class Zigbee2Mqtt {
@@ -109,7 +157,8 @@ export class Zigbee2Mqtt {
     const { ctx } = this;
     // Known devices from the last run, until bridge/devices (retained) arrives.
     for (const e of ctx.registry.list()) {
-      if (e.source === SOURCE && typeof e.attributes.friendly_name === 'string' && e.uniqueId) this.names.set(e.attributes.friendly_name, e.uniqueId);
+      if (e.source === SOURCE && typeof e.attributes.friendly_name === 'string' && e.uniqueId)
+        this.names.set(e.attributes.friendly_name, e.uniqueId);
     }
     this.off.push(ctx.events.on('mqtt.message', (m) => this.onMessage(m)));
     this.off.push(ctx.actions.register(SOURCE, (entity, action, params) => this.runAction(entity, action, params)));
@@ -151,24 +200,46 @@ export class Zigbee2Mqtt {
     const seen = new Set<string>();
     this.names.clear();
     for (const d of devices as Device[]) {
-      if (!d || typeof d.ieee_address !== 'string' || typeof d.friendly_name !== 'string' || d.type === 'Coordinator') continue;
+      if (!d || typeof d.ieee_address !== 'string' || typeof d.friendly_name !== 'string' || d.type === 'Coordinator')
+        continue;
       seen.add(d.ieee_address);
       this.names.set(d.friendly_name, d.ieee_address);
       const uniqueId = d.ieee_address;
       const exposes = d.definition?.exposes ?? [];
       const existing = this.ctx.registry.byUniqueId(uniqueId);
       const attributes = {
-        friendly_name: d.friendly_name, ieee_address: d.ieee_address, model: d.definition?.model, vendor: d.definition?.vendor,
-        description: d.definition?.description, settable: settableOf(exposes),
+        friendly_name: d.friendly_name,
+        ieee_address: d.ieee_address,
+        model: d.definition?.model,
+        vendor: d.definition?.vendor,
+        description: d.definition?.description,
+        settable: settableOf(exposes),
       };
       if (existing) {
         if (existing.attributes.friendly_name !== d.friendly_name) {
-          this.ctx.log.info({ entity: existing.id, from: existing.attributes.friendly_name, to: d.friendly_name }, 'zigbee2mqtt device renamed');
+          this.ctx.log.info(
+            { entity: existing.id, from: existing.attributes.friendly_name, to: d.friendly_name },
+            'zigbee2mqtt device renamed',
+          );
         }
-        this.ctx.registry.upsert({ id: existing.id, name: d.friendly_name, actions: actionsOf(exposes), attributes, source: SOURCE });
+        this.ctx.registry.upsert({
+          id: existing.id,
+          name: d.friendly_name,
+          actions: actionsOf(exposes),
+          attributes,
+          source: SOURCE,
+        });
       } else {
         const id = this.freeId(`${domainOf(exposes)}.${slug(d.friendly_name)}`);
-        this.ctx.registry.upsert({ id, uniqueId, name: d.friendly_name, type: domainOf(exposes), actions: actionsOf(exposes), attributes, source: SOURCE });
+        this.ctx.registry.upsert({
+          id,
+          uniqueId,
+          name: d.friendly_name,
+          type: domainOf(exposes),
+          actions: actionsOf(exposes),
+          attributes,
+          source: SOURCE,
+        });
         this.ctx.log.info({ entity: id, device: d.friendly_name }, 'zigbee2mqtt device added');
       }
     }
@@ -195,7 +266,8 @@ export class Zigbee2Mqtt {
     const entity = this.entityFor(friendlyName);
     if (!entity || m.payload.length === 0) return;
     const state = this.parse(m);
-    if (!state || typeof state !== 'object' || Array.isArray(state)) throw new Error(`${m.topic}: expected a JSON object, got ${m.payload.toString('utf8').slice(0, 40)}`);
+    if (!state || typeof state !== 'object' || Array.isArray(state))
+      throw new Error(`${m.topic}: expected a JSON object, got ${m.payload.toString('utf8').slice(0, 40)}`);
     this.ctx.registry.setState(entity.id, state);
   }
 
@@ -205,23 +277,35 @@ export class Zigbee2Mqtt {
     const text = m.payload.toString('utf8').trim();
     // {"state":"online"} since Zigbee2MQTT 1.27; plain "online"/"offline" before
     const value = text.startsWith('{') ? (this.parse(m) as { state?: unknown }).state : text;
-    if (value !== 'online' && value !== 'offline') throw new Error(`${m.topic}: availability must be online or offline, got ${text.slice(0, 40)}`);
+    if (value !== 'online' && value !== 'offline')
+      throw new Error(`${m.topic}: availability must be online or offline, got ${text.slice(0, 40)}`);
     this.ctx.registry.setAvailable(entity.id, value === 'online');
   }
 
   private async runAction(entity: Entity, action: string, params: Record<string, unknown>): Promise<void> {
     const name = entity.attributes.friendly_name;
-    if (typeof name !== 'string') throw new EntityError('ACTION_FAILED', `entity ${entity.id} has no Zigbee2MQTT friendly name`);
+    if (typeof name !== 'string')
+      throw new EntityError('ACTION_FAILED', `entity ${entity.id} has no Zigbee2MQTT friendly name`);
     let payload: Record<string, unknown>;
-    if (action === 'on' || action === 'off' || action === 'toggle') payload = { state: action.toUpperCase(), ...params };
+    if (action === 'on' || action === 'off' || action === 'toggle')
+      payload = { state: action.toUpperCase(), ...params };
     else if (action === 'set') payload = params;
     else if (action in params) payload = { [action]: params[action] };
     else if ('value' in params) payload = { [action]: params.value };
-    else throw new EntityError('BAD_PARAM', `action ${action} of ${entity.id} needs a value: pass {${action}: ...} or {value: ...}`);
+    else
+      throw new EntityError(
+        'BAD_PARAM',
+        `action ${action} of ${entity.id} needs a value: pass {${action}: ...} or {value: ...}`,
+      );
     // (an entity stored before its device list told what it accepts is not checked until it does)
     const settable = entity.attributes.settable as Record<string, Settable> | undefined;
     const why = settable ? refusal(settable, payload, entity.id) : undefined;
     if (why) throw new EntityError('BAD_PARAM', `${why}; nothing was sent`);
-    await this.ctx.bus.publish(`${this.ctx.baseTopic}/${name}/set`, Buffer.from(JSON.stringify(payload)), { qos: this.ctx.qos, retain: false }, { script: `entity ${entity.id}` });
+    await this.ctx.bus.publish(
+      `${this.ctx.baseTopic}/${name}/set`,
+      Buffer.from(JSON.stringify(payload)),
+      { qos: this.ctx.qos, retain: false },
+      { script: `entity ${entity.id}` },
+    );
   }
 }

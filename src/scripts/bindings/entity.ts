@@ -39,8 +39,14 @@ export function entityCalls(entities: EntityAccess | undefined) {
 export function entityAsyncCalls(entities: EntityAccess | undefined, caller: string) {
   return {
     'entity.callAction': async ([id, action, params]: unknown[]) => {
-      if (!entities) throw { name: 'EntityError', code: 'UNAVAILABLE', message: 'Entity is not available in this run (no hub)' } satisfies NamedError;
-      const p = params && typeof params === 'object' && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
+      if (!entities)
+        throw {
+          name: 'EntityError',
+          code: 'UNAVAILABLE',
+          message: 'Entity is not available in this run (no hub)',
+        } satisfies NamedError;
+      const p =
+        params && typeof params === 'object' && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
       await entities.callAction(str(id, 'Entity.callAction: id'), str(action, 'Entity.callAction: action'), p, caller);
     },
   };
@@ -53,7 +59,10 @@ export function storageCalls(storage: StorageAccess | undefined, script: string)
   };
   return {
     'storage.get': ([key]: unknown[]) => need().get(script, str(key, 'Storage.get: key')) ?? null,
-    'storage.set': ([key, value]: unknown[]) => { need().set(script, str(key, 'Storage.set: key'), value); return undefined; },
+    'storage.set': ([key, value]: unknown[]) => {
+      need().set(script, str(key, 'Storage.set: key'), value);
+      return undefined;
+    },
     'storage.delete': ([key]: unknown[]) => need().delete(script, str(key, 'Storage.delete: key')),
     'storage.keys': () => need().keys(script),
   };

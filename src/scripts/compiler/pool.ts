@@ -10,7 +10,10 @@ import { fromCompiled, languageOf, type CompiledScript, type Language } from '..
 import { ScriptError } from '../errors.js';
 import type { Job, Reply, WireError } from './worker.js';
 
-export interface CompileLimits { compile_timeout_ms: number; compile_memory_mb: number }
+export interface CompileLimits {
+  compile_timeout_ms: number;
+  compile_memory_mb: number;
+}
 
 const WORKER = new URL('./worker.js', import.meta.url);
 const IDLE_MS = 30_000;
@@ -25,7 +28,10 @@ class WorkerLane {
   private idle?: NodeJS.Timeout;
   private nextId = 1;
 
-  constructor(private readonly limits: () => CompileLimits, private readonly what: string) {}
+  constructor(
+    private readonly limits: () => CompileLimits,
+    private readonly what: string,
+  ) {}
 
   run(body: JobBody): Promise<Reply> {
     return new Promise((resolve, reject) => {
@@ -36,11 +42,20 @@ class WorkerLane {
 
   private pump(): void {
     if (this.current || this.queue.length === 0) return;
-    if (this.idle) { clearTimeout(this.idle); this.idle = undefined; }
+    if (this.idle) {
+      clearTimeout(this.idle);
+      this.idle = undefined;
+    }
     const next = this.queue.shift()!;
     const { compile_timeout_ms: timeout, compile_memory_mb: memory } = this.limits();
     const worker = this.spawn(memory);
-    const timer = setTimeout(() => this.fail(`${this.what} took longer than scripts.compile_timeout_ms (${timeout} ms); simplify the code (deeply nested or very long types and expressions are the usual cause)`), timeout);
+    const timer = setTimeout(
+      () =>
+        this.fail(
+          `${this.what} took longer than scripts.compile_timeout_ms (${timeout} ms); simplify the code (deeply nested or very long types and expressions are the usual cause)`,
+        ),
+      timeout,
+    );
     this.current = { ...next, timer };
     worker.ref(); // a job in flight keeps the process alive (the CLI awaits it); an idle worker does not
     worker.postMessage(next.job);
@@ -48,7 +63,13 @@ class WorkerLane {
 
   private spawn(memoryMb: number): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(WORKER, { resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(8, memoryMb / 8)), stackSizeMb: 4 } });
+    const w = new Worker(WORKER, {
+      resourceLimits: {
+        maxOldGenerationSizeMb: memoryMb,
+        maxYoungGenerationSizeMb: Math.min(64, Math.max(8, memoryMb / 8)),
+        stackSizeMb: 4,
+      },
+    });
     w.unref();
     w.on('message', (reply: Reply) => {
       const cur = this.current;
@@ -60,9 +81,12 @@ class WorkerLane {
       this.afterJob();
     });
     w.on('error', (err: Error & { code?: string }) => {
-      this.fail(err.code === 'ERR_WORKER_OUT_OF_MEMORY'
-        ? `${this.what} needed more memory than scripts.compile_memory_mb (${this.limits().compile_memory_mb} MB); simplify the code (deeply nested or recursive types are the usual cause)`
-        : `${this.what} failed: ${err.message}`, false);
+      this.fail(
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? `${this.what} needed more memory than scripts.compile_memory_mb (${this.limits().compile_memory_mb} MB); simplify the code (deeply nested or recursive types are the usual cause)`
+          : `${this.what} failed: ${err.message}`,
+        false,
+      );
     });
     w.on('exit', () => {
       if (this.worker !== w) return;
@@ -82,13 +106,21 @@ class WorkerLane {
     if (!cur) return;
     clearTimeout(cur.timer);
     this.current = undefined;
-    cur.resolve({ id: cur.job.id, ok: false, error: { detail: message, file: cur.job.file, line: 1, col: 1, kind: 'Error' } });
+    cur.resolve({
+      id: cur.job.id,
+      ok: false,
+      error: { detail: message, file: cur.job.file, line: 1, col: 1, kind: 'Error' },
+    });
     this.afterJob();
   }
 
   private afterJob(): void {
     if (this.queue.length > 0) return this.pump();
-    this.idle = setTimeout(() => { const w = this.worker; this.worker = undefined; void w?.terminate(); }, IDLE_MS);
+    this.idle = setTimeout(() => {
+      const w = this.worker;
+      this.worker = undefined;
+      void w?.terminate();
+    }, IDLE_MS);
     this.idle.unref();
   }
 
@@ -100,7 +132,8 @@ class WorkerLane {
   }
 }
 
-const toError = (e: WireError, source: string) => new ScriptError(e.detail, { file: e.file, line: e.line, col: e.col }, source, e.kind);
+const toError = (e: WireError, source: string) =>
+  new ScriptError(e.detail, { file: e.file, line: e.line, col: e.col }, source, e.kind);
 
 let limits: CompileLimits = { compile_timeout_ms: 10_000, compile_memory_mb: 512 };
 const compileLane = new WorkerLane(() => limits, 'compiling');
@@ -118,10 +151,18 @@ export function configureCompiler(l: CompileLimits): void {
  */
 export function compileOffThread(file: string, source: string, language?: Language): Promise<CompiledScript> {
   let lang: Language;
-  try { lang = language ?? languageOf(file); } catch (err) { return Promise.reject(err); }
+  try {
+    lang = language ?? languageOf(file);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const key = `${lang}\0${file}\0${createHash('sha256').update(source).digest('base64')}`;
   const hit = compiledCache.get(key);
-  if (hit) { compiledCache.delete(key); compiledCache.set(key, hit); return hit.compiled; }
+  if (hit) {
+    compiledCache.delete(key);
+    compiledCache.set(key, hit);
+    return hit.compiled;
+  }
   const compiled = compileLane.run({ op: 'compile', file, source, language: lang }).then((r) => {
     if (!r.ok) throw toError(r.error, source);
     const c = r.compiled!;

@@ -10,21 +10,41 @@ export type Job =
   | { id: number; op: 'compile'; file: string; source: string; language?: Language }
   | { id: number; op: 'typecheck'; file: string; source: string };
 
-export interface WireError { detail: string; file: string; line: number; col: number; kind: string }
+export interface WireError {
+  detail: string;
+  file: string;
+  line: number;
+  col: number;
+  kind: string;
+}
 export type Reply =
   | { id: number; ok: true; compiled?: { language: Language; code: string; map?: string }; errors?: WireError[] }
   | { id: number; ok: false; error: WireError };
 
-const wire = (e: ScriptError): WireError => ({ detail: e.detail, file: e.location.file, line: e.location.line, col: e.location.col, kind: e.kind });
+const wire = (e: ScriptError): WireError => ({
+  detail: e.detail,
+  file: e.location.file,
+  line: e.location.line,
+  col: e.location.col,
+  kind: e.kind,
+});
 
 parentPort!.on('message', async (job: Job) => {
   let reply: Reply;
   try {
-    reply = job.op === 'compile'
-      ? { id: job.id, ok: true, compiled: compileToCode(job.file, job.source, job.language) }
-      : { id: job.id, ok: true, errors: (await typeCheck(job.file, job.source)).map(wire) };
+    reply =
+      job.op === 'compile'
+        ? { id: job.id, ok: true, compiled: compileToCode(job.file, job.source, job.language) }
+        : { id: job.id, ok: true, errors: (await typeCheck(job.file, job.source)).map(wire) };
   } catch (err) {
-    reply = { id: job.id, ok: false, error: err instanceof ScriptError ? wire(err) : { detail: String((err as Error)?.message ?? err), file: job.file, line: 1, col: 1, kind: 'Error' } };
+    reply = {
+      id: job.id,
+      ok: false,
+      error:
+        err instanceof ScriptError
+          ? wire(err)
+          : { detail: String((err as Error)?.message ?? err), file: job.file, line: 1, col: 1, kind: 'Error' },
+    };
   }
   parentPort!.postMessage(reply);
 });

@@ -2,9 +2,33 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, live } from '../api.js';
 
-interface Step { kind: string; index: number; type: string; result: string; detail?: string; error?: string; ms: number }
-interface Run { id: number; started: number; finished?: number; status: string; trigger: { description?: string; type: string }; steps: Step[] }
-interface Automation { id: string; name?: string; enabled: boolean; mode: string; triggers: string[]; lastRun?: Run; runs: number; dropped: number }
+interface Step {
+  kind: string;
+  index: number;
+  type: string;
+  result: string;
+  detail?: string;
+  error?: string;
+  ms: number;
+}
+interface Run {
+  id: number;
+  started: number;
+  finished?: number;
+  status: string;
+  trigger: { description?: string; type: string };
+  steps: Step[];
+}
+interface Automation {
+  id: string;
+  name?: string;
+  enabled: boolean;
+  mode: string;
+  triggers: string[];
+  lastRun?: Run;
+  runs: number;
+  dropped: number;
+}
 
 export function AutomationsPage() {
   const [list, setList] = useState<Automation[]>([]);
@@ -18,43 +42,95 @@ export function AutomationsPage() {
     void api<{ text: string }>('GET', '/api/automations/file').then((f) => setText(f.text));
     return live(['automations'], () => void refresh());
   }, []);
-  useEffect(() => { if (open) void api<Run[]>('GET', `/api/automations/${open}/runs`).then(setRuns); }, [open, list]);
-  const post = async (path: string) => { try { await api('POST', path); await refresh(); } catch (err) { setStatus((err as Error).message); } };
+  useEffect(() => {
+    if (open) void api<Run[]>('GET', `/api/automations/${open}/runs`).then(setRuns);
+  }, [open, list]);
+  const post = async (path: string) => {
+    try {
+      await api('POST', path);
+      await refresh();
+    } catch (err) {
+      setStatus((err as Error).message);
+    }
+  };
   const saveFile = async () => {
-    try { await api('PUT', '/api/automations/file', { text }); setStatus('automations.yaml saved and applied'); await refresh(); }
-    catch (err) { setStatus((err as Error).message); }
+    try {
+      await api('PUT', '/api/automations/file', { text });
+      setStatus('automations.yaml saved and applied');
+      await refresh();
+    } catch (err) {
+      setStatus((err as Error).message);
+    }
   };
   return (
     <section>
-      <p class="status" role="status">{status}</p>
+      <p class="status" role="status">
+        {status}
+      </p>
       <table>
-        <thead><tr><th>Automation</th><th>Triggers</th><th>Mode</th><th>Last run</th><th /></tr></thead>
-        <tbody>{list.map((a) => (
-          <tr data-automation={a.id}>
-            <td><a href="#/automations" onClick={() => setOpen(a.id)}>{a.name ?? a.id}</a></td>
-            <td>{a.triggers.join(', ')}</td><td>{a.mode}</td>
-            <td>{a.lastRun ? `${a.lastRun.status} ${new Date(a.lastRun.started).toLocaleTimeString()}` : 'never'}</td>
-            <td>
-              <button onClick={() => void post(`/api/automations/${a.id}/${a.enabled ? 'disable' : 'enable'}`)}>{a.enabled ? 'Disable' : 'Enable'}</button>
-              <button onClick={() => void post(`/api/automations/${a.id}/trigger`)}>Run now</button>
-            </td>
+        <thead>
+          <tr>
+            <th>Automation</th>
+            <th>Triggers</th>
+            <th>Mode</th>
+            <th>Last run</th>
+            <th />
           </tr>
-        ))}</tbody>
+        </thead>
+        <tbody>
+          {list.map((a) => (
+            <tr data-automation={a.id}>
+              <td>
+                <a href="#/automations" onClick={() => setOpen(a.id)}>
+                  {a.name ?? a.id}
+                </a>
+              </td>
+              <td>{a.triggers.join(', ')}</td>
+              <td>{a.mode}</td>
+              <td>{a.lastRun ? `${a.lastRun.status} ${new Date(a.lastRun.started).toLocaleTimeString()}` : 'never'}</td>
+              <td>
+                <button onClick={() => void post(`/api/automations/${a.id}/${a.enabled ? 'disable' : 'enable'}`)}>
+                  {a.enabled ? 'Disable' : 'Enable'}
+                </button>
+                <button onClick={() => void post(`/api/automations/${a.id}/trigger`)}>Run now</button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
       </table>
       {open && (
         <div class="runs">
           <h3>Runs of {open}</h3>
           {runs.map((r) => (
             <details>
-              <summary>#{r.id} {r.status} · {new Date(r.started).toLocaleTimeString()} · {r.trigger.description ?? r.trigger.type}</summary>
-              <ul>{r.steps.map((s) => <li class={s.result === 'error' ? 'error' : ''}>{s.kind} {s.index} ({s.type}): {s.result} in {s.ms.toFixed(1)} ms {s.detail ?? ''} {s.error ?? ''}</li>)}</ul>
+              <summary>
+                #{r.id} {r.status} · {new Date(r.started).toLocaleTimeString()} ·{' '}
+                {r.trigger.description ?? r.trigger.type}
+              </summary>
+              <ul>
+                {r.steps.map((s) => (
+                  <li class={s.result === 'error' ? 'error' : ''}>
+                    {s.kind} {s.index} ({s.type}): {s.result} in {s.ms.toFixed(1)} ms {s.detail ?? ''} {s.error ?? ''}
+                  </li>
+                ))}
+              </ul>
             </details>
           ))}
         </div>
       )}
       <h3>automations.yaml</h3>
-      <textarea class="yaml" value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} rows={16} spellcheck={false} />
-      <div class="row"><button class="primary" onClick={() => void saveFile()}>Save &amp; apply</button></div>
+      <textarea
+        class="yaml"
+        value={text}
+        onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
+        rows={16}
+        spellcheck={false}
+      />
+      <div class="row">
+        <button class="primary" onClick={() => void saveFile()}>
+          Save &amp; apply
+        </button>
+      </div>
     </section>
   );
 }

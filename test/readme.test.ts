@@ -27,6 +27,7 @@ import {
 } from './helpers.js';
 import { configSchema } from '../src/config/schema.js';
 import { VERSION } from '../src/version.js';
+import { LIGHT_EXPOSE } from './fixtures/zigbee2mqtt.js';
 
 const exec = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url);
@@ -80,21 +81,7 @@ const evening = (() => {
   return offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`; // (POSIX sign)
 })();
 
-const LIGHT = {
-  type: 'light',
-  features: [
-    {
-      type: 'binary',
-      name: 'state',
-      property: 'state',
-      access: 7,
-      value_on: 'ON',
-      value_off: 'OFF',
-      value_toggle: 'TOGGLE',
-    },
-    { type: 'numeric', name: 'brightness', property: 'brightness', access: 7, value_min: 0, value_max: 254 },
-  ],
-};
+const LIGHT = LIGHT_EXPOSE;
 const DEVICES = JSON.stringify([
   { ieee_address: '0x00124b0000000000', type: 'Coordinator', friendly_name: 'Coordinator', definition: null },
   {

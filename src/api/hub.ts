@@ -10,6 +10,7 @@ import type { MqttBus } from '../mqtt/bus.js';
 import type { MqttExplorer } from '../mqtt/explorer.js';
 import type { MessageTrace } from '../mqtt/trace.js';
 import type { EventBus } from '../events.js';
+import type { BridgeStatus } from '../mqtt/bridge.js';
 
 /** Failed password attempts, shared by every way of presenting a password. */
 export interface PasswordLimiter {
@@ -29,19 +30,6 @@ export interface BrokerView {
   }[];
   readonly connectedClients: number;
   readonly stats: Readonly<Record<string, number>>;
-}
-
-/** One bridge to an upstream broker, as /api/status and /metrics show it. */
-export interface BridgeStatus {
-  name: string;
-  url: string;
-  connected: boolean;
-  since?: number;
-  lastError?: string;
-  /** messages forwarded upstream (out) and down (in), copies not sent back (loops cut) */
-  out: number;
-  in: number;
-  loopsCut: number;
 }
 
 export interface ApiHub {

@@ -23,6 +23,19 @@ export interface BridgeContext {
 }
 
 type Rule = BridgeConfig['topics'][number];
+
+/** One bridge as /api/status and /metrics show it. */
+export interface BridgeStatus {
+  name: string;
+  url: string;
+  connected: boolean;
+  since?: number;
+  lastError?: string;
+  /** messages forwarded upstream (out) and down (in), copies not sent back (loops cut) */
+  out: number;
+  in: number;
+  loopsCut: number;
+}
 const ECHO_MS = 10_000;
 
 export class Bridge {
@@ -44,16 +57,7 @@ export class Bridge {
   private since?: number;
   private lastError?: string;
 
-  status(): {
-    name: string;
-    url: string;
-    connected: boolean;
-    since?: number;
-    lastError?: string;
-    out: number;
-    in: number;
-    loopsCut: number;
-  } {
+  status(): BridgeStatus {
     return {
       name: this.ctx.config.name,
       url: redactUrl(this.ctx.config.url),

@@ -5,26 +5,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startHub, connect, collect, waitFor, removeDir, portOf, runCli, type TestHub } from '../helpers.js';
 import { actionsOf, domainOf } from '../../src/entities/integrations/zigbee2mqtt.js';
+import { LIGHT_EXPOSE } from '../fixtures/zigbee2mqtt.js';
 
 const exec = promisify(execFile);
-const LIGHT_EXPOSES = [
-  {
-    type: 'light',
-    features: [
-      {
-        type: 'binary',
-        name: 'state',
-        property: 'state',
-        access: 7,
-        value_on: 'ON',
-        value_off: 'OFF',
-        value_toggle: 'TOGGLE',
-      },
-      { type: 'numeric', name: 'brightness', property: 'brightness', access: 7, value_min: 0, value_max: 254 },
-    ],
-  },
-  { type: 'numeric', name: 'linkquality', property: 'linkquality', access: 1 },
-];
+const LIGHT_EXPOSES = [LIGHT_EXPOSE, { type: 'numeric', name: 'linkquality', property: 'linkquality', access: 1 }];
 const SENSOR_EXPOSES = [{ type: 'numeric', name: 'temperature', property: 'temperature', access: 1 }];
 
 const devices = (lightName: string, withSensor = true) =>

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startHub, connect, collect, tempDir, type TestHub } from '../helpers.js';
+import { LIGHT_EXPOSE } from '../fixtures/zigbee2mqtt.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../../../test-output/', import.meta.url));
@@ -160,23 +161,7 @@ test("a Zigbee2MQTT light's brightness is set from an input in the device's rang
   const device = await connect(t.url, { username: 'admin', password: 'correct horse' });
   const got = collect(device);
   await device.subscribeAsync('zigbee2mqtt/Desk Lamp/set', { qos: 1 });
-  const exposes = [
-    {
-      type: 'light',
-      features: [
-        {
-          type: 'binary',
-          name: 'state',
-          property: 'state',
-          access: 7,
-          value_on: 'ON',
-          value_off: 'OFF',
-          value_toggle: 'TOGGLE',
-        },
-        { type: 'numeric', name: 'brightness', property: 'brightness', access: 7, value_min: 0, value_max: 254 },
-      ],
-    },
-  ];
+  const exposes = [LIGHT_EXPOSE];
   await device.publishAsync(
     'zigbee2mqtt/bridge/devices',
     JSON.stringify([

@@ -1,6 +1,6 @@
 // MQTT: publish, connected clients and their subscriptions, the topic tree (retained messages
 // and last values, with provenance), the message trace of the hub's own publishes.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiHub } from '../hub.js';
 import { ApiError, ok } from '../reply.js';
 import { publishTopicProblem } from '../../mqtt/topic.js';
@@ -68,31 +68,12 @@ export function mqttRoutes(app: FastifyInstance, hub: ApiHub): void {
     },
     async (req) => {
       const b = req.body;
-      const problem = publishTopicProblem(b.topic);
-      if (problem) throw new ApiError(400, 'BAD_TOPIC', problem.message, 'topic');
-      if (!topicAccess(hub, req)(b.topic, 'write'))
-        throw new ApiError(
-          403,
-          'ACL_DENIED',
-          `the broker's ACL does not let ${req.caller?.name ?? 'you'} publish to ${b.topic}`,
-          'topic',
-        );
       const bytes =
         b.json !== undefined
           ? Buffer.from(JSON.stringify(b.json))
           : Buffer.from(b.payload ?? '', b.encoding === 'base64' ? 'base64' : 'utf8');
-      try {
-        const r = await hub.bus.publish(
-          b.topic,
-          bytes,
-          { qos: b.qos ?? 0, retain: b.retain ?? false },
-          { script: `api:${req.caller?.name ?? 'local'}` },
-        );
-        return ok({ topic: b.topic, size: bytes.length, ackMs: r.ackMs });
-      } catch (err) {
-        if (err instanceof MqttError) throw new ApiError(503, err.code, err.message);
-        throw err;
-      }
+      const r = await publishAs(hub, req, b.topic, bytes, { qos: b.qos ?? 0, retain: b.retain ?? false });
+      return ok({ topic: b.topic, size: bytes.length, ackMs: r.ackMs });
     },
   );
   app.get(
@@ -148,27 +129,8 @@ export function mqttRoutes(app: FastifyInstance, hub: ApiHub): void {
     },
     async (req) => {
       const topic = req.query.topic;
-      const problem = publishTopicProblem(topic);
-      if (problem) throw new ApiError(400, 'BAD_TOPIC', problem.message, 'topic');
-      if (!topicAccess(hub, req)(topic, 'write'))
-        throw new ApiError(
-          403,
-          'ACL_DENIED',
-          `the broker's ACL does not let ${req.caller?.name ?? 'you'} publish to ${topic}`,
-          'topic',
-        );
-      try {
-        const r = await hub.bus.publish(
-          topic,
-          Buffer.alloc(0),
-          { qos: 1, retain: true },
-          { script: `api:${req.caller?.name ?? 'local'}` },
-        );
-        return ok({ topic, cleared: true, ackMs: r.ackMs });
-      } catch (err) {
-        if (err instanceof MqttError) throw new ApiError(503, err.code, err.message);
-        throw err;
-      }
+      const r = await publishAs(hub, req, topic, Buffer.alloc(0), { qos: 1, retain: true });
+      return ok({ topic, cleared: true, ackMs: r.ackMs });
     },
   );
   app.get<{ Querystring: { limit?: number } }>(
@@ -189,4 +151,30 @@ export function mqttRoutes(app: FastifyInstance, hub: ApiHub): void {
       return ok(hub.trace.recent(req.query.limit ?? 100).filter((e) => may(e.topic, 'read')));
     },
   );
+}
+
+/** Publishes as the caller: the topic checked, the broker ACL applied, a broker failure a 503. */
+async function publishAs(
+  hub: ApiHub,
+  req: FastifyRequest,
+  topic: string,
+  bytes: Buffer,
+  opts: { qos: 0 | 1 | 2; retain: boolean },
+): Promise<{ ackMs?: number }> {
+  const problem = publishTopicProblem(topic);
+  if (problem) throw new ApiError(400, 'BAD_TOPIC', problem.message, 'topic');
+  if (!topicAccess(hub, req)(topic, 'write')) {
+    throw new ApiError(
+      403,
+      'ACL_DENIED',
+      `the broker's ACL does not let ${req.caller?.name ?? 'you'} publish to ${topic}`,
+      'topic',
+    );
+  }
+  try {
+    return await hub.bus.publish(topic, bytes, opts, { script: `api:${req.caller?.name ?? 'local'}` });
+  } catch (err) {
+    if (err instanceof MqttError) throw new ApiError(503, err.code, err.message);
+    throw err;
+  }
 }

@@ -48,13 +48,13 @@ configOptions(
   program
     .command('run')
     .description(
-      "run one script against the hub's broker or --broker; exits when its timers and publishes are done (--watch: until Ctrl-C)",
+      "run one script against the hub's broker or --broker; exits when its timers and publishes are done (--watch: and its subscriptions)",
     ),
 )
   .argument('<file>', 'script: .js, .ts or .coffee')
   .option('--broker <url>', "MQTT broker URL (default: the hub's broker from the config, mqtt://127.0.0.1:1883)")
   .option('--set <name=value...>', 'define a global for the script, e.g. --set actionName=on (JSON values are parsed)')
-  .option('--watch', "keep running for the script's subscriptions and timers until Ctrl-C")
+  .option('--watch', "also wait for the script's subscriptions: run until it unsubscribes, --timeout or Ctrl-C")
   .option('--timeout <duration>', 'stop after this long, e.g. 30s or 5m')
   .action(runCommand);
 

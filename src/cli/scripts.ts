@@ -111,14 +111,14 @@ export async function runCommand(
   try {
     const script = await engine.load(file, { globals });
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-    // like node: run until its timers and publishes are done (with --watch: until Ctrl-C, for its
-    // subscriptions), or until --timeout
-    const done = () => (opts.watch ? false : script.idle);
+    // like node: run until its timers and publishes are done (with --watch: and its subscriptions
+    // ended), or until --timeout or Ctrl-C
+    const done = () => script.idle && (!opts.watch || (engine.inputs.stats(script.name)?.subscriptions ?? 0) === 0);
     while (!done() && !interrupted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const subscribed = engine.inputs.stats(script.name)?.subscriptions ?? 0;
     if (!opts.watch && !interrupted && subscribed > 0 && Date.now() < deadline) {
       process.stderr.write(
-        `${file}: done; its ${subscribed} subscription(s) end here (run with --watch to keep handling messages until Ctrl-C)\n`,
+        `${file}: done; its ${subscribed} subscription(s) end here (run with --watch to keep handling messages until it unsubscribes or Ctrl-C)\n`,
       );
     }
     if (Date.now() >= deadline) process.stderr.write(`${file}: stopped after --timeout ${opts.timeout}\n`);

@@ -116,13 +116,13 @@ test('a TypeScript script with a type error fails check at its line', async () =
   assert.equal(r2.code, 0, r2.stderr);
 });
 
-test('run keeps a script with subscriptions alive until it unsubscribes, then exits 0', async () => {
+test('run --watch keeps a script with subscriptions alive until it unsubscribes, then exits 0', async () => {
   const f = path.join(dir, 'listen.js');
   writeFileSync(
     f,
     "const off = Mqtt.subscribe('run/ping', (m) => {\n  console.log('got ' + m.payload);\n  off();\n});\nconsole.log('listening');\n",
   );
-  const done = runCli(['run', f, '--broker', s.url]);
+  const done = runCli(['run', f, '--broker', s.url, '--watch']);
   const c = await connect(s.url);
   // publish until the script has subscribed and heard one
   let result: Awaited<typeof done> | undefined;

@@ -3,6 +3,7 @@
 // written in one transaction per flush (not two writes per run); runs in progress are in memory.
 import type { Db } from '../store/db.js';
 import type { TriggerEvent } from './types.js';
+import { automationRunTables, type AutomationRunTables } from '../store/automation-runs.js';
 
 export type RunStatus = 'running' | 'ok' | 'failed' | 'skipped' | 'cancelled' | 'dropped';
 export interface Step {
@@ -25,7 +26,7 @@ export interface Run {
 }
 
 export class RunTrace {
-  private readonly q;
+  private readonly q: AutomationRunTables;
   private readonly active = new Map<number, Run>();
   private pending: Run[] = [];
   private timer?: NodeJS.Timeout;
@@ -39,16 +40,7 @@ export class RunTrace {
     private readonly keepPerAutomation = 100,
     private readonly flushMs = 200,
   ) {
-    this.q = {
-      insert: db.prepare(
-        'INSERT INTO automation_runs (id, automation_id, started, finished, status, trigger, steps) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-      trim: db.prepare(
-        'DELETE FROM automation_runs WHERE automation_id = ? AND id <= (SELECT max(id) FROM automation_runs WHERE automation_id = ?) - ?',
-      ),
-      list: db.prepare('SELECT * FROM automation_runs WHERE automation_id = ? ORDER BY id DESC LIMIT ?'),
-      maxId: db.prepare('SELECT coalesce(max(id), 0) AS id FROM automation_runs'),
-    };
+    this.q = automationRunTables(db);
     this.nextId = (this.q.maxId.get() as { id: number }).id + 1;
   }
 

@@ -1,6 +1,7 @@
 // Entities: persisted in SQLite, state changes are events on the bus and kept in a bounded history.
 import type { Db } from '../store/db.js';
 import type { EventBus } from '../events.js';
+import { entityTables, type EntityTables } from '../store/entities.js';
 
 export const ENTITY_ID = /^[a-z_][a-z0-9_]*\.[a-z0-9_]+$/;
 
@@ -62,35 +63,14 @@ function fromRow(r: Row): Entity {
 }
 
 export class EntityRegistry {
-  private readonly q;
+  private readonly q: EntityTables;
 
   constructor(
     private readonly db: Db,
     private readonly events: EventBus,
     private readonly historySize = 100,
   ) {
-    this.q = {
-      get: db.prepare('SELECT * FROM entities WHERE id = ?'),
-      byUnique: db.prepare('SELECT * FROM entities WHERE unique_id = ?'),
-      all: db.prepare('SELECT * FROM entities ORDER BY id'),
-      insert: db.prepare(`INSERT INTO entities (id, unique_id, name, type, attributes, script, actions, source)
-        VALUES (@id, @uniqueId, @name, @type, @attributes, @script, @actions, @source)`),
-      update:
-        db.prepare(`UPDATE entities SET name = @name, type = @type, script = @script, actions = @actions, source = @source,
-        attributes = @attributes, unique_id = @uniqueId WHERE id = @id`),
-      setState: db.prepare(
-        'UPDATE entities SET state = ?, attributes = ?, last_changed = ?, last_updated = ? WHERE id = ?',
-      ),
-      setAvailable: db.prepare('UPDATE entities SET available = ? WHERE id = ?'),
-      remove: db.prepare('DELETE FROM entities WHERE id = ?'),
-      history: db.prepare('INSERT INTO entity_history (entity_id, state, attributes, time) VALUES (?, ?, ?, ?)'),
-      trimHistory: db.prepare(
-        'DELETE FROM entity_history WHERE entity_id = ? AND id <= (SELECT max(id) FROM entity_history WHERE entity_id = ?) - ?',
-      ),
-      readHistory: db.prepare(
-        'SELECT state, attributes, time FROM entity_history WHERE entity_id = ? ORDER BY id DESC LIMIT ?',
-      ),
-    };
+    this.q = entityTables(db);
   }
 
   get(id: string): Entity | undefined {

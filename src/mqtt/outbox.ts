@@ -7,12 +7,13 @@ import { Readable } from 'node:stream';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { UniqueMessageIdProvider, type IStore, type MqttClient } from 'mqtt';
 import type { Db } from '../store/db.js';
+import { outboxTable, type OutboxTable } from '../store/outbox.js';
 
 type Done = (err?: Error) => void;
 type PacketDone = (err?: Error, packet?: Packet) => void;
 
 export class SqliteOutbox implements IStore {
-  private readonly q;
+  private readonly q: OutboxTable;
 
   /** `client` keeps the outboxes of the hub's client and of each bridge apart in one table. */
   constructor(
@@ -20,16 +21,7 @@ export class SqliteOutbox implements IStore {
     private readonly protocolVersion: 4 | 5 = 4,
     private readonly client = 'hub',
   ) {
-    this.q = {
-      put: db.prepare(
-        'INSERT INTO mqtt_outbox (client, message_id, packet) VALUES (?, ?, ?) ON CONFLICT (client, message_id) DO UPDATE SET packet = excluded.packet',
-      ),
-      get: db.prepare('SELECT packet FROM mqtt_outbox WHERE client = ? AND message_id = ?'),
-      del: db.prepare('DELETE FROM mqtt_outbox WHERE client = ? AND message_id = ?'),
-      all: db.prepare('SELECT packet FROM mqtt_outbox WHERE client = ? ORDER BY seq'),
-      ids: db.prepare('SELECT message_id FROM mqtt_outbox WHERE client = ?'),
-      count: db.prepare('SELECT count(*) AS n FROM mqtt_outbox WHERE client = ?'),
-    };
+    this.q = outboxTable(db);
   }
 
   /** Messages waiting for the broker's acknowledgement (sent or not yet sent). */

@@ -2,6 +2,7 @@
 // line), the result and the ack latency. Rows are buffered and written in one transaction
 // per flush so tracing does not cost a disk write per message.
 import type { Db } from '../store/db.js';
+import { messageTraceTables, type MessageTraceTables } from '../store/message-trace.js';
 
 export interface TraceEntry {
   time: number;
@@ -20,18 +21,14 @@ export interface TraceEntry {
 export class MessageTrace {
   private pending: TraceEntry[] = [];
   private timer?: NodeJS.Timeout;
-  private readonly insert;
-  private readonly trim;
+  private readonly q: MessageTraceTables;
 
   constructor(
     private readonly db: Db,
     private readonly maxRows: number,
     private readonly flushMs = 200,
   ) {
-    this.insert =
-      db.prepare(`INSERT INTO message_trace (time, topic, size, qos, retain, source, line, col, result, error, ack_ms)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.trim = db.prepare('DELETE FROM message_trace WHERE id <= (SELECT max(id) FROM message_trace) - ?');
+    this.q = messageTraceTables(db);
   }
 
   record(e: TraceEntry): void {
@@ -53,7 +50,7 @@ export class MessageTrace {
     this.pending = [];
     this.db.transaction(() => {
       for (const e of rows) {
-        this.insert.run(
+        this.q.insert.run(
           e.time,
           e.topic,
           e.size,
@@ -67,27 +64,22 @@ export class MessageTrace {
           e.ackMs ?? null,
         );
       }
-      this.trim.run(this.maxRows);
+      this.q.trim.run(this.maxRows);
     })();
   }
 
   /** Who last published `topic` successfully with a payload of `size` bytes, if this hub did. */
   lastSource(topic: string, size: number): { script: string; line?: number; col?: number } | undefined {
     this.flush();
-    const r = this.db
-      .prepare(
-        "SELECT source, line, col FROM message_trace WHERE topic = ? AND size = ? AND result = 'ok' AND source IS NOT NULL ORDER BY id DESC LIMIT 1",
-      )
-      .get(topic, size) as { source: string; line: number | null; col: number | null } | undefined;
+    const r = this.q.lastSource.get(topic, size) as
+      | { source: string; line: number | null; col: number | null }
+      | undefined;
     return r && { script: r.source, line: r.line ?? undefined, col: r.col ?? undefined };
   }
 
   recent(limit = 100): TraceEntry[] {
     this.flush();
-    const rows = this.db.prepare('SELECT * FROM message_trace ORDER BY id DESC LIMIT ?').all(limit) as Record<
-      string,
-      unknown
-    >[];
+    const rows = this.q.recent.all(limit) as Record<string, unknown>[];
     return rows.map((r) => ({
       time: r.time as number,
       topic: r.topic as string,

@@ -1,0 +1,18 @@
+// The automation_runs table: finished runs of each automation with their steps, bounded per
+// automation (src/automations/trace.ts keeps the runs in progress and batches the writes).
+import type { Db } from './db.js';
+
+export type AutomationRunTables = ReturnType<typeof automationRunTables>;
+
+export function automationRunTables(db: Db) {
+  return {
+    insert: db.prepare(
+      'INSERT INTO automation_runs (id, automation_id, started, finished, status, trigger, steps) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    trim: db.prepare(
+      'DELETE FROM automation_runs WHERE automation_id = ? AND id <= (SELECT max(id) FROM automation_runs WHERE automation_id = ?) - ?',
+    ),
+    list: db.prepare('SELECT * FROM automation_runs WHERE automation_id = ? ORDER BY id DESC LIMIT ?'),
+    maxId: db.prepare('SELECT coalesce(max(id), 0) AS id FROM automation_runs'),
+  };
+}

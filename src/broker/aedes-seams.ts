@@ -58,10 +58,38 @@ class PubackHold {
   private multiplier = 1;
   private remaining = 0;
   private puback: number[] | undefined;
+  /**
+   * Following the framing only while a PUBACK is marked or held. Aedes writes a whole packet in
+   * one synchronous `writeToStream`, and a mark is made while it handles an incoming PUBLISH,
+   * never inside a write: so the stream is at a packet boundary whenever following starts, and
+   * it stops at one. Until then writes pass untouched (a QoS 0 fan-out pays nothing).
+   */
+  following = false;
 
   constructor(private readonly out: Write) {}
 
+  mark(messageId: number): void {
+    if (!this.following) {
+      this.following = true;
+      this.state = TYPE;
+    }
+    this.marked.add(messageId);
+  }
+
+  private settleFollowing(): void {
+    if (this.marked.size === 0 && this.queue.length === 0 && this.state === TYPE && this.puback === undefined)
+      this.following = false;
+  }
+
   write(chunk: unknown, rest: unknown[]): boolean {
+    try {
+      return this.follow(chunk, rest);
+    } finally {
+      this.settleFollowing();
+    }
+  }
+
+  private follow(chunk: unknown, rest: unknown[]): boolean {
     // the common case: the middle of a PUBLISH (a topic or payload piece) passes untouched
     if (this.state === BODY && this.puback === undefined) {
       const n =
@@ -141,6 +169,7 @@ class PubackHold {
       this.released++;
     }
     while (this.queue.length > 0 && this.queue[0]!.released) this.out(this.queue.shift()!.bytes);
+    this.settleFollowing();
   }
 }
 
@@ -151,12 +180,16 @@ export function holdPubacks(conn: Duplex): void {
   const out = conn.write.bind(conn) as Write;
   const hold = new PubackHold(out);
   holds.set(conn, hold);
-  conn.write = ((chunk: unknown, ...rest: unknown[]) => hold.write(chunk, rest)) as Duplex['write'];
+  // (not following: straight through, no arguments array, no scanning)
+  conn.write = ((chunk: unknown, a?: unknown, b?: unknown) =>
+    hold.following
+      ? hold.write(chunk, b !== undefined ? [a, b] : a !== undefined ? [a] : [])
+      : out(chunk, a, b)) as Duplex['write'];
 }
 
 /** The QoS 1 PUBLISH `messageId` on `conn` will be stored: its PUBACK waits for `published`. */
 export function markStored(conn: object, messageId: number): void {
-  holds.get(conn)?.marked.add(messageId);
+  holds.get(conn)?.mark(messageId);
 }
 
 /** For Aedes's `published` hook: `client`'s QoS 1 message is stored; its PUBACK may go. */

@@ -12,7 +12,9 @@ export async function actionCommand(
   const params = parseSets(opts.param, '--param');
   const { config } = loadConfig(opts);
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
-  const running = opts.url || opts.httpPort !== undefined ? undefined : readHubFile(config.data_dir)?.http;
+  // (an address or port given here, as a flag or SMART_HOME_HTTP_PORT, wins over the running hub's)
+  const given = opts.url || opts.httpPort !== undefined || process.env.SMART_HOME_HTTP_PORT;
+  const running = given ? undefined : readHubFile(config.data_dir)?.http;
   const base = opts.url ?? running ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (opts.user) {

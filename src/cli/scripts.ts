@@ -50,7 +50,10 @@ export async function runCommand(
   const { config } = loadConfig(opts);
   const tcp = config.broker.listeners.find((l) => l.type === 'tcp');
   // the running hub's own address (data/hub.json) unless a broker or port is given here
-  const running = opts.broker || opts.mqttPort !== undefined ? undefined : readHubFile(config.data_dir)?.mqtt;
+  // (a broker or port given here, as a flag or SMART_HOME_* variable, wins over it)
+  const given =
+    opts.broker || opts.mqttPort !== undefined || process.env.SMART_HOME_BROKER || process.env.SMART_HOME_MQTT_PORT;
+  const running = given ? undefined : readHubFile(config.data_dir)?.mqtt;
   const url =
     opts.broker ??
     config.mqtt.url ??

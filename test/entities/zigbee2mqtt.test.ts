@@ -87,6 +87,29 @@ test('a light entity appears from the retained bridge/devices, its state and ava
   await waitFor(() => h.hub.registry.get('light.kitchen_lamp')!.available === true);
 });
 
+test('when Zigbee2MQTT goes offline (bridge/state, its MQTT will) every device is unavailable; back online, each has its own availability again', async () => {
+  // lib/mqtt.ts of Zigbee2MQTT: bridge/state is retained, {"state":"online"} on connect and
+  // {"state":"offline"} as its will; plain "online"/"offline" with the legacy availability payload
+  await pub('zigbee2mqtt/hall/temp/availability', '{"state":"offline"}');
+  await waitFor(
+    () => h.hub.registry.get('sensor.hall_temp')!.available === false,
+    5000,
+    'the sensor offline on its own',
+  );
+  assert.equal(h.hub.registry.get('light.kitchen_lamp')!.available, true);
+  await pub('zigbee2mqtt/bridge/state', '{"state":"offline"}', true);
+  await waitFor(
+    () => h.hub.registry.get('light.kitchen_lamp')!.available === false,
+    5000,
+    'the light unavailable with its bridge',
+  );
+  await pub('zigbee2mqtt/bridge/state', 'online', true);
+  await waitFor(() => h.hub.registry.get('light.kitchen_lamp')!.available === true, 5000, 'the light back');
+  assert.equal(h.hub.registry.get('sensor.hall_temp')!.available, false, 'the sensor keeps its own offline');
+  await pub('zigbee2mqtt/hall/temp/availability', '{"state":"online"}');
+  await waitFor(() => h.hub.registry.get('sensor.hall_temp')!.available === true, 5000, 'the sensor back');
+});
+
 test('action light.x on publishes {"state":"ON"} to its set topic; brightness takes a parameter', async () => {
   const c = await connect(h.url);
   const got = collect(c);

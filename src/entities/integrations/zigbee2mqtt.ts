@@ -150,6 +150,10 @@ export class Zigbee2Mqtt {
   /** friendly_name -> ieee_address, for routing state topics (friendly names may contain "/"). */
   private readonly names = new Map<string, string>();
   private off: (() => void)[] = [];
+  /** Whether Zigbee2MQTT itself is up (`bridge/state`); while it is not, none of its devices is. */
+  private bridgeOnline = true;
+  /** Each device's own availability (`<name>/availability`), by entity id. */
+  private readonly deviceOnline = new Map<string, boolean>();
 
   constructor(private readonly ctx: Zigbee2MqttContext) {}
 
@@ -177,6 +181,7 @@ export class Zigbee2Mqtt {
     const rest = m.topic.slice(base.length);
     try {
       if (rest === 'bridge/devices') this.onDevices(m);
+      else if (rest === 'bridge/state') this.onBridgeState(m);
       else if (rest.startsWith('bridge/')) return;
       else if (rest.endsWith('/availability')) this.onAvailability(rest.slice(0, -'/availability'.length), m);
       else if (this.names.has(rest)) this.onState(rest, m);
@@ -247,6 +252,8 @@ export class Zigbee2Mqtt {
       if (e.source === SOURCE && e.uniqueId && !seen.has(e.uniqueId)) {
         this.ctx.registry.remove(e.id);
         this.ctx.log.info({ entity: e.id }, 'zigbee2mqtt device removed');
+      } else if (e.source === SOURCE && !this.bridgeOnline) {
+        this.ctx.registry.setAvailable(e.id, false); // listed while Zigbee2MQTT is down
       }
     }
   }
@@ -274,12 +281,35 @@ export class Zigbee2Mqtt {
   private onAvailability(friendlyName: string, m: MqttMessageEvent): void {
     const entity = this.entityFor(friendlyName);
     if (!entity) return;
+    this.deviceOnline.set(entity.id, this.online(m));
+    this.ctx.registry.setAvailable(entity.id, this.bridgeOnline && this.deviceOnline.get(entity.id)!);
+  }
+
+  /**
+   * `bridge/state`: Zigbee2MQTT publishes it retained when it connects and sets it as its MQTT
+   * will (lib/mqtt.ts: `availabilityPayload('offline')`), so a crashed or stopped Zigbee2MQTT makes
+   * every one of its devices unavailable, and its return gives each its own availability back.
+   */
+  private onBridgeState(m: MqttMessageEvent): void {
+    const online = this.online(m);
+    if (online === this.bridgeOnline) return;
+    this.bridgeOnline = online;
+    this.ctx.log.info(
+      { bridge: this.ctx.baseTopic },
+      `Zigbee2MQTT is ${online ? 'online' : 'offline'}: its devices are ${online ? 'available again' : 'unavailable'}`,
+    );
+    for (const e of this.ctx.registry.list()) {
+      if (e.source === SOURCE) this.ctx.registry.setAvailable(e.id, online && (this.deviceOnline.get(e.id) ?? true));
+    }
+  }
+
+  /** An availability payload: {"state":"online"} since Zigbee2MQTT 1.27, plain "online"/"offline" before. */
+  private online(m: MqttMessageEvent): boolean {
     const text = m.payload.toString('utf8').trim();
-    // {"state":"online"} since Zigbee2MQTT 1.27; plain "online"/"offline" before
     const value = text.startsWith('{') ? (this.parse(m) as { state?: unknown }).state : text;
     if (value !== 'online' && value !== 'offline')
       throw new Error(`${m.topic}: availability must be online or offline, got ${text.slice(0, 40)}`);
-    this.ctx.registry.setAvailable(entity.id, value === 'online');
+    return value === 'online';
   }
 
   private async runAction(entity: Entity, action: string, params: Record<string, unknown>): Promise<void> {

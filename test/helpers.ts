@@ -34,8 +34,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** Debian's Mosquitto on a loopback port (anonymous, no persistence), for interop and anchors. */
-export async function startMosquitto(extraConf = ''): Promise<{ url: string; port: number; stop(): Promise<void> }> {
-  const port = await freePort();
+export async function startMosquitto(
+  extraConf = '',
+  port?: number,
+): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  port ??= await freePort();
   const dir = tempDir('smart-home-mosquitto-');
   const conf = path.join(dir, 'mosquitto.conf');
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${extraConf}`);

@@ -1,5 +1,5 @@
 // `smart-home action ENTITY ACTION [--param k=v ...]`: asks the running hub (HTTP API) to run it.
-import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import { loadConfig, overridesFromEnv, type ConfigOverrides } from '../config/load.js';
 import { parseSets } from './scripts.js';
 import { readPassword } from './users.js';
 import { readHubFile } from './hub-file.js';
@@ -13,7 +13,7 @@ export async function actionCommand(
   const { config } = loadConfig(opts);
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   // (an address or port given here, as a flag or SMART_HOME_HTTP_PORT, wins over the running hub's)
-  const given = opts.url || opts.httpPort !== undefined || process.env.SMART_HOME_HTTP_PORT;
+  const given = opts.url !== undefined || (opts.httpPort ?? overridesFromEnv(process.env).httpPort) !== undefined;
   const running = given ? undefined : readHubFile(config.data_dir)?.http;
   const base = opts.url ?? running ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
   const headers: Record<string, string> = { 'content-type': 'application/json' };

@@ -1,6 +1,6 @@
 // `smart-home run FILE` and `smart-home check FILE...`.
 import { readFileSync } from 'node:fs';
-import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import { loadConfig, overridesFromEnv, type ConfigOverrides } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { EventBus } from '../events.js';
 import { MqttBus } from '../mqtt/bus.js';
@@ -51,8 +51,8 @@ export async function runCommand(
   const tcp = config.broker.listeners.find((l) => l.type === 'tcp');
   // the running hub's own address (data/hub.json) unless a broker or port is given here
   // (a broker or port given here, as a flag or SMART_HOME_* variable, wins over it)
-  const given =
-    opts.broker || opts.mqttPort !== undefined || process.env.SMART_HOME_BROKER || process.env.SMART_HOME_MQTT_PORT;
+  const env = overridesFromEnv(process.env);
+  const given = (opts.broker ?? env.broker) !== undefined || (opts.mqttPort ?? env.mqttPort) !== undefined;
   const running = given ? undefined : readHubFile(config.data_dir)?.mqtt;
   const url =
     opts.broker ??

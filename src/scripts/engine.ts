@@ -297,8 +297,8 @@ export class ScriptEngine {
    * Runs a snippet (an automation's script action) with `globals` until its promise and
    * publishes are done (or `signal` aborts). JavaScript and TypeScript snippets are compiled once
    * into a function of a warm sandbox kept per `origin`, so a run costs a call, not a sandbox;
-   * CoffeeScript ones run in a fresh sandbox. `origin` is "file:line" of the snippet in its file
-   * (e.g. automations.yaml), so errors are located there.
+   * CoffeeScript ones run in a fresh sandbox. `origin` is "file:line:col" of the snippet in its
+   * file (e.g. automations.yaml), so errors are located there (see snippetSource).
    */
   async runSnippet(
     origin: string,

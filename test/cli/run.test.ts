@@ -59,6 +59,18 @@ test('run and action reach a hub started with --mqtt-port / --http-port, from it
   c.end();
 });
 
+test('a port given as SMART_HOME_MQTT_PORT wins over data/hub.json, as the flag does', async () => {
+  const dead = await freePort();
+  const r = await runCli(['run', script('env.js', "Mqtt.publish('x', 'y');\n"), '--data', dir], {
+    env: { SMART_HOME_MQTT_PORT: String(dead) },
+  });
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    new RegExp(`cannot reach the broker at mqtt://127\\.0\\.0\\.1:${dead} \\(from the config in `),
+  );
+});
+
 test('with no running hub in the data dir, run says where it looked and what to pass', async () => {
   const empty = tempDir();
   try {

@@ -2,9 +2,6 @@
 // prefixes, and QoS 1 messages kept while the upstream is away.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import {
   startHub,
   tempDir,
@@ -13,7 +10,7 @@ import {
   connect,
   collect,
   capturingLogger,
-  sleep,
+  startMosquitto,
   waitFor,
   type TestHub,
 } from '../helpers.js';
@@ -23,27 +20,11 @@ after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
 });
 
+/** Debian's Mosquitto on `port` (the same port again after a stop: the upstream coming back). */
 async function mosquitto(port: number): Promise<{ url: string; stop(): Promise<void> }> {
-  const dir = tempDir('smart-home-mosq-');
-  writeFileSync(path.join(dir, 'm.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\n`);
-  const child = spawn('mosquitto', ['-c', path.join(dir, 'm.conf')], { stdio: 'ignore' });
-  const exited = new Promise((r) => child.once('exit', r));
-  const url = `mqtt://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await connect(url)).end(true);
-      break;
-    } catch {
-      await sleep(50);
-    }
-  }
-  const stop = async () => {
-    child.kill('SIGTERM');
-    await exited;
-    removeDir(dir);
-  };
-  cleanups.push(stop);
-  return { url, stop };
+  const m = await startMosquitto('', port);
+  cleanups.push(() => m.stop());
+  return m;
 }
 
 test('bridge: out, in and both directions, prefixes, and no message loops back', async () => {

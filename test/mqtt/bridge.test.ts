@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import {
   startHub,
   tempDir,
-  removeDir,
   freePort,
   connect,
   collect,

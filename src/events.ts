@@ -56,6 +56,9 @@ export interface HubEvents {
   'entity.removed': { entityId: string };
   /** An entity was added, or its definition (name, actions, attributes) changed. */
   'entity.defined': { entityId: string; added: boolean };
+  /** A device was added, or its description (name, model, area) changed. */
+  'device.defined': { deviceId: string; added: boolean };
+  'device.removed': { deviceId: string };
   'system.started': Record<string, never>;
   'system.stopping': Record<string, never>;
 }

@@ -13,7 +13,8 @@ import { ApiServer } from './api/server.js';
 import { ScriptEngine } from './scripts/engine.js';
 import { EntityRegistry } from './entities/registry.js';
 import { EntitiesModule } from './entities/module.js';
-import { Zigbee2Mqtt } from './entities/integrations/zigbee2mqtt.js';
+import { DeviceRegistry } from './entities/devices.js';
+import { INTEGRATIONS, type Integration } from './entities/integrations/index.js';
 import { ScriptStorage } from './store/script-storage.js';
 import { AutomationsModule } from './automations/module.js';
 import { SessionStore } from './store/sessions.js';
@@ -44,7 +45,10 @@ export class Hub {
   readonly bus: MqttBus;
   readonly scripts: ScriptEngine;
   readonly registry: EntityRegistry;
+  readonly devices: DeviceRegistry;
   readonly entities: EntitiesModule;
+  /** The integrations that are enabled, by name (zigbee2mqtt, mqtt, tasmota). */
+  readonly integrations = new Map<string, Integration>();
   readonly automations: AutomationsModule;
   readonly api?: ApiServer;
   readonly bridges: Bridge[] = [];
@@ -123,10 +127,12 @@ export class Hub {
     }
     const scriptsDir = path.join(config.data_dir, 'scripts');
     this.registry = new EntityRegistry(this.db, this.events);
+    this.devices = new DeviceRegistry(this.db, this.events);
     this.entities = new EntitiesModule({
       registry: this.registry,
       entities: config.entities,
       scriptsDir,
+      confirmTimeoutMs: config.actions.confirm_timeout_ms,
       log: log.child({ module: 'entities' }),
       runScript: (file, entityId, action, params) => this.scripts.runEntityAction(file, entityId, action, params),
     });
@@ -154,21 +160,20 @@ export class Hub {
       maxBytes: config.explorer.max_mb * 1024 * 1024,
     });
     this.modules.push(named('explorer', this.explorer));
-    if (config.zigbee2mqtt.enabled) {
-      this.modules.push(
-        named(
-          'zigbee2mqtt',
-          new Zigbee2Mqtt({
-            baseTopic: config.zigbee2mqtt.base_topic,
-            qos: config.zigbee2mqtt.qos,
-            bus: this.bus,
-            events: this.events,
-            registry: this.registry,
-            actions: this.entities.actions,
-            log: log.child({ module: 'zigbee2mqtt' }),
-          }),
-        ),
-      );
+    for (const kind of INTEGRATIONS) {
+      if (!kind.enabled(config)) continue;
+      const integration = kind.create({
+        config,
+        db: this.db,
+        bus: this.bus,
+        events: this.events,
+        registry: this.registry,
+        devices: this.devices,
+        actions: this.entities.actions,
+        log: log.child({ module: kind.name }),
+      });
+      this.integrations.set(kind.name, integration);
+      this.modules.push(named(kind.name, integration));
     }
     this.automations = new AutomationsModule({
       db: this.db,
@@ -222,6 +227,7 @@ export class Hub {
     }
     this.started = [];
     this.trace.flush();
+    this.registry.flush();
     if (this.db.open) this.db.close();
   }
 
@@ -247,6 +253,8 @@ export class Hub {
       },
       scripts: this.scripts.list(),
       entities: this.registry.list().length,
+      devices: this.devices.list().length,
+      integrations: Object.fromEntries([...this.integrations].map(([name, i]) => [name, i.status?.() ?? {}])),
       automations: this.automations.list().map((a) => ({ id: a.id, enabled: a.enabled, lastRun: a.lastRun?.status })),
       bridges: this.bridges.map((b) => b.status()),
     };

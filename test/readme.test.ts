@@ -27,7 +27,8 @@ import {
 } from './helpers.js';
 import { configSchema } from '../src/config/schema.js';
 import { VERSION } from '../src/version.js';
-import { LIGHT_EXPOSE } from './fixtures/zigbee2mqtt.js';
+import { LIGHT_EXPOSE, INNR_PLUG, device as z2mDevice } from './fixtures/zigbee2mqtt.js';
+import { FakeZigbee2Mqtt } from './fixtures/fake-zigbee2mqtt.js';
 
 const exec = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url);
@@ -113,6 +114,7 @@ const DEVICES = JSON.stringify([
       exposes: [{ type: 'enum', name: 'action', property: 'action', access: 1, values: ['single', 'double', 'hold'] }],
     },
   },
+  z2mDevice('Kitchen Plug', INNR_PLUG, '0x000d6f000aaaaaaa'),
 ]);
 
 before(async () => {
@@ -125,7 +127,10 @@ before(async () => {
   mkdirSync(path.join(cwd, 'data', 'scripts'), { recursive: true });
   writeFileSync(
     path.join(cwd, 'data', 'smart-home.yaml'),
-    block('zigbee2mqtt:\n  enabled: true') + block('entities:\n  - id: light.device'),
+    block('zigbee2mqtt:\n  enabled: true') +
+      block('discovery:\n  enabled: true') +
+      block('tasmota:\n  enabled: true') +
+      block('entities:\n  - id: light.device'),
   );
   writeFileSync(path.join(cwd, 'data', 'automations.yaml'), block('- id: hall_motion'));
   writeFileSync(path.join(cwd, 'data', 'scripts', 'switch.js'), block("Mqtt.subscribe('zigbee2mqtt/+'"));
@@ -242,20 +247,30 @@ test('README: Zigbee2MQTT devices, the Mqtt.subscribe example and the automation
   const device = await connect(`mqtt://127.0.0.1:${mqttPort}`);
   const got = collect(device);
   await device.subscribeAsync(['zigbee2mqtt/hall_light/set', 'log/hall'], { qos: 1 });
+  // the light reports its state after each command, as Zigbee2MQTT does
+  let light = { state: 'OFF', brightness: 120, linkquality: 90 };
+  const report = (change: Record<string, unknown>) => {
+    light = { ...light, ...change };
+    return device.publishAsync('zigbee2mqtt/hall_light', JSON.stringify(light), { qos: 1 });
+  };
+  device.on('message', (topic, payload) => {
+    if (topic !== 'zigbee2mqtt/hall_light/set') return;
+    const set = JSON.parse(payload.toString()) as { state?: string };
+    void report({ state: set.state === 'TOGGLE' ? (light.state === 'ON' ? 'OFF' : 'ON') : (set.state ?? light.state) });
+  });
   await device.publishAsync('zigbee2mqtt/bridge/devices', DEVICES, { qos: 1, retain: true });
-  await device.publishAsync(
-    'zigbee2mqtt/hall_light',
-    JSON.stringify({ state: 'OFF', brightness: 120, linkquality: 90 }),
-    { qos: 1 },
-  );
-  const entities = async () => (await api('/api/entities')) as { id: string; state: { state?: string } }[];
-  for (
-    const deadline = Date.now() + 10000;
-    !(await entities()).some((e) => e.id === 'light.hall_light' && e.state?.state === 'OFF');
-  ) {
-    if (Date.now() > deadline) throw new Error('light.hall_light never appeared with its state');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await report({});
+  const entities = async () => (await api('/api/entities')) as { id: string; state: unknown }[];
+  const lightIs = async (state: string) => {
+    for (
+      const deadline = Date.now() + 10000;
+      !(await entities()).some((e) => e.id === 'light.hall_light' && e.state === state);
+    ) {
+      if (Date.now() > deadline) throw new Error(`light.hall_light never appeared as ${state}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await lightIs('off');
 
   // the subscribe example: the switch's single press toggles the light
   await device.publishAsync('zigbee2mqtt/hall_switch', JSON.stringify({ action: 'single', linkquality: 70 }), {
@@ -263,6 +278,9 @@ test('README: Zigbee2MQTT devices, the Mqtt.subscribe example and the automation
   });
   await got.next(1);
   assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), { state: 'TOGGLE' });
+  await lightIs('on');
+  await report({ state: 'OFF' }); // switched off again at the wall
+  await lightIs('off');
 
   // the automation: motion in the dark turns the light on, then waits in its 2 minute delay
   await device.publishAsync(
@@ -298,6 +316,9 @@ test('README: Zigbee2MQTT devices, the Mqtt.subscribe example and the automation
   assert.ok(printed.includes('      for: 2m\n'));
   writeFileSync(path.join(cwd, 'data', 'automations.yaml'), printed.replace('      for: 2m\n', '      for: 10ms\n'));
   await reload();
+  await lightIs('on'); // the first run's turn_on, confirmed
+  await report({ state: 'OFF' });
+  await lightIs('off');
   await device.publishAsync(
     'zigbee2mqtt/hall_motion',
     JSON.stringify({ occupancy: true, illuminance: 12, battery: 100 }),
@@ -311,6 +332,37 @@ test('README: Zigbee2MQTT devices, the Mqtt.subscribe example and the automation
   assert.equal((tail[2]![1] as { by: string }).by, 'zigbee2mqtt/hall_motion');
   assert.equal(typeof (tail[2]![1] as { at: number }).at, 'number');
   device.end();
+});
+
+test('README: the Zigbee2MQTT commands, as printed, reach Zigbee2MQTT and report its answer', async () => {
+  const z = await FakeZigbee2Mqtt.start(`mqtt://127.0.0.1:${mqttPort}`);
+  try {
+    const lines = commands(block('./smart-home integration zigbee2mqtt permit_join'));
+    assert.equal(lines.length, 3);
+    for (const line of lines) {
+      const r = await sh(line);
+      assert.equal(r.code, 0, `${line}: ${r.stderr}`);
+    }
+    assert.deepEqual(
+      z.requests.map((r) => [r.path, r.payload.time ?? r.payload.from ?? r.payload.id, r.payload.to]),
+      [
+        ['permit_join', 120, undefined],
+        ['device/rename', 'Kitchen Plug', 'Pantry Plug'],
+        ['device/remove', 'Pantry Plug', undefined],
+      ],
+    );
+  } finally {
+    z.end();
+  }
+});
+
+test('README: with discovery on, the hub announces itself to devices (homeassistant/status, retained)', async () => {
+  const c = await connect(`mqtt://127.0.0.1:${mqttPort}`);
+  const got = collect(c);
+  await c.subscribeAsync('homeassistant/status', { qos: 1 });
+  const [m] = await got.next(1);
+  assert.deepEqual([m!.payload.toString(), m!.retain], ['online', true]);
+  c.end();
 });
 
 test("README: an error in an automation script is located at its line and column in automations.yaml, with the file's lines", async () => {

@@ -11,6 +11,8 @@ import type { MqttExplorer } from '../mqtt/explorer.js';
 import type { MessageTrace } from '../mqtt/trace.js';
 import type { EventBus } from '../events.js';
 import type { BridgeStatus } from '../mqtt/bridge.js';
+import type { DeviceRegistry } from '../entities/devices.js';
+import type { Integration } from '../entities/integrations/index.js';
 
 /** Failed password attempts, shared by every way of presenting a password. */
 export interface PasswordLimiter {
@@ -38,6 +40,8 @@ export interface ApiHub {
   sessions: SessionStore;
   events: EventBus;
   registry: EntityRegistry;
+  devices: Pick<DeviceRegistry, 'list' | 'get' | 'setArea'>;
+  integrations: ReadonlyMap<string, Pick<Integration, 'commands' | 'status'>>;
   entities: { actions: ActionRunner };
   scripts: Pick<ScriptEngine, 'list' | 'get' | 'inputs' | 'counters'>;
   library: ScriptLibrary;

@@ -25,6 +25,7 @@ import { EVENTS_OPENAPI, eventRoutes } from './events.js';
 import { jsonTooDeep } from '../json-depth.js';
 import { scriptRoutes } from './routes/scripts.js';
 import { entityRoutes } from './routes/entities.js';
+import { deviceRoutes } from './routes/devices.js';
 import { automationRoutes } from './routes/automations.js';
 import { mqttRoutes } from './routes/mqtt.js';
 import { userRoutes } from './routes/users.js';
@@ -47,6 +48,9 @@ const ENTITY_STATUS: Record<string, number> = {
   UNKNOWN_ACTION: 400,
   BAD_PARAM: 400,
   ACTION_FAILED: 422,
+  UNAVAILABLE: 409,
+  DEVICE_ERROR: 502,
+  TIMEOUT: 504,
 };
 
 export class ApiServer {
@@ -165,6 +169,7 @@ export class ApiServer {
     auth.routes(app);
     scriptRoutes(app, hub);
     entityRoutes(app, hub);
+    deviceRoutes(app, hub);
     automationRoutes(app, hub);
     mqttRoutes(app, hub);
     userRoutes(app, hub);

@@ -4,12 +4,10 @@ import { parseSets } from './scripts.js';
 import { readPassword } from './users.js';
 import { readHubFile } from './hub-file.js';
 
-export async function actionCommand(
-  entity: string,
-  action: string,
-  opts: ConfigOverrides & { param?: string[]; url?: string; user?: string; passwordStdin?: boolean },
-): Promise<void> {
-  const params = parseSets(opts.param, '--param');
+type HubOpts = ConfigOverrides & { param?: string[]; url?: string; user?: string; passwordStdin?: boolean };
+
+/** POSTs `body` to the running hub's API at `path` and returns its `data`; the hub's error message otherwise. */
+async function postToHub(path: string, body: unknown, opts: HubOpts): Promise<unknown> {
   const { config } = loadConfig(opts);
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   // (an address or port given here, as a flag or SMART_HOME_HTTP_PORT, wins over the running hub's)
@@ -23,17 +21,34 @@ export async function actionCommand(
   }
   let res: Response;
   try {
-    res = await fetch(`${base}/api/entities/${encodeURIComponent(entity)}/actions/${encodeURIComponent(action)}`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ params }),
-    });
+    res = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
   } catch (err) {
     throw new Error(
       `cannot reach the hub at ${base}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message} (from ${opts.url ? '--url' : running ? `${config.data_dir}/hub.json, the running hub` : `the config in ${config.data_dir}; no running hub found there`}). Is \`smart-home serve\` running with this data dir? Otherwise pass --url or the same --http-port.`,
     );
   }
-  const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-  if (!res.ok) throw new Error(body.error?.message ?? `the hub answered ${res.status}`);
+  const answer = (await res.json().catch(() => ({}))) as { data?: unknown; error?: { message?: string } };
+  if (!res.ok) throw new Error(answer.error?.message ?? `the hub answered ${res.status}`);
+  return answer.data;
+}
+
+export async function actionCommand(entity: string, action: string, opts: HubOpts): Promise<void> {
+  const params = parseSets(opts.param, '--param');
+  await postToHub(
+    `/api/entities/${encodeURIComponent(entity)}/actions/${encodeURIComponent(action)}`,
+    { params },
+    opts,
+  );
   process.stdout.write(`${entity}: ${action} done\n`);
+}
+
+/** `smart-home integration NAME COMMAND [--param k=v ...]`, e.g. `integration zigbee2mqtt permit_join --param time=120`. */
+export async function integrationCommand(name: string, command: string, opts: HubOpts): Promise<void> {
+  const params = parseSets(opts.param, '--param');
+  const data = await postToHub(
+    `/api/integrations/${encodeURIComponent(name)}/${encodeURIComponent(command)}`,
+    { params },
+    opts,
+  );
+  process.stdout.write(`${name} ${command}: ${JSON.stringify(data ?? {})}\n`);
 }

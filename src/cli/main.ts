@@ -11,7 +11,7 @@ import { AclError } from '../broker/acl.js';
 import { serveCommand } from './serve.js';
 import { userAdd, userList, userRemove } from './users.js';
 import { runCommand, checkCommand } from './scripts.js';
-import { actionCommand } from './action.js';
+import { actionCommand, integrationCommand } from './action.js';
 import { automationsCommand } from './automations.js';
 
 export const EXIT_OK = 0;
@@ -65,7 +65,11 @@ program
   .action(checkCommand);
 
 configOptions(
-  program.command('action').description('run an entity action in the running hub, e.g. action light.hall on'),
+  program
+    .command('action')
+    .description(
+      'run an entity action in the running hub and wait for the device to confirm, e.g. action light.hall turn_on --param brightness=128',
+    ),
 )
   .argument('<entity>', 'entity id, e.g. light.living_room')
   .argument('<action>', 'action name, e.g. on')
@@ -74,6 +78,21 @@ configOptions(
   .option('--user <name>', 'authenticate as this user (once the hub has users)')
   .option('--password-stdin', 'read the password from standard input')
   .action(actionCommand);
+
+configOptions(
+  program
+    .command('integration')
+    .description(
+      'run a command of an integration in the running hub, e.g. integration zigbee2mqtt permit_join --param time=120',
+    ),
+)
+  .argument('<name>', 'integration: zigbee2mqtt')
+  .argument('<command>', 'zigbee2mqtt: permit_join, rename, remove')
+  .option('--param <name=value...>', 'command parameter (JSON values are parsed), e.g. --param time=120')
+  .option('--url <url>', "the hub's HTTP address (default: from the config, http://127.0.0.1:8080)")
+  .option('--user <name>', 'authenticate as this user (once the hub has users)')
+  .option('--password-stdin', 'read the password from standard input')
+  .action(integrationCommand);
 
 configOptions(program.command('automations').description('list automations with their last run'))
   .option('--runs <id>', 'also show the recent runs of this automation, step by step')

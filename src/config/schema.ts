@@ -201,6 +201,30 @@ const zigbee2mqttSchema = z.strictObject({
 
   /** Publishes made by entity actions (e.g. "on") are sent at this QoS. */
   qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+
+  /** Devices that said nothing this long after the device list arrived are asked for their state (`/get`). */
+  get_after_ms: z.number().int().min(0).max(600_000).default(3000),
+});
+
+/** Home Assistant MQTT discovery: ESPHome, Shelly, Tasmota (legacy), OpenMQTTGateway, rtl_433, Frigate ... */
+const discoverySchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  prefix: z
+    .string()
+    .min(1)
+    .regex(/^[^#+]+$/, 'must be a topic prefix without wildcards')
+    .default('homeassistant'),
+});
+
+/** Tasmota's own discovery (`tasmota/discovery/<MAC>/config`, Tasmota 9.3 and later). */
+const tasmotaSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  discovery_prefix: z.string().min(1).default('tasmota/discovery'),
+});
+
+const actionsSchema = z.strictObject({
+  /** How long a device has to report the state an action asked for before the action fails with TIMEOUT. */
+  confirm_timeout_ms: z.number().int().min(100).max(600_000).default(5000),
 });
 
 const storeSchema = z.strictObject({
@@ -225,6 +249,9 @@ export const configSchema = z.strictObject({
   explorer: explorerSchema.default(explorerSchema.parse({})),
   entities: z.array(entitySchema).default([]),
   zigbee2mqtt: zigbee2mqttSchema.default(zigbee2mqttSchema.parse({})),
+  discovery: discoverySchema.default(discoverySchema.parse({})),
+  tasmota: tasmotaSchema.default(tasmotaSchema.parse({})),
+  actions: actionsSchema.default(actionsSchema.parse({})),
   bridges: z.array(bridgeSchema).default([]),
 });
 

@@ -1,20 +1,36 @@
-// Runs entity actions: through the entity's script when it has one, else through the
-// integration that owns the entity (e.g. Zigbee2MQTT publishes to the device's set topic).
+// Runs entity actions: through the entity's script when it has one, else through the integration
+// that owns the entity. An integration action resolves when the device reports the new state
+// (or at once for an optimistic entity, one without a state topic), and rejects with TIMEOUT or
+// the device's own error otherwise.
 import path from 'node:path';
 import type { Logger } from '../log.js';
+import { confirmation, resolveAction, validateParams } from './domains.js';
 import { EntityError, type Entity, type EntityRegistry } from './registry.js';
 
-export type IntegrationAction = (entity: Entity, action: string, params: Record<string, unknown>) => Promise<void>;
+/** What an integration does with an action: send it; `optimistic` when no report will confirm it. */
+export type IntegrationAction = (
+  entity: Entity,
+  action: string,
+  params: Record<string, unknown>,
+) => Promise<{ optimistic?: boolean } | undefined | void>;
 
 export interface ActionContext {
   registry: EntityRegistry;
   scriptsDir: string;
   runScript: (file: string, entityId: string, action: string, params: Record<string, unknown>) => Promise<void>;
   log: Logger;
+  /** How long a device has to confirm an action (default 5 s). */
+  confirmTimeoutMs?: number;
+}
+
+interface Pending {
+  entityId: string;
+  reject: (err: EntityError) => void;
 }
 
 export class ActionRunner {
   private readonly integrations = new Map<string, IntegrationAction>();
+  private readonly pending = new Set<Pending>();
 
   constructor(private readonly ctx: ActionContext) {}
 
@@ -28,15 +44,14 @@ export class ActionRunner {
     return entity.script ? path.resolve(this.ctx.scriptsDir, entity.script) : undefined;
   }
 
+  /** The device said no (e.g. Zigbee2MQTT's error log for the device): the waiting actions of these entities fail with it. */
+  deviceError(entityIds: string[], message: string): void {
+    for (const p of [...this.pending])
+      if (entityIds.includes(p.entityId)) p.reject(new EntityError('DEVICE_ERROR', message));
+  }
+
   async call(entityId: string, action: string, params: Record<string, unknown> = {}, caller = 'cli'): Promise<void> {
     const entity = this.ctx.registry.require(entityId);
-    if (entity.actions.length > 0 && !entity.actions.includes(action)) {
-      throw new EntityError(
-        'UNKNOWN_ACTION',
-        `entity ${entityId} has no action "${action}"; its actions: ${entity.actions.join(', ')}`,
-      );
-    }
-    this.ctx.log.info({ entity: entityId, action, params, caller }, 'entity action');
     const file = this.scriptPath(entity);
     // whatever the action's script or integration throws is the action failing, not the hub
     const failed = (err: unknown): never => {
@@ -44,15 +59,79 @@ export class ActionRunner {
         ? err
         : new EntityError('ACTION_FAILED', err instanceof Error ? err.message : String(err));
     };
-    if (file) return this.ctx.runScript(file, entityId, action, params).catch(failed);
+    if (file) {
+      if (entity.actions.length > 0 && !entity.actions.includes(action)) throw this.unknown(entity, action);
+      this.ctx.log.info({ entity: entityId, action, params, caller }, 'entity action');
+      return this.ctx.runScript(file, entityId, action, params).catch(failed);
+    }
     const integration = this.integrations.get(entity.source);
-    if (integration)
-      return Promise.resolve()
-        .then(() => integration(entity, action, params))
-        .catch(failed);
-    throw new EntityError(
+    if (!integration)
+      throw new EntityError(
+        'UNKNOWN_ACTION',
+        `entity ${entityId} has no script and no integration to run action "${action}"`,
+      );
+    const domainAction = resolveAction(entity, action);
+    const name = domainAction ?? action;
+    if (!entity.actions.includes(name)) throw this.unknown(entity, action);
+    if (domainAction) validateParams(entity, domainAction, params);
+    if (!entity.available)
+      throw new EntityError('UNAVAILABLE', `${entityId} is unavailable (its device is offline); nothing was sent`);
+    this.ctx.log.info({ entity: entityId, action: name, params, caller }, 'entity action');
+    const confirmed = domainAction ? confirmation(entity, domainAction) : () => true;
+    return this.sendAndConfirm(entity, name, params, integration, confirmed).catch(failed);
+  }
+
+  private unknown(entity: Entity, action: string): EntityError {
+    return new EntityError(
       'UNKNOWN_ACTION',
-      `entity ${entityId} has no script and no integration to run action "${action}"`,
+      `entity ${entity.id} has no action "${action}"; its actions: ${entity.actions.join(', ') || 'none'}`,
     );
+  }
+
+  private sendAndConfirm(
+    entity: Entity,
+    action: string,
+    params: Record<string, unknown>,
+    integration: IntegrationAction,
+    confirmed: ((now: Entity, params: Record<string, unknown>, before: Entity) => boolean) | undefined,
+  ): Promise<void> {
+    const timeoutMs = this.ctx.confirmTimeoutMs ?? 5000;
+    return new Promise<void>((resolve, reject) => {
+      let last: Entity | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const pending: Pending = { entityId: entity.id, reject: (err) => finish(err) };
+      // listening before sending: a device may answer before the publish is acknowledged
+      const off = this.ctx.registry.onReport(entity.id, (now) => {
+        last = now;
+        if (confirmed?.(now, params, entity)) finish();
+      });
+      const finish = (err?: EntityError) => {
+        off();
+        clearTimeout(timer);
+        this.pending.delete(pending);
+        if (err) reject(err);
+        else resolve();
+      };
+      this.pending.add(pending);
+      integration(entity, action, params).then(
+        (r) => {
+          if (!this.pending.has(pending)) return; // already confirmed or failed
+          if (!confirmed || r?.optimistic || entity.attributes.optimistic === true) return finish();
+          timer = setTimeout(() => {
+            const reported = last ?? this.ctx.registry.get(entity.id);
+            finish(
+              new EntityError(
+                'TIMEOUT',
+                `${entity.id} did not confirm ${action} within ${timeoutMs / 1000} s` +
+                  (reported ? ` (it reports ${JSON.stringify(reported.state)})` : ''),
+              ),
+            );
+          }, timeoutMs);
+        },
+        (err: unknown) => {
+          finish(err instanceof EntityError ? err : new EntityError('ACTION_FAILED', (err as Error).message));
+        },
+      );
+    });
   }
 }

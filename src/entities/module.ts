@@ -11,6 +11,7 @@ export interface EntitiesContext {
   entities: EntityConfig[];
   scriptsDir: string;
   runScript: (file: string, entityId: string, action: string, params: Record<string, unknown>) => Promise<void>;
+  confirmTimeoutMs: number;
   log: Logger;
 }
 
@@ -22,6 +23,7 @@ export class EntitiesModule implements EntityAccess {
       registry: ctx.registry,
       scriptsDir: ctx.scriptsDir,
       runScript: ctx.runScript,
+      confirmTimeoutMs: ctx.confirmTimeoutMs,
       log: ctx.log,
     });
   }
@@ -33,7 +35,7 @@ export class EntitiesModule implements EntityAccess {
       registry.upsert({
         id: e.id,
         name: e.name,
-        type: e.type,
+        domain: e.type,
         script: e.script ?? null,
         actions: e.actions,
         source: 'config',
@@ -43,7 +45,9 @@ export class EntitiesModule implements EntityAccess {
     for (const e of registry.list()) if (e.source === 'config' && !wanted.has(e.id)) registry.remove(e.id);
   }
 
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    this.ctx.registry.flush();
+  }
 
   /** Is this file the action script of some entity (then it is not started on its own)? */
   isActionScript(file: string): boolean {

@@ -1,4 +1,5 @@
-// Entities: persisted in SQLite, state changes are events on the bus and kept in a bounded history.
+// Entities: kept in memory, persisted in SQLite in one batch per event-loop turn; state changes
+// are events on the bus and rows of a bounded history.
 import type { Db } from '../store/db.js';
 import type { EventBus } from '../events.js';
 import { entityTables, type EntityTables } from '../store/entities.js';
@@ -9,7 +10,8 @@ export interface Entity {
   id: string;
   uniqueId?: string;
   name: string;
-  type: string;
+  /** light, switch, sensor, ... (src/entities/domains.ts documents each one's state and actions). */
+  domain: string;
   state: unknown;
   attributes: Record<string, unknown>;
   lastChanged?: number;
@@ -18,28 +20,53 @@ export interface Entity {
   /** Script file (relative to the scripts dir) that runs this entity's actions. */
   script?: string;
   actions: string[];
+  /** The integration that made it (zigbee2mqtt, mqtt, tasmota) or `config`. */
   source: string;
+  /** The device it belongs to (src/entities/devices.ts), if any. */
+  deviceId?: string;
+  /** `config` and `diagnostic` entities are settings and health, not a primary control. */
+  category?: 'config' | 'diagnostic';
 }
 
 export interface EntityInput {
   id: string;
   uniqueId?: string;
   name?: string;
-  type?: string;
+  domain?: string;
   script?: string | null;
   actions?: string[];
   source?: string;
   attributes?: Record<string, unknown>;
+  /** Replace the attributes instead of merging them. */
+  replaceAttributes?: boolean;
+  deviceId?: string | null;
+  category?: 'config' | 'diagnostic' | null;
 }
 
-/** A mistake about an entity the user can fix: unknown id, bad id, unknown action. */
+/** A mistake about an entity the user can fix, or an action the device did not carry out. */
 export class EntityError extends Error {
   override name = 'EntityError';
   constructor(
-    readonly code: 'UNKNOWN_ENTITY' | 'BAD_ID' | 'UNKNOWN_ACTION' | 'BAD_PARAM' | 'ACTION_FAILED',
+    readonly code:
+      | 'UNKNOWN_ENTITY'
+      | 'BAD_ID'
+      | 'UNKNOWN_ACTION'
+      | 'BAD_PARAM'
+      | 'ACTION_FAILED'
+      | 'UNAVAILABLE'
+      | 'TIMEOUT'
+      | 'DEVICE_ERROR',
     message: string,
   ) {
     super(message);
+  }
+}
+
+/** A parameter outside what the device accepts: a `RangeError` in scripts, a 400 from the API. */
+export class EntityRangeError extends EntityError {
+  override name = 'RangeError';
+  constructor(message: string) {
+    super('BAD_PARAM', message);
   }
 }
 
@@ -50,7 +77,7 @@ function fromRow(r: Row): Entity {
     id: r.id as string,
     uniqueId: (r.unique_id as string | null) ?? undefined,
     name: r.name as string,
-    type: r.type as string,
+    domain: r.type as string,
     state: r.state === null ? null : JSON.parse(r.state as string),
     attributes: JSON.parse(r.attributes as string) as Record<string, unknown>,
     lastChanged: (r.last_changed as number | null) ?? undefined,
@@ -59,11 +86,22 @@ function fromRow(r: Row): Entity {
     script: (r.script as string | null) ?? undefined,
     actions: JSON.parse(r.actions as string) as string[],
     source: r.source as string,
+    deviceId: (r.device_id as string | null) ?? undefined,
+    category: (r.category as Entity['category'] | null) ?? undefined,
   };
 }
 
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
 export class EntityRegistry {
   private readonly q: EntityTables;
+  private readonly byId = new Map<string, Entity>();
+  private readonly unique = new Map<string, string>();
+  /** Entities whose state changed since the last flush, and the history rows to write. */
+  private readonly dirty = new Set<string>();
+  private readonly historyRows: [string, string, string, number][] = [];
+  private flushing: NodeJS.Immediate | undefined;
+  private readonly reports = new Map<string, Set<(e: Entity) => void>>();
 
   constructor(
     private readonly db: Db,
@@ -71,11 +109,17 @@ export class EntityRegistry {
     private readonly historySize = 100,
   ) {
     this.q = entityTables(db);
+    for (const r of this.q.all.all() as Row[]) this.remember(fromRow(r));
+  }
+
+  private remember(e: Entity): void {
+    this.byId.set(e.id, e);
+    if (e.uniqueId) this.unique.set(e.uniqueId, e.id);
   }
 
   get(id: string): Entity | undefined {
-    const r = this.q.get.get(id) as Row | undefined;
-    return r && fromRow(r);
+    const e = this.byId.get(id);
+    return e && { ...e };
   }
 
   require(id: string): Entity {
@@ -85,12 +129,16 @@ export class EntityRegistry {
   }
 
   byUniqueId(uniqueId: string): Entity | undefined {
-    const r = this.q.byUnique.get(uniqueId) as Row | undefined;
-    return r && fromRow(r);
+    const id = this.unique.get(uniqueId);
+    return id === undefined ? undefined : this.get(id);
   }
 
   list(): Entity[] {
-    return (this.q.all.all() as Row[]).map(fromRow);
+    return [...this.byId.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((e) => ({ ...e }));
+  }
+
+  ofDevice(deviceId: string): Entity[] {
+    return this.list().filter((e) => e.deviceId === deviceId);
   }
 
   /** Creates or updates an entity's definition (not its state). */
@@ -101,73 +149,154 @@ export class EntityRegistry {
         `entity id "${input.id}" is not valid: use domain.name in lower case, e.g. light.living_room`,
       );
     }
-    const existing = this.get(input.id);
-    const row = {
+    const existing = this.byId.get(input.id);
+    const next: Entity = {
       id: input.id,
-      uniqueId: input.uniqueId ?? existing?.uniqueId ?? null,
+      uniqueId: input.uniqueId ?? existing?.uniqueId,
       name: input.name ?? existing?.name ?? input.id,
-      type: input.type ?? existing?.type ?? input.id.split('.')[0]!,
-      script: input.script === undefined ? (existing?.script ?? null) : input.script,
-      actions: JSON.stringify(input.actions ?? existing?.actions ?? []),
+      domain: input.domain ?? existing?.domain ?? input.id.split('.')[0]!,
+      state: existing?.state ?? null,
+      attributes: input.replaceAttributes
+        ? { ...(input.attributes ?? {}) }
+        : { ...(existing?.attributes ?? {}), ...(input.attributes ?? {}) },
+      lastChanged: existing?.lastChanged,
+      lastUpdated: existing?.lastUpdated,
+      available: existing?.available ?? true,
+      script: input.script === undefined ? existing?.script : (input.script ?? undefined),
+      actions: input.actions ?? existing?.actions ?? [],
       source: input.source ?? existing?.source ?? 'config',
-      attributes: JSON.stringify({ ...(existing?.attributes ?? {}), ...(input.attributes ?? {}) }),
+      deviceId: input.deviceId === undefined ? existing?.deviceId : (input.deviceId ?? undefined),
+      category: input.category === undefined ? existing?.category : (input.category ?? undefined),
     };
-    if (existing) this.q.update.run(row);
-    else this.q.insert.run(row);
-    const now = this.get(input.id)!;
-    if (!existing || JSON.stringify(existing) !== JSON.stringify(now))
-      this.events.emit('entity.defined', { entityId: input.id, added: !existing });
-    return now;
+    if (existing && same(existing, next)) return { ...existing };
+    const row = {
+      id: next.id,
+      uniqueId: next.uniqueId ?? null,
+      name: next.name,
+      domain: next.domain,
+      script: next.script ?? null,
+      actions: JSON.stringify(next.actions),
+      source: next.source,
+      attributes: JSON.stringify(next.attributes),
+      deviceId: next.deviceId ?? null,
+      category: next.category ?? null,
+      state: JSON.stringify(next.state ?? null),
+      lastChanged: next.lastChanged ?? null,
+      lastUpdated: next.lastUpdated ?? null,
+      available: next.available ? 1 : 0,
+    };
+    if (existing) {
+      if (existing.uniqueId && existing.uniqueId !== next.uniqueId) this.unique.delete(existing.uniqueId);
+      this.q.update.run(row);
+    } else this.q.insert.run(row);
+    this.remember(next);
+    this.events.emit('entity.defined', { entityId: input.id, added: !existing });
+    return { ...next };
   }
 
   /**
    * Sets state (and merges attributes). `last_changed` moves only when the state value changes;
-   * a change is an `entity.stateChanged` event and a history row.
+   * a change is an `entity.stateChanged` event and a history row. Every call is a report: an
+   * action waiting for the device to confirm sees it (`onReport`).
    */
   setState(id: string, state: unknown, attributes?: Record<string, unknown> | null): Entity {
-    const e = this.require(id);
+    const e = this.byId.get(id);
+    if (!e) throw new EntityError('UNKNOWN_ENTITY', `no entity "${id}"`);
     const now = Date.now();
-    const stateJson = JSON.stringify(state ?? null);
-    const changed = stateJson !== JSON.stringify(e.state ?? null);
+    const oldState = e.state ?? null;
+    const changed = !same(state ?? null, oldState);
     const attrs = attributes ? { ...e.attributes, ...attributes } : e.attributes;
-    const attrsJson = JSON.stringify(attrs);
-    this.db.transaction(() => {
-      this.q.setState.run(stateJson, attrsJson, changed ? now : (e.lastChanged ?? now), now, id);
-      if (changed || attrsJson !== JSON.stringify(e.attributes)) {
-        this.q.history.run(id, stateJson, attrsJson, now);
-        this.q.trimHistory.run(id, id, this.historySize);
-      }
-    })();
-    const next = this.get(id)!;
+    const attrsChanged = attributes ? !same(attrs, e.attributes) : false;
+    e.state = state ?? null;
+    e.attributes = attrs;
+    e.lastUpdated = now;
+    if (changed || e.lastChanged === undefined) e.lastChanged = now;
+    this.dirty.add(id);
+    if (changed || attrsChanged) this.historyRows.push([id, JSON.stringify(e.state), JSON.stringify(attrs), now]);
+    this.scheduleFlush();
+    const next = { ...e };
     if (changed)
       this.events.emit('entity.stateChanged', {
         entityId: id,
-        oldState: e.state ?? null,
+        oldState,
         newState: next.state,
         attributes: next.attributes,
         time: now,
       });
+    for (const fn of this.reports.get(id) ?? []) fn(next);
     return next;
   }
 
+  /** Calls `fn` with the entity each time its device reports a state, until the returned function is called. */
+  onReport(id: string, fn: (e: Entity) => void): () => void {
+    let set = this.reports.get(id);
+    if (!set) this.reports.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.reports.delete(id);
+    };
+  }
+
   setAvailable(id: string, available: boolean): void {
-    const e = this.get(id);
+    const e = this.byId.get(id);
     if (!e || e.available === available) return;
+    e.available = available;
     this.q.setAvailable.run(available ? 1 : 0, id);
     this.events.emit('entity.availability', { entityId: id, available });
   }
 
   remove(id: string): boolean {
-    const removed = this.q.remove.run(id).changes > 0;
-    if (removed) this.events.emit('entity.removed', { entityId: id });
-    return removed;
+    const e = this.byId.get(id);
+    if (!e) return false;
+    this.flush();
+    this.byId.delete(id);
+    if (e.uniqueId && this.unique.get(e.uniqueId) === id) this.unique.delete(e.uniqueId);
+    this.q.remove.run(id);
+    this.events.emit('entity.removed', { entityId: id });
+    return true;
   }
 
   history(id: string, limit = 100): { state: unknown; attributes: Record<string, unknown>; time: number }[] {
+    this.flush();
     return (this.q.readHistory.all(id, limit) as Row[]).map((r) => ({
       state: r.state === null ? null : JSON.parse(r.state as string),
       attributes: JSON.parse(r.attributes as string) as Record<string, unknown>,
       time: r.time as number,
     }));
+  }
+
+  private scheduleFlush(): void {
+    this.flushing ??= setImmediate(() => this.flush());
+  }
+
+  /** Writes the states and history rows of this turn in one transaction (also on stop). */
+  flush(): void {
+    if (this.flushing) clearImmediate(this.flushing);
+    this.flushing = undefined;
+    if (this.dirty.size === 0 && this.historyRows.length === 0) return;
+    const ids = [...this.dirty];
+    const rows = this.historyRows.splice(0);
+    this.dirty.clear();
+    this.db.transaction(() => {
+      for (const id of ids) {
+        const e = this.byId.get(id);
+        if (!e) continue;
+        this.q.setState.run(
+          JSON.stringify(e.state ?? null),
+          JSON.stringify(e.attributes),
+          e.lastChanged ?? null,
+          e.lastUpdated ?? null,
+          id,
+        );
+      }
+      const trimmed = new Set<string>();
+      for (const [id, state, attrs, time] of rows) {
+        if (!this.byId.has(id)) continue;
+        this.q.history.run(id, state, attrs, time);
+        trimmed.add(id);
+      }
+      for (const id of trimmed) this.q.trimHistory.run(id, id, this.historySize);
+    })();
   }
 }

@@ -139,7 +139,8 @@ export const PRELUDE = String.raw`
       const p = take(id);
       if (!p) continue;
       let err;
-      if (name && name !== 'MqttError') { err = new Error(message); err.name = name; err.code = code; }
+      if (name === 'RangeError' || name === 'TypeError') { err = new globalThis[name](message); err.code = code; }
+      else if (name && name !== 'MqttError') { err = new Error(message); err.name = name; err.code = code; }
       else err = new MqttError(code, message);
       p.reject(err);
       const promise = p.promise;

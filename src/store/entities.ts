@@ -1,19 +1,20 @@
-// The entities table and each entity's bounded state history (src/entities/registry.ts turns
-// rows into entities and changes into events).
+// The entities table and each entity's bounded state history (src/entities/registry.ts keeps
+// entities in memory, turns changes into events and writes them here in one batch per turn).
 import type { Db } from './db.js';
 
 export type EntityTables = ReturnType<typeof entityTables>;
 
 export function entityTables(db: Db) {
   return {
-    get: db.prepare('SELECT * FROM entities WHERE id = ?'),
-    byUnique: db.prepare('SELECT * FROM entities WHERE unique_id = ?'),
     all: db.prepare('SELECT * FROM entities ORDER BY id'),
-    insert: db.prepare(`INSERT INTO entities (id, unique_id, name, type, attributes, script, actions, source)
-      VALUES (@id, @uniqueId, @name, @type, @attributes, @script, @actions, @source)`),
+    insert:
+      db.prepare(`INSERT INTO entities (id, unique_id, name, type, attributes, script, actions, source, device_id, category,
+      state, last_changed, last_updated, available)
+      VALUES (@id, @uniqueId, @name, @domain, @attributes, @script, @actions, @source, @deviceId, @category,
+      @state, @lastChanged, @lastUpdated, @available)`),
     update:
-      db.prepare(`UPDATE entities SET name = @name, type = @type, script = @script, actions = @actions, source = @source,
-      attributes = @attributes, unique_id = @uniqueId WHERE id = @id`),
+      db.prepare(`UPDATE entities SET name = @name, type = @domain, script = @script, actions = @actions, source = @source,
+      attributes = @attributes, unique_id = @uniqueId, device_id = @deviceId, category = @category WHERE id = @id`),
     setState: db.prepare(
       'UPDATE entities SET state = ?, attributes = ?, last_changed = ?, last_updated = ? WHERE id = ?',
     ),

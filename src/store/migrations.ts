@@ -113,4 +113,32 @@ export const migrations: readonly string[] = [
   /* 7: what a bearer token may do (read, user, admin) */ `
   ALTER TABLE api_sessions ADD COLUMN scope TEXT;
   `,
+  /* 8: devices, the device and category of an entity, stored discovery payloads */ `
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    integration TEXT NOT NULL,
+    name TEXT NOT NULL,
+    manufacturer TEXT,
+    model TEXT,
+    sw_version TEXT,
+    hw_version TEXT,
+    via TEXT,
+    area TEXT,
+    connections TEXT NOT NULL DEFAULT '[]',
+    available INTEGER NOT NULL DEFAULT 1,
+    discovery TEXT,
+    updated INTEGER NOT NULL
+  );
+  ALTER TABLE entities ADD COLUMN device_id TEXT;
+  ALTER TABLE entities ADD COLUMN category TEXT;
+  CREATE INDEX entities_device ON entities (device_id);
+  CREATE TABLE discovery_payloads (
+    topic TEXT PRIMARY KEY,
+    integration TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    updated INTEGER NOT NULL
+  );
+  `,
 ];

@@ -204,7 +204,8 @@ function sensor(r: Reader): Binding {
     listens: listen(stateTopic, (p) => {
       const v = value(t, p);
       if (skip(v)) return undefined;
-      if (v === '' || v === 'None' || v === 'unknown' || v === null) return { state: null };
+      // ESPHome publishes "nan" for a sensor without a value (mqtt_sensor.cpp): unknown, not an error
+      if (v === '' || v === 'None' || v === 'unknown' || v === null || v === 'nan') return { state: null };
       return { state: numeric ? asNumber(v, 'a numeric sensor') : typeof v === 'string' ? v.slice(0, 255) : v };
     }),
     command: () => ({ commands: [] }),

@@ -224,8 +224,12 @@ function parseTemplate(src: string): Part[] {
   const stack: { branches: [Node | null, Part[]][] }[] = [];
   let into = root;
   let last = 0;
+  const text = (s: string) => {
+    if (/\{\{|\{%/.test(s)) throw new TemplateUnsupported('a "{{" or "{%" is never closed');
+    return { t: 'text' as const, s };
+  };
   for (let m = re.exec(src); m; m = re.exec(src)) {
-    if (m.index > last) into.push({ t: 'text', s: src.slice(last, m.index) });
+    if (m.index > last) into.push(text(src.slice(last, m.index)));
     last = re.lastIndex;
     if (m[1] !== undefined) {
       into.push({ t: 'out', e: parseExpr(m[1]) });
@@ -251,7 +255,7 @@ function parseTemplate(src: string): Part[] {
     } else throw new TemplateUnsupported(`{% ${kw} %} is not in the template subset (only if/elif/else/endif)`);
   }
   if (stack.length) throw new TemplateUnsupported('an {% if %} has no {% endif %}');
-  if (last < src.length) root.push({ t: 'text', s: src.slice(last) });
+  if (last < src.length) root.push(text(src.slice(last)));
   return root;
 }
 

@@ -363,16 +363,18 @@ export class Tasmota implements Integration {
       this.routes.set(t, { mac: config.mac, kind });
       this.ctx.bus.subscribe(t, 1).catch((err: Error) => this.warnings.warn(t, `subscribe failed: ${err.message}`));
     }
-    if (query && (!before || before.config.topic !== config.topic)) {
-      // ask now instead of waiting up to TelePeriod (300 s by default) for the next telemetry
-      for (const [cmd, payload] of [
-        ['STATE', ''],
-        ['STATUS', '10'],
-      ] as const)
-        this.ctx.bus
-          .publish(topicOf(config, 0, cmd), Buffer.from(payload), { qos: 0, retain: false }, { script: 'tasmota' })
-          .catch((err: Error) => this.warnings.warn(config.topic, `state query failed: ${err.message}`));
-    }
+    // ask now instead of waiting up to TelePeriod (300 s by default) for the next telemetry: the
+    // relays when the device is new (or moved topic), the sensors whenever they are (re)described
+    const fresh = !before || before.config.topic !== config.topic;
+    const newSensors = sensors !== undefined && JSON.stringify(sensors) !== JSON.stringify(before?.sensors);
+    if (query && fresh) this.ask(config, 'STATE', '');
+    if (query && (fresh || newSensors) && sensors !== undefined) this.ask(config, 'STATUS', '10');
+  }
+
+  private ask(config: DeviceConfig, cmd: string, payload: string): void {
+    this.ctx.bus
+      .publish(topicOf(config, 0, cmd), Buffer.from(payload), { qos: 0, retain: false }, { script: 'tasmota' })
+      .catch((err: Error) => this.warnings.warn(config.topic, `state query failed: ${err.message}`));
   }
 
   private forget(k: Known): void {

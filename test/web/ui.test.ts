@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startHub, connect, collect, tempDir, type TestHub } from '../helpers.js';
-import { LIGHT_EXPOSE } from '../fixtures/zigbee2mqtt.js';
+import { IKEA_BULB, INNR_PLUG, device as device0x } from '../fixtures/zigbee2mqtt.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../../../test-output/', import.meta.url));
@@ -45,6 +45,7 @@ before(async () => {
         },
       ],
       zigbee2mqtt: { enabled: true },
+      actions: { confirm_timeout_ms: 1500 },
     },
     dir,
   );
@@ -150,42 +151,59 @@ test("an entity's action button publishes", async () => {
   const got = collect(sub);
   await sub.subscribeAsync('zigbee2mqtt/device/set');
   await page.goto(`${t.hub.api!.url}/#/entities`);
-  await page.locator('tr[data-entity="light.living_room"]').getByRole('button', { name: 'on' }).click();
+  await page.locator('[data-entity="light.living_room"]').getByRole('button', { name: 'on' }).click();
   const [m] = await got.next(1);
   assert.equal(m!.payload.toString(), '{"state":"on"}');
   await page.getByRole('status').filter({ hasText: 'light.living_room: on done' }).waitFor();
   await shot('entities');
 });
 
-test("a Zigbee2MQTT light's brightness is set from an input in the device's range", async () => {
+test("a Zigbee2MQTT light on its device card: a toggle and a brightness slider in the device's range, pending until the light confirms", async () => {
   const device = await connect(t.url, { username: 'admin', password: 'correct horse' });
   const got = collect(device);
   await device.subscribeAsync('zigbee2mqtt/Desk Lamp/set', { qos: 1 });
-  const exposes = [LIGHT_EXPOSE];
+  let state: Record<string, unknown> = { state: 'OFF', brightness: 50, linkquality: 120 };
+  let echo = true;
+  device.on('message', (_topic, payload) => {
+    if (!echo) return;
+    state = { ...state, ...(JSON.parse(payload.toString()) as Record<string, unknown>) };
+    void device.publishAsync('zigbee2mqtt/Desk Lamp', JSON.stringify(state));
+  });
   await device.publishAsync(
     'zigbee2mqtt/bridge/devices',
     JSON.stringify([
-      {
-        ieee_address: '0x0017880104e45999',
-        type: 'Router',
-        friendly_name: 'Desk Lamp',
-        definition: { model: 'LED1545G12', vendor: 'IKEA', exposes },
-      },
+      device0x('Desk Lamp', IKEA_BULB, '0x0017880104e45999'),
+      device0x('Hall Plug', INNR_PLUG, '0x000d6f000bbbbbbb'),
     ]),
     { qos: 1, retain: true },
   );
+  await device.publishAsync('zigbee2mqtt/Desk Lamp', JSON.stringify(state));
+  await device.publishAsync(
+    'zigbee2mqtt/Hall Plug',
+    JSON.stringify({ state: 'ON', power: 1234.5, energy: 12.3, voltage: 229, current: 5.4 }),
+  );
   await page.goto(`${t.hub.api!.url}/#/entities`);
-  const input = page.getByRole('spinbutton', { name: 'brightness of Desk Lamp' });
-  await input.waitFor(); // the page is open already: the new device appears live
-  assert.deepEqual([await input.getAttribute('min'), await input.getAttribute('max')], ['0', '254']);
-  await input.fill('120');
-  await page.locator('tr[data-entity="light.desk_lamp"]').getByRole('button', { name: 'set brightness' }).click();
+  const slider = page.getByRole('slider', { name: 'Brightness of Desk Lamp' });
+  await slider.waitFor(); // the page is open already: the new device appears live
+  assert.deepEqual([await slider.getAttribute('min'), await slider.getAttribute('max')], ['0', '255']);
+  await page.locator('[data-device="zigbee2mqtt:0x000d6f000bbbbbbb"]').getByText('1,234.5 W').waitFor();
+  await slider.fill('128');
   const [m] = await got.next(1);
-  assert.equal(m!.payload.toString(), '{"brightness":120}');
-  await page.getByRole('status').filter({ hasText: 'light.desk_lamp: brightness done' }).waitFor();
-  await shot('entities-params');
+  assert.deepEqual(JSON.parse(m!.payload.toString()), { state: 'ON', brightness: 127 });
+  await page.getByRole('status').filter({ hasText: 'light.desk_lamp: turn_on done' }).waitFor();
+  await page.locator('[data-entity="light.desk_lamp"] .state').filter({ hasText: 'On · 50 %' }).waitFor();
+  await shot('devices');
+  // a light that does not answer: the entity says so
+  echo = false;
+  await page.getByRole('button', { name: 'Desk Lamp: turn off' }).click();
+  await page.locator('[data-entity="light.desk_lamp"] .pending').waitFor();
+  await page
+    .locator('[data-entity="light.desk_lamp"]')
+    .getByRole('alert')
+    .filter({ hasText: 'did not confirm turn_off' })
+    .waitFor({ timeout: 15_000 });
   await page.setViewportSize({ width: 390, height: 844 });
-  await shot('entities-params-phone');
+  await shot('devices-phone');
   await page.setViewportSize({ width: 1280, height: 800 });
   device.end();
 });

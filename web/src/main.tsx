@@ -11,7 +11,7 @@ import { ClientsPage } from './pages/clients.js';
 const PAGES = {
   scripts: ['Scripts', ScriptsPage],
   explorer: ['MQTT explorer', ExplorerPage],
-  entities: ['Entities', EntitiesPage],
+  entities: ['Devices', EntitiesPage],
   automations: ['Automations', AutomationsPage],
   clients: ['Clients', ClientsPage],
 } as const;

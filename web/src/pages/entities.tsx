@@ -1,141 +1,212 @@
-// Entities: state, last changed, action buttons; updates live. An action that needs a value (a
-// light's brightness) gets an input in the device's own range next to its button.
+// Devices and their entities, as a household reads them: one card per device (a plug, a wall
+// switch, a radiator valve), its controls first, its settings and diagnostics folded away, state
+// in words and units, live. A command shows "waiting for the device" until the device confirms,
+// then the confirmed state, or the error, on the entity itself.
 import { useEffect, useState } from 'preact/hooks';
 import { api, live } from '../api.js';
+import { ago, type Call, Controls, describe, type Entity } from './controls.js';
 
-interface Settable {
-  type: string;
-  min?: number;
-  max?: number;
-  step?: number;
-  unit?: string;
-  values?: unknown[];
-}
-interface Entity {
+interface Device {
   id: string;
   name: string;
-  type: string;
-  state: unknown;
-  lastChanged?: number;
+  integration: string;
+  manufacturer?: string;
+  model?: string;
+  area?: string;
   available: boolean;
-  actions: string[];
-  attributes?: { settable?: Record<string, Settable> };
+  entities: string[];
+}
+interface IntegrationInfo {
+  name: string;
+  status: {
+    unsupported?: { topic: string; component: string; reason?: string }[];
+    invalid?: { topic: string; reason?: string }[];
+  };
 }
 
-function ParamAction({
-  entity,
-  action,
-  s,
+type Pending = Record<string, { waiting: true } | { error: string }>;
+
+const DOMAIN_WORD: Record<string, string> = {
+  light: 'Light',
+  switch: 'Switch',
+  cover: 'Position',
+  climate: 'Heating',
+  lock: 'Lock',
+  fan: 'Fan',
+};
+
+/** "Kitchen Plug Power" on the Kitchen Plug card reads "Power". */
+function shortName(e: Entity, device?: Device): string {
+  if (!device) return e.name;
+  if (e.name === device.name) return DOMAIN_WORD[e.domain] ?? e.name;
+  return e.name.startsWith(`${device.name} `)
+    ? e.name.slice(device.name.length + 1).replace(/^\w/, (c) => c.toUpperCase())
+    : e.name;
+}
+
+function EntityRow({
+  e,
+  device,
   call,
+  pending,
 }: {
-  entity: Entity;
-  action: string;
-  s: Settable;
-  call: (id: string, action: string, params: Record<string, unknown>) => Promise<void>;
+  e: Entity;
+  device?: Device;
+  call: Call;
+  pending?: Pending[string];
 }) {
-  const current = (entity.state as Record<string, unknown> | null)?.[action];
-  const initial =
-    s.type === 'numeric' ? (typeof current === 'number' ? current : (s.min ?? 0)) : (current ?? s.values?.[0] ?? '');
-  const [value, setValue] = useState<unknown>(initial);
-  const label = `${action} of ${entity.name}`;
-  const input =
-    s.type === 'numeric' ? (
-      <input
-        type="number"
-        aria-label={label}
-        min={s.min}
-        max={s.max}
-        step={s.step ?? 1}
-        value={String(value)}
-        onInput={(e) => setValue(Number((e.target as HTMLInputElement).value))}
-      />
-    ) : s.values && s.values.length > 0 ? (
-      <select
-        aria-label={label}
-        value={String(value)}
-        onChange={(e) => setValue(s.values!.find((v) => String(v) === (e.target as HTMLSelectElement).value))}
-      >
-        {s.values.map((v) => (
-          <option value={String(v)}>{String(v)}</option>
-        ))}
-      </select>
-    ) : (
-      <input aria-label={label} value={String(value)} onInput={(e) => setValue((e.target as HTMLInputElement).value)} />
-    );
+  const problem =
+    typeof e.attributes.problem === 'string'
+      ? e.attributes.problem
+      : typeof e.attributes.warning === 'string'
+        ? e.attributes.warning
+        : undefined;
   return (
-    <span class="param-action">
-      {input}
-      {s.unit ? <span class="unit">{s.unit}</span> : null}
-      <button
-        onClick={() => void call(entity.id, action, { [action]: value })}
-        title={s.min !== undefined || s.max !== undefined ? `${s.min ?? '…'} to ${s.max ?? '…'}` : undefined}
-      >
-        set {action}
-      </button>
-    </span>
+    <li data-entity={e.id} class={`entity ${e.available ? '' : 'unavailable'}`}>
+      <div class="what">
+        <span class="name" title={e.id}>
+          {shortName(e, device)}
+        </span>
+        <span class="state">{e.available ? describe(e) : 'Unavailable'}</span>
+      </div>
+      <div class="how">
+        <Controls e={e} call={call} busy={!!pending && 'waiting' in pending} part="main" />
+      </div>
+      <div class="more">
+        <Controls e={e} call={call} busy={!!pending && 'waiting' in pending} part="extra" />
+      </div>
+      {pending && 'waiting' in pending && <p class="pending">Waiting for the device…</p>}
+      {pending && 'error' in pending && (
+        <p class="error" role="alert">
+          {pending.error}
+        </p>
+      )}
+      {problem && <p class="problem">⚠ {problem}</p>}
+    </li>
   );
 }
 
 export function EntitiesPage() {
   const [entities, setEntities] = useState<Entity[]>([]);
+  const [devices, setDevices] = useState<Device[]>([]);
+  const [integrations, setIntegrations] = useState<IntegrationInfo[]>([]);
+  const [pending, setPending] = useState<Pending>({});
+  const [filter, setFilter] = useState('');
   const [status, setStatus] = useState('');
   const refresh = () =>
-    api<Entity[]>('GET', '/api/entities')
-      .then(setEntities)
-      .catch((e) => setStatus(e.message));
+    Promise.all([
+      api<Entity[]>('GET', '/api/entities').then(setEntities),
+      api<Device[]>('GET', '/api/devices').then(setDevices),
+      api<IntegrationInfo[]>('GET', '/api/integrations').then(setIntegrations),
+    ]).catch((e) => setStatus((e as Error).message));
   useEffect(() => {
     void refresh();
     return live(['entities'], () => void refresh());
   }, []);
-  const call = async (id: string, action: string, params: Record<string, unknown> = {}) => {
+  const call: Call = async (e, action, params = {}) => {
+    setPending((p) => ({ ...p, [e.id]: { waiting: true } }));
     try {
-      await api('POST', `/api/entities/${encodeURIComponent(id)}/actions/${encodeURIComponent(action)}`, { params });
-      setStatus(`${id}: ${action} done`);
+      await api('POST', `/api/entities/${encodeURIComponent(e.id)}/actions/${encodeURIComponent(action)}`, { params });
+      setPending(({ [e.id]: _, ...rest }) => rest);
+      setStatus(`${e.id}: ${action} done`);
     } catch (err) {
-      setStatus(`${id}: ${action} failed: ${(err as Error).message}`);
+      setPending((p) => ({ ...p, [e.id]: { error: (err as Error).message } }));
+      setStatus(`${e.id}: ${action} failed: ${(err as Error).message}`);
     }
   };
+  const q = filter.trim().toLowerCase();
+  const matches = (e: Entity, d?: Device) =>
+    !q || e.id.includes(q) || e.name.toLowerCase().includes(q) || (d?.name.toLowerCase().includes(q) ?? false);
+  const byDevice = new Map(devices.map((d) => [d.id, d]));
+  const groups = devices
+    .filter((d) => entities.some((e) => e.deviceId === d.id))
+    .map((d) => ({
+      device: d as Device | undefined,
+      key: d.id,
+      title: d.name,
+      items: entities.filter((e) => e.deviceId === d.id && matches(e, d)),
+    }))
+    .sort((a, b) => a.title.localeCompare(b.title));
+  const loose = entities.filter((e) => (!e.deviceId || !byDevice.has(e.deviceId)) && matches(e));
+  if (loose.length) groups.push({ device: undefined, key: '', title: 'Other entities', items: loose });
+  const unsupported = integrations.flatMap((i) =>
+    (i.status.unsupported ?? []).map((u) => ({ ...u, integration: i.name })),
+  );
   return (
-    <section>
+    <section class="devices">
       <p class="status" role="status">
         {status}
       </p>
-      <table class="entities">
-        <thead>
-          <tr>
-            <th>Entity</th>
-            <th>Name</th>
-            <th>State</th>
-            <th>Last changed</th>
-            <th>Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {entities.map((e) => (
-            <tr data-entity={e.id} class={e.available ? '' : 'unavailable'}>
-              <td>
-                <code>{e.id}</code>
-              </td>
-              <td>{e.name}</td>
-              <td class="state">{JSON.stringify(e.state)}</td>
-              <td>{e.lastChanged ? new Date(e.lastChanged).toLocaleString() : ''}</td>
-              <td class="actions">
-                {e.actions.map((a) => {
-                  const s = e.attributes?.settable?.[a];
-                  if (s && a !== 'state') return <ParamAction entity={e} action={a} s={s} call={call} />;
-                  // `set` takes any combination of settable values: the API and scripts send it
-                  if (a === 'set' && e.attributes?.settable) return null;
-                  return <button onClick={() => void call(e.id, a)}>{a}</button>;
-                })}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      {entities.length > 0 && (
+        <input
+          class="filter"
+          type="search"
+          placeholder="Find a device or entity"
+          aria-label="Find a device or entity"
+          value={filter}
+          onInput={(ev) => setFilter((ev.target as HTMLInputElement).value)}
+        />
+      )}
+      <div class="cards">
+        {groups
+          .filter((g) => g.items.length > 0)
+          .map(({ device, key, title, items }) => {
+            // controls first (the device itself, then the rest), then readings, by name
+            const rank = (e: Entity) => (e.name === device?.name ? 0 : e.actions.length > 0 ? 1 : 2);
+            items.sort((x, y) => rank(x) - rank(y) || x.name.localeCompare(y.name));
+            const main = items.filter((e) => !e.category);
+            const rest = items.filter((e) => e.category);
+            return (
+              <article class={`card ${device && !device.available ? 'unavailable' : ''}`} data-device={key}>
+                <header>
+                  <h2>{title}</h2>
+                  {device && (
+                    <span class="meta">
+                      {[device.manufacturer, device.model].filter(Boolean).join(' ')}
+                      {device.area ? ` · ${device.area}` : ''}
+                    </span>
+                  )}
+                  {device && !device.available && <span class="badge bad">Unavailable</span>}
+                </header>
+                <ul class="entity-list">
+                  {main.map((e) => (
+                    <EntityRow e={e} device={device} call={call} pending={pending[e.id]} />
+                  ))}
+                </ul>
+                {rest.length > 0 && (
+                  <details>
+                    <summary>Settings and diagnostics ({rest.length})</summary>
+                    <ul class="entity-list">
+                      {rest.map((e) => (
+                        <EntityRow e={e} device={device} call={call} pending={pending[e.id]} />
+                      ))}
+                    </ul>
+                  </details>
+                )}
+                {items[0]?.lastChanged && (
+                  <footer class="meta">changed {ago(Math.max(...items.map((e) => e.lastChanged ?? 0)))}</footer>
+                )}
+              </article>
+            );
+          })}
+      </div>
       {entities.length === 0 && (
         <p class="empty">
-          No entities yet: declare them under <code>entities:</code> in smart-home.yaml, or enable Zigbee2MQTT.
+          No devices yet: enable Zigbee2MQTT, Home Assistant discovery (ESPHome, Shelly, ...) or Tasmota in
+          smart-home.yaml, or declare entities under <code>entities:</code>.
         </p>
+      )}
+      {unsupported.length > 0 && (
+        <details class="unsupported">
+          <summary>Discovered, not supported yet ({unsupported.length})</summary>
+          <ul>
+            {unsupported.map((u) => (
+              <li>
+                <code>{u.component}</code> from <code>{u.topic}</code>
+              </li>
+            ))}
+          </ul>
+        </details>
       )}
     </section>
   );

@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark, side by side with its anchors in the same run. Prints as it
 // goes (a progress line per scenario on stderr), then writes the tables between the markers in
 // bench/RESULTS.md (the analysis around them is kept) and the figures to bench/results.json.
-// `node dist/bench/run.js NAME` runs one section (brokers, script-publish, idle, reaction,
+// `node dist/bench/run.js NAME` runs one section (brokers, script-publish, idle, reaction, devices,
 // scaling, memory) and writes nothing. Figures are medians of BENCH_ROUNDS rounds (default 3).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +13,7 @@ import { benchReaction } from './reaction.js';
 import { benchScaling } from './scaling.js';
 import { benchBrokers, type Figures } from './broker-suite.js';
 import { benchMemory } from './memory.js';
+import { benchDevices } from './devices.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const only = process.argv[2];
@@ -40,6 +41,11 @@ add(
 );
 add('scaling', 'Several hubs sharing scripted work through a shared subscription on Mosquitto', benchScaling);
 add('memory', 'Memory: idle, 1 000 000 messages in two equal phases (leak check), 1 000 scripts', () => benchMemory());
+add(
+  'devices',
+  'Devices: 3 000 discovered entities from a retained flood, RSS per entity, state updates through the registry',
+  benchDevices,
+);
 
 const mosquitto = await startMosquitto();
 const header = `Run of ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; command: \`npm run bench\``;

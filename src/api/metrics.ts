@@ -64,6 +64,18 @@ export class Metrics {
     gauge('smart_home_mqtt_messages_out_total', 'messages the hub published', () => hub.bus.stats.published);
     gauge('smart_home_mqtt_messages_in_total', 'messages the hub received', () => hub.bus.stats.received);
     gauge('smart_home_scripts', 'scripts running', () => scripts().length);
+    gauge('smart_home_entities', 'entities the hub knows', () => hub.registry.size);
+    gauge('smart_home_devices', 'devices the hub knows', () => hub.devices.list().length);
+    gauge(
+      'smart_home_entity_state_reports_total',
+      'state reports applied to entities',
+      () => hub.registry.stats.reports,
+    );
+    gauge(
+      'smart_home_entity_writes_total',
+      'batches of entity states written to SQLite',
+      () => hub.registry.stats.flushes,
+    );
     gauge('smart_home_script_errors_total', 'errors reported by scripts', () =>
       scripts().reduce((n, s) => n + s.errors, 0),
     );

@@ -108,6 +108,10 @@ test('a plug is a switch with power (W), energy (kWh), voltage (V) and current (
     'diagnostic',
     'linkquality is health, not a control',
   );
+  const metrics = await fetch(`${h.hub.api!.url}/metrics`).then((r) => r.text());
+  assert.match(metrics, /^smart_home_entity_state_reports_total [1-9]\d*$/m);
+  assert.match(metrics, new RegExp(`^smart_home_entities ${reg().size}$`, 'm'));
+  assert.match(metrics, /^smart_home_devices 8$/m, 'seven devices and the bridge');
   const dev = h.hub.devices.get('zigbee2mqtt:0x000d6f000aaaaaaa')!;
   assert.equal(dev.model, 'SP 234');
   assert.equal(dev.manufacturer, 'Innr');

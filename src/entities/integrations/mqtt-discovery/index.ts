@@ -87,6 +87,7 @@ export class MqttDiscovery implements Integration {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.applying) clearImmediate(this.applying);
     for (const f of this.off) f();
     this.off = [];
     for (const inst of this.installed.values()) for (const f of inst.offs) f();
@@ -111,13 +112,27 @@ export class MqttDiscovery implements Integration {
 
   private onMessage(m: MqttMessageEvent): void {
     if (m.topic.startsWith(`${this.prefix}/`) && m.topic.endsWith('/config')) {
-      this.onConfig(m.topic, m.payload.length > CONFIG_MAX ? m.payload : m.payload.toString('utf8'), false);
+      // a retained flood (hundreds of devices at start) is applied in one SQLite transaction per turn
+      this.configs.push([m.topic, m.payload.length > CONFIG_MAX ? m.payload : m.payload.toString('utf8')]);
+      this.applying ??= setImmediate(() => this.applyConfigs());
       return;
     }
     const fns = this.listeners.get(m.topic);
     if (!fns) return;
     this.lastMessage.set(m.topic, m);
     for (const fn of fns) fn(m);
+  }
+
+  private readonly configs: [string, string | Buffer][] = [];
+  private applying: NodeJS.Immediate | undefined;
+
+  private applyConfigs(): void {
+    this.applying = undefined;
+    const batch = this.configs.splice(0);
+    if (this.stopping) return;
+    this.ctx.db.transaction(() => {
+      for (const [topic, payload] of batch) this.onConfig(topic, payload, false);
+    })();
   }
 
   private onConfig(topic: string, payload: string | Buffer, stored: boolean): void {

@@ -470,12 +470,18 @@ export function compileTemplate(source: string): Template {
 }
 
 /** The variables a state template sees: `value` (the payload as text) and `value_json` (when it is JSON). */
+let last: { payload: string; vars: Vars } | undefined;
+
 export function payloadVars(payload: string): Vars {
+  // the entities of one device read the same message one after another: parse it once
+  if (last?.payload === payload) return last.vars;
   let json: Value = UNDEFINED;
   try {
     json = JSON.parse(payload);
   } catch {
     // not JSON: value_json stays undefined
   }
-  return { value: payload, value_json: json };
+  const vars = { value: payload, value_json: json };
+  if (payload.length <= 64 * 1024) last = { payload, vars };
+  return vars;
 }

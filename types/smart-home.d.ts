@@ -97,12 +97,39 @@ interface MqttMessage {
   properties?: Omit<MqttProperties, 'correlationData'> & { correlationData?: Uint8Array };
 }
 
+/** An entity as `Entity.get` returns it; the README's "Devices and entities" table has each domain's state and attributes. */
+interface SmartHomeEntityView {
+  id: string;
+  name: string;
+  /** light, switch, sensor, binary_sensor, cover, climate, lock, fan, number, select, button, event, update */
+  domain: string;
+  /** e.g. "on" / "off" for a light, 21.5 for a temperature sensor, "heat" for a climate. */
+  state: unknown;
+  /** e.g. brightness 0–255, unit_of_measurement, current_temperature. */
+  attributes: Record<string, unknown>;
+  available: boolean;
+  /** When the state last changed (ms since the epoch). */
+  lastChanged: number | null;
+  deviceId: string | null;
+}
+
 interface SmartHomeEntity {
-  /** The entity's state (JSON). Throws an EntityError for an unknown entity. */
+  /** The entity's state ("on", 21.5, ...). Throws an EntityError for an unknown entity. */
   getState(id: string): unknown;
+  /** The entity with its attributes and availability. Throws an EntityError for an unknown entity. */
+  get(id: string): SmartHomeEntityView;
   /** Sets the state and merges `attributes`; a change is an event and a history entry. */
   setState(id: string, state: unknown, attributes?: Record<string, unknown>): void;
-  /** Runs an action of an entity (its script, or its integration, e.g. Zigbee2MQTT). */
+  /**
+   * Runs an action of an entity (its script, or its integration: Zigbee2MQTT, discovery, Tasmota)
+   * and resolves when the device reports the new state. Rejects with a `RangeError` for a parameter
+   * outside the device's range (nothing is sent), or an error whose `code` is TIMEOUT (the device
+   * did not confirm), DEVICE_ERROR (the device or its bridge said no) or UNAVAILABLE.
+   * Actions by domain: light turn_on {brightness, color_temp, color, effect, transition} / turn_off /
+   * toggle; switch and fan turn_on / turn_off / toggle; cover open / close / stop / set_position
+   * {position}; climate set_temperature {temperature} / set_hvac_mode {hvac_mode}; lock lock /
+   * unlock; number set_value {value}; select select_option {option}; button press.
+   */
   callAction(id: string, action: string, params?: Record<string, unknown>): Promise<void>;
 }
 /** Entities of the hub, e.g. `light.living_room`. */

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { EntityConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { EntityAccess } from '../scripts/bindings/entity.js';
+import type { EntityAccess, EntityView } from '../scripts/bindings/entity.js';
 import { ActionRunner } from './actions.js';
 import type { EntityRegistry } from './registry.js';
 
@@ -58,6 +58,20 @@ export class EntitiesModule implements EntityAccess {
 
   getState(id: string): unknown {
     return this.ctx.registry.require(id).state ?? null;
+  }
+
+  describe(id: string): EntityView {
+    const e = this.ctx.registry.require(id);
+    return {
+      id: e.id,
+      name: e.name,
+      domain: e.domain,
+      state: e.state ?? null,
+      attributes: e.attributes,
+      available: e.available,
+      lastChanged: e.lastChanged ?? null,
+      deviceId: e.deviceId ?? null,
+    };
   }
 
   setState(id: string, state: unknown, attributes?: Record<string, unknown> | null): void {

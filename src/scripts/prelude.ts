@@ -309,6 +309,7 @@ export const PRELUDE = String.raw`
   }
   const Entity = Object.freeze({
     getState(id) { checkId('Entity.getState', id); return call('entity.get', id); },
+    get(id) { checkId('Entity.get', id); return call('entity.describe', id); },
     setState(id, state, attributes) {
       checkId('Entity.setState', id);
       if (attributes !== undefined && (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes))) {

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { removeDir, startHub, waitFor, type TestHub } from '../helpers.js';
+import { openStore } from '../../src/store/db.js';
 import { FakeTasmota } from '../fixtures/fake-tasmota.js';
 
 const ENERGY = {
@@ -130,4 +131,40 @@ test('LWT Offline (the device’s will) makes its entities unavailable; an empty
   await bulb.client.publishAsync('tasmota/discovery/A0B1C2000002/config', '', { qos: 1, retain: true });
   await waitFor(() => !reg().get('switch.porch_1'), 5000, 'withdrawn');
   assert.equal(h.hub.devices.get('tasmota:A0B1C2000002'), undefined);
+});
+
+test('a shutter relay is listed as discovered, not supported; after a restart on a broker that lost the discovery, the plug still works', async () => {
+  const blind = await FakeTasmota.start(h.url, {
+    mac: 'A0B1C2000003',
+    topic: 'blind',
+    name: 'Blind',
+    module: 'Shelly 2.5',
+    relays: [3, 3],
+  });
+  await waitFor(
+    () => ((h.hub.integrations.get('tasmota')!.status!().unsupported as { component: string }[]) ?? []).length === 2,
+    5000,
+    'the listing',
+  );
+  blind.crash();
+  plug.crash();
+  await h.stop();
+  const db = openStore(h.dir);
+  db.prepare("DELETE FROM broker_retained WHERE topic LIKE 'tasmota/discovery/%'").run();
+  db.close();
+  h = await startHub({ tasmota: { enabled: true }, actions: { confirm_timeout_ms: 400 } }, h.dir);
+  assert.ok(reg().get('switch.kitchen_plug'), 'back from SQLite');
+  assert.equal(reg().get('switch.kitchen_plug')!.state, 'on', 'as the hub last knew it');
+  plug = await FakeTasmota.start(h.url, {
+    mac: 'A0B1C2ABCDEF',
+    topic: 'tasmota_ABCDEF',
+    name: 'Kitchen Plug',
+    module: 'Sonoff Pow R2',
+    relays: [1],
+    sensors: ENERGY,
+  });
+  // it came back (LWT Online): the hub asks for its state instead of trusting what it knew
+  await waitFor(() => reg().get('switch.kitchen_plug')!.state === 'off', 5000, 'the fresh state');
+  await h.hub.entities.callAction('switch.kitchen_plug', 'toggle', {}, 'test');
+  assert.equal(reg().get('switch.kitchen_plug')!.state, 'on');
 });

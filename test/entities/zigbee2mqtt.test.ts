@@ -165,6 +165,34 @@ test('a value outside the device’s range is refused, naming entity, parameter 
   assert.equal(z.sets.length, sent);
 });
 
+test('in a script: Entity.get gives state and attributes; a value out of range is a RangeError; an awaited action is confirmed', async () => {
+  const s = await h.hub.scripts.load(
+    '/scripts/lamp.js',
+    {},
+    `
+    const lamp = Entity.get('light.kitchen_lamp');
+    console.log(lamp.domain + ' ' + lamp.attributes.min_mireds + '-' + lamp.attributes.max_mireds);
+    Entity.callAction('light.kitchen_lamp', 'turn_on', { color_temp: 100 }).catch((e) => {
+      console.log([e instanceof RangeError, e.code, e.message].join(' | '));
+    });
+    (async () => {
+      await Entity.callAction('light.kitchen_lamp', 'turn_on', { brightness: 51 });
+      console.log('confirmed ' + Entity.getState('light.kitchen_lamp') + ' ' + Entity.get('light.kitchen_lamp').attributes.brightness);
+    })();
+  `,
+  );
+  await waitFor(() => s.logs.length >= 3, 5000, 'the script’s lines');
+  assert.deepEqual(
+    s.logs.map((l) => l.message),
+    [
+      'light 250-454',
+      'true | BAD_PARAM | light.kitchen_lamp: color_temp 100 is out of range (250–454 mired)',
+      'confirmed on 51',
+    ],
+  );
+  assert.deepEqual(z.sets.at(-1)!.payload, { state: 'ON', brightness: 51 });
+});
+
 test('an action the device does not confirm fails with TIMEOUT; Zigbee2MQTT’s error log fails it with the device’s error', async () => {
   z.silent.add('Kitchen Plug');
   await assert.rejects(h.hub.entities.callAction('switch.kitchen_plug', 'turn_off', {}, 'test'), {

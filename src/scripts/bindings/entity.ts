@@ -3,8 +3,21 @@
 import type { NamedError } from '../sandbox.js';
 
 /** What scripts may do with entities; implemented by the entities module. */
+/** An entity as a script reads it with `Entity.get`. */
+export interface EntityView {
+  id: string;
+  name: string;
+  domain: string;
+  state: unknown;
+  attributes: Record<string, unknown>;
+  available: boolean;
+  lastChanged: number | null;
+  deviceId: string | null;
+}
+
 export interface EntityAccess {
   getState(id: string): unknown;
+  describe(id: string): EntityView;
   setState(id: string, state: unknown, attributes?: Record<string, unknown> | null): void;
   callAction(id: string, action: string, params: Record<string, unknown>, caller: string): Promise<void>;
 }
@@ -29,6 +42,7 @@ export function entityCalls(entities: EntityAccess | undefined) {
   };
   return {
     'entity.get': ([id]: unknown[]) => need().getState(str(id, 'Entity.getState: id')) ?? null,
+    'entity.describe': ([id]: unknown[]) => need().describe(str(id, 'Entity.get: id')),
     'entity.set': ([id, state, attributes]: unknown[]) => {
       need().setState(str(id, 'Entity.setState: id'), state, attributes as Record<string, unknown> | null);
       return undefined;

@@ -275,7 +275,16 @@ export class Tasmota implements Integration {
   }
 
   status(): Record<string, unknown> {
-    return { devices: this.byMac.size };
+    // what a device has that the hub does not map yet, so it is never dropped silently
+    const unsupported = [...this.byMac.values()].flatMap((k) => [
+      ...k.config.relays.flatMap((r, i) =>
+        r === 3 ? [{ topic: `${this.prefix}/${k.config.mac}/config`, component: `shutter (relay ${i + 1})` }] : [],
+      ),
+      ...(k.config.lightSubtype >= 3
+        ? [{ topic: `${this.prefix}/${k.config.mac}/config`, component: 'light colour (RGB)' }]
+        : []),
+    ]);
+    return { devices: this.byMac.size, unsupported };
   }
 
   private onMessage(m: MqttMessageEvent): void {
@@ -309,6 +318,8 @@ export class Tasmota implements Integration {
   }
 
   private readonly pendingSensors = new Map<string, Obj>();
+  /** Devices asked for their state since the hub started. */
+  private readonly asked = new Set<string>();
 
   private define(config: DeviceConfig, sensors: Obj | undefined, query: boolean): void {
     const deviceId = `${SOURCE}:${config.mac}`;
@@ -367,7 +378,10 @@ export class Tasmota implements Integration {
     // relays when the device is new (or moved topic), the sensors whenever they are (re)described
     const fresh = !before || before.config.topic !== config.topic;
     const newSensors = sensors !== undefined && JSON.stringify(sensors) !== JSON.stringify(before?.sensors);
-    if (query && fresh) this.ask(config, 'STATE', '');
+    if (query && fresh) {
+      this.asked.add(config.mac);
+      this.ask(config, 'STATE', '');
+    }
     if (query && (fresh || newSensors) && sensors !== undefined) this.ask(config, 'STATUS', '10');
   }
 
@@ -400,8 +414,15 @@ export class Tasmota implements Integration {
       const text = m.payload.toString('utf8', 0, Math.min(m.payload.length, 64));
       if (text !== k.config.online && text !== k.config.offline) return;
       const available = text === k.config.online;
+      const was = this.ctx.devices.get(k.deviceId)?.available;
       this.ctx.devices.setAvailable(k.deviceId, available);
       for (const e of ids) this.ctx.registry.setAvailable(e.id, available);
+      // back (or seen for the first time since the hub started): what the hub knows may be stale
+      if (available && (was === false || !this.asked.has(mac))) {
+        this.asked.add(mac);
+        this.ask(k.config, 'STATE', '');
+        if (k.sensors) this.ask(k.config, 'STATUS', '10');
+      }
       return;
     }
     let j: unknown;

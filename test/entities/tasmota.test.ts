@@ -22,6 +22,15 @@ const ENERGY = {
   },
 };
 
+const PLUG = {
+  mac: 'A0B1C2ABCDEF',
+  topic: 'tasmota_ABCDEF',
+  name: 'Kitchen Plug',
+  module: 'Sonoff Pow R2',
+  relays: [1],
+  sensors: ENERGY,
+};
+
 let h: TestHub;
 let plug: FakeTasmota;
 let bulb: FakeTasmota;
@@ -30,14 +39,7 @@ const reg = () => h.hub.registry;
 
 before(async () => {
   h = await startHub({ tasmota: { enabled: true }, actions: { confirm_timeout_ms: 400 } });
-  plug = await FakeTasmota.start(h.url, {
-    mac: 'A0B1C2ABCDEF',
-    topic: 'tasmota_ABCDEF',
-    name: 'Kitchen Plug',
-    module: 'Sonoff Pow R2',
-    relays: [1],
-    sensors: ENERGY,
-  });
+  plug = await FakeTasmota.start(h.url, PLUG);
   bulb = await FakeTasmota.start(h.url, {
     mac: 'A0B1C2000001',
     topic: 'bulb1',
@@ -155,14 +157,7 @@ test('a shutter relay is listed as discovered, not supported; after a restart on
   h = await startHub({ tasmota: { enabled: true }, actions: { confirm_timeout_ms: 400 } }, h.dir);
   assert.ok(reg().get('switch.kitchen_plug'), 'back from SQLite');
   assert.equal(reg().get('switch.kitchen_plug')!.state, 'on', 'as the hub last knew it');
-  plug = await FakeTasmota.start(h.url, {
-    mac: 'A0B1C2ABCDEF',
-    topic: 'tasmota_ABCDEF',
-    name: 'Kitchen Plug',
-    module: 'Sonoff Pow R2',
-    relays: [1],
-    sensors: ENERGY,
-  });
+  plug = await FakeTasmota.start(h.url, PLUG);
   // it came back (LWT Online): the hub asks for its state instead of trusting what it knew
   await waitFor(() => reg().get('switch.kitchen_plug')!.state === 'off', 5000, 'the fresh state');
   await h.hub.entities.callAction('switch.kitchen_plug', 'toggle', {}, 'test');

@@ -214,6 +214,8 @@ const discoverySchema = z.strictObject({
     .min(1)
     .regex(/^[^#+]+$/, 'must be a topic prefix without wildcards')
     .default('homeassistant'),
+  /** At most this many discovered entities (and kept configs): a broker full of configs cannot grow the hub without bound. */
+  max_entities: z.number().int().min(1).max(1_000_000).default(20_000),
 });
 
 /** Tasmota's own discovery (`tasmota/discovery/<MAC>/config`, Tasmota 9.3 and later). */

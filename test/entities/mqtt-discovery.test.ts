@@ -327,3 +327,26 @@ test('configs are kept: after a restart on a broker that lost them, the ESPHome 
   assert.equal(reg().get('switch.garage_relay')!.state, 'off');
   esp = { crash: () => c.end(true) } as unknown as FakeEsphome;
 });
+
+test('a broker full of configs cannot grow the hub without bound: past discovery.max_entities a config is refused and logged', async () => {
+  const log = capturingLogger('warn');
+  const small = await startHub({ discovery: { enabled: true, max_entities: 2 } }, undefined, log.log);
+  try {
+    const p = await connect(small.url);
+    for (const n of [1, 2, 3])
+      await p.publishAsync(
+        `homeassistant/sensor/flood/s${n}/config`,
+        JSON.stringify({ name: `S${n}`, uniq_id: `flood-${n}`, stat_t: `flood/${n}` }),
+        { qos: 1, retain: true },
+      );
+    await log.line((l) => /more than 2 configs are kept already/.test(String(l.msg)), 'the refusal');
+    assert.deepEqual(
+      small.hub.registry.list().map((e) => e.id),
+      ['sensor.s1', 'sensor.s2'],
+    );
+    p.end();
+  } finally {
+    await small.stop();
+    removeDir(small.dir);
+  }
+});

@@ -45,6 +45,8 @@ const keyOf = (topic: string, component?: string) => (component ? `${topic}#${co
 
 export class MqttDiscovery implements Integration {
   private readonly prefix: string;
+  /** What a broker full of configs (or a device that announces thousands) can add at most. */
+  private readonly max: number;
   private readonly store: DiscoveryStore;
   private readonly installed = new Map<string, Installed>();
   /** Unique ids installed from each config topic. */
@@ -65,6 +67,7 @@ export class MqttDiscovery implements Integration {
 
   constructor(private readonly ctx: IntegrationContext) {
     this.prefix = ctx.config.discovery.prefix;
+    this.max = ctx.config.discovery.max_entities;
     this.store = new DiscoveryStore(ctx.db, SOURCE);
     this.warnings = new Warnings(ctx.log);
   }
@@ -74,7 +77,9 @@ export class MqttDiscovery implements Integration {
     this.off.push(ctx.events.on('mqtt.message', (m) => this.onMessage(m)));
     this.off.push(ctx.actions.register(SOURCE, (e, action, params) => this.runAction(e, action, params)));
     // what was discovered before, in case the broker lost its retained configs
-    for (const r of this.store.list()) this.onConfig(r.topic, r.payload, true);
+    this.ctx.db.transaction(() => {
+      for (const r of this.store.list()) this.onConfig(r.topic, r.payload, true);
+    })();
     await ctx.bus.subscribe(`${this.prefix}/#`, 1);
     // Home Assistant's birth message: devices that watch it announce themselves again
     await ctx.bus.publish(
@@ -154,6 +159,12 @@ export class MqttDiscovery implements Integration {
     }
     const text = typeof payload === 'string' ? payload : '';
     if (!stored && text !== '' && this.stored.get(topic) === text) return; // unchanged
+    if (!this.stored.has(topic) && this.stored.size >= this.max) {
+      this.warnings.warn(this.prefix, `discovery config ignored: more than ${this.max} configs are kept already`, {
+        topic,
+      });
+      return;
+    }
     if (text) this.stored.set(topic, text);
     let config: Obj;
     try {
@@ -226,7 +237,13 @@ export class MqttDiscovery implements Integration {
       this.warnings.warn(configKey, `discovery config ignored: ${reason}`);
       return 'invalid';
     }
-    const uniqueId = `${SOURCE}:${typeof c.unique_id === 'string' && c.unique_id ? c.unique_id : configKey}`;
+    const uniqueId = `${SOURCE}:${typeof c.unique_id === 'string' && c.unique_id ? c.unique_id.slice(0, 256) : configKey}`;
+    if (!this.installed.has(uniqueId) && this.installed.size >= this.max) {
+      const reason = `more than ${this.max} discovered entities; this one is not added`;
+      this.records.set(configKey, { component, status: 'invalid', reason });
+      this.warnings.warn(this.prefix, `discovery config ignored: ${reason}`);
+      return 'invalid';
+    }
     const deviceId = this.defineDevice(configKey, c);
     const device = deviceId ? this.ctx.devices.get(deviceId) : undefined;
     const own = c.name === null ? undefined : typeof c.name === 'string' ? c.name : undefined;

@@ -14,6 +14,7 @@ import { ScriptEngine } from './scripts/engine.js';
 import { EntityRegistry } from './entities/registry.js';
 import { EntitiesModule } from './entities/module.js';
 import { DeviceRegistry } from './entities/devices.js';
+import { Recorder } from './entities/recorder.js';
 import { INTEGRATIONS, type Integration } from './entities/integrations/index.js';
 import { ScriptStorage } from './store/script-storage.js';
 import { AutomationsModule } from './automations/module.js';
@@ -45,6 +46,8 @@ export class Hub {
   readonly bus: MqttBus;
   readonly scripts: ScriptEngine;
   readonly registry: EntityRegistry;
+  readonly recorder: Recorder;
+  readonly dataDir: string;
   readonly devices: DeviceRegistry;
   readonly entities: EntitiesModule;
   /** The integrations that are enabled, by name (zigbee2mqtt, mqtt, tasmota). */
@@ -126,7 +129,15 @@ export class Hub {
       this.modules.push(named(`bridge:${b.name}`, bridge));
     }
     const scriptsDir = path.join(config.data_dir, 'scripts');
-    this.registry = new EntityRegistry(this.db, this.events);
+    this.dataDir = config.data_dir;
+    this.recorder = new Recorder(this.db, {
+      keepDays: config.recorder.keep_days,
+      keepStatisticsDays: config.recorder.keep_statistics_days,
+      include: config.recorder.include,
+      exclude: config.recorder.exclude,
+      maxPoints: config.recorder.max_points,
+    });
+    this.registry = new EntityRegistry(this.db, this.events, this.recorder);
     this.devices = new DeviceRegistry(this.db, this.events);
     this.entities = new EntitiesModule({
       registry: this.registry,

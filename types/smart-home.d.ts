@@ -118,6 +118,21 @@ interface SmartHomeEntity {
   getState(id: string): unknown;
   /** The entity with its attributes and availability. Throws an EntityError for an unknown entity. */
   get(id: string): SmartHomeEntityView;
+  /**
+   * Recorded history between `since` and `until` (Date, ISO time or ms; default the last 24 h):
+   * raw states (`{t, state, attributes}`) for short spans, else 5-minute or hourly buckets
+   * (`{t, min, max, mean, last, count}`) of a number. At most `recorder.max_points` points.
+   */
+  history(
+    id: string,
+    options?: { since?: Date | string | number; until?: Date | string | number; resolution?: 'auto' | 'raw' | '5m' | '1h' },
+  ): Promise<{
+    resolution: 'raw' | '5m' | '1h';
+    since: number;
+    until: number;
+    truncated: boolean;
+    points: ({ t: number; state: unknown; attributes?: Record<string, unknown> } | { t: number; min: number; max: number; mean: number; last: number; count: number })[];
+  }>;
   /** Sets the state and merges `attributes`; a change is an event and a history entry. */
   setState(id: string, state: unknown, attributes?: Record<string, unknown>): void;
   /**

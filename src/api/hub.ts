@@ -12,6 +12,7 @@ import type { MessageTrace } from '../mqtt/trace.js';
 import type { EventBus } from '../events.js';
 import type { BridgeStatus } from '../mqtt/bridge.js';
 import type { DeviceRegistry } from '../entities/devices.js';
+import type { Recorder } from '../entities/recorder.js';
 import type { Integration } from '../entities/integrations/index.js';
 
 /** Failed password attempts, shared by every way of presenting a password. */
@@ -40,6 +41,9 @@ export interface ApiHub {
   sessions: SessionStore;
   events: EventBus;
   registry: EntityRegistry;
+  recorder: Pick<Recorder, 'history' | 'usage'>;
+  /** The data directory (the recorder reports the free disk there). */
+  dataDir: string;
   devices: Pick<DeviceRegistry, 'list' | 'get' | 'setArea'>;
   integrations: ReadonlyMap<string, Pick<Integration, 'commands' | 'status'>>;
   entities: { actions: ActionRunner };

@@ -224,6 +224,19 @@ const tasmotaSchema = z.strictObject({
   discovery_prefix: z.string().min(1).default('tasmota/discovery'),
 });
 
+/** History of every entity (src/entities/recorder.ts). */
+const recorderSchema = z.strictObject({
+  /** Every recorded state is kept this long... */
+  keep_days: z.number().min(0.01).max(3650).default(10),
+  /** ...and numbers in 5-minute and hourly buckets (min, max, mean, last) this long. */
+  keep_statistics_days: z.number().min(1).max(36500).default(730),
+  /** Entity id patterns with `*`: record only these (when given), never the excluded ones. */
+  include: z.array(z.string().min(1)).default([]),
+  exclude: z.array(z.string().min(1)).default([]),
+  /** Points one history query returns at most. */
+  max_points: z.number().int().min(10).max(1_000_000).default(10_000),
+});
+
 const actionsSchema = z.strictObject({
   /** How long a device has to report the state an action asked for before the action fails with TIMEOUT. */
   confirm_timeout_ms: z.number().int().min(100).max(600_000).default(5000),
@@ -254,6 +267,7 @@ export const configSchema = z.strictObject({
   discovery: discoverySchema.default(discoverySchema.parse({})),
   tasmota: tasmotaSchema.default(tasmotaSchema.parse({})),
   actions: actionsSchema.default(actionsSchema.parse({})),
+  recorder: recorderSchema.default(recorderSchema.parse({})),
   bridges: z.array(bridgeSchema).default([]),
 });
 

@@ -4,7 +4,8 @@ import type { EntityConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { EntityAccess, EntityView } from '../scripts/bindings/entity.js';
 import { ActionRunner } from './actions.js';
-import type { EntityRegistry } from './registry.js';
+import { EntityError, type EntityRegistry } from './registry.js';
+import type { History, HistoryQuery } from './recorder.js';
 
 export interface EntitiesContext {
   registry: EntityRegistry;
@@ -30,6 +31,7 @@ export class EntitiesModule implements EntityAccess {
 
   async start(): Promise<void> {
     const { registry } = this.ctx;
+    registry.recorder?.start();
     const wanted = new Set(this.ctx.entities.map((e) => e.id));
     for (const e of this.ctx.entities) {
       registry.upsert({
@@ -47,6 +49,7 @@ export class EntitiesModule implements EntityAccess {
 
   async stop(): Promise<void> {
     this.ctx.registry.flush();
+    this.ctx.registry.recorder?.stop();
   }
 
   /** Is this file the action script of some entity (then it is not started on its own)? */
@@ -72,6 +75,13 @@ export class EntitiesModule implements EntityAccess {
       lastChanged: e.lastChanged ?? null,
       deviceId: e.deviceId ?? null,
     };
+  }
+
+  history(id: string, query: { since?: number; until?: number; resolution?: string }): History {
+    this.ctx.registry.require(id);
+    const recorder = this.ctx.registry.recorder;
+    if (!recorder) throw new EntityError('UNAVAILABLE', 'the recorder is not running');
+    return recorder.history(id, query as HistoryQuery);
   }
 
   setState(id: string, state: unknown, attributes?: Record<string, unknown> | null): void {

@@ -3,6 +3,7 @@
 import type { Db } from '../store/db.js';
 import type { EventBus } from '../events.js';
 import { entityTables, type EntityTables } from '../store/entities.js';
+import type { Recorder } from './recorder.js';
 
 export const ENTITY_ID = /^[a-z_][a-z0-9_]*\.[a-z0-9_]+$/;
 
@@ -97,20 +98,18 @@ export class EntityRegistry {
   private readonly q: EntityTables;
   private readonly byId = new Map<string, Entity>();
   private readonly unique = new Map<string, string>();
-  /** Entities whose state changed since the last flush, and the history rows to write. */
+  /** Entities whose state changed since the last flush. */
   private readonly dirty = new Set<string>();
-  private readonly historyRows: [string, string, string, number][] = [];
   private flushing: NodeJS.Immediate | undefined;
   private readonly reports = new Map<string, Set<(e: Entity) => void>>();
   /** State reports applied (every setState) and SQLite batches written, since start. */
   readonly stats = { reports: 0, flushes: 0 };
-  /** History rows written per entity since its history was last trimmed. */
-  private readonly sinceTrim = new Map<string, number>();
 
   constructor(
     private readonly db: Db,
     private readonly events: EventBus,
-    private readonly historySize = 100,
+    /** Where state changes are recorded (history); none in tools that only read entities. */
+    readonly recorder?: Recorder,
   ) {
     this.q = entityTables(db);
     for (const r of this.q.all.all() as Row[]) this.remember(fromRow(r));
@@ -221,7 +220,7 @@ export class EntityRegistry {
     e.lastUpdated = now;
     if (changed || e.lastChanged === undefined) e.lastChanged = now;
     this.dirty.add(id);
-    if (changed || attrsChanged) this.historyRows.push([id, JSON.stringify(e.state), JSON.stringify(attrs), now]);
+    if (changed || attrsChanged) this.recorder?.record(id, e.state, attrs, now);
     this.scheduleFlush();
     const next = { ...e };
     if (changed)
@@ -266,26 +265,21 @@ export class EntityRegistry {
     return true;
   }
 
+  /** The newest `limit` recorded states, newest first. */
   history(id: string, limit = 100): { state: unknown; attributes: Record<string, unknown>; time: number }[] {
-    this.flush();
-    return (this.q.readHistory.all(id, limit) as Row[]).map((r) => ({
-      state: r.state === null ? null : JSON.parse(r.state as string),
-      attributes: JSON.parse(r.attributes as string) as Record<string, unknown>,
-      time: r.time as number,
-    }));
+    return this.recorder?.latest(id, limit) ?? [];
   }
 
   private scheduleFlush(): void {
     this.flushing ??= setImmediate(() => this.flush());
   }
 
-  /** Writes the states and history rows of this turn in one transaction (also on stop). */
+  /** Writes the states of this turn in one transaction (also on stop). */
   flush(): void {
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = undefined;
-    if (this.dirty.size === 0 && this.historyRows.length === 0) return;
+    if (this.dirty.size === 0) return;
     const ids = [...this.dirty];
-    const rows = this.historyRows.splice(0);
     this.dirty.clear();
     this.stats.flushes++;
     this.db.transaction(() => {
@@ -300,16 +294,7 @@ export class EntityRegistry {
           id,
         );
       }
-      for (const [id, state, attrs, time] of rows) {
-        if (!this.byId.has(id)) continue;
-        this.q.history.run(id, state, attrs, time);
-        // trimming is a range delete: done once every quarter of the history's size, not per row
-        const n = (this.sinceTrim.get(id) ?? 0) + 1;
-        if (n >= Math.max(1, this.historySize >> 2)) {
-          this.q.trimHistory.run(id, id, this.historySize);
-          this.sinceTrim.delete(id);
-        } else this.sinceTrim.set(id, n);
-      }
     })();
+    this.recorder?.flush();
   }
 }

@@ -310,6 +310,18 @@ export const PRELUDE = String.raw`
   const Entity = Object.freeze({
     getState(id) { checkId('Entity.getState', id); return call('entity.get', id); },
     get(id) { checkId('Entity.get', id); return call('entity.describe', id); },
+    history(id, opts) {
+      checkId('Entity.history', id);
+      if (opts !== undefined && (opts === null || typeof opts !== 'object')) throw new TypeError('Entity.history: options must be an object like { since, until }, got ' + describe(opts));
+      const o = opts || {};
+      const when = (v, name) => {
+        if (v === undefined) return undefined;
+        const t = v instanceof Date ? v.getTime() : typeof v === 'string' ? Date.parse(v) : v;
+        if (typeof t !== 'number' || !isFinite(t)) throw new TypeError('Entity.history: ' + name + ' must be a Date, an ISO time or milliseconds, got ' + describe(v));
+        return t;
+      };
+      return callAsync('Entity.history', 'entity.history', [id, { since: when(o.since, 'since'), until: when(o.until, 'until'), resolution: o.resolution }]);
+    },
     setState(id, state, attributes) {
       checkId('Entity.setState', id);
       if (attributes !== undefined && (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes))) {

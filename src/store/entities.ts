@@ -1,5 +1,5 @@
-// The entities table and each entity's bounded state history (src/entities/registry.ts keeps
-// entities in memory, turns changes into events and writes them here in one batch per turn).
+// The entities table (src/entities/registry.ts keeps entities in memory, turns changes into events
+// and writes them here in one batch per turn; their history is the recorder's, store/recorder.ts).
 import type { Db } from './db.js';
 
 export type EntityTables = ReturnType<typeof entityTables>;
@@ -20,12 +20,5 @@ export function entityTables(db: Db) {
     ),
     setAvailable: db.prepare('UPDATE entities SET available = ? WHERE id = ?'),
     remove: db.prepare('DELETE FROM entities WHERE id = ?'),
-    history: db.prepare('INSERT INTO entity_history (entity_id, state, attributes, time) VALUES (?, ?, ?, ?)'),
-    trimHistory: db.prepare(
-      'DELETE FROM entity_history WHERE entity_id = ? AND id <= (SELECT max(id) FROM entity_history WHERE entity_id = ?) - ?',
-    ),
-    readHistory: db.prepare(
-      'SELECT state, attributes, time FROM entity_history WHERE entity_id = ? ORDER BY id DESC LIMIT ?',
-    ),
   };
 }

@@ -141,4 +141,20 @@ export const migrations: readonly string[] = [
     updated INTEGER NOT NULL
   );
   `,
+  /* 9: the recorder: history by time, and numeric states downsampled into 5-minute and hourly buckets */ `
+  CREATE INDEX entity_history_time ON entity_history (entity_id, time);
+  CREATE INDEX entity_history_age ON entity_history (time);
+  CREATE TABLE entity_statistics (
+    entity_id TEXT NOT NULL,
+    period INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    mean REAL NOT NULL,
+    last REAL NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (entity_id, period, start)
+  ) WITHOUT ROWID;
+  CREATE INDEX entity_statistics_age ON entity_statistics (period, start);
+  `,
 ];

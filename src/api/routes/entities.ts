@@ -1,7 +1,19 @@
 // Entities: list, one, history, call an action.
 import type { FastifyInstance } from 'fastify';
 import type { ApiHub } from '../hub.js';
+import { statfs } from 'node:fs/promises';
+import type { Resolution } from '../../entities/recorder.js';
+import { EntityError } from '../../entities/registry.js';
 import { ok } from '../reply.js';
+
+/** A time from the query string: ISO or milliseconds since the epoch. */
+function time(v: string | undefined, name: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(t))
+    throw new EntityError('BAD_PARAM', `${name} must be an ISO time or milliseconds, got "${v}"`);
+  return t;
+}
 
 const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 200 } } } as const;
 
@@ -13,12 +25,51 @@ export function entityRoutes(app: FastifyInstance, hub: ApiHub): void {
     { config: { user: true }, schema: { tags, params: idParam } },
     async (req) => ok(hub.registry.require(req.params.id)),
   );
-  app.get<{ Params: { id: string } }>(
+  app.get<{
+    Params: { id: string };
+    Querystring: { since?: string; until?: string; resolution?: Resolution | 'auto' };
+  }>(
     '/api/entities/:id/history',
-    { config: { user: true }, schema: { tags, params: idParam } },
+    {
+      config: { user: true },
+      schema: {
+        tags,
+        summary: 'recorded states (raw) or 5-minute / hourly buckets (min, max, mean, last) between since and until',
+        params: idParam,
+        querystring: {
+          type: 'object',
+          properties: {
+            since: {
+              type: 'string',
+              maxLength: 40,
+              description: 'ISO time or milliseconds; default 24 h before until',
+            },
+            until: { type: 'string', maxLength: 40, description: 'ISO time or milliseconds; default now' },
+            resolution: { type: 'string', enum: ['auto', 'raw', '5m', '1h'] },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
     async (req) => {
       hub.registry.require(req.params.id);
-      return ok(hub.registry.history(req.params.id));
+      return ok(
+        hub.recorder.history(req.params.id, {
+          since: time(req.query.since, 'since'),
+          until: time(req.query.until, 'until'),
+          resolution: req.query.resolution,
+        }),
+      );
+    },
+  );
+  app.get(
+    '/api/recorder',
+    { config: { user: true }, schema: { tags, summary: "the recorder's size, rows per entity, free disk" } },
+    async () => {
+      const usage = hub.recorder.usage();
+      const disk = await statfs(hub.dataDir).catch(() => undefined);
+      const free = disk ? disk.bavail * disk.bsize : undefined;
+      return ok({ ...usage, freeBytes: free, lowDisk: free !== undefined && free < 1024 ** 3 });
     },
   );
   app.post<{ Params: { id: string; action: string }; Body: { params?: Record<string, unknown> } | undefined }>(

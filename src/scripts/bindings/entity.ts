@@ -18,6 +18,7 @@ export interface EntityView {
 export interface EntityAccess {
   getState(id: string): unknown;
   describe(id: string): EntityView;
+  history(id: string, query: { since?: number; until?: number; resolution?: string }): unknown;
   setState(id: string, state: unknown, attributes?: Record<string, unknown> | null): void;
   callAction(id: string, action: string, params: Record<string, unknown>, caller: string): Promise<void>;
 }
@@ -52,6 +53,19 @@ export function entityCalls(entities: EntityAccess | undefined) {
 
 export function entityAsyncCalls(entities: EntityAccess | undefined, caller: string) {
   return {
+    'entity.history': async ([id, query]: unknown[]) => {
+      if (!entities) throw new TypeError('Entity is not available in this run (no hub)');
+      const q = (query && typeof query === 'object' ? query : {}) as Record<string, unknown>;
+      const time = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+      const resolution = ['raw', '5m', '1h', 'auto'].includes(q.resolution as string)
+        ? (q.resolution as string)
+        : undefined;
+      return entities.history(str(id, 'Entity.history: id'), {
+        since: time(q.since),
+        until: time(q.until),
+        resolution,
+      });
+    },
     'entity.callAction': async ([id, action, params]: unknown[]) => {
       if (!entities)
         throw {

@@ -15,6 +15,7 @@ import { EntityRegistry } from './entities/registry.js';
 import { EntitiesModule } from './entities/module.js';
 import { DeviceRegistry } from './entities/devices.js';
 import { Recorder } from './entities/recorder.js';
+import { Dashboard } from './entities/dashboard.js';
 import { INTEGRATIONS, type Integration } from './entities/integrations/index.js';
 import { ScriptStorage } from './store/script-storage.js';
 import { AutomationsModule } from './automations/module.js';
@@ -48,6 +49,7 @@ export class Hub {
   readonly registry: EntityRegistry;
   readonly recorder: Recorder;
   readonly dataDir: string;
+  readonly dashboard: Dashboard;
   readonly devices: DeviceRegistry;
   readonly entities: EntitiesModule;
   /** The integrations that are enabled, by name (zigbee2mqtt, mqtt, tasmota). */
@@ -130,6 +132,7 @@ export class Hub {
     }
     const scriptsDir = path.join(config.data_dir, 'scripts');
     this.dataDir = config.data_dir;
+    this.dashboard = new Dashboard(this.db);
     this.recorder = new Recorder(this.db, {
       keepDays: config.recorder.keep_days,
       keepStatisticsDays: config.recorder.keep_statistics_days,

@@ -13,6 +13,7 @@ import type { EventBus } from '../events.js';
 import type { BridgeStatus } from '../mqtt/bridge.js';
 import type { DeviceRegistry } from '../entities/devices.js';
 import type { Recorder } from '../entities/recorder.js';
+import type { Dashboard } from '../entities/dashboard.js';
 import type { Integration } from '../entities/integrations/index.js';
 
 /** Failed password attempts, shared by every way of presenting a password. */
@@ -44,6 +45,7 @@ export interface ApiHub {
   recorder: Pick<Recorder, 'history' | 'usage'>;
   /** The data directory (the recorder reports the free disk there). */
   dataDir: string;
+  dashboard: Dashboard;
   devices: Pick<DeviceRegistry, 'list' | 'get' | 'setArea'>;
   integrations: ReadonlyMap<string, Pick<Integration, 'commands' | 'status'>>;
   entities: { actions: ActionRunner };

@@ -208,6 +208,70 @@ test("a Zigbee2MQTT light on its device card: a toggle and a brightness slider i
   device.end();
 });
 
+test('the dashboard: tiles by room, a toggle the light confirms, a room assigned moves the tile, a graph of the recorded points, offline greys the tile', async () => {
+  const device = await connect(t.url, { username: 'admin', password: 'correct horse' });
+  const got = collect(device);
+  await device.subscribeAsync('zigbee2mqtt/Desk Lamp/set', { qos: 1 });
+  let state: Record<string, unknown> = { state: 'OFF', brightness: 127 }; // of Zigbee2MQTT's 254: 50 %
+  device.on('message', (_topic, payload) => {
+    state = { ...state, ...(JSON.parse(payload.toString()) as Record<string, unknown>) };
+    void device.publishAsync('zigbee2mqtt/Desk Lamp', JSON.stringify(state));
+  });
+  await device.publishAsync('zigbee2mqtt/Desk Lamp', JSON.stringify(state));
+  for (const power of [100, 250, 175])
+    await device.publishAsync(
+      'zigbee2mqtt/Hall Plug',
+      JSON.stringify({ state: 'ON', power, energy: 12.3, voltage: 229, current: 0.5 }),
+    );
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.goto(`${t.hub.api!.url}/#/home`);
+  const lamp = page.locator('section[data-area="Unassigned"] [data-entity="light.desk_lamp"]');
+  await lamp.getByText('Off').first().waitFor();
+  await lamp.getByRole('button', { name: 'Desk Lamp: turn on' }).click();
+  const [m] = await got.next(1);
+  assert.deepEqual(JSON.parse(m!.payload.toString()), { state: 'ON' });
+  await lamp.locator('.tile-state').filter({ hasText: 'On · 50 %' }).waitFor();
+  await page.locator('[data-entity="sensor.hall_plug_power"] .tile-state').filter({ hasText: '175 W' }).waitFor();
+  await shot('home');
+  // a room: the tile moves under it
+  await page.getByRole('button', { name: 'Edit' }).click();
+  const room = page.getByRole('combobox', { name: 'Room of Desk Lamp' });
+  await room.fill('Living room');
+  await room.press('Enter');
+  await page.locator('section[data-area="Living room"] [data-entity="light.desk_lamp"]').waitFor();
+  assert.equal((await t.hub.devices.get('zigbee2mqtt:0x0017880104e45999'))?.area, 'Living room');
+  await page.getByRole('button', { name: 'Done' }).click();
+  // the graph draws what the recorder has
+  const api = (await (
+    await page.request.get(`${t.hub.api!.url}/api/entities/sensor.hall_plug_power/history`)
+  ).json()) as { data: { points: unknown[] } };
+  await page.goto(`${t.hub.api!.url}/#/entity/sensor.hall_plug_power`);
+  const graph = page.locator('.graph');
+  await graph.locator('canvas').waitFor();
+  assert.equal(await graph.getAttribute('data-points'), String(api.data.points.length));
+  assert.ok(api.data.points.length >= 3, JSON.stringify(api.data.points));
+  await shot('entity-graph');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot('entity-graph-phone');
+  // offline: the tile is greyed and its controls are off
+  await device.publishAsync('zigbee2mqtt/Hall Plug/availability', '{"state":"offline"}');
+  await page.goto(`${t.hub.api!.url}/#/home`);
+  await page.locator('.tile.unavailable[data-entity="switch.hall_plug"]').waitFor();
+  assert.equal(await page.locator('[data-entity="switch.hall_plug"]').getByRole('button').first().isDisabled(), true);
+  await shot('home-phone');
+  await page.getByRole('button', { name: 'Menu' }).click();
+  await page.getByRole('link', { name: 'Devices' }).waitFor();
+  await shot('home-phone-menu');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.getByRole('button', { name: 'Menu' }).click();
+  await shot('home-phone-dark');
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await shot('home-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  device.end();
+});
+
 test('the automations and clients pages show the hub', async () => {
   await page.goto(`${t.hub.api!.url}/#/clients`);
   await page.getByText('(this hub)').waitFor();

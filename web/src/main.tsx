@@ -5,22 +5,27 @@ import { api, setCsrf, type Session } from './api.js';
 import { ScriptsPage } from './pages/scripts.js';
 import { ExplorerPage } from './pages/explorer.js';
 import { EntitiesPage } from './pages/entities.js';
+import { HomePage } from './pages/home.js';
+import { EntityPage } from './pages/entity.js';
 import { AutomationsPage } from './pages/automations.js';
 import { ClientsPage } from './pages/clients.js';
 
 const PAGES = {
+  home: ['Home', HomePage],
+  entities: ['Devices', EntitiesPage],
   scripts: ['Scripts', ScriptsPage],
   explorer: ['MQTT explorer', ExplorerPage],
-  entities: ['Devices', EntitiesPage],
   automations: ['Automations', AutomationsPage],
   clients: ['Clients', ClientsPage],
 } as const;
-type Page = keyof typeof PAGES;
+type Page = keyof typeof PAGES | 'entity';
 
 const pageFromHash = (): Page => {
   const p = location.hash.replace(/^#\/?/, '').split('/')[0] as Page;
-  return p in PAGES ? p : 'scripts';
+  return p in PAGES || p === 'entity' ? p : 'home';
 };
+/** `#/entity/light.hall` -> light.hall */
+const entityFromHash = () => decodeURIComponent(location.hash.replace(/^#\/?entity\//, ''));
 
 function Login({ onDone }: { onDone: (s: Session) => void }) {
   const [error, setError] = useState('');
@@ -92,14 +97,18 @@ function App() {
     setCsrf(null);
     await load();
   };
-  const Current = PAGES[page][1];
+  const Current = page === 'entity' ? () => <EntityPage id={entityFromHash()} /> : PAGES[page][1];
+  const [menu, setMenu] = useState(false);
   return (
     <div class="app">
       <header>
         <strong>Smart Home</strong>
-        <nav>
-          {(Object.keys(PAGES) as Page[]).map((p) => (
-            <a href={`#/${p}`} class={p === page ? 'active' : ''}>
+        <button class="menu-button" aria-expanded={menu} aria-label="Menu" onClick={() => setMenu(!menu)}>
+          ☰
+        </button>
+        <nav class={menu ? 'open' : ''} onClick={() => setMenu(false)}>
+          {(Object.keys(PAGES) as (keyof typeof PAGES)[]).map((p) => (
+            <a href={`#/${p}`} class={p === page || (p === 'home' && page === 'entity') ? 'active' : ''}>
               {PAGES[p][0]}
             </a>
           ))}

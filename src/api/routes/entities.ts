@@ -62,6 +62,60 @@ export function entityRoutes(app: FastifyInstance, hub: ApiHub): void {
       );
     },
   );
+  app.get<{ Querystring: { ids: string; since?: string; until?: string; resolution?: Resolution | 'auto' } }>(
+    '/api/history',
+    {
+      config: { user: true },
+      schema: {
+        tags,
+        summary: 'the history of several entities at once (the dashboard’s sparklines), keyed by entity id',
+        querystring: {
+          type: 'object',
+          required: ['ids'],
+          properties: {
+            ids: { type: 'string', maxLength: 100_000, description: 'entity ids, comma-separated (at most 500)' },
+            since: { type: 'string', maxLength: 40 },
+            until: { type: 'string', maxLength: 40 },
+            resolution: { type: 'string', enum: ['auto', 'raw', '5m', '1h'] },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      const ids = req.query.ids.split(',').filter(Boolean);
+      if (ids.length > 500) throw new EntityError('BAD_PARAM', `ids: at most 500 entities at once, got ${ids.length}`);
+      const q = {
+        since: time(req.query.since, 'since'),
+        until: time(req.query.until, 'until'),
+        resolution: req.query.resolution,
+      };
+      return ok(
+        Object.fromEntries(ids.filter((id) => hub.registry.get(id)).map((id) => [id, hub.recorder.history(id, q)])),
+      );
+    },
+  );
+  app.get('/api/dashboard', { config: { user: true }, schema: { tags } }, async () => ok(hub.dashboard.get()));
+  app.put<{ Body: { hidden: string[]; order: string[] } }>(
+    '/api/dashboard',
+    {
+      config: { user: true },
+      schema: {
+        tags,
+        summary: 'which entities the dashboard leaves out, and their order',
+        body: {
+          type: 'object',
+          required: ['hidden', 'order'],
+          properties: {
+            hidden: { type: 'array', maxItems: 10_000, items: { type: 'string', maxLength: 200 } },
+            order: { type: 'array', maxItems: 10_000, items: { type: 'string', maxLength: 200 } },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => ok(hub.dashboard.set(req.body)),
+  );
   app.get(
     '/api/recorder',
     { config: { user: true }, schema: { tags, summary: "the recorder's size, rows per entity, free disk" } },

@@ -14,6 +14,7 @@ export interface Entity {
   actions: string[];
   script?: string;
   deviceId?: string;
+  source?: string;
   category?: 'config' | 'diagnostic';
   attributes: Record<string, unknown>;
 }

@@ -1,0 +1,204 @@
+// One entity: its state and controls, a history graph for numbers (uPlot: small, fast, canvas)
+// and a timeline for on/off and other states, over 1 h / 24 h / 7 d / 30 d / 1 y; its attributes,
+// the MQTT topics it uses and, for a discovered entity, the raw discovery payload.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { api, live } from '../api.js';
+import { type Call, Controls, describe, type Entity } from './controls.js';
+
+const RANGES = [
+  ['1 h', 3600_000],
+  ['24 h', 24 * 3600_000],
+  ['7 d', 7 * 24 * 3600_000],
+  ['30 d', 30 * 24 * 3600_000],
+  ['1 y', 365 * 24 * 3600_000],
+] as const;
+
+type Point = { t: number; state?: unknown; min?: number; max?: number; mean?: number };
+interface History {
+  resolution: 'raw' | '5m' | '1h';
+  points: Point[];
+  since: number;
+  until: number;
+}
+interface Device {
+  id: string;
+  name: string;
+  manufacturer?: string;
+  model?: string;
+  discovery?: unknown;
+}
+
+function Graph({ history, unit }: { history: History; unit?: string }) {
+  const el = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!el.current) return;
+    const raw = history.resolution === 'raw';
+    const pts = history.points.filter((p) => (raw ? typeof p.state === 'number' : typeof p.mean === 'number'));
+    const xs = pts.map((p) => p.t / 1000);
+    const series: uPlot.Series[] = [{}, { label: raw ? 'value' : 'mean', stroke: '#2563eb', width: 2 }];
+    const data: uPlot.AlignedData = [xs, pts.map((p) => (raw ? (p.state as number) : p.mean!))];
+    if (!raw) {
+      series.push({ label: 'min', stroke: '#93c5fd', width: 1 }, { label: 'max', stroke: '#93c5fd', width: 1 });
+      data.push(
+        pts.map((p) => p.min!),
+        pts.map((p) => p.max!),
+      );
+    }
+    const width = Math.max(280, el.current.clientWidth);
+    const plot = new uPlot(
+      {
+        width,
+        height: 220,
+        series,
+        scales: { x: { time: true, min: history.since / 1000, max: history.until / 1000 } },
+        axes: [{}, { label: unit ?? '' }],
+        legend: { show: !raw },
+      },
+      data,
+      el.current,
+    );
+    return () => plot.destroy();
+  }, [history, unit]);
+  return <div class="graph" ref={el} data-points={history.points.length} />;
+}
+
+/** On/off and other states as coloured stretches of time. */
+function Timeline({ history }: { history: History }) {
+  const pts = history.points.filter((p) => p.state !== undefined);
+  const span = history.until - history.since || 1;
+  return (
+    <div class="timeline" role="img" aria-label={`${pts.length} changes`}>
+      {pts.map((p, i) => {
+        const end = pts[i + 1]?.t ?? history.until;
+        const left = Math.max(0, ((p.t - history.since) / span) * 100);
+        const width = Math.max(0.3, ((end - Math.max(p.t, history.since)) / span) * 100);
+        const s = String(p.state);
+        return (
+          <span
+            class={`seg ${s === 'on' ? 'on' : s === 'off' ? 'off' : 'other'}`}
+            style={{ left: `${left}%`, width: `${width}%` }}
+            title={`${s} from ${new Date(p.t).toLocaleString()}`}
+          >
+            {width > 8 ? s : ''}
+          </span>
+        );
+      })}
+    </div>
+  );
+}
+
+export function EntityPage({ id }: { id: string }) {
+  const [e, setE] = useState<Entity | null>(null);
+  const [device, setDevice] = useState<Device | null>(null);
+  const [range, setRange] = useState<number>(RANGES[1][1]);
+  const [history, setHistory] = useState<History | null>(null);
+  const [error, setError] = useState('');
+  const [pending, setPending] = useState<string | null>(null);
+  const load = () =>
+    api<Entity>('GET', `/api/entities/${encodeURIComponent(id)}`)
+      .then((x) => {
+        setE(x);
+        if (x.deviceId) void api<Device>('GET', `/api/devices/${encodeURIComponent(x.deviceId)}`).then(setDevice);
+      })
+      .catch((err) => setError((err as Error).message));
+  const loadHistory = () => {
+    const until = Date.now();
+    void api<History>('GET', `/api/entities/${encodeURIComponent(id)}/history?since=${until - range}&until=${until}`)
+      .then(setHistory)
+      .catch((err) => setError((err as Error).message));
+  };
+  useEffect(() => {
+    void load();
+    return live(['entities'], () => void load());
+  }, [id]);
+  useEffect(loadHistory, [id, range, e?.lastChanged]);
+  const call: Call = async (x, action, params = {}) => {
+    setPending('Waiting for the device…');
+    try {
+      await api('POST', `/api/entities/${encodeURIComponent(x.id)}/actions/${encodeURIComponent(action)}`, { params });
+      setPending(null);
+    } catch (err) {
+      setPending((err as Error).message);
+    }
+  };
+  if (error) return <p class="error">{error}</p>;
+  if (!e) return <p class="loading">Loading…</p>;
+  const numeric = history && (history.resolution !== 'raw' || history.points.some((p) => typeof p.state === 'number'));
+  const a = e.attributes;
+  const topics = [
+    typeof a.friendly_name === 'string' && e.source === 'zigbee2mqtt' ? `zigbee2mqtt/${a.friendly_name}` : undefined,
+    typeof a.discovery_topic === 'string' ? a.discovery_topic : undefined,
+  ].filter(Boolean);
+  return (
+    <section class="entity-page">
+      <p>
+        <a href="#/home">← Home</a>
+        {device && (
+          <>
+            {' · '}
+            <a href="#/entities">{device.name}</a>{' '}
+            <span class="meta">{[device.manufacturer, device.model].filter(Boolean).join(' ')}</span>
+          </>
+        )}
+      </p>
+      <h1>{e.name}</h1>
+      <p class="big-state">{e.available ? describe(e) : 'Unavailable'}</p>
+      <div class="tile-controls">
+        <Controls e={e} call={call} busy={pending === 'Waiting for the device…'} part="main" />
+        <Controls e={e} call={call} busy={pending === 'Waiting for the device…'} part="extra" />
+      </div>
+      {pending && <p class={pending.startsWith('Waiting') ? 'pending' : 'error'}>{pending}</p>}
+      <div class="ranges" role="group" aria-label="time range">
+        {RANGES.map(([label, ms]) => (
+          <button class={range === ms ? 'primary' : ''} aria-pressed={range === ms} onClick={() => setRange(ms)}>
+            {label}
+          </button>
+        ))}
+      </div>
+      {history &&
+        (history.points.length === 0 ? (
+          <p class="empty">Nothing recorded in this range.</p>
+        ) : numeric ? (
+          <Graph
+            history={history}
+            unit={typeof a.unit_of_measurement === 'string' ? a.unit_of_measurement : undefined}
+          />
+        ) : (
+          <Timeline history={history} />
+        ))}
+      <h2>Attributes</h2>
+      <table class="attributes">
+        <tbody>
+          {Object.entries(a)
+            .filter(([k, v]) => v !== null && k !== 'settable')
+            .map(([k, v]) => (
+              <tr>
+                <th>{k.replace(/_/g, ' ')}</th>
+                <td>{typeof v === 'object' ? JSON.stringify(v) : String(v)}</td>
+              </tr>
+            ))}
+        </tbody>
+      </table>
+      <p class="meta">
+        <code>{e.id}</code> · {e.domain} · from {e.source}
+        {topics.length > 0 && (
+          <>
+            {' '}
+            · topics:{' '}
+            {topics.map((t) => (
+              <code>{t}</code>
+            ))}
+          </>
+        )}
+      </p>
+      {device?.discovery !== undefined && (
+        <details>
+          <summary>What the device announced</summary>
+          <pre class="payload">{JSON.stringify(device.discovery, null, 2)}</pre>
+        </details>
+      )}
+    </section>
+  );
+}

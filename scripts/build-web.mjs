@@ -26,7 +26,8 @@ await build({
   jsxImportSource: 'preact',
   logLevel: 'warning',
 });
-for (const f of ['index.html', 'style.css', 'manifest.webmanifest', 'icon.svg']) copyFileSync(`web/${f}`, `${out}/${f}`);
+for (const f of ['index.html', 'style.css', 'manifest.webmanifest', 'icon.svg'])
+  copyFileSync(`web/${f}`, `${out}/${f}`);
 
 /** Globals (`Mqtt`, `Entity`, `actionName`...) and the members of each, with their signature and doc. */
 function completions(file) {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startHub, connect, collect, tempDir, type TestHub } from '../helpers.js';
 import { IKEA_BULB, INNR_PLUG, device as device0x } from '../fixtures/zigbee2mqtt.js';
+import { FakeZigbee2Mqtt } from '../fixtures/fake-zigbee2mqtt.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../../../test-output/', import.meta.url));
@@ -270,6 +271,38 @@ test('the dashboard: tiles by room, a toggle the light confirms, a room assigned
   await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize({ width: 1280, height: 800 });
   device.end();
+});
+
+test('Zigbee2MQTT from the devices page: let devices join with a countdown, rename with the bridge’s answer; the recorder’s size', async () => {
+  const z = await FakeZigbee2Mqtt.start(t.url, 'zigbee2mqtt', { username: 'admin', password: 'correct horse' });
+  z.answers.set('device/rename', (p) => ({
+    status: 'error',
+    error: `friendly_name '${String(p.to)}' is already in use`,
+  }));
+  await page.goto(`${t.hub.api!.url}/#/entities`);
+  await page.getByRole('button', { name: 'Let devices join' }).click();
+  await page
+    .getByRole('timer')
+    .filter({ hasText: /Joining open: 4:1\d/ })
+    .waitFor();
+  assert.deepEqual(z.requests.at(-1)!.path, 'permit_join');
+  assert.equal(z.requests.at(-1)!.payload.time, 254);
+  page.once('dialog', (d) => void d.accept('Hall Plug'));
+  await page.locator('[data-device="zigbee2mqtt:0x0017880104e45999"]').getByRole('button', { name: 'Rename' }).click();
+  await page
+    .locator('[data-device="zigbee2mqtt:0x0017880104e45999"] .answer')
+    .filter({ hasText: "Zigbee2MQTT: friendly_name 'Hall Plug' is already in use" })
+    .waitFor();
+  assert.deepEqual(z.requests.at(-1)!.payload.from, 'Desk Lamp');
+  await page
+    .locator('.recorder')
+    .filter({ hasText: /History: .* in the SQLite file, \d+ recorded states; .* free on the disk/ })
+    .waitFor();
+  await shot('devices-zigbee');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot('devices-zigbee-phone');
+  await page.setViewportSize({ width: 1280, height: 800 });
+  z.end();
 });
 
 test('the automations and clients pages show the hub', async () => {

@@ -86,6 +86,71 @@ function EntityRow({
   );
 }
 
+interface RecorderUsage {
+  bytes: number;
+  rows: Record<string, number>;
+  freeBytes?: number;
+  lowDisk: boolean;
+}
+
+const size = (b: number) =>
+  b >= 1024 ** 3
+    ? `${(b / 1024 ** 3).toFixed(1)} GB`
+    : b >= 1024 ** 2
+      ? `${(b / 1024 ** 2).toFixed(1)} MB`
+      : `${Math.ceil(b / 1024)} KB`;
+
+/** Zigbee2MQTT's own controls: let devices join (with a countdown), and the bridge's answer. */
+function ZigbeeBar({
+  online,
+  run,
+}: {
+  online: boolean;
+  run: (command: string, params: Record<string, unknown>) => Promise<unknown>;
+}) {
+  const [until, setUntil] = useState(0);
+  const [now, setNow] = useState(Date.now());
+  const [answer, setAnswer] = useState('');
+  useEffect(() => {
+    if (until <= now) return;
+    const t = setTimeout(() => setNow(Date.now()), 1000);
+    return () => clearTimeout(t);
+  }, [until, now]);
+  const left = Math.max(0, Math.round((until - now) / 1000));
+  const permit = async (time: number) => {
+    try {
+      const r = (await run('permit_join', { time })) as { time?: number };
+      const secs = typeof r?.time === 'number' ? r.time : time;
+      setNow(Date.now());
+      setUntil(Date.now() + secs * 1000);
+      setAnswer(secs > 0 ? 'Zigbee2MQTT lets new devices join' : 'Joining is closed');
+    } catch (err) {
+      setAnswer((err as Error).message);
+    }
+  };
+  return (
+    <div class="zigbee-bar card">
+      <span>
+        <strong>Zigbee2MQTT</strong>{' '}
+        <span class={`badge ${online ? 'ok' : 'bad'}`}>{online ? 'online' : 'offline'}</span>
+      </span>
+      {left > 0 ? (
+        <>
+          <span class="countdown" role="timer">
+            Joining open: {Math.floor(left / 60)}:{String(left % 60).padStart(2, '0')}
+          </span>
+          <button onClick={() => void permit(0)}>Stop</button>
+        </>
+      ) : (
+        <button disabled={!online} onClick={() => void permit(254)}>
+          Let devices join
+        </button>
+      )}
+      {answer && <span class="meta">{answer}</span>}
+    </div>
+  );
+}
+
 export function EntitiesPage() {
   const [entities, setEntities] = useState<Entity[]>([]);
   const [devices, setDevices] = useState<Device[]>([]);
@@ -93,6 +158,8 @@ export function EntitiesPage() {
   const [pending, setPending] = useState<Pending>({});
   const [filter, setFilter] = useState('');
   const [status, setStatus] = useState('');
+  const [usage, setUsage] = useState<RecorderUsage | null>(null);
+  const [answers, setAnswers] = useState<Record<string, string>>({});
   const refresh = () =>
     Promise.all([
       api<Entity[]>('GET', '/api/entities').then(setEntities),
@@ -103,6 +170,31 @@ export function EntitiesPage() {
     void refresh();
     return live(['entities'], () => void refresh());
   }, []);
+  useEffect(
+    () =>
+      void api<RecorderUsage>('GET', '/api/recorder')
+        .then(setUsage)
+        .catch(() => {}),
+    [],
+  );
+  const zigbee = (command: string, params: Record<string, unknown>) =>
+    api('POST', `/api/integrations/zigbee2mqtt/${command}`, { params });
+  const deviceCommand = async (d: Device, command: 'rename' | 'remove') => {
+    const params =
+      command === 'rename'
+        ? { from: d.id, to: window.prompt(`New name for ${d.name}`, d.name)?.trim() }
+        : window.confirm(`Remove ${d.name} from the Zigbee network?`)
+          ? { id: d.id }
+          : undefined;
+    if (!params || ('to' in params && !params.to)) return;
+    try {
+      await zigbee(command, params);
+      setAnswers((a) => ({ ...a, [d.id]: command === 'rename' ? `Renamed to ${String(params.to)}` : 'Removed' }));
+      void refresh();
+    } catch (err) {
+      setAnswers((a) => ({ ...a, [d.id]: (err as Error).message }));
+    }
+  };
   const call: Call = async (e, action, params = {}) => {
     setPending((p) => ({ ...p, [e.id]: { waiting: true } }));
     try {
@@ -129,6 +221,8 @@ export function EntitiesPage() {
     .sort((a, b) => a.title.localeCompare(b.title));
   const loose = entities.filter((e) => (!e.deviceId || !byDevice.has(e.deviceId)) && matches(e));
   if (loose.length) groups.push({ device: undefined, key: '', title: 'Other entities', items: loose });
+  const z2m = integrations.find((i) => i.name === 'zigbee2mqtt');
+  const isZigbeeDevice = (d?: Device) => d?.integration === 'zigbee2mqtt' && !/:(bridge|group:)/.test(d.id);
   const unsupported = integrations.flatMap((i) =>
     (i.status.unsupported ?? []).map((u) => ({ ...u, integration: i.name })),
   );
@@ -137,6 +231,7 @@ export function EntitiesPage() {
       <p class="status" role="status">
         {status}
       </p>
+      {z2m && <ZigbeeBar online={(z2m.status as { online?: boolean }).online !== false} run={zigbee} />}
       {entities.length > 0 && (
         <input
           class="filter"
@@ -183,9 +278,20 @@ export function EntitiesPage() {
                     </ul>
                   </details>
                 )}
-                {items[0]?.lastChanged && (
-                  <footer class="meta">changed {ago(Math.max(...items.map((e) => e.lastChanged ?? 0)))}</footer>
-                )}
+                <footer class="meta">
+                  {items[0]?.lastChanged ? `changed ${ago(Math.max(...items.map((e) => e.lastChanged ?? 0)))}` : ''}
+                  {isZigbeeDevice(device) && (
+                    <span class="device-actions">
+                      <button class="link" onClick={() => void deviceCommand(device!, 'rename')}>
+                        Rename
+                      </button>
+                      <button class="link danger" onClick={() => void deviceCommand(device!, 'remove')}>
+                        Remove
+                      </button>
+                    </span>
+                  )}
+                  {device && answers[device.id] && <span class="answer"> {answers[device.id]}</span>}
+                </footer>
               </article>
             );
           })}
@@ -194,6 +300,17 @@ export function EntitiesPage() {
         <p class="empty">
           No devices yet: enable Zigbee2MQTT, Home Assistant discovery (ESPHome, Shelly, ...) or Tasmota in
           smart-home.yaml, or declare entities under <code>entities:</code>.
+        </p>
+      )}
+      {usage && (
+        <p class={`meta recorder ${usage.lowDisk ? 'error' : ''}`}>
+          History: {size(usage.bytes)} in the SQLite file,{' '}
+          {Object.values(usage.rows)
+            .reduce((a, b) => a + b, 0)
+            .toLocaleString()}{' '}
+          recorded states
+          {usage.freeBytes !== undefined ? `; ${size(usage.freeBytes)} free on the disk` : ''}
+          {usage.lowDisk ? ' — the disk is nearly full: shorten recorder.keep_days or exclude chatty entities' : ''}
         </p>
       )}
       {unsupported.length > 0 && (

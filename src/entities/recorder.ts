@@ -166,13 +166,14 @@ export class Recorder {
     const until = query.until ?? this.now();
     const since = query.since ?? until - DAY;
     const max = this.opts.maxPoints;
-    let resolution = query.resolution ?? 'auto';
-    if (resolution === 'auto') {
+    const auto = (query.resolution ?? 'auto') === 'auto';
+    let resolution: Resolution;
+    if (auto) {
       const span = until - since;
       const rawKept = since >= this.now() - this.opts.keepDays * DAY;
       resolution = span <= 2 * DAY && rawKept ? 'raw' : span <= 30 * DAY ? '5m' : '1h';
-    }
-    let points: HistoryPoint[];
+    } else resolution = query.resolution as Resolution;
+    let points: HistoryPoint[] = [];
     if (resolution === 'raw') {
       points = (
         this.q.raw.all(entityId, since, until, max + 1) as { state: string; attributes: string; time: number }[]
@@ -181,7 +182,11 @@ export class Recorder {
         state: JSON.parse(r.state),
         attributes: JSON.parse(r.attributes) as Record<string, unknown>,
       }));
-    } else {
+      // a chatty number has more rows than a graph can use: its 5-minute buckets instead
+      if (auto && points.length > max && typeof (points[0] as { state?: unknown }).state === 'number')
+        resolution = '5m';
+    }
+    if (resolution !== 'raw') {
       const period = resolution === '5m' ? FIVE_MINUTES : HOUR;
       points = (
         this.q.buckets.all(entityId, period, since - (since % period), until, max + 1) as {

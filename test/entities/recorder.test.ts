@@ -55,6 +55,10 @@ test('downsampling is exact: min, max, mean, last and count of a known series, a
   );
   assert.equal(r.history('sensor.t', { since: T0 - 20 * DAY, until: T0 }).resolution, '5m');
   assert.equal(r.history('sensor.t', { since: T0 - 300 * DAY, until: T0 }).resolution, '1h');
+  // more rows than max_points in a short span: auto reads the buckets instead of the first rows
+  const few = new Recorder(db, { ...options, maxPoints: 3 }, () => now);
+  assert.equal(few.history('sensor.t', { since: T0, until: T0 + 2 * HOUR }).resolution, '5m');
+  assert.equal(few.history('sensor.t', { since: T0, until: T0 + 2 * HOUR, resolution: 'raw' }).truncated, true);
   db.close();
   removeDir(dir);
 });

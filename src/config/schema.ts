@@ -173,6 +173,8 @@ const entitySchema = z.strictObject({
   /** Script file, relative to the scripts dir (data_dir/scripts), that runs the actions. */
   script: z.string().optional(),
   actions: z.array(z.string().min(1)).default([]),
+  /** Its room on the dashboard. */
+  area: z.string().min(1).max(100).optional(),
 });
 
 /** Forwarding between the embedded broker and an upstream broker, like Mosquitto's bridge. */

@@ -41,6 +41,7 @@ export class EntitiesModule implements EntityAccess {
         script: e.script ?? null,
         actions: e.actions,
         source: 'config',
+        ...(e.area ? { area: e.area } : {}),
       });
     }
     // entities that were in the config and are no longer

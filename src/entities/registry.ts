@@ -27,6 +27,8 @@ export interface Entity {
   deviceId?: string;
   /** `config` and `diagnostic` entities are settings and health, not a primary control. */
   category?: 'config' | 'diagnostic';
+  /** Its own room, over its device's (the dashboard groups by it). */
+  area?: string;
 }
 
 export interface EntityInput {
@@ -42,6 +44,7 @@ export interface EntityInput {
   replaceAttributes?: boolean;
   deviceId?: string | null;
   category?: 'config' | 'diagnostic' | null;
+  area?: string | null;
 }
 
 /** A mistake about an entity the user can fix, or an action the device did not carry out. */
@@ -89,6 +92,7 @@ function fromRow(r: Row): Entity {
     source: r.source as string,
     deviceId: (r.device_id as string | null) ?? undefined,
     category: (r.category as Entity['category'] | null) ?? undefined,
+    area: (r.area as string | null) ?? undefined,
   };
 }
 
@@ -174,6 +178,7 @@ export class EntityRegistry {
       source: input.source ?? existing?.source ?? 'config',
       deviceId: input.deviceId === undefined ? existing?.deviceId : (input.deviceId ?? undefined),
       category: input.category === undefined ? existing?.category : (input.category ?? undefined),
+      area: input.area === undefined ? existing?.area : (input.area ?? undefined),
     };
     if (existing && same(existing, next)) return { ...existing };
     const row = {
@@ -187,6 +192,7 @@ export class EntityRegistry {
       attributes: JSON.stringify(next.attributes),
       deviceId: next.deviceId ?? null,
       category: next.category ?? null,
+      area: next.area ?? null,
       state: JSON.stringify(next.state ?? null),
       lastChanged: next.lastChanged ?? null,
       lastUpdated: next.lastUpdated ?? null,

@@ -9,12 +9,13 @@ export function entityTables(db: Db) {
     all: db.prepare('SELECT * FROM entities ORDER BY id'),
     insert:
       db.prepare(`INSERT INTO entities (id, unique_id, name, type, attributes, script, actions, source, device_id, category,
-      state, last_changed, last_updated, available)
+      area, state, last_changed, last_updated, available)
       VALUES (@id, @uniqueId, @name, @domain, @attributes, @script, @actions, @source, @deviceId, @category,
-      @state, @lastChanged, @lastUpdated, @available)`),
+      @area, @state, @lastChanged, @lastUpdated, @available)`),
     update:
       db.prepare(`UPDATE entities SET name = @name, type = @domain, script = @script, actions = @actions, source = @source,
-      attributes = @attributes, unique_id = @uniqueId, device_id = @deviceId, category = @category WHERE id = @id`),
+      attributes = @attributes, unique_id = @uniqueId, device_id = @deviceId, category = @category, area = @area
+      WHERE id = @id`),
     setState: db.prepare(
       'UPDATE entities SET state = ?, attributes = ?, last_changed = ?, last_updated = ? WHERE id = ?',
     ),

@@ -157,4 +157,7 @@ export const migrations: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX entity_statistics_age ON entity_statistics (period, start);
   `,
+  /* 10: an entity's own area (room), over its device's */ `
+  ALTER TABLE entities ADD COLUMN area TEXT;
+  `,
 ];

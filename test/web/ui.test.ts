@@ -241,6 +241,12 @@ test('the dashboard: tiles by room, a toggle the light confirms, a room assigned
   await room.press('Enter');
   await page.locator('section[data-area="Living room"] [data-entity="light.desk_lamp"]').waitFor();
   assert.equal((await t.hub.devices.get('zigbee2mqtt:0x0017880104e45999'))?.area, 'Living room');
+  // an entity without a device gets a room of its own
+  const own = page.getByRole('combobox', { name: 'Room of Living room' });
+  await own.fill('Study');
+  await own.press('Enter');
+  await page.locator('section[data-area="Study"] [data-entity="light.living_room"]').waitFor();
+  assert.equal(t.hub.registry.get('light.living_room')!.area, 'Study');
   await page.getByRole('button', { name: 'Done' }).click();
   // the graph draws what the recorder has
   const api = (await (

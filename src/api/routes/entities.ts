@@ -126,6 +126,25 @@ export function entityRoutes(app: FastifyInstance, hub: ApiHub): void {
       return ok({ ...usage, freeBytes: free, lowDisk: free !== undefined && free < 1024 ** 3 });
     },
   );
+  app.put<{ Params: { id: string }; Body: { area: string | null } }>(
+    '/api/entities/:id/area',
+    {
+      schema: {
+        tags,
+        summary: "set an entity's own room (over its device's); null gives it its device's again",
+        params: idParam,
+        body: {
+          type: 'object',
+          required: ['area'],
+          properties: { area: { type: ['string', 'null'], maxLength: 100 } },
+        },
+      },
+    },
+    async (req) => {
+      hub.registry.require(req.params.id);
+      return ok(hub.registry.upsert({ id: req.params.id, area: req.body.area || null }));
+    },
+  );
   app.post<{ Params: { id: string; action: string }; Body: { params?: Record<string, unknown> } | undefined }>(
     '/api/entities/:id/actions/:action',
     {

@@ -15,6 +15,7 @@ export interface Entity {
   script?: string;
   deviceId?: string;
   source?: string;
+  area?: string;
   category?: 'config' | 'diagnostic';
   attributes: Record<string, unknown>;
 }

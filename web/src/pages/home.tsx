@@ -90,18 +90,18 @@ function Tile(props: {
           <button aria-label={`Move ${e.name} later`} onClick={() => props.onMove(1)}>
             ↓
           </button>
-          {props.device && (
+          {
             <label class="area-input">
               Room{' '}
               <input
                 list="areas"
-                aria-label={`Room of ${props.device.name}`}
-                value={props.device.area ?? ''}
+                aria-label={`Room of ${props.device?.name ?? e.name}`}
+                value={e.area ?? props.device?.area ?? ''}
                 placeholder={UNASSIGNED}
                 onChange={(ev) => props.onArea((ev.target as HTMLInputElement).value.trim())}
               />
             </label>
-          )}
+          }
         </div>
       )}
     </div>
@@ -151,7 +151,7 @@ export function HomePage() {
     void api('PUT', '/api/dashboard', next).catch((e) => setStatus((e as Error).message));
   };
   const byDevice = new Map(devices.map((d) => [d.id, d]));
-  const areaOf = (e: Entity) => (e.deviceId ? byDevice.get(e.deviceId)?.area : undefined) ?? UNASSIGNED;
+  const areaOf = (e: Entity) => e.area ?? (e.deviceId ? byDevice.get(e.deviceId)?.area : undefined) ?? UNASSIGNED;
   const rank = (id: string) => {
     const i = layout.order.indexOf(id);
     return i === -1 ? Number.MAX_SAFE_INTEGER : i;
@@ -162,7 +162,9 @@ export function HomePage() {
   const areas = [...new Set(shown.map(areaOf))].sort((a, b) =>
     a === UNASSIGNED ? 1 : b === UNASSIGNED ? -1 : a.localeCompare(b),
   );
-  const knownAreas = [...new Set(devices.map((d) => d.area).filter((a): a is string => !!a))].sort();
+  const knownAreas = [
+    ...new Set([...devices.map((d) => d.area), ...entities.map((e) => e.area)].filter((a): a is string => !!a)),
+  ].sort();
   const move = (id: string, by: number) => {
     const order = shown.map((e) => e.id);
     const i = order.indexOf(id);
@@ -171,10 +173,13 @@ export function HomePage() {
     [order[i], order[j]] = [order[j]!, order[i]!];
     save({ ...layout, order });
   };
-  const setArea = async (deviceId: string, area: string) => {
-    await api('PUT', `/api/devices/${encodeURIComponent(deviceId)}/area`, { area: area || null }).catch((e) =>
-      setStatus((e as Error).message),
-    );
+  /** A device's room (all its tiles move); an entity without a device gets its own. */
+  const setArea = async (e: Entity, area: string) => {
+    const path =
+      e.deviceId && !e.area
+        ? `/api/devices/${encodeURIComponent(e.deviceId)}/area`
+        : `/api/entities/${encodeURIComponent(e.id)}/area`;
+    await api('PUT', path, { area: area || null }).catch((err) => setStatus((err as Error).message));
     await refresh();
   };
   return (
@@ -219,7 +224,7 @@ export function HomePage() {
                     })
                   }
                   onMove={(by) => move(e.id, by)}
-                  onArea={(a) => e.deviceId && void setArea(e.deviceId, a)}
+                  onArea={(a) => void setArea(e, a)}
                 />
               ))}
           </div>

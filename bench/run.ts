@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark, side by side with its anchors in the same run. Prints as it
 // goes (a progress line per scenario on stderr), then writes the tables between the markers in
 // bench/RESULTS.md (the analysis around them is kept) and the figures to bench/results.json.
-// `node dist/bench/run.js NAME` runs one section (brokers, script-publish, idle, reaction, devices,
+// `node dist/bench/run.js NAME` runs one section (brokers, script-publish, idle, reaction, devices, ui,
 // scaling, memory) and writes nothing. Figures are medians of BENCH_ROUNDS rounds (default 3).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { benchScaling } from './scaling.js';
 import { benchBrokers, type Figures } from './broker-suite.js';
 import { benchMemory } from './memory.js';
 import { benchDevices } from './devices.js';
+import { benchUi } from './ui.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const only = process.argv[2];
@@ -41,6 +42,7 @@ add(
 );
 add('scaling', 'Several hubs sharing scripted work through a shared subscription on Mosquitto', benchScaling);
 add('memory', 'Memory: idle, 1 000 000 messages in two equal phases (leak check), 1 000 scripts', () => benchMemory());
+add('ui', 'UI: first paint of a dashboard with 200 tiles in Chromium, and the size of the UI', () => benchUi());
 add(
   'devices',
   'Devices: 3 000 discovered entities from a retained flood, RSS per entity, state updates through the registry',

@@ -21,7 +21,11 @@ await build({
   sourcemap: true,
   format: 'esm',
   target: 'es2022',
-  outfile: `${out}/app.js`,
+  // the script editor (CodeMirror) is its own chunk, loaded by the Scripts page
+  splitting: true,
+  outdir: out,
+  entryNames: 'app',
+  chunkNames: 'chunks/[name]-[hash]',
   jsx: 'automatic',
   jsxImportSource: 'preact',
   logLevel: 'warning',

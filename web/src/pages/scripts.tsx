@@ -1,7 +1,8 @@
 // Scripts: list, editor with diagnostics as you type, save (stored even with errors), run, live log.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, live, ApiFailure } from '../api.js';
-import { ScriptEditor, type Diagnostic } from '../editor.js';
+// CodeMirror is loaded with this page only (a chunk of its own), not with the dashboard
+import type { ScriptEditor, Diagnostic } from '../editor.js';
 
 interface ScriptFile {
   name: string;
@@ -48,6 +49,7 @@ export function ScriptsPage() {
     setLogs(await api<LogLine[]>('GET', `/api/scripts/${encodeURIComponent(name)}/logs`).catch(() => []));
     setStatus('');
     if (!editor.current) {
+      const { ScriptEditor } = await import('../editor.js');
       editor.current = new ScriptEditor(host.current!, name, s.source, () => setDirty(true));
       editor.current.onDiagnostics = setDiagnostics;
     } else editor.current.reset(name, s.source);

@@ -28,9 +28,23 @@ interface Pending {
   reject: (err: EntityError) => void;
 }
 
+/** An action someone asked for: who (a script, an automation step, an API user), when, and how it went. */
+export interface ActionRecord {
+  entityId: string;
+  action: string;
+  caller: string;
+  time: number;
+  /** `ok`, or the error's code (TIMEOUT, DEVICE_ERROR, ...). */
+  result: string;
+}
+
+/** How many recent actions are kept (in memory) for the entity page's markers. */
+const RECENT = 5000;
+
 export class ActionRunner {
   private readonly integrations = new Map<string, IntegrationAction>();
   private readonly pending = new Set<Pending>();
+  private readonly recentCalls: ActionRecord[] = [];
 
   constructor(private readonly ctx: ActionContext) {}
 
@@ -50,7 +64,28 @@ export class ActionRunner {
       if (entityIds.includes(p.entityId)) p.reject(new EntityError('DEVICE_ERROR', message));
   }
 
+  /** The actions on an entity between `since` and `until`, oldest first (kept in memory, the last 5 000 of all). */
+  recent(entityId: string, since = 0, until = Number.MAX_SAFE_INTEGER): ActionRecord[] {
+    return this.recentCalls.filter((r) => r.entityId === entityId && r.time >= since && r.time <= until);
+  }
+
   async call(entityId: string, action: string, params: Record<string, unknown> = {}, caller = 'cli'): Promise<void> {
+    const record: ActionRecord = { entityId, action, caller, time: Date.now(), result: 'pending' };
+    try {
+      await this.run(entityId, action, params, caller);
+      record.result = 'ok';
+    } catch (err) {
+      record.result = err instanceof EntityError ? err.code : 'ERROR';
+      throw err;
+    } finally {
+      if (this.ctx.registry.get(entityId)) {
+        this.recentCalls.push(record);
+        if (this.recentCalls.length > RECENT) this.recentCalls.splice(0, this.recentCalls.length - RECENT);
+      }
+    }
+  }
+
+  private async run(entityId: string, action: string, params: Record<string, unknown>, caller: string): Promise<void> {
     const entity = this.ctx.registry.require(entityId);
     const file = this.scriptPath(entity);
     // whatever the action's script or integration throws is the action failing, not the hub

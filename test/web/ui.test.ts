@@ -214,7 +214,9 @@ test('the dashboard: tiles by room, a toggle the light confirms, a room assigned
   const got = collect(device);
   await device.subscribeAsync('zigbee2mqtt/Desk Lamp/set', { qos: 1 });
   let state: Record<string, unknown> = { state: 'OFF', brightness: 127 }; // of Zigbee2MQTT's 254: 50 %
+  let answers = true;
   device.on('message', (_topic, payload) => {
+    if (!answers) return;
     state = { ...state, ...(JSON.parse(payload.toString()) as Record<string, unknown>) };
     void device.publishAsync('zigbee2mqtt/Desk Lamp', JSON.stringify(state));
   });
@@ -234,6 +236,30 @@ test('the dashboard: tiles by room, a toggle the light confirms, a room assigned
   await lamp.locator('.tile-state').filter({ hasText: 'On · 50 %' }).waitFor();
   await page.locator('[data-entity="sensor.hall_plug_power"] .tile-state').filter({ hasText: '175 W' }).waitFor();
   await shot('home');
+  // a light that does not answer: the tile says so, and the light keeps its state
+  answers = false;
+  await lamp.getByRole('button', { name: 'Desk Lamp: turn off' }).click();
+  await lamp.locator('.pending').waitFor();
+  await lamp.getByRole('alert').filter({ hasText: 'did not confirm turn_off' }).waitFor({ timeout: 15_000 });
+  await lamp.locator('.tile-state').filter({ hasText: 'On · 50 %' }).waitFor();
+  answers = true;
+  // the light's page: its timeline with what was asked of it, and by whom
+  await page.goto(`${t.hub.api!.url}/#/entity/light.desk_lamp`);
+  await page
+    .locator('.markers li')
+    .filter({ hasText: /turn_off by admin \(app or API\)\s*TIMEOUT/ })
+    .first()
+    .waitFor();
+  await page.locator('.markers li').filter({ hasText: 'turn_on by admin (app or API)' }).first().waitFor();
+  assert.ok((await page.locator('.timeline .marker').count()) >= 2);
+  await shot('entity-timeline');
+  // the plug's device page
+  await page.goto(`${t.hub.api!.url}/#/device/${encodeURIComponent('zigbee2mqtt:0x000d6f000bbbbbbb')}`);
+  await page.getByRole('heading', { name: /Hall Plug/ }).waitFor();
+  await page.getByRole('link', { name: 'Zigbee2MQTT' }).waitFor();
+  await page.locator('[data-entity="sensor.hall_plug_power"] .state').filter({ hasText: '175 W' }).waitFor();
+  await shot('device');
+  await page.goto(`${t.hub.api!.url}/#/home`);
   // a room: the tile moves under it
   await page.getByRole('button', { name: 'Edit' }).click();
   const room = page.getByRole('combobox', { name: 'Room of Desk Lamp' });

@@ -7,6 +7,7 @@ import { ExplorerPage } from './pages/explorer.js';
 import { EntitiesPage } from './pages/entities.js';
 import { HomePage } from './pages/home.js';
 import { EntityPage } from './pages/entity.js';
+import { DevicePage } from './pages/device.js';
 import { AutomationsPage } from './pages/automations.js';
 import { ClientsPage } from './pages/clients.js';
 
@@ -18,14 +19,14 @@ const PAGES = {
   automations: ['Automations', AutomationsPage],
   clients: ['Clients', ClientsPage],
 } as const;
-type Page = keyof typeof PAGES | 'entity';
+type Page = keyof typeof PAGES | 'entity' | 'device';
 
 const pageFromHash = (): Page => {
   const p = location.hash.replace(/^#\/?/, '').split('/')[0] as Page;
-  return p in PAGES || p === 'entity' ? p : 'home';
+  return p in PAGES || p === 'entity' || p === 'device' ? p : 'home';
 };
-/** `#/entity/light.hall` -> light.hall */
-const entityFromHash = () => decodeURIComponent(location.hash.replace(/^#\/?entity\//, ''));
+/** `#/entity/light.hall` -> light.hall, `#/device/zigbee2mqtt:0x...` -> zigbee2mqtt:0x... */
+const idFromHash = () => decodeURIComponent(location.hash.replace(/^#\/?(entity|device)\//, ''));
 
 function Login({ onDone }: { onDone: (s: Session) => void }) {
   const [error, setError] = useState('');
@@ -97,7 +98,12 @@ function App() {
     setCsrf(null);
     await load();
   };
-  const Current = page === 'entity' ? () => <EntityPage id={entityFromHash()} /> : PAGES[page][1];
+  const Current =
+    page === 'entity'
+      ? () => <EntityPage id={idFromHash()} />
+      : page === 'device'
+        ? () => <DevicePage id={idFromHash()} />
+        : PAGES[page][1];
   const [menu, setMenu] = useState(false);
   return (
     <div class="app">
@@ -108,7 +114,14 @@ function App() {
         </button>
         <nav class={menu ? 'open' : ''} onClick={() => setMenu(false)}>
           {(Object.keys(PAGES) as (keyof typeof PAGES)[]).map((p) => (
-            <a href={`#/${p}`} class={p === page || (p === 'home' && page === 'entity') ? 'active' : ''}>
+            <a
+              href={`#/${p}`}
+              class={
+                p === page || (p === 'home' && page === 'entity') || (p === 'entities' && page === 'device')
+                  ? 'active'
+                  : ''
+              }
+            >
               {PAGES[p][0]}
             </a>
           ))}

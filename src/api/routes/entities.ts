@@ -126,6 +126,28 @@ export function entityRoutes(app: FastifyInstance, hub: ApiHub): void {
       return ok({ ...usage, freeBytes: free, lowDisk: free !== undefined && free < 1024 ** 3 });
     },
   );
+  app.get<{ Params: { id: string }; Querystring: { since?: string; until?: string } }>(
+    '/api/entities/:id/actions',
+    {
+      config: { user: true },
+      schema: {
+        tags,
+        summary: 'the actions asked of an entity (by scripts, automation steps, API users), with how each went',
+        params: idParam,
+        querystring: {
+          type: 'object',
+          properties: { since: { type: 'string', maxLength: 40 }, until: { type: 'string', maxLength: 40 } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      hub.registry.require(req.params.id);
+      return ok(
+        hub.entities.actions.recent(req.params.id, time(req.query.since, 'since'), time(req.query.until, 'until')),
+      );
+    },
+  );
   app.put<{ Params: { id: string }; Body: { area: string | null } }>(
     '/api/entities/:id/area',
     {

@@ -3,6 +3,7 @@
 // device's own ranges. Every control calls the entity's action and shows it pending until the
 // device confirms, then the confirmed state, or the error.
 import { useState } from 'preact/hooks';
+import { api } from '../api.js';
 
 export interface Entity {
   id: string;
@@ -21,6 +22,27 @@ export interface Entity {
 }
 
 export type Call = (e: Entity, action: string, params?: Record<string, unknown>) => Promise<void>;
+export type Pending = Record<string, { waiting: true } | { error: string }>;
+
+/**
+ * Calling entity actions from a page: each entity is pending until its device confirms, then
+ * cleared, or holds the error; `said` gets a line for the page's status.
+ */
+export function useActions(said: (line: string) => void): { pending: Pending; call: Call } {
+  const [pending, setPending] = useState<Pending>({});
+  const call: Call = async (e, action, params = {}) => {
+    setPending((p) => ({ ...p, [e.id]: { waiting: true } }));
+    try {
+      await api('POST', `/api/entities/${encodeURIComponent(e.id)}/actions/${encodeURIComponent(action)}`, { params });
+      setPending(({ [e.id]: _, ...rest }) => rest);
+      said(`${e.id}: ${action} done`);
+    } catch (err) {
+      setPending((p) => ({ ...p, [e.id]: { error: (err as Error).message } }));
+      said(`${e.id}: ${action} failed: ${(err as Error).message}`);
+    }
+  };
+  return { pending, call };
+}
 
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);

@@ -4,17 +4,20 @@
 // then the confirmed state, or the error, on the entity itself.
 import { useEffect, useState } from 'preact/hooks';
 import { api, live } from '../api.js';
-import { ago, type Call, Controls, describe, type Entity } from './controls.js';
+import { ago, type Call, Controls, describe, type Entity, type Pending, useActions } from './controls.js';
 
-interface Device {
+export interface Device {
   id: string;
   name: string;
   integration: string;
   manufacturer?: string;
   model?: string;
+  swVersion?: string;
+  via?: string;
   area?: string;
   available: boolean;
   entities: string[];
+  discovery?: unknown;
 }
 interface IntegrationInfo {
   name: string;
@@ -23,8 +26,6 @@ interface IntegrationInfo {
     invalid?: { topic: string; reason?: string }[];
   };
 }
-
-type Pending = Record<string, { waiting: true } | { error: string }>;
 
 const DOMAIN_WORD: Record<string, string> = {
   light: 'Light',
@@ -44,7 +45,7 @@ function shortName(e: Entity, device?: Device): string {
     : e.name;
 }
 
-function EntityRow({
+export function EntityRow({
   e,
   device,
   call,
@@ -155,7 +156,6 @@ export function EntitiesPage() {
   const [entities, setEntities] = useState<Entity[]>([]);
   const [devices, setDevices] = useState<Device[]>([]);
   const [integrations, setIntegrations] = useState<IntegrationInfo[]>([]);
-  const [pending, setPending] = useState<Pending>({});
   const [filter, setFilter] = useState('');
   const [status, setStatus] = useState('');
   const [usage, setUsage] = useState<RecorderUsage | null>(null);
@@ -195,17 +195,7 @@ export function EntitiesPage() {
       setAnswers((a) => ({ ...a, [d.id]: (err as Error).message }));
     }
   };
-  const call: Call = async (e, action, params = {}) => {
-    setPending((p) => ({ ...p, [e.id]: { waiting: true } }));
-    try {
-      await api('POST', `/api/entities/${encodeURIComponent(e.id)}/actions/${encodeURIComponent(action)}`, { params });
-      setPending(({ [e.id]: _, ...rest }) => rest);
-      setStatus(`${e.id}: ${action} done`);
-    } catch (err) {
-      setPending((p) => ({ ...p, [e.id]: { error: (err as Error).message } }));
-      setStatus(`${e.id}: ${action} failed: ${(err as Error).message}`);
-    }
-  };
+  const { pending, call } = useActions(setStatus);
   const q = filter.trim().toLowerCase();
   const matches = (e: Entity, d?: Device) =>
     !q || e.id.includes(q) || e.name.toLowerCase().includes(q) || (d?.name.toLowerCase().includes(q) ?? false);
@@ -254,7 +244,7 @@ export function EntitiesPage() {
             return (
               <article class={`card ${device && !device.available ? 'unavailable' : ''}`} data-device={key}>
                 <header>
-                  <h2>{title}</h2>
+                  <h2>{device ? <a href={`#/device/${encodeURIComponent(device.id)}`}>{title}</a> : title}</h2>
                   {device && (
                     <span class="meta">
                       {[device.manufacturer, device.model].filter(Boolean).join(' ')}

@@ -22,6 +22,12 @@ interface History {
   since: number;
   until: number;
 }
+interface Marker {
+  action: string;
+  caller: string;
+  time: number;
+  result: string;
+}
 interface Device {
   id: string;
   name: string;
@@ -30,7 +36,20 @@ interface Device {
   discovery?: unknown;
 }
 
-function Graph({ history, unit }: { history: History; unit?: string }) {
+/** Who asked: an automation step (`automations.yaml#id.actions[0]`), an API user, or a script. */
+function Caller({ caller }: { caller: string }) {
+  const step = /^(.*)#([^.]+)\.(.+)$/.exec(caller);
+  if (step)
+    return (
+      <a href="#/automations">
+        automation {step[2]} ({step[3]})
+      </a>
+    );
+  if (caller.startsWith('api:')) return <span>{caller.slice(4)} (app or API)</span>;
+  return <a href="#/scripts">script {caller}</a>;
+}
+
+function Graph({ history, unit, markers }: { history: History; unit?: string; markers: Marker[] }) {
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!el.current) return;
@@ -55,17 +74,37 @@ function Graph({ history, unit }: { history: History; unit?: string }) {
         scales: { x: { time: true, min: history.since / 1000, max: history.until / 1000 } },
         axes: [{}, { label: unit ?? '' }],
         legend: { show: !raw },
+        // the actions asked of the entity, as dashed lines where they happened
+        hooks: {
+          draw: [
+            (u) => {
+              const ctx = u.ctx;
+              ctx.save();
+              ctx.strokeStyle = '#7c3aed';
+              ctx.setLineDash([4, 3]);
+              for (const m of markers) {
+                const x = u.valToPos(m.time / 1000, 'x', true);
+                if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+                ctx.beginPath();
+                ctx.moveTo(x, u.bbox.top);
+                ctx.lineTo(x, u.bbox.top + u.bbox.height);
+                ctx.stroke();
+              }
+              ctx.restore();
+            },
+          ],
+        },
       },
       data,
       el.current,
     );
     return () => plot.destroy();
-  }, [history, unit]);
-  return <div class="graph" ref={el} data-points={history.points.length} />;
+  }, [history, unit, markers]);
+  return <div class="graph" ref={el} data-points={history.points.length} data-markers={markers.length} />;
 }
 
 /** On/off and other states as coloured stretches of time. */
-function Timeline({ history }: { history: History }) {
+function Timeline({ history, markers }: { history: History; markers: Marker[] }) {
   const pts = history.points.filter((p) => p.state !== undefined);
   const span = history.until - history.since || 1;
   return (
@@ -85,6 +124,13 @@ function Timeline({ history }: { history: History }) {
           </span>
         );
       })}
+      {markers.map((m) => (
+        <span
+          class="marker"
+          style={{ left: `${((m.time - history.since) / span) * 100}%` }}
+          title={`${m.action} by ${m.caller}`}
+        />
+      ))}
     </div>
   );
 }
@@ -96,6 +142,7 @@ export function EntityPage({ id }: { id: string }) {
   const [history, setHistory] = useState<History | null>(null);
   const [error, setError] = useState('');
   const [pending, setPending] = useState<string | null>(null);
+  const [markers, setMarkers] = useState<Marker[]>([]);
   const load = () =>
     api<Entity>('GET', `/api/entities/${encodeURIComponent(id)}`)
       .then((x) => {
@@ -108,6 +155,9 @@ export function EntityPage({ id }: { id: string }) {
     void api<History>('GET', `/api/entities/${encodeURIComponent(id)}/history?since=${until - range}&until=${until}`)
       .then(setHistory)
       .catch((err) => setError((err as Error).message));
+    void api<Marker[]>('GET', `/api/entities/${encodeURIComponent(id)}/actions?since=${until - range}&until=${until}`)
+      .then(setMarkers)
+      .catch(() => setMarkers([]));
   };
   useEffect(() => {
     void load();
@@ -138,7 +188,7 @@ export function EntityPage({ id }: { id: string }) {
         {device && (
           <>
             {' · '}
-            <a href="#/entities">{device.name}</a>{' '}
+            <a href={`#/device/${encodeURIComponent(device.id)}`}>{device.name}</a>{' '}
             <span class="meta">{[device.manufacturer, device.model].filter(Boolean).join(' ')}</span>
           </>
         )}
@@ -163,11 +213,25 @@ export function EntityPage({ id }: { id: string }) {
         ) : numeric ? (
           <Graph
             history={history}
+            markers={markers}
             unit={typeof a.unit_of_measurement === 'string' ? a.unit_of_measurement : undefined}
           />
         ) : (
-          <Timeline history={history} />
+          <Timeline history={history} markers={markers} />
         ))}
+      {markers.length > 0 && (
+        <>
+          <h2>What was asked of it</h2>
+          <ul class="markers">
+            {[...markers].reverse().map((m) => (
+              <li>
+                <time>{new Date(m.time).toLocaleString()}</time> {m.action} by <Caller caller={m.caller} />
+                {m.result !== 'ok' && <span class="badge bad">{m.result}</span>}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
       <h2>Attributes</h2>
       <table class="attributes">
         <tbody>

@@ -3,7 +3,7 @@
 // until the device confirms. "Edit" chooses which tiles show, their order and each device's room.
 import { useEffect, useState } from 'preact/hooks';
 import { api, live } from '../api.js';
-import { type Call, Controls, describe, type Entity } from './controls.js';
+import { type Call, Controls, describe, type Entity, type Pending, useActions } from './controls.js';
 
 interface Device {
   id: string;
@@ -16,7 +16,6 @@ interface Layout {
   order: string[];
 }
 type Bucket = { t: number; mean: number };
-type Pending = Record<string, { waiting: true } | { error: string }>;
 
 const UNASSIGNED = 'Unassigned';
 
@@ -113,7 +112,6 @@ export function HomePage() {
   const [devices, setDevices] = useState<Device[]>([]);
   const [layout, setLayout] = useState<Layout>({ hidden: [], order: [] });
   const [sparks, setSparks] = useState<Record<string, Bucket[]>>({});
-  const [pending, setPending] = useState<Pending>({});
   const [editing, setEditing] = useState(false);
   const [status, setStatus] = useState('');
   const refresh = () =>
@@ -136,16 +134,7 @@ export function HomePage() {
       `/api/history?ids=${encodeURIComponent(numericKey)}&since=${since}&resolution=5m`,
     ).then((h) => setSparks(Object.fromEntries(Object.entries(h).map(([id, v]) => [id, v.points]))));
   }, [numericKey]);
-  const call: Call = async (e, action, params = {}) => {
-    setPending((p) => ({ ...p, [e.id]: { waiting: true } }));
-    try {
-      await api('POST', `/api/entities/${encodeURIComponent(e.id)}/actions/${encodeURIComponent(action)}`, { params });
-      setPending(({ [e.id]: _, ...rest }) => rest);
-      setStatus(`${e.name}: done`);
-    } catch (err) {
-      setPending((p) => ({ ...p, [e.id]: { error: (err as Error).message } }));
-    }
-  };
+  const { pending, call } = useActions(setStatus);
   const save = (next: Layout) => {
     setLayout(next);
     void api('PUT', '/api/dashboard', next).catch((e) => setStatus((e as Error).message));

@@ -30,7 +30,7 @@ await build({
   jsxImportSource: 'preact',
   logLevel: 'warning',
 });
-for (const f of ['index.html', 'style.css', 'manifest.webmanifest', 'icon.svg'])
+for (const f of ['index.html', 'style.css', 'manifest.webmanifest', 'icon.svg', 'sw.js'])
   copyFileSync(`web/${f}`, `${out}/${f}`);
 
 /** Globals (`Mqtt`, `Entity`, `actionName`...) and the members of each, with their signature and doc. */

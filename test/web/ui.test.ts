@@ -295,6 +295,13 @@ test('the dashboard: tiles by room, a toggle the light confirms, a room assigned
   await page.getByRole('button', { name: 'Menu' }).click();
   await page.getByRole('link', { name: 'Devices' }).waitFor();
   await shot('home-phone-menu');
+  // installable: a manifest with a standalone display and an icon, and an active service worker
+  const manifest = (await (await page.request.get(`${t.hub.api!.url}/manifest.webmanifest`)).json()) as {
+    display: string;
+    icons: unknown[];
+  };
+  assert.deepEqual([manifest.display, manifest.icons.length], ['standalone', 1]);
+  assert.equal(await page.evaluate(() => navigator.serviceWorker.ready.then((r) => !!r.active)), true);
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.getByRole('button', { name: 'Menu' }).click();
   await shot('home-phone-dark');

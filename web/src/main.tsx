@@ -152,3 +152,5 @@ function App() {
 }
 
 render(<App />, document.getElementById('app')!);
+// installable as an app on a phone's home screen; the page works the same without it
+if ('serviceWorker' in navigator) void navigator.serviceWorker.register('/sw.js').catch(() => {});

@@ -52,6 +52,8 @@ export interface HubEvents {
     attributes: Record<string, unknown>;
     time: number;
   };
+  /** The state stayed, attributes changed (a light's brightness while it is on). */
+  'entity.attributesChanged': { entityId: string; attributes: Record<string, unknown>; time: number };
   'entity.availability': { entityId: string; available: boolean };
   'entity.removed': { entityId: string };
   /** An entity was added, or its definition (name, actions, attributes) changed. */

@@ -98,6 +98,7 @@ export function eventRoutes(app: FastifyInstance, hub: ApiHub): void {
           offs.push(hub.events.on('entity.stateChanged', (e) => send('entities', e)));
           // an entity that appears, changes its definition, comes and goes: the UI shows it at once
           offs.push(hub.events.on('entity.defined', (e) => send('entities', e)));
+          offs.push(hub.events.on('entity.attributesChanged', (e) => send('entities', e)));
           offs.push(hub.events.on('entity.availability', (e) => send('entities', e)));
           offs.push(hub.events.on('entity.removed', (e) => send('entities', e)));
         }

@@ -237,6 +237,8 @@ export class EntityRegistry {
         attributes: next.attributes,
         time: now,
       });
+    else if (attrsChanged)
+      this.events.emit('entity.attributesChanged', { entityId: id, attributes: next.attributes, time: now });
     for (const fn of this.reports.get(id) ?? []) fn(next);
     return next;
   }

@@ -137,6 +137,14 @@ test('turn_on resolves when the light reports the new state; brightness 0–255 
   assert.equal(lamp.state, 'on', 'already confirmed when the call resolved');
   assert.equal(lamp.attributes.brightness, 255);
   assert.equal(lamp.attributes.min_mireds, 250);
+  // a brightness change while on is no state change, but the UI must hear of it
+  const seen: unknown[] = [];
+  const off = h.hub.events.on('entity.attributesChanged', (e) => {
+    if (e.entityId === 'light.kitchen_lamp') seen.push(e.attributes.brightness);
+  });
+  await h.hub.entities.callAction('light.kitchen_lamp', 'turn_on', { brightness: 102 }, 'test');
+  off();
+  assert.deepEqual(seen, [102]);
   // the CLI's short form waits too
   const r = await runCli(['action', 'light.kitchen_lamp', 'off', '--url', h.hub.api!.url]);
   assert.equal(r.code, 0, r.stderr);

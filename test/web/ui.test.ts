@@ -243,6 +243,10 @@ test('the dashboard: tiles by room, a toggle the light confirms, a room assigned
   await lamp.getByRole('alert').filter({ hasText: 'did not confirm turn_off' }).waitFor({ timeout: 15_000 });
   await lamp.locator('.tile-state').filter({ hasText: 'On · 50 %' }).waitFor();
   answers = true;
+  // dimmed at the wall while on: no state change, the tile follows anyway
+  state = { ...state, brightness: 254 };
+  await device.publishAsync('zigbee2mqtt/Desk Lamp', JSON.stringify(state));
+  await lamp.locator('.tile-state').filter({ hasText: 'On · 100 %' }).waitFor();
   // the light's page: its timeline with what was asked of it, and by whom
   await page.goto(`${t.hub.api!.url}/#/entity/light.desk_lamp`);
   await page

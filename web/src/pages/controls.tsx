@@ -21,6 +21,31 @@ export interface Entity {
   attributes: Record<string, unknown>;
 }
 
+/**
+ * A live event applied to the entities a page shows: a state, attributes or availability change
+ * patches the one entity; anything else (added, removed, redefined) returns undefined: load again.
+ */
+export function applyLive(entities: Entity[], data: Record<string, unknown>): Entity[] | undefined {
+  const id = data.entityId;
+  const i = entities.findIndex((e) => e.id === id);
+  if (i === -1) return undefined;
+  const e = entities[i]!;
+  let next: Entity;
+  if ('newState' in data)
+    next = {
+      ...e,
+      state: data.newState,
+      attributes: data.attributes as Entity['attributes'],
+      lastChanged: data.time as number,
+    };
+  else if ('attributes' in data && 'time' in data) next = { ...e, attributes: data.attributes as Entity['attributes'] };
+  else if ('available' in data) next = { ...e, available: data.available === true };
+  else return undefined;
+  const out = [...entities];
+  out[i] = next;
+  return out;
+}
+
 export type Call = (e: Entity, action: string, params?: Record<string, unknown>) => Promise<void>;
 export type Pending = Record<string, { waiting: true } | { error: string }>;
 

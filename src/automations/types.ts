@@ -72,6 +72,19 @@ export type ActionStep<C> = (
 ) => Promise<void>;
 
 /** Reads `a.b.c` from a value. */
+/**
+ * An entity's attribute by path (`brightness`, `color.x`), or, for an entity whose state is a JSON
+ * object (set by a script), that path in its state.
+ */
+export function attributeOf(
+  entity: { state: unknown; attributes: Record<string, unknown> } | undefined,
+  path: string,
+): unknown {
+  if (!entity) return undefined;
+  const a = pathValue(entity.attributes, path);
+  return a !== undefined ? a : pathValue(entity.state, path);
+}
+
 export function pathValue(value: unknown, path: string): unknown {
   let v = value;
   for (const k of path.split('.')) {

@@ -348,6 +348,25 @@ test('Zigbee2MQTT from the devices page: let devices join with a countdown, rena
   z.end();
 });
 
+test('every page at a phone’s and a desktop’s size (screenshots in test-output/)', async () => {
+  const pages = ['home', 'entities', 'scripts', 'explorer', 'automations', 'clients', 'entity/light.desk_lamp'];
+  for (const [w, h, tag] of [
+    [390, 844, 'phone'],
+    [1400, 900, 'desktop'],
+  ] as const) {
+    await page.setViewportSize({ width: w, height: h });
+    for (const p of pages) {
+      await page.goto(`${t.hub.api!.url}/#/${p}`);
+      await page.locator('main > *').first().waitFor();
+      // nothing wider than the screen: the page scrolls down, never sideways
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(wide <= 1, `${p} at ${w} px is ${wide} px too wide`);
+      await shot(`page-${p.replace(/[/.]/g, '-')}-${tag}`);
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+});
+
 test('the automations and clients pages show the hub', async () => {
   await page.goto(`${t.hub.api!.url}/#/clients`);
   await page.getByText('(this hub)').waitFor();

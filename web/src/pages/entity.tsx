@@ -143,6 +143,7 @@ export function EntityPage({ id }: { id: string }) {
   const [error, setError] = useState('');
   const [pending, setPending] = useState<string | null>(null);
   const [markers, setMarkers] = useState<Marker[]>([]);
+  const [rows, setRows] = useState<number | undefined>(undefined);
   const load = () =>
     api<Entity>('GET', `/api/entities/${encodeURIComponent(id)}`)
       .then((x) => {
@@ -160,6 +161,10 @@ export function EntityPage({ id }: { id: string }) {
       .catch(() => setMarkers([]));
   };
   useEffect(() => {
+    void api<{ rows: Record<string, number> }>('GET', '/api/recorder').then(
+      (u) => setRows(u.rows[id] ?? 0),
+      () => {},
+    );
     void load();
     return live(['entities'], () => void load());
   }, [id]);
@@ -247,6 +252,7 @@ export function EntityPage({ id }: { id: string }) {
       </table>
       <p class="meta">
         <code>{e.id}</code> · {e.domain} · from {e.source}
+        {rows !== undefined && <> · {rows.toLocaleString()} recorded states</>}
         {topics.length > 0 && (
           <>
             {' '}

@@ -47,7 +47,7 @@ export interface ApiHub {
   dataDir: string;
   dashboard: Dashboard;
   devices: Pick<DeviceRegistry, 'list' | 'get' | 'setArea'>;
-  integrations: ReadonlyMap<string, Pick<Integration, 'commands' | 'status'>>;
+  integrations: ReadonlyMap<string, Pick<Integration, 'commands' | 'status' | 'commandTopics'>>;
   entities: { actions: ActionRunner };
   scripts: Pick<ScriptEngine, 'list' | 'get' | 'inputs' | 'counters'>;
   library: ScriptLibrary;

@@ -79,19 +79,29 @@ export class MessageTrace {
 
   recent(limit = 100): TraceEntry[] {
     this.flush();
-    const rows = this.q.recent.all(limit) as Record<string, unknown>[];
-    return rows.map((r) => ({
-      time: r.time as number,
-      topic: r.topic as string,
-      size: r.size as number,
-      qos: r.qos as number,
-      retain: r.retain === 1,
-      source: (r.source as string | null) ?? undefined,
-      line: (r.line as number | null) ?? undefined,
-      col: (r.col as number | null) ?? undefined,
-      result: r.result as 'ok' | 'error',
-      error: (r.error as string | null) ?? undefined,
-      ackMs: (r.ack_ms as number | null) ?? undefined,
-    }));
+    return (this.q.recent.all(limit) as Record<string, unknown>[]).map(entry);
   }
+
+  /** The hub's publishes to `topic` between `since` and `until`, oldest first. */
+  forTopic(topic: string, since: number, until: number, limit = 1000): TraceEntry[] {
+    this.flush();
+    return (this.q.forTopic.all(topic, since, until, limit) as Record<string, unknown>[]).map(entry);
+  }
+}
+
+/** A message_trace row as a TraceEntry. */
+function entry(r: Record<string, unknown>): TraceEntry {
+  return {
+    time: r.time as number,
+    topic: r.topic as string,
+    size: r.size as number,
+    qos: r.qos as number,
+    retain: r.retain === 1,
+    source: (r.source as string | null) ?? undefined,
+    line: (r.line as number | null) ?? undefined,
+    col: (r.col as number | null) ?? undefined,
+    result: r.result as 'ok' | 'error',
+    error: (r.error as string | null) ?? undefined,
+    ackMs: (r.ack_ms as number | null) ?? undefined,
+  };
 }

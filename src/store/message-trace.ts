@@ -14,5 +14,6 @@ export function messageTraceTables(db: Db) {
       "SELECT source, line, col FROM message_trace WHERE topic = ? AND size = ? AND result = 'ok' AND source IS NOT NULL ORDER BY id DESC LIMIT 1",
     ),
     recent: db.prepare('SELECT * FROM message_trace ORDER BY id DESC LIMIT ?'),
+    forTopic: db.prepare('SELECT * FROM message_trace WHERE topic = ? AND time >= ? AND time <= ? ORDER BY id LIMIT ?'),
   };
 }

@@ -201,6 +201,33 @@ test('in a script: Entity.get gives state and attributes; a value out of range i
   assert.deepEqual(z.sets.at(-1)!.payload, { state: 'ON', brightness: 51 });
 });
 
+test('what was asked of an entity: its actions with who asked, and scripts’ publishes to its device’s set topic with file:line', async () => {
+  await h.hub.scripts.load(
+    '/scripts/direct.js',
+    {},
+    `\nMqtt.publish('zigbee2mqtt/Kitchen Lamp/set', { state: 'OFF' }, 1, false);`,
+  );
+  await waitFor(() => reg().get('light.kitchen_lamp')!.state === 'off', 5000, 'the echo of the direct publish');
+  const res = await api('/api/entities/light.kitchen_lamp/actions');
+  const marks = ((await res.json()) as { data: { action: string; caller: string; result: string }[] }).data;
+  assert.ok(
+    marks.some((m) => m.action === 'turn_on' && m.caller === 'test' && m.result === 'ok'),
+    JSON.stringify(marks),
+  );
+  assert.ok(
+    marks.some((m) => m.action === 'turn_on' && m.result === 'BAD_PARAM'),
+    'a refused action is marked too',
+  );
+  assert.ok(
+    marks.some((m) => m.action === 'publish to zigbee2mqtt/Kitchen Lamp/set' && /direct\.js:2$/.test(m.caller)),
+    JSON.stringify(marks),
+  );
+  assert.ok(
+    !marks.some((m) => m.caller.startsWith('entity ')),
+    'the integration’s own publishes are the actions, not twice',
+  );
+});
+
 test('an action the device does not confirm fails with TIMEOUT; Zigbee2MQTT’s error log fails it with the device’s error', async () => {
   z.silent.add('Kitchen Plug');
   await assert.rejects(h.hub.entities.callAction('switch.kitchen_plug', 'turn_off', {}, 'test'), {

@@ -142,10 +142,25 @@ export function entityRoutes(app: FastifyInstance, hub: ApiHub): void {
       },
     },
     async (req) => {
-      hub.registry.require(req.params.id);
-      return ok(
-        hub.entities.actions.recent(req.params.id, time(req.query.since, 'since'), time(req.query.until, 'until')),
+      const entity = hub.registry.require(req.params.id);
+      const since = time(req.query.since, 'since') ?? 0;
+      const until = time(req.query.until, 'until') ?? Date.now();
+      const asked = hub.entities.actions.recent(entity.id, since, until);
+      // publishes by scripts and automations straight to the device's command topics, with file:line
+      const topics = hub.integrations.get(entity.source)?.commandTopics?.(entity) ?? [];
+      const published = topics.flatMap((topic) =>
+        hub.trace
+          .forTopic(topic, since, until)
+          .filter((t) => t.source && !t.source.startsWith('entity '))
+          .map((t) => ({
+            entityId: entity.id,
+            action: `publish to ${topic}`,
+            caller: t.line ? `${t.source}:${t.line}` : t.source!,
+            time: t.time,
+            result: t.result === 'ok' ? 'ok' : (t.error ?? 'ERROR'),
+          })),
       );
+      return ok([...asked, ...published].sort((a, b) => a.time - b.time));
     },
   );
   app.put<{ Params: { id: string }; Body: { area: string | null } }>(

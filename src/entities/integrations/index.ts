@@ -7,7 +7,7 @@ import type { Logger } from '../../log.js';
 import type { MqttBus } from '../../mqtt/bus.js';
 import type { ActionRunner } from '../actions.js';
 import type { DeviceRegistry } from '../devices.js';
-import type { EntityRegistry } from '../registry.js';
+import type { Entity, EntityRegistry } from '../registry.js';
 import { Zigbee2Mqtt } from './zigbee2mqtt/index.js';
 import { MqttDiscovery } from './mqtt-discovery/index.js';
 import { Tasmota } from './tasmota/index.js';
@@ -37,6 +37,8 @@ export interface Integration {
   commands?: Record<string, IntegrationCommand>;
   /** What it knows and what it could not use (e.g. discovered components it does not map). */
   status?(): Record<string, unknown>;
+  /** The topics that command an entity's device (a publish there changes it, whoever sends it). */
+  commandTopics?(entity: Entity): string[];
 }
 
 export interface IntegrationKind {

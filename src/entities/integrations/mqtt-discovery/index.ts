@@ -38,6 +38,8 @@ interface Installed {
   retain: boolean;
   availability?: Availability;
   offs: (() => void)[];
+  /** The config's command topics (`command_topic`, `brightness_command_topic`, `set_position_topic` ...). */
+  commandTopics: string[];
 }
 
 /** One component's place: its config topic and, in a device config, its key in `cmps`. */
@@ -113,6 +115,11 @@ export class MqttDiscovery implements Integration {
       invalid: list('invalid'),
       warnings: list('warning'),
     };
+  }
+
+  commandTopics(entity: Entity): string[] {
+    const inst = entity.uniqueId ? this.installed.get(entity.uniqueId) : undefined;
+    return inst?.commandTopics ?? [];
   }
 
   private onMessage(m: MqttMessageEvent): void {
@@ -278,6 +285,9 @@ export class MqttDiscovery implements Integration {
       category,
     });
     const qos = c.qos === 1 || c.qos === 2 ? c.qos : 0;
+    const commandTopics = Object.entries(c)
+      .filter(([k, v]) => typeof v === 'string' && (k.endsWith('command_topic') || k === 'set_position_topic'))
+      .map(([, v]) => v as string);
     const inst: Installed = {
       uniqueId,
       entityId,
@@ -287,6 +297,7 @@ export class MqttDiscovery implements Integration {
       qos,
       retain: c.retain === true,
       offs: [],
+      commandTopics,
     };
     this.installed.set(uniqueId, inst);
     let set = this.fromTopic.get(topic);

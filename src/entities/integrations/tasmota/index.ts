@@ -287,6 +287,13 @@ export class Tasmota implements Integration {
     return { devices: this.byMac.size, unsupported };
   }
 
+  commandTopics(entity: Entity): string[] {
+    const k = entity.deviceId ? this.byMac.get(entity.deviceId.slice(SOURCE.length + 1)) : undefined;
+    if (!k) return [];
+    const relays = k.config.relays.map((_, i) => topicOf(k.config, 0, `POWER${i + 1}`));
+    return [...relays, topicOf(k.config, 0, 'POWER'), topicOf(k.config, 0, 'Dimmer'), topicOf(k.config, 0, 'CT')];
+  }
+
   private onMessage(m: MqttMessageEvent): void {
     try {
       if (m.topic.startsWith(`${this.prefix}/`)) return this.onDiscovery(m);

@@ -131,6 +131,11 @@ export class Zigbee2Mqtt implements Integration {
     };
   }
 
+  commandTopics(entity: Entity): string[] {
+    const k = entity.deviceId ? this.byDevice.get(entity.deviceId) : undefined;
+    return k ? [`${this.base}/${k.name}/set`] : [];
+  }
+
   private remember(d: DeviceRecord): void {
     const raw = d.discovery as { exposes?: Feature[]; power_source?: unknown } | undefined;
     const exposes = raw?.exposes ?? [];

@@ -148,8 +148,11 @@ export class EntityRegistry {
     return [...this.byId.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((e) => ({ ...e }));
   }
 
+  /** A device's entities, by id (a scan without copying the others: this runs per device message). */
   ofDevice(deviceId: string): Entity[] {
-    return this.list().filter((e) => e.deviceId === deviceId);
+    const out: Entity[] = [];
+    for (const e of this.byId.values()) if (e.deviceId === deviceId) out.push({ ...e });
+    return out.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   /** Creates or updates an entity's definition (not its state). */

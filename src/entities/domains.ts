@@ -167,7 +167,8 @@ export function resolveAction(entity: Entity, action: string): string | undefine
   return name && actions[name] ? name : undefined;
 }
 
-const range = (min?: number, max?: number, unit?: string) =>
+/** " (0–254 mired)": a range as refusals state it, or nothing when the device gives none. */
+export const rangeText = (min?: number, max?: number, unit?: string) =>
   min !== undefined || max !== undefined ? ` (${min ?? '…'}–${max ?? '…'}${unit ? ` ${unit}` : ''})` : '';
 
 /** Checks `params` of a domain action against the entity's ranges; throws a RangeError naming entity, param and range. */
@@ -192,10 +193,10 @@ export function validateParams(entity: Entity, action: string, params: Params): 
       const unit = p.unit?.(entity);
       if (typeof value !== 'number' || !Number.isFinite(value))
         throw new EntityRangeError(
-          `${entity.id}: ${name} must be a number${range(min, max, unit)}, got ${JSON.stringify(value)}`,
+          `${entity.id}: ${name} must be a number${rangeText(min, max, unit)}, got ${JSON.stringify(value)}`,
         );
       if ((min !== undefined && value < min) || (max !== undefined && value > max))
-        throw new EntityRangeError(`${entity.id}: ${name} ${value} is out of range${range(min, max, unit)}`);
+        throw new EntityRangeError(`${entity.id}: ${name} ${value} is out of range${rangeText(min, max, unit)}`);
     } else if (p.kind === 'string') {
       const choices = p.choices?.(entity);
       if (typeof value !== 'string' || (choices && choices.length > 0 && !choices.includes(value)))

@@ -147,16 +147,6 @@ export class Recorder {
     this.q.dropEntity.run(entityId);
   }
 
-  /** The newest `limit` rows, newest first (the entity API's short history). */
-  latest(entityId: string, limit: number): { state: unknown; attributes: Record<string, unknown>; time: number }[] {
-    this.flush();
-    return (this.q.latest.all(entityId, limit) as { state: string; attributes: string; time: number }[]).map((r) => ({
-      state: JSON.parse(r.state),
-      attributes: JSON.parse(r.attributes) as Record<string, unknown>,
-      time: r.time,
-    }));
-  }
-
   /**
    * History between `since` and `until` (default: the last 24 h). `auto` reads raw rows for up to
    * two days that are still kept, 5-minute buckets up to 30 days, hourly buckets beyond.

@@ -276,11 +276,6 @@ export class EntityRegistry {
     return true;
   }
 
-  /** The newest `limit` recorded states, newest first. */
-  history(id: string, limit = 100): { state: unknown; attributes: Record<string, unknown>; time: number }[] {
-    return this.recorder?.latest(id, limit) ?? [];
-  }
-
   private scheduleFlush(): void {
     this.flushing ??= setImmediate(() => this.flush());
   }

@@ -3,8 +3,8 @@ import type { Db } from './db.js';
 
 /** The value under `key`, made with `create` (and stored) the first time. */
 export function metaValue(db: Db, key: string, create: () => string): string {
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
-  if (row) return row.value;
+  const stored = metaGet(db, key);
+  if (stored !== undefined) return stored;
   const value = create();
   db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(key, value);
   return value;

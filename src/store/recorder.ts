@@ -20,9 +20,6 @@ export function recorderTables(db: Db) {
         count = entity_statistics.count + excluded.count`),
     raw: db.prepare(`SELECT state, attributes, time FROM entity_history
       WHERE entity_id = ? AND time >= ? AND time <= ? ORDER BY time, id LIMIT ?`),
-    latest: db.prepare(
-      'SELECT state, attributes, time FROM entity_history WHERE entity_id = ? ORDER BY time DESC, id DESC LIMIT ?',
-    ),
     buckets: db.prepare(`SELECT start, min, max, mean, last, count FROM entity_statistics
       WHERE entity_id = ? AND period = ? AND start >= ? AND start <= ? ORDER BY start LIMIT ?`),
     dropRaw: db.prepare('DELETE FROM entity_history WHERE time < ?'),

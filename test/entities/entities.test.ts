@@ -132,7 +132,7 @@ test('scripts read and set entity state; changes are events and history, last_ch
   const e = h.hub.registry.get('sensor.note')!;
   assert.deepEqual(e.attributes, { unit: 'words' });
   assert.ok(e.lastChanged! <= e.lastUpdated!);
-  assert.equal(h.hub.registry.history('sensor.note').length, 1);
+  assert.equal(h.hub.recorder.history('sensor.note', { since: 0, resolution: 'raw' }).points.length, 1);
 });
 
 test('Entity.callAction from a script runs the action and resolves', async () => {

@@ -2,8 +2,8 @@
 // its domain (a toggle, a brightness slider, open/stop/close, target temperature −/+ ...), in the
 // device's own ranges. Every control calls the entity's action and shows it pending until the
 // device confirms, then the confirmed state, or the error.
-import { useState } from 'preact/hooks';
-import { api } from '../api.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, live } from '../api.js';
 
 export interface Entity {
   id: string;
@@ -44,6 +44,46 @@ export function applyLive(entities: Entity[], data: Record<string, unknown>): En
   const out = [...entities];
   out[i] = next;
   return out;
+}
+
+/** A device as the pages show it (GET /api/devices). */
+export interface Device {
+  id: string;
+  name: string;
+  integration: string;
+  manufacturer?: string;
+  model?: string;
+  swVersion?: string;
+  via?: string;
+  area?: string;
+  available: boolean;
+  entities: string[];
+  discovery?: unknown;
+}
+
+/**
+ * The entities a page shows, kept live: a change to one entity patches it (its tile changes at
+ * once), anything else calls `reload`.
+ */
+export function useLiveEntities(reload: () => void): [Entity[], (list: Entity[]) => void] {
+  const [entities, setState] = useState<Entity[]>([]);
+  const shown = useRef<Entity[]>([]);
+  const reloading = useRef(reload);
+  reloading.current = reload;
+  const set = (list: Entity[]) => {
+    shown.current = list;
+    setState(list);
+  };
+  useEffect(
+    () =>
+      live(['entities'], (ev) => {
+        const next = applyLive(shown.current, ev.data as Record<string, unknown>);
+        if (next) set(next);
+        else reloading.current();
+      }),
+    [],
+  );
+  return [entities, set];
 }
 
 export type Call = (e: Entity, action: string, params?: Record<string, unknown>) => Promise<void>;

@@ -2,8 +2,8 @@
 // room), whether it is there, its entities with their controls, and what it announced.
 import { useEffect, useState } from 'preact/hooks';
 import { api, live } from '../api.js';
-import { type Entity, useActions } from './controls.js';
-import { type Device, EntityRow } from './entities.js';
+import { type Device, type Entity, useActions } from './controls.js';
+import { EntityRow } from './entities.js';
 
 type DeviceWithEntities = Omit<Device, 'entities'> & { entities: Entity[] };
 

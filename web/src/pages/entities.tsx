@@ -2,23 +2,20 @@
 // switch, a radiator valve), its controls first, its settings and diagnostics folded away, state
 // in words and units, live. A command shows "waiting for the device" until the device confirms,
 // then the confirmed state, or the error, on the entity itself.
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, live } from '../api.js';
-import { ago, type Call, Controls, describe, type Entity, type Pending, useActions, applyLive } from './controls.js';
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api.js';
+import {
+  ago,
+  type Call,
+  Controls,
+  describe,
+  type Entity,
+  type Pending,
+  useActions,
+  useLiveEntities,
+  type Device,
+} from './controls.js';
 
-export interface Device {
-  id: string;
-  name: string;
-  integration: string;
-  manufacturer?: string;
-  model?: string;
-  swVersion?: string;
-  via?: string;
-  area?: string;
-  available: boolean;
-  entities: string[];
-  discovery?: unknown;
-}
 interface IntegrationInfo {
   name: string;
   status: {
@@ -153,12 +150,7 @@ function ZigbeeBar({
 }
 
 export function EntitiesPage() {
-  const [entities, setEntitiesState] = useState<Entity[]>([]);
-  const shownRef = useRef<Entity[]>([]);
-  const setEntities = (list: Entity[]) => {
-    shownRef.current = list;
-    setEntitiesState(list);
-  };
+  const [entities, setEntities] = useLiveEntities(() => void refresh());
   const [devices, setDevices] = useState<Device[]>([]);
   const [integrations, setIntegrations] = useState<IntegrationInfo[]>([]);
   const [filter, setFilter] = useState('');
@@ -173,12 +165,6 @@ export function EntitiesPage() {
     ]).catch((e) => setStatus((e as Error).message));
   useEffect(() => {
     void refresh();
-    // a change to one entity patches it (a tile changes at once); anything else loads again
-    return live(['entities'], (ev) => {
-      const next = applyLive(shownRef.current, ev.data as Record<string, unknown>);
-      if (next) setEntities(next);
-      else void refresh();
-    });
   }, []);
   useEffect(
     () =>

@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api, live } from '../api.js';
-import { type Call, Controls, describe, type Entity } from './controls.js';
+import { type Call, Controls, describe, type Entity, type Device } from './controls.js';
 
 const RANGES = [
   ['1 h', 3600_000],
@@ -27,13 +27,6 @@ interface Marker {
   caller: string;
   time: number;
   result: string;
-}
-interface Device {
-  id: string;
-  name: string;
-  manufacturer?: string;
-  model?: string;
-  discovery?: unknown;
 }
 
 /** Who asked: an automation step (`automations.yaml#id.actions[0]`), an API user, or a script. */

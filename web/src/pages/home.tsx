@@ -1,16 +1,19 @@
 // The dashboard, the page a household opens every day: one tile per entity, grouped by area
 // (room), with its controls, its state in words and a 24 h sparkline for numbers; live, pending
 // until the device confirms. "Edit" chooses which tiles show, their order and each device's room.
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, live } from '../api.js';
-import { type Call, Controls, describe, type Entity, type Pending, useActions, applyLive } from './controls.js';
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api.js';
+import {
+  type Call,
+  Controls,
+  describe,
+  type Entity,
+  type Pending,
+  useActions,
+  useLiveEntities,
+  type Device,
+} from './controls.js';
 
-interface Device {
-  id: string;
-  name: string;
-  area?: string;
-  available: boolean;
-}
 interface Layout {
   hidden: string[];
   order: string[];
@@ -108,12 +111,7 @@ function Tile(props: {
 }
 
 export function HomePage() {
-  const [entities, setEntitiesState] = useState<Entity[]>([]);
-  const shownRef = useRef<Entity[]>([]);
-  const setEntities = (list: Entity[]) => {
-    shownRef.current = list;
-    setEntitiesState(list);
-  };
+  const [entities, setEntities] = useLiveEntities(() => void refresh());
   const [devices, setDevices] = useState<Device[]>([]);
   const [layout, setLayout] = useState<Layout>({ hidden: [], order: [] });
   const [sparks, setSparks] = useState<Record<string, Bucket[]>>({});
@@ -127,12 +125,6 @@ export function HomePage() {
   useEffect(() => {
     void refresh();
     void api<Layout>('GET', '/api/dashboard').then(setLayout);
-    // a change to one entity patches it (a tile changes at once); anything else loads again
-    return live(['entities'], (ev) => {
-      const next = applyLive(shownRef.current, ev.data as Record<string, unknown>);
-      if (next) setEntities(next);
-      else void refresh();
-    });
   }, []);
   const numeric = entities.filter((e) => e.domain === 'sensor' && typeof e.state === 'number').map((e) => e.id);
   const numericKey = numeric.join(',');

@@ -288,27 +288,23 @@ export class Zigbee2Mqtt implements Integration {
     }
   }
 
-  private entityId(k: Known, spec: FeatureEntity): string | undefined {
-    return this.ctx.registry.byUniqueId(`${k.id}:${spec.key}`)?.id;
-  }
-
   private onState(k: Known, m: MqttMessageEvent): void {
     if (m.payload.length === 0) return;
-    const ids = k.specs.map((s) => this.entityId(k, s)).filter((x): x is string => !!x);
     let p: unknown;
     try {
       p = parseJson(m.topic, m.payload, STATE_MAX);
       if (!isObject(p)) throw new Error(`${m.topic}: expected a JSON object, got ${m.payload.toString('utf8', 0, 40)}`);
     } catch (err) {
-      for (const id of ids) markProblem(this.ctx.registry, id, (err as Error).message);
+      for (const e of this.ctx.registry.ofDevice(k.deviceId))
+        markProblem(this.ctx.registry, e.id, (err as Error).message);
       throw err;
     }
     this.reported.add(k.deviceId);
     for (const spec of k.specs) {
       if (!spec.reads.some((key) => key in p)) continue;
-      const id = this.entityId(k, spec);
-      const prev = id ? this.ctx.registry.get(id) : undefined;
-      if (!id || !prev) continue;
+      const prev = this.ctx.registry.byUniqueId(`${k.id}:${spec.key}`);
+      if (!prev) continue;
+      const id = prev.id;
       if (spec.domain === 'event') {
         // a press is an event: never replayed from a retained or cached state, never an empty action
         const v = p[spec.key];

@@ -1,5 +1,6 @@
 // What a Zigbee2MQTT device's `/set` accepts, from its exposes: for the raw `set` action, which
 // sends any of the device's settable properties at once (checked here before anything is sent).
+import { rangeText } from '../../domains.js';
 import { SETTABLE, type Feature } from './exposes.js';
 
 /** What one settable property accepts, from its expose (kept in the entity's attributes for the UI). */
@@ -68,5 +69,4 @@ export function refusal(
   return undefined;
 }
 
-const range = (s: Settable) =>
-  s.min !== undefined || s.max !== undefined ? ` (${s.min ?? '…'}–${s.max ?? '…'}${s.unit ? ` ${s.unit}` : ''})` : '';
+const range = (s: Settable) => rangeText(s.min, s.max, s.unit);

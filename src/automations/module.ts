@@ -6,6 +6,8 @@ import path from 'node:path';
 import { Document, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
 import type { Db } from '../store/db.js';
 import { AutomationStore } from '../store/automations.js';
+import { preparePublish } from './actions/publish.js';
+import { compileValue } from './templates.js';
 import { readYaml, describeIssues, locate, position, YamlError, type LoadedYaml } from '../config/yaml.js';
 import { compileOffThread } from '../scripts/compiler/pool.js';
 import { ScriptError, codeFrame, formatLocated } from '../scripts/errors.js';
@@ -252,6 +254,17 @@ export class AutomationsModule {
           );
         }
       });
+      a.actions.forEach((s, j) => {
+        if (s.type !== 'publish') return;
+        try {
+          preparePublish(s);
+        } catch (err) {
+          const key = isTemplateIn(s.topic) ? 'topic' : 'payload';
+          throw new Error(
+            `${locate(loaded, [i, 'actions', j, key])}: ${a.id}.actions[${j}].${key}: ${(err as Error).message}; templates support {{ trigger.json.x }}, value_json, filters (float, int, round, default, tojson, …) and {% if %} (see the README)`,
+          );
+        }
+      });
       const scriptSteps: [string, number, string, 'js' | 'ts' | 'coffee', string][] = [
         ...a.conditions.map((c, j) =>
           c.type === 'script' ? ['conditions', j, c.expression, 'js', 'expression'] : null,
@@ -308,6 +321,16 @@ export class AutomationsModule {
         'cannot watch the automations file; reload it through the API',
       );
     }
+  }
+}
+
+/** Does the topic hold a template that fails to compile (else the payload's did)? */
+function isTemplateIn(topic: string): boolean {
+  try {
+    compileValue(topic);
+    return false;
+  } catch {
+    return true;
   }
 }
 

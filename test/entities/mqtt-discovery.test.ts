@@ -6,12 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { capturingLogger, connect, collect, removeDir, startHub, waitFor, type TestHub } from '../helpers.js';
-import {
-  compileTemplate,
-  payloadVars,
-  TemplateError,
-  TemplateUnsupported,
-} from '../../src/entities/integrations/mqtt-discovery/template.js';
+import { compileTemplate, payloadVars, TemplateError, TemplateUnsupported } from '../../src/templates/jinja.js';
 import { FakeEsphome, MAC } from '../fixtures/fake-esphome.js';
 import { openStore } from '../../src/store/db.js';
 import type { MqttClient } from 'mqtt';

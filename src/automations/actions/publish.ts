@@ -1,12 +1,40 @@
 // action step: publish a message (strings as is, anything else as JSON; null clears with retain).
+// The topic and payload may hold templates (`{{ trigger.json.seq }}`): rendered on the host, with
+// no sandbox, compiled once per configured action.
 import type { ActionConfig } from '../schema.js';
 import type { ActionStep } from '../types.js';
+import { compileValue, isLiteral, render, templateVars } from '../templates.js';
 
 type Config = Extract<ActionConfig, { type: 'publish' }>;
 
-export const publishAction: ActionStep<Config> = async (config, ctx, _trigger, _signal, label) => {
-  const p = config.payload;
+interface Prepared {
+  topic: ReturnType<typeof compileValue>;
+  payload: ReturnType<typeof compileValue>;
+  templated: boolean;
+}
+
+const prepared = new WeakMap<Config, Prepared>();
+
+/** Compiles the action's templates (throws TemplateUnsupported for one outside the subset). */
+export function preparePublish(config: Config): Prepared {
+  let p = prepared.get(config);
+  if (!p) {
+    const topic = compileValue(config.topic);
+    const payload = compileValue((config.payload ?? null) as Parameters<typeof compileValue>[0]);
+    p = { topic, payload, templated: !isLiteral(topic) || !isLiteral(payload) };
+    prepared.set(config, p);
+  }
+  return p;
+}
+
+export const publishAction: ActionStep<Config> = async (config, ctx, trigger, _signal, label) => {
+  const p = preparePublish(config);
+  const vars = p.templated ? templateVars(trigger) : {};
+  const topic = render(p.topic, vars);
+  if (typeof topic !== 'string' || topic === '')
+    throw new Error(`publish: the topic template "${config.topic}" rendered ${JSON.stringify(topic)}, not a topic`);
+  const v = render(p.payload, vars);
   const bytes =
-    p === undefined || p === null ? Buffer.alloc(0) : Buffer.from(typeof p === 'string' ? p : JSON.stringify(p));
-  await ctx.bus.publish(config.topic, bytes, { qos: config.qos, retain: config.retain }, { script: label });
+    v === undefined || v === null ? Buffer.alloc(0) : Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
+  await ctx.bus.publish(topic, bytes, { qos: config.qos, retain: config.retain }, { script: label });
 };

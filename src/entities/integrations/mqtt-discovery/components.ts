@@ -3,7 +3,7 @@
 // payload_on "ON", state_open "open", brightness_scale 255, min 1 / max 100 for number, ...),
 // and which payload on which topic each domain action sends.
 import type { Entity } from '../../registry.js';
-import { compileTemplate, payloadVars, TemplateUnsupported, type Template } from './template.js';
+import { compileTemplate, payloadVars, TemplateUnsupported, type Template } from '../../../templates/jinja.js';
 
 type Obj = Record<string, unknown>;
 type Patch = { state?: unknown; attributes?: Obj };

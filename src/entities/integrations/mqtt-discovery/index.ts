@@ -11,7 +11,7 @@ import { freeId, isObject, markProblem, parseJson, slug, Warnings } from '../com
 import type { Integration, IntegrationContext } from '../index.js';
 import { expandConfig } from './abbreviations.js';
 import { bind, ConfigInvalid, SUPPORTED, type Binding } from './components.js';
-import { compileTemplate, payloadVars, TemplateUnsupported, type Template } from './template.js';
+import { compileTemplate, payloadVars, TemplateUnsupported, type Template } from '../../../templates/jinja.js';
 
 const SOURCE = 'mqtt';
 const CONFIG_MAX = 64 * 1024;

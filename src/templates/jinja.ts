@@ -1,5 +1,5 @@
 // The part of Home Assistant's Jinja templates that real discovery payloads use (ESPHome,
-// Tasmota, Shelly, Zigbee2MQTT, OpenMQTTGateway): `{{ value_json.x }}`, `value_json['x']`,
+// Tasmota, Shelly, Zigbee2MQTT, OpenMQTTGateway), also used by automations' publish actions: `{{ value_json.x }}`, `value_json['x']`,
 // filters float, int, round, lower, upper, default, is_defined, tojson, iif, string, trim,
 // replace, abs; `a if c else b`; `is defined`; comparisons, and/or/not, arithmetic, `~`;
 // `{% if %}{% elif %}{% else %}{% endif %}`. Parsed once into a tree and walked: nothing is

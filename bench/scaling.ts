@@ -1,6 +1,6 @@
 // Issue 8 bench: scripted work shared by N hubs on one Mosquitto through a shared subscription
 // ($share/<group>/jobs/+). Each job is a QoS 1 message; the script does a fixed amount of work
-// (JSON parse, a loop) and publishes a QoS 1 reply, returning its promise (so the next job waits
+// (JSON parse, a loop) and awaits its QoS 1 reply (an async handler, so the next job waits
 // for the broker's PUBACK: backpressure instead of max_pending_publishes / outbox_max refusals). Figures: jobs/s for 1 and 2 hub processes,
 // each job answered exactly once. Each hub is its own process (its own event loop and core).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,7 +23,7 @@ async function startHub(brokerUrl: string, n: number): Promise<ChildProcess> {
   );
   writeFileSync(
     path.join(dir, 'scripts', 'worker.js'),
-    `Mqtt.subscribe('jobs/+', (m) => { const job = m.json; ${WORK} return Mqtt.publish('done/' + m.params[0], {id: job.id, x}, 1); });\n`,
+    `Mqtt.subscribe('jobs/+', async (m) => { const job = m.json; ${WORK} await Mqtt.publish('done/' + m.params[0], {id: job.id, x}, 1); });\n`,
   );
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--data', dir], {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -212,23 +212,33 @@ export class ScriptEngine {
     const loaded = script;
     router.attach({
       name,
-      deliver: (subId, msg, params) => {
+      deliver: (batch) => {
         const r = sandbox.deliver(
-          String(subId),
-          msg.topic,
-          msg.payload,
-          msg.qos,
-          msg.retain,
-          params,
-          msg.properties && wireProperties(msg.properties),
-          this.deepJson(msg),
+          batch.map(({ subId, msg, params }) => ({
+            subId,
+            topic: msg.topic,
+            payload: msg.payload,
+            qos: msg.qos,
+            retain: msg.retain,
+            params,
+            properties: msg.properties && wireProperties(msg.properties),
+            deepJson: this.deepJson(msg),
+          })),
         );
-        if (r.error) this.reportGuestError(loaded, r.error);
-        return r.done;
+        if (r.error) {
+          const on = batch[r.at ?? 0]?.msg.topic;
+          this.reportGuestError(
+            loaded,
+            on ? { ...r.error, message: `${r.error.message} (handling a message on ${on})` } : r.error,
+          );
+        }
+        return r;
       },
       log: (level, message) => this.logTo(loaded, level, message),
       waitMs: () => sandbox.throttleWait(),
+      saturated: () => sandbox.pendingPublishes >= Math.max(1, Math.floor(this.ctx.limits.max_pending_publishes / 2)),
     });
+    sandbox.onSettled = () => router.drained(name);
     if (opts.globals) sandbox.setGlobals(opts.globals);
     const err = sandbox.run(compiled.code, compiled.evalName);
     if (err) this.reportGuestError(script, err);

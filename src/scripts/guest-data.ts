@@ -2,7 +2,7 @@
 // may be of any type, of any length and say anything (a stack can claim `at f (file.ts:0:1)`).
 // Everything that crosses is bounded and typed here before host code reads it, and the stack is
 // parsed in linear time (a 100 000-character "stack" once blocked the event loop for 17 s).
-import type { GuestError } from './sandbox.js';
+import type { GuestError } from './sandbox/guest-errors.js';
 
 export const MAX_ERROR_NAME = 64;
 export const MAX_ERROR_MESSAGE = 4096;

@@ -12,6 +12,8 @@ export interface Hop {
   chain: string[];
 }
 const NO_HOP: Hop = { depth: 0, chain: [] };
+/** Messages per delivery call at most. */
+const MAX_BATCH = 256;
 
 interface Sub {
   id: number;
@@ -25,14 +27,27 @@ interface Queued {
   hop: Hop;
 }
 
+/** One message for one of a script's subscriptions. */
+export interface InputMessage {
+  subId: number;
+  msg: MqttMessageEvent;
+  params: string[];
+}
+
 /** What the router needs from a loaded script. */
 export interface InputTarget {
   name: string;
-  /** Runs the handler; resolves `done` false when it returned a promise (then `handlerDone` follows). */
-  deliver(subId: number, msg: MqttMessageEvent, params: string[]): boolean;
+  /**
+   * Runs the handlers of a batch in order, in one call into the script. `handled`: how many it
+   * took (the rest go back to the front of the queue); `holding`: the last one returned a promise,
+   * and `handlerDone` follows when it settles.
+   */
+  deliver(batch: InputMessage[]): { handled: number; holding: boolean };
   log(level: 'warn' | 'error', message: string): void;
   /** Milliseconds to hold its messages (the script is over its CPU share); 0: deliver now. */
   waitMs?(): number;
+  /** Too many of its publishes wait for the broker: hold its messages until `drained`. */
+  saturated?(): boolean;
 }
 
 class ScriptInputs {
@@ -44,6 +59,15 @@ class ScriptInputs {
   context: Hop = NO_HOP;
   /** Set while delivery waits for the script's CPU budget. */
   resume?: NodeJS.Timeout;
+  /** A pump is scheduled (after the I/O of this loop turn, so the messages that came in it go together). */
+  scheduled = false;
+  /** Delivery waits for the script's publishes to drain. */
+  draining = false;
+  /**
+   * Messages offered per batch: halved to what a handler that holds (returns a promise) took, so
+   * an async handler is not handed the whole queue each time; doubled back when none holds.
+   */
+  batchLimit = MAX_BATCH;
   /** Subscriptions sent to the broker and not yet acknowledged. */
   readonly pending = new Set<Promise<unknown>>();
   constructor(readonly target: InputTarget) {}
@@ -84,6 +108,7 @@ export class InputRouter {
     if (s.resume) clearTimeout(s.resume);
     for (const sub of s.subs.values()) void this.bus.unsubscribe(sub.filter, true).catch(() => {});
     this.subscriptionCount -= s.subs.size;
+    this.listened.clear();
     this.scripts.delete(name);
   }
 
@@ -104,6 +129,7 @@ export class InputRouter {
       );
     }
     if (!s.subs.has(id)) this.subscriptionCount++;
+    this.listened.clear();
     s.subs.set(id, { id, filter: filter as string, self });
     const acked = this.bus
       .subscribe(filter as string, 2, true)
@@ -124,11 +150,26 @@ export class InputRouter {
     if (!s || !sub) return;
     s.subs.delete(id);
     this.subscriptionCount--;
+    this.listened.clear();
     void this.bus.unsubscribe(sub.filter, true).catch(() => {});
   }
 
   /** Subscriptions of all scripts (kept as a count: `published` asks on every publish). */
   private subscriptionCount = 0;
+  /** Topic -> whether any script's subscription matches it (cleared when subscriptions change). */
+  private readonly listened = new Map<string, boolean>();
+
+  private anyoneListens(topic: string): boolean {
+    let yes = this.listened.get(topic);
+    if (yes === undefined) {
+      yes = false;
+      for (const s of this.scripts.values())
+        for (const sub of s.subs.values()) if (capture(sub.filter, topic)) yes = true;
+      if (this.listened.size >= 10000) this.listened.clear();
+      this.listened.set(topic, yes);
+    }
+    return yes;
+  }
 
   stats(name: string): { subscriptions: number; queued: number; overflows: number; delivered: number } | undefined {
     const s = this.scripts.get(name);
@@ -137,7 +178,8 @@ export class InputRouter {
 
   /** A script is about to publish: remember it, so the echo can be recognized. */
   published(name: string, topic: string, payload: Buffer): void {
-    if (this.subscriptionCount === 0) return; // nobody listens: no echo to recognize
+    // nobody listens: no echo to recognize
+    if (this.subscriptionCount === 0 || !this.anyoneListens(topic)) return;
     const s = this.scripts.get(name);
     const key = echoKey(topic, payload);
     const list = this.echoes.get(key) ?? [];
@@ -181,19 +223,40 @@ export class InputRouter {
         }
         s.queue.push({ sub, msg, params, hop });
       }
-      this.pump(s);
+      this.schedule(s);
     }
   }
 
-  /** The script's asynchronous handler settled: deliver the next message. */
+  /** Publishes of the script settled: if delivery waited for them, go on. */
+  drained(name: string): void {
+    const s = this.scripts.get(name);
+    if (!s?.draining || s.target.saturated?.()) return;
+    s.draining = false;
+    this.schedule(s);
+  }
+
+  /** The script's asynchronous handler settled: deliver the next messages (not from inside its call). */
   handlerDone(name: string): void {
     const s = this.scripts.get(name);
     if (!s) return;
     s.busy = false;
     s.context = NO_HOP;
-    this.pump(s);
+    this.schedule(s);
   }
 
+  private schedule(s: ScriptInputs): void {
+    if (s.scheduled || s.busy || s.queue.length === 0) return;
+    s.scheduled = true;
+    setImmediate(() => {
+      s.scheduled = false;
+      if (this.scripts.get(s.target.name) === s) this.pump(s);
+    });
+  }
+
+  /**
+   * Delivers the queue in batches: consecutive messages of the same hop (so what the script
+   * publishes is counted on the right chain), one call into the script per batch.
+   */
   private pump(s: ScriptInputs): void {
     if (s.resume) return;
     while (!s.busy && s.queue.length > 0) {
@@ -205,13 +268,27 @@ export class InputRouter {
         }, wait);
         return;
       }
-      const q = s.queue.shift()!;
-      if (!s.subs.has(q.sub.id)) continue; // unsubscribed while queued
+      if (s.target.saturated?.()) {
+        s.draining = true;
+        return;
+      }
+      const hop = s.queue[0]!.hop;
+      let taken = 0;
+      const batch: Queued[] = [];
+      while (taken < s.queue.length && batch.length < s.batchLimit && s.queue[taken]!.hop === hop) {
+        const q = s.queue[taken++]!;
+        if (s.subs.has(q.sub.id)) batch.push(q); // else unsubscribed while queued
+      }
+      s.queue.splice(0, taken);
+      if (batch.length === 0) continue;
       s.busy = true;
-      s.context = q.hop;
-      s.delivered++;
-      const sync = s.target.deliver(q.sub.id, q.msg, q.params);
-      if (sync) {
+      s.context = hop;
+      const r = s.target.deliver(batch.map((q) => ({ subId: q.sub.id, msg: q.msg, params: q.params })));
+      const handled = Math.max(1, Math.min(batch.length, r.handled));
+      s.delivered += handled;
+      if (handled < batch.length) s.queue.unshift(...batch.slice(handled));
+      s.batchLimit = r.holding ? handled : Math.min(MAX_BATCH, s.batchLimit * 2);
+      if (!r.holding) {
         s.busy = false;
         s.context = NO_HOP;
       }

@@ -1,25 +1,25 @@
-// The only module that touches QuickJS. One runtime per script, with its own memory limit,
-// stack limit and a CPU deadline per invocation (interrupt handler). The host talks to the
-// guest through a fixed set of calls: publish, log, unhandled, setTimer, clearTimer.
-import { createRequire } from 'node:module';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import {
-  newQuickJSWASMModule,
-  newVariant,
-  RELEASE_SYNC,
-  type QuickJSContext,
-  type QuickJSHandle,
-  type QuickJSRuntime,
-  type QuickJSWASMModule,
-} from 'quickjs-emscripten';
+// The only module that touches a script's QuickJS runtime. One runtime per script, in its own
+// WebAssembly instance and memory (sandbox/wasm.ts), with its own memory limit, stack limit and a
+// CPU deadline per entry (interrupt handler). The host talks to the guest through the typed wire
+// of guest/wire.ts: the host-call table (sandbox/host-calls.ts) one way, the guest's API (deliver,
+// settle, fireTimer, invoke) the other; outcomes go back in batches (sandbox/settle.ts).
+import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
 import type { ScriptLimits } from '../config/schema.js';
-import { PRELUDE, PRELUDE_FILE } from './prelude.js';
 import { boundedText, guestError, jsonTooDeep, MAX_ERROR_MESSAGE, MAX_STACK } from './guest-data.js';
 import { CpuBudget, mustWaitTurn, waitTurn } from './cpu-budget.js';
 import { performance } from 'node:perf_hooks';
+import { PRELUDE_FILE, preludeSource, quickjs } from './sandbox/wasm.js';
+import { describeThrown, toGuestError, type GuestError } from './sandbox/guest-errors.js';
+import { SettleBatch } from './sandbox/settle.js';
+import { hostObject, type HostHandlers } from './sandbox/host-calls.js';
+import type { DeliveryMeta, LogLevel } from './guest/wire.js';
+
+export type { GuestError } from './sandbox/guest-errors.js';
 
 const LOG_LEVELS = new Set<unknown>(['debug', 'info', 'warn', 'error']);
+/** Messages of one delivery batch at most (and their payload bytes): the rest wait for the next call. */
+const MAX_BATCH = 256;
+const MAX_BATCH_BYTES = 1024 * 1024;
 
 /** What the host provides to one script's sandbox. */
 export interface HostCalls {
@@ -32,7 +32,7 @@ export interface HostCalls {
     stack: string,
     properties?: string,
   ): Promise<void>;
-  log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
+  log(level: LogLevel, text: string): void;
   unhandled(message: string, stack: string): void;
   /** An error thrown by guest code that no one caught (timer callback, handler, top level). */
   uncaught(err: GuestError): void;
@@ -56,42 +56,29 @@ export interface NamedError {
   code?: string;
 }
 
-/** An error thrown inside the sandbox, as plain data. */
-export interface GuestError {
-  name: string;
-  message: string;
-  stack: string;
+/** One MQTT message for one of the script's handlers. */
+export interface Delivery {
+  subId: number;
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain: boolean;
+  params: string[];
+  /** MQTT 5 properties as the wire's JSON. */
+  properties?: string;
+  /** The payload is JSON nested deeper than parsing it safely allows. */
+  deepJson?: boolean;
 }
 
-// quickjs-emscripten's setMemoryLimit does not add up what a runtime holds (its WebAssembly
-// build cannot see allocation sizes; upstream issues #255/#271): a script could grow the shared
-// WebAssembly heap to gigabytes. So each script gets its own instance of the (once compiled)
-// module with its own WebAssembly.Memory whose `maximum` is the hard cap: when a script's memory
-// cannot grow, QuickJS raises "out of memory" in that script only.
-const WASM_PAGE = 65536;
-/** What the module itself needs before any script allocates: its declared minimum memory. */
-const BASE_PAGES = 256;
-let compiled: Promise<WebAssembly.Module> | undefined;
-
-function compiledModule(): Promise<WebAssembly.Module> {
-  return (compiled ??= (async () => {
-    const require = createRequire(import.meta.url);
-    const dir = path.dirname(require.resolve('@jitl/quickjs-wasmfile-release-sync/package.json'));
-    return WebAssembly.compile(await readFile(path.join(dir, 'dist', 'emscripten-module.wasm')));
-  })());
-}
-
-export async function quickjs(
-  memoryLimitMb: number,
-): Promise<{ module: QuickJSWASMModule; memory: WebAssembly.Memory; capBytes: number }> {
-  const wasmModule = await compiledModule();
-  const maximum = BASE_PAGES + Math.ceil((memoryLimitMb * 1024 * 1024) / WASM_PAGE);
-  const wasmMemory = new WebAssembly.Memory({ initial: BASE_PAGES, maximum });
-  return {
-    module: await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory })),
-    memory: wasmMemory,
-    capBytes: maximum * WASM_PAGE,
-  };
+/** The outcome of a delivery batch. */
+export interface Delivered {
+  /** Messages of the batch handled (the rest go back to the queue, in order). */
+  handled: number;
+  /** The last handled message's handler returned a promise: it holds the rest until `handlerDone`. */
+  holding: boolean;
+  /** The batch was cut by an error out of the guest (e.g. the CPU deadline) on message `at`. */
+  error?: GuestError;
+  at?: number;
 }
 
 /** The label of the sandbox whose guest code (or host code serving it) is on the stack now. */
@@ -103,15 +90,13 @@ export function runningScript(): string | undefined {
 export class Sandbox {
   private readonly rt: QuickJSRuntime;
   private readonly vm: QuickJSContext;
-  private fireTimer?: QuickJSHandle;
-  private settleFn?: QuickJSHandle;
-  private deliverFn?: QuickJSHandle;
-  private invokeFn?: QuickJSHandle;
-  /** Publishes settled since the last flush: ok ids, and failures. */
-  private settledOk: number[] = [];
-  /** Async host calls that resolve with a value: [id, value] (JSON-able). */
-  private settledValues: [number, unknown][] = [];
-  private settledFailed: [number, string, string, string?][] = [];
+  /** The guest's API object (wire GuestApi) and its functions, held for the sandbox's life. */
+  private api!: QuickJSHandle;
+  private fireTimerFn!: QuickJSHandle;
+  private settleFn!: QuickJSHandle;
+  private deliverFn!: QuickJSHandle;
+  private invokeFn!: QuickJSHandle;
+  private readonly settled: SettleBatch;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   /** Timer ids whose callback waits (throttled, or for the next loop turn). */
   private readonly deferred = new Set<number>();
@@ -120,13 +105,16 @@ export class Sandbox {
   private interrupted = false;
   /** An error of the current entry went to host.uncaught already. */
   private reported = false;
-  private jobsScheduled = false;
   private disposed = false;
   /** Set by breakDown: no call enters the guest again, and QuickJS is not asked to free a torn runtime. */
   private broken = false;
   pendingPublishes = 0;
+  /** Called after each batch of publish outcomes reached the guest. */
+  onSettled?: () => void;
   /** Payload bytes of this script's publishes not yet settled (host memory it holds). */
   private pendingBytes = 0;
+  /** A delivery batch stops starting messages after this (each keeps its full cpu_limit_ms). */
+  private readonly batchSliceMs: number;
 
   private constructor(
     mod: QuickJSWASMModule,
@@ -143,10 +131,19 @@ export class Sandbox {
       return true;
     });
     this.vm = this.rt.newContext();
+    this.batchSliceMs = Math.max(1, Math.min(10, Math.floor(limits.cpu_limit_ms / 10)));
     this.cpu = new CpuBudget(limits, (used, windows) =>
       this.host.throttled(
         `throttled: used ${Math.round(used)} ms of CPU in the last ${limits.cpu_window_s} s, over scripts.cpu_share (${Math.round(limits.cpu_share * 100)} % of a core); its timers and messages wait (${windows} of ${limits.cpu_stop_after_windows} windows in a row before it is stopped)`,
       ),
+    );
+    this.settled = new SettleBatch((ok, failed, values) =>
+      this.guarded(() => {
+        if (this.disposed) return;
+        const err = this.enter(() => this.callGuest(this.settleFn, ok, failed, values));
+        if (err) this.host.uncaught(err);
+        this.onSettled?.();
+      }),
     );
     this.installPrelude();
   }
@@ -228,40 +225,71 @@ export class Sandbox {
   }
 
   /**
-   * Hands one MQTT message to the handlers `ids` (comma-separated). Returns true when they all
-   * finished synchronously; otherwise `calls.handlerDone` is called when they settle.
+   * Hands a batch of MQTT messages (the script's queue, in order) to their handlers in one call:
+   * their metadata as one JSON string, their texts as one string and their bytes as one buffer.
+   * The guest stops at the first handler that returns a promise (it holds the rest) and after
+   * batchSliceMs; `handled` says how many it took.
    */
-  deliver(
-    ids: string,
-    topic: string,
-    payload: Buffer,
-    qos: number,
-    retain: boolean,
-    params: string[],
-    properties?: string,
-    deepJson = jsonTooDeep(payload),
-  ): { done: boolean; error?: GuestError } {
-    if (this.disposed || this.broken) return { done: true };
-    let done = true;
-    const error = this.enter(() => {
-      const vm = this.vm;
-      const args = [
-        vm.newString(ids),
-        vm.newString(topic),
-        vm.newString(payload.toString('utf8')),
-        vm.newArrayBuffer(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength)),
-        vm.newNumber(qos),
-        retain ? vm.true : vm.false,
-        vm.newString(JSON.stringify(params)),
-        vm.newString(properties ?? ''),
-        deepJson ? vm.true : vm.false,
-      ];
-      const r = vm.callFunction(this.deliverFn!, vm.undefined, ...args);
-      for (const a of args) a.dispose();
-      if (!r.error) done = vm.dump(r.value) === true;
-      return r;
-    });
-    return { done: error ? true : done, error };
+  deliver(items: Delivery[]): Delivered {
+    if (this.disposed || this.broken || items.length === 0) return { handled: items.length, holding: false };
+    const metas: DeliveryMeta[] = [];
+    const texts: string[] = [];
+    const buffers: Buffer[] = [];
+    let bytes = 0;
+    for (const d of items) {
+      if (metas.length === MAX_BATCH || (metas.length > 0 && bytes + d.payload.length > MAX_BATCH_BYTES)) break;
+      const text = d.payload.toString('utf8');
+      const deep = d.deepJson ?? jsonTooDeep(d.payload);
+      metas.push([
+        d.subId,
+        d.topic,
+        d.qos,
+        d.retain ? 1 : 0,
+        d.params,
+        d.properties ?? '',
+        deep ? 1 : 0,
+        text.length,
+        d.payload.length,
+      ]);
+      texts.push(text);
+      buffers.push(d.payload);
+      bytes += d.payload.length;
+    }
+    const all = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes);
+    const joined = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+    let handled = metas.length;
+    // one deadline for the batch, stretched by the slice after which no new message starts: each
+    // message still has its whole cpu_limit_ms
+    const error = this.enter(
+      () => {
+        const vm = this.vm;
+        const args = [vm.newString(JSON.stringify(metas)), vm.newString(texts.join('')), vm.newArrayBuffer(joined)];
+        const r = vm.callFunction(this.deliverFn, vm.undefined, ...args);
+        for (const a of args) a.dispose();
+        if (!r.error) handled = vm.getNumber(r.value);
+        return r;
+      },
+      metas.length > 1 ? this.batchSliceMs : 0,
+    );
+    if (error) {
+      // cut on message `at`: it counts as handled (its error is reported), the rest go back
+      const at = this.guestAt();
+      return { handled: Math.min(metas.length, at + 1), holding: false, error, at };
+    }
+    if (!(Math.abs(handled) >= 1 && Math.abs(handled) <= metas.length)) handled = metas.length; // never trust the guest
+    return { handled: Math.abs(handled), holding: handled < 0 };
+  }
+
+  /** The index of the message the guest's deliver was on (after an error cut it). */
+  private guestAt(): number {
+    try {
+      const h = this.vm.getProp(this.api, 'at');
+      const n = this.vm.typeof(h) === 'number' ? this.vm.getNumber(h) : 0;
+      h.dispose();
+      return Number.isInteger(n) && n >= 0 ? n : 0;
+    } catch {
+      return 0;
+    }
   }
 
   /**
@@ -282,7 +310,7 @@ export class Sandbox {
       const nameH = vm.newString(name);
       const argsH = vm.newString(JSON.stringify(args));
       const idH = vm.newNumber(callId);
-      const r = vm.callFunction(this.invokeFn!, vm.undefined, nameH, argsH, idH);
+      const r = vm.callFunction(this.invokeFn, vm.undefined, nameH, argsH, idH);
       nameH.dispose();
       argsH.dispose();
       idH.dispose();
@@ -307,10 +335,7 @@ export class Sandbox {
     // freed; its memory is its own WebAssembly instance, dropped with this object.
     if (this.broken) return;
     try {
-      this.fireTimer?.dispose();
-      this.settleFn?.dispose();
-      this.deliverFn?.dispose();
-      this.invokeFn?.dispose();
+      for (const h of [this.fireTimerFn, this.settleFn, this.deliverFn, this.invokeFn, this.api]) h?.dispose();
       this.vm.dispose();
       this.rt.dispose();
     } catch {
@@ -355,20 +380,31 @@ export class Sandbox {
     return usage.memory_used_size ?? 0;
   }
 
-  /** Every entry into the guest goes through here: deadline armed, pending jobs run, errors caught. */
-  private enter(fn: () => { error?: QuickJSHandle; value?: QuickJSHandle }): GuestError | undefined {
+  /** Calls a guest function with string arguments. */
+  private callGuest(fn: QuickJSHandle, ...strings: string[]): ReturnType<QuickJSContext['callFunction']> {
+    const args = strings.map((s) => this.vm.newString(s));
+    const r = this.vm.callFunction(fn, this.vm.undefined, ...args);
+    for (const a of args) a.dispose();
+    return r;
+  }
+
+  /**
+   * Every entry into the guest goes through here: deadline armed (cpu_limit_ms, plus `extraMs` for
+   * a delivery batch), pending jobs run, errors caught.
+   */
+  private enter(fn: () => { error?: QuickJSHandle; value?: QuickJSHandle }, extraMs = 0): GuestError | undefined {
     if (this.disposed || this.broken) return undefined;
     const started = performance.now();
     const outer = running;
     running = this.label;
-    this.deadline = Date.now() + this.limits.cpu_limit_ms;
+    this.deadline = Date.now() + this.limits.cpu_limit_ms + extraMs;
     this.interrupted = false;
     this.reported = false;
     try {
       // A throw out of fn or runJobs is the host's: its stack ran out inside WebAssembly (QuickJS's
       // own stack_size_kb check did not come first; deep JSON does that), or host code failed.
       const r = fn();
-      if (r.error) return this.toGuestError(r.error);
+      if (r.error) return toGuestError(this.vm, r.error, this.limits);
       r.value?.dispose();
       this.runJobs();
       // Interrupted inside a promise job, the job's promise rejects and nothing else tells
@@ -397,190 +433,121 @@ export class Sandbox {
     for (;;) {
       const res = this.rt.executePendingJobs(1000);
       if (res.error) {
-        const err = this.toGuestError(res.error);
+        const err = toGuestError(this.vm, res.error, this.limits);
         this.reported = true;
         this.host.uncaught(err);
         continue;
       }
-      const n = res.value;
-      if (n === 0) return;
+      if (res.value === 0) return;
     }
   }
 
-  /** Publish settlements are handed to the guest in one call per tick, not one per message. */
-  private scheduleJobs(): void {
-    if (this.jobsScheduled) return;
-    this.jobsScheduled = true;
-    queueMicrotask(() =>
-      this.guarded(() => {
-        this.jobsScheduled = false;
-        if (this.disposed) return;
-        const batch = `${this.settledOk.join(',')}|${this.settledFailed.length ? JSON.stringify(this.settledFailed) : ''}`;
-        const values = this.settledValues.length ? JSON.stringify(this.settledValues) : '';
-        this.settledOk = [];
-        this.settledFailed = [];
-        this.settledValues = [];
-        const err = this.enter(() => {
-          const arg = this.vm.newString(batch);
-          const v = this.vm.newString(values);
-          const r = this.vm.callFunction(this.settleFn!, this.vm.undefined, arg, v);
-          arg.dispose();
-          v.dispose();
-          return r;
-        });
-        if (err) this.host.uncaught(err);
-      }),
-    );
-  }
-
-  /** An error the guest reported as parts, with the same wording as one it threw. */
-  private describeThrown(e: GuestError): GuestError {
-    if (e.name === 'InternalError' && /interrupted/.test(e.message))
-      e.message = `interrupted: the script ran longer than cpu_limit_ms (${this.limits.cpu_limit_ms} ms) without returning (an endless loop?)`;
-    return e;
-  }
-
-  private toGuestError(handle: QuickJSHandle): GuestError {
-    const dumped = this.vm.dump(handle) as unknown;
-    handle.dispose();
-    if (dumped && typeof dumped === 'object') {
-      const raw = dumped as { name?: unknown; message?: unknown; stack?: unknown };
-      const e = guestError(raw.name, raw.message, raw.stack);
-      if (typeof raw.message !== 'string') e.message = Array.isArray(dumped) ? 'uncaught array' : 'uncaught object';
-      this.describeThrown(e);
-      if (e.name === 'InternalError' && /stack overflow/.test(e.message))
-        e.message = `stack overflow: recursion deeper than stack_size_kb (${this.limits.stack_size_kb} KiB) allows`;
-      return e;
-    }
-    if (dumped === null || /out of memory/i.test(String(dumped))) {
-      return {
-        name: 'InternalError',
-        message: `out of memory: the script used more than memory_limit_mb (${this.limits.memory_limit_mb} MB)`,
-        stack: '',
-      };
-    }
-    return guestError('Error', `uncaught value: ${typeof dumped === 'string' ? dumped : String(dumped)}`, '');
+  /** The host's side of the wire: one handler per HostApi function. */
+  private handlers(): HostHandlers {
+    const host = this.host;
+    const num = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
+    const str = (v: unknown) => (typeof v === 'string' ? v : '');
+    const json = (v: unknown, what: string): unknown => {
+      try {
+        return JSON.parse(str(v));
+      } catch {
+        throw new TypeError(`${what}: malformed arguments`);
+      }
+    };
+    return {
+      publish: (id, topic, payload, qos, retain, stack, props) =>
+        this.startPublish(
+          num(id),
+          topic,
+          payload instanceof Uint8Array ? payload : '',
+          qos,
+          retain,
+          str(stack),
+          str(props),
+        ),
+      publishBatch: (batch) => {
+        const parsed = json(batch, 'publishBatch');
+        if (!Array.isArray(parsed) || !Array.isArray(parsed[0]) || !Array.isArray(parsed[1]))
+          throw new TypeError('publishBatch: malformed batch');
+        const [stacks, items] = parsed as [unknown[], unknown[]];
+        for (const it of items) {
+          if (!Array.isArray(it)) continue;
+          this.startPublish(
+            Number(it[0]),
+            it[1],
+            typeof it[2] === 'string' ? it[2] : '',
+            it[3],
+            it[4],
+            str(stacks[Number(it[5])]),
+            str(it[6]),
+          );
+        }
+      },
+      call: (name, args) => {
+        const handler = host.calls[str(name)];
+        if (!handler) throw new TypeError(`unknown host call ${str(name)}`);
+        const result = handler(json(args, str(name)) as unknown[]);
+        return result === undefined ? undefined : JSON.stringify(result);
+      },
+      callAsync: (idArg, name, args) => {
+        const id = num(idArg);
+        const handler = host.asyncCalls[str(name)];
+        const started = handler
+          ? handler(json(args, str(name)) as unknown[])
+          : Promise.reject(new TypeError(`unknown host call ${str(name)}`));
+        this.pendingPublishes++;
+        started.then(
+          (value) => {
+            this.pendingPublishes--;
+            this.settled.resolved(id, value);
+          },
+          (err: NamedError) => {
+            this.pendingPublishes--;
+            this.settled.rejected(id, err.code ?? 'ERROR', err.message ?? String(err), err.name ?? 'Error');
+          },
+        );
+      },
+      invokeDone: (id, ok, a, b, c) => {
+        const callId = num(id);
+        const resolve = this.invocations.get(callId);
+        this.invocations.delete(callId);
+        if (!resolve) return;
+        if (ok === true) resolve({ value: (json(a, 'invokeDone') as { value?: unknown }).value });
+        else resolve({ error: describeThrown(guestError(a, b, c), this.limits) });
+      },
+      uncaught: (name, message, stack) => host.uncaught(guestError(name, message, stack)),
+      unhandled: (message, site) =>
+        host.unhandled(boundedText(message, MAX_ERROR_MESSAGE), boundedText(site, MAX_STACK)),
+      log: (level, text) =>
+        host.log(
+          LOG_LEVELS.has(level) ? (level as LogLevel) : 'info',
+          boundedText(text, this.limits.max_log_line_kb * 1024),
+        ),
+      utf8Length: (text) => Buffer.byteLength(str(text), 'utf8'),
+      setTimer: (id, ms, repeat) => this.setTimer(num(id), num(ms), repeat === true),
+      clearTimer: (id) => {
+        clearTimeout(this.timers.get(num(id)));
+        this.timers.delete(num(id));
+      },
+    };
   }
 
   private installPrelude(): void {
     const vm = this.vm;
-    const host = vm.newObject();
-    const fn = (name: string, impl: (...args: QuickJSHandle[]) => QuickJSHandle | undefined) => {
-      const h = vm.newFunction(name, impl);
-      vm.setProp(host, name, h);
-      h.dispose();
-    };
-    fn('publish', (id, topic, payload, qos, retain, stack, props) => {
-      this.startPublish(
-        vm.getNumber(id!),
-        vm.dump(topic!),
-        copyBytes(vm, payload!),
-        vm.dump(qos!),
-        vm.dump(retain!),
-        vm.getString(stack!),
-        props ? String(vm.dump(props)) : '',
-      );
-      return undefined;
+    const host = hostObject(vm, this.handlers(), {
+      maxPending: this.limits.max_pending_publishes,
+      maxPayload: this.limits.max_payload_kb * 1024,
+      maxPendingBytes: this.limits.max_pending_mb * 1024 * 1024,
+      batchSliceMs: this.batchSliceMs,
     });
-    fn('publishBatch', (json) => {
-      let items: unknown;
-      try {
-        items = JSON.parse(vm.getString(json!));
-      } catch {
-        items = undefined;
-      }
-      if (!Array.isArray(items)) throw new TypeError('publishBatch: malformed batch');
-      for (const it of items as unknown[][]) {
-        this.startPublish(
-          Number(it[0]),
-          it[1],
-          typeof it[2] === 'string' ? it[2] : '',
-          it[3],
-          it[4],
-          String(it[5] ?? ''),
-          typeof it[6] === 'string' ? it[6] : '',
-        );
-      }
-      return undefined;
-    });
-    fn('call', (name, json) => {
-      const handler = this.host.calls[vm.getString(name!)];
-      if (!handler) throw new TypeError(`unknown host call ${vm.getString(name!)}`);
-      const result = handler(JSON.parse(vm.getString(json!)) as unknown[]);
-      return result === undefined ? undefined : vm.newString(JSON.stringify(result));
-    });
-    fn('callAsync', (idH, name, json) => {
-      const id = vm.getNumber(idH!);
-      const handler = this.host.asyncCalls[vm.getString(name!)];
-      const started = handler
-        ? handler(JSON.parse(vm.getString(json!)) as unknown[])
-        : Promise.reject(new TypeError(`unknown host call ${vm.getString(name!)}`));
-      this.pendingPublishes++;
-      started.then(
-        (value) => {
-          this.pendingPublishes--;
-          if (value === undefined) this.settledOk.push(id);
-          else this.settledValues.push([id, value]);
-          this.scheduleJobs();
-        },
-        (err: NamedError) => {
-          this.pendingPublishes--;
-          this.settledFailed.push([id, err.code ?? 'ERROR', err.message ?? String(err), err.name ?? 'Error']);
-          this.scheduleJobs();
-        },
-      );
-      return undefined;
-    });
-    fn('invokeDone', (id, ok, a, b, c) => {
-      const callId = vm.getNumber(id!);
-      const resolve = this.invocations.get(callId);
-      this.invocations.delete(callId);
-      if (!resolve) return undefined;
-      if (vm.dump(ok!) === true) resolve({ value: (JSON.parse(vm.getString(a!)) as { value?: unknown }).value });
-      else resolve({ error: this.describeThrown(guestError(vm.dump(a!), vm.dump(b!), vm.dump(c!))) });
-      return undefined;
-    });
-    fn('uncaught', (name, message, stack) => {
-      this.host.uncaught(guestError(vm.dump(name!), vm.dump(message!), vm.dump(stack!)));
-      return undefined;
-    });
-    const maxPending = vm.newNumber(this.limits.max_pending_publishes);
-    vm.setProp(host, 'maxPending', maxPending);
-    for (const [name, value] of [
-      ['maxPayload', this.limits.max_payload_kb * 1024],
-      ['maxPendingBytes', this.limits.max_pending_mb * 1024 * 1024],
-    ] as const) {
-      const h = vm.newNumber(value);
-      vm.setProp(host, name, h);
-      h.dispose();
-    }
-    maxPending.dispose();
-    fn('utf8Length', (text) => vm.newNumber(Buffer.byteLength(vm.getString(text!), 'utf8')));
-    fn('log', (level, text) => {
-      const l = vm.dump(level!);
-      this.host.log(LOG_LEVELS.has(l) ? l : 'info', boundedText(vm.dump(text!), this.limits.max_log_line_kb * 1024));
-      return undefined;
-    });
-    fn('unhandled', (message, site) => {
-      this.host.unhandled(boundedText(vm.dump(message!), MAX_ERROR_MESSAGE), boundedText(vm.dump(site!), MAX_STACK));
-      return undefined;
-    });
-    fn('setTimer', (id, ms, repeat) => this.setTimer(vm.getNumber(id!), vm.getNumber(ms!), vm.dump(repeat!) === true));
-    fn('clearTimer', (id) => {
-      const n = vm.getNumber(id!);
-      clearTimeout(this.timers.get(n));
-      this.timers.delete(n);
-      return undefined;
-    });
-    const factory = vm.unwrapResult(vm.evalCode(PRELUDE, PRELUDE_FILE));
-    const api = vm.unwrapResult(vm.callFunction(factory, vm.undefined, host, vm.global));
-    this.fireTimer = vm.getProp(api, 'fireTimer');
-    this.settleFn = vm.getProp(api, 'settle');
-    this.deliverFn = vm.getProp(api, 'deliver');
-    this.invokeFn = vm.getProp(api, 'invoke');
-    api.dispose();
-    factory.dispose();
+    const install = vm.unwrapResult(vm.evalCode(preludeSource(), PRELUDE_FILE));
+    this.api = vm.unwrapResult(vm.callFunction(install, vm.undefined, host, vm.global));
+    install.dispose();
     host.dispose();
+    this.fireTimerFn = vm.getProp(this.api, 'fireTimer');
+    this.settleFn = vm.getProp(this.api, 'settle');
+    this.deliverFn = vm.getProp(this.api, 'deliver');
+    this.invokeFn = vm.getProp(this.api, 'invoke');
   }
 
   /** Starts one publish asked for by the guest; its outcome is settled in the next batch. */
@@ -595,10 +562,7 @@ export class Sandbox {
   ): void {
     // The prelude checks these limits too, but it runs in the script's own space (a script that
     // replaced JSON.stringify once sent 6 MiB past a 1 MiB limit): the host decides.
-    const refuse = (message: string) => {
-      this.settledFailed.push([id, 'REFUSED', message]);
-      this.scheduleJobs();
-    };
+    const refuse = (message: string) => this.settled.rejected(id, 'REFUSED', message);
     if (this.pendingPublishes >= this.limits.max_pending_publishes)
       return refuse(
         `more than max_pending_publishes (${this.limits.max_pending_publishes}) publishes are waiting for the broker`,
@@ -624,9 +588,7 @@ export class Sandbox {
         properties || undefined,
       );
     } catch (err) {
-      this.settledFailed.push([id, 'REFUSED', (err as Error).message]);
-      this.scheduleJobs();
-      return;
+      return refuse((err as Error).message);
     }
     this.pendingPublishes++;
     this.pendingBytes += size;
@@ -634,23 +596,21 @@ export class Sandbox {
       () => {
         this.pendingPublishes--;
         this.pendingBytes -= size;
-        this.settledOk.push(id);
-        this.scheduleJobs();
+        this.settled.resolved(id);
       },
       (err: { code?: string; message?: string }) => {
         this.pendingPublishes--;
         this.pendingBytes -= size;
-        this.settledFailed.push([id, err.code ?? 'ERROR', err.message ?? String(err)]);
-        this.scheduleJobs();
+        this.settled.rejected(id, err.code ?? 'ERROR', err.message ?? String(err));
       },
     );
   }
 
-  private setTimer(id: number, ms: number, repeat: boolean): QuickJSHandle | undefined {
+  private setTimer(id: number, ms: number, repeat: boolean): void {
     if (this.timers.size >= this.limits.max_timers) {
       throw new RangeError(`too many timers: at most max_timers (${this.limits.max_timers}) may be pending`);
     }
-    const delay = Math.min(Math.max(0, ms), 2 ** 31 - 1);
+    const delay = Math.min(Math.max(0, Number.isFinite(ms) ? ms : 0), 2 ** 31 - 1);
     const fire = (myTurn = false): void =>
       this.guarded(() => {
         if (this.disposed || this.broken) return;
@@ -671,20 +631,12 @@ export class Sandbox {
         if (!repeat) this.timers.delete(id);
         const err = this.enter(() => {
           const idH = this.vm.newNumber(id);
-          const r = this.vm.callFunction(this.fireTimer!, this.vm.undefined, idH);
+          const r = this.vm.callFunction(this.fireTimerFn, this.vm.undefined, idH);
           idH.dispose();
           return r;
         });
         if (err) this.host.uncaught(err);
       });
     this.timers.set(id, repeat ? setInterval(() => fire(), Math.max(1, delay)) : setTimeout(() => fire(), delay));
-    return undefined;
   }
-}
-
-function copyBytes(vm: QuickJSContext, h: QuickJSHandle): Uint8Array {
-  const life = vm.getArrayBuffer(h);
-  const copy = new Uint8Array(life.value); // copy out of WASM memory before releasing it
-  life.dispose();
-  return copy;
 }

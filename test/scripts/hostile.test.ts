@@ -215,7 +215,8 @@ test('publish limits hold on the host: a script that rewrites what the prelude s
   // the prelude's own JSON.stringify is the script's: it swaps the checked payload for 2 MiB
   const s = await runScript(`
     const real = JSON.stringify;
-    JSON.stringify = (v) => Array.isArray(v) && Array.isArray(v[0]) ? real(v.map((it) => { it[2] = 'x'.repeat(2 * 1024 * 1024); return it; })) : real(v);
+    // the wire's publish batch is [stacks, items]; each item's payload is its third field
+    JSON.stringify = (v) => Array.isArray(v) && Array.isArray(v[1]) && Array.isArray(v[1][0]) ? real([v[0], v[1].map((it) => { it[2] = 'x'.repeat(2 * 1024 * 1024); return it; })]) : real(v);
     Mqtt.publish('hostile/bypass', 'small', 0).catch((e) => console.log('refused: ' + e.message));
   `);
   await waitFor(() => logsOf(s).some((l) => l.startsWith('refused: ')), 5000, 'the refusal');

@@ -1,0 +1,33 @@
+// The script API as it lives inside the sandbox, evaluated in each QuickJS context before the
+// user's code. `scripts/build-guest.mjs` type-checks and bundles these files with esbuild at build
+// time; the host evaluates the bundle and calls `install` with its host functions. The host
+// validates everything again: this code runs in user space and may be tampered with.
+import { bind, MqttError, settle } from './core.js';
+import { Entity, Storage } from './entity.js';
+import { delivery, Mqtt } from './mqtt.js';
+import { addTimer, clearTimer, console, fireTimer, invoke } from './runtime.js';
+import type { GuestApi, HostApi } from './wire.js';
+
+export function install(host: HostApi, global: Record<string, unknown>): GuestApi {
+  bind(host);
+  const define = (name: string, value: unknown) =>
+    Object.defineProperty(global, name, { value, writable: false, enumerable: false, configurable: false });
+  define('Mqtt', Mqtt);
+  define('Entity', Entity);
+  define('Storage', Storage);
+  define('MqttError', MqttError);
+  define('console', console);
+  define('setTimeout', (fn: unknown, ms: unknown, ...args: unknown[]) => addTimer(fn, ms, args, false));
+  define('setInterval', (fn: unknown, ms: unknown, ...args: unknown[]) => addTimer(fn, ms, args, true));
+  define('clearTimeout', clearTimer);
+  define('clearInterval', clearTimer);
+  return {
+    fireTimer,
+    settle,
+    deliver: delivery.deliver,
+    get at() {
+      return delivery.at;
+    },
+    invoke: (name, argsJson, callId) => invoke(global, name, argsJson, callId),
+  };
+}

@@ -1,0 +1,91 @@
+// console, timers and host invocations: the parts of a script's runtime that are not bindings.
+import { describe, host, track } from './core.js';
+
+function format(args: unknown[]): string {
+  return args
+    .map((a) => {
+      if (typeof a === 'string') return a;
+      if (a instanceof Error) return `${a.name || 'Error'}: ${a.message}`;
+      if (a === undefined || typeof a === 'function' || typeof a === 'symbol' || typeof a === 'bigint')
+        return String(a);
+      try {
+        return JSON.stringify(a);
+      } catch {
+        return String(a);
+      }
+    })
+    .join(' ');
+}
+
+export const console = Object.freeze({
+  log: (...a: unknown[]) => host.log('info', format(a)),
+  info: (...a: unknown[]) => host.log('info', format(a)),
+  debug: (...a: unknown[]) => host.log('debug', format(a)),
+  warn: (...a: unknown[]) => host.log('warn', format(a)),
+  error: (...a: unknown[]) => host.log('error', format(a)),
+});
+
+// Timers: the host keeps time; callbacks live here, keyed by id.
+interface Timer {
+  fn: (...args: unknown[]) => unknown;
+  args: unknown[];
+  repeat: boolean;
+}
+const timers = new Map<number, Timer>();
+let nextTimer = 1;
+
+export function addTimer(fn: unknown, ms: unknown, args: unknown[], repeat: boolean): number {
+  if (typeof fn !== 'function')
+    throw new TypeError(
+      `${repeat ? 'setInterval' : 'setTimeout'}: the callback must be a function, got ${describe(fn)}`,
+    );
+  const id = nextTimer++;
+  host.setTimer(id, Math.max(0, Number(ms) || 0), repeat);
+  timers.set(id, { fn: fn as Timer['fn'], args, repeat });
+  return id;
+}
+
+export function clearTimer(id: unknown): void {
+  if (timers.delete(id as number)) host.clearTimer(id as number);
+}
+
+export function fireTimer(id: number): void {
+  const t = timers.get(id);
+  if (!t) return;
+  if (!t.repeat) timers.delete(id);
+  t.fn.apply(undefined, t.args);
+}
+
+/**
+ * A call from the host (entity action, automation step): completes when the function's result and
+ * the publishes it started before returning are complete. Returns the JSON of {value} when it
+ * completed at once; otherwise the outcome arrives through host.invokeDone.
+ */
+export function invoke(
+  global: Record<string, unknown>,
+  name: string,
+  argsJson: string,
+  callId: number,
+): string | undefined {
+  const fn = global[name];
+  if (typeof fn !== 'function') throw new TypeError(`${name} is not a function`);
+  const args = JSON.parse(argsJson) as unknown[];
+  const mine: Promise<unknown>[] = [];
+  const outer = track(mine);
+  let result: unknown;
+  try {
+    result = fn.apply(undefined, args);
+  } finally {
+    track(outer);
+  }
+  const thenable = !!result && typeof (result as PromiseLike<unknown>).then === 'function';
+  if (mine.length === 0 && !thenable) return JSON.stringify({ value: result });
+  Promise.all([result, ...mine]).then(
+    (all) => host.invokeDone(callId, true, JSON.stringify({ value: all[0] })),
+    (e: unknown) => {
+      const err = e instanceof Error ? e : new Error(`uncaught value: ${String(e)}`);
+      host.invokeDone(callId, false, err.name || 'Error', String(err.message), String(err.stack || ''));
+    },
+  );
+  return undefined;
+}

@@ -84,7 +84,18 @@ export class RunTrace {
       this.timer = undefined;
     }
     if (this.pending.length === 0 || !this.db.open) return;
-    const runs = this.pending;
+    // only the newest keepPerAutomation runs of each automation are kept: older runs of this batch
+    // would be trimmed right after their insert (a flood of 12 000 runs/s wrote each one)
+    const perAutomation = new Map<string, number>();
+    const runs: Run[] = [];
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const r = this.pending[i]!;
+      const n = perAutomation.get(r.automation) ?? 0;
+      if (n >= this.keepPerAutomation) continue;
+      perAutomation.set(r.automation, n + 1);
+      runs.push(r);
+    }
+    runs.reverse();
     this.pending = [];
     this.db.transaction(() => {
       for (const r of runs)
@@ -97,7 +108,8 @@ export class RunTrace {
           JSON.stringify(r.trigger),
           JSON.stringify(r.steps),
         );
-      for (const a of new Set(runs.map((r) => r.automation))) this.q.trim.run(a, a, this.keepPerAutomation);
+      for (const a of new Set(runs.map((r) => r.automation)))
+        this.q.trim.run(a, a, Math.max(0, this.keepPerAutomation - 1));
     })();
   }
 

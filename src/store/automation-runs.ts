@@ -9,8 +9,10 @@ export function automationRunTables(db: Db) {
     insert: db.prepare(
       'INSERT INTO automation_runs (id, automation_id, started, finished, status, trigger, steps) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
+    // exactly the newest N of the automation (ids are shared by all automations, so they are
+    // not consecutive per automation: "max(id) - N" kept fewer when automations interleave)
     trim: db.prepare(
-      'DELETE FROM automation_runs WHERE automation_id = ? AND id <= (SELECT max(id) FROM automation_runs WHERE automation_id = ?) - ?',
+      'DELETE FROM automation_runs WHERE automation_id = ? AND id < coalesce((SELECT id FROM automation_runs WHERE automation_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)',
     ),
     list: db.prepare('SELECT * FROM automation_runs WHERE automation_id = ? ORDER BY id DESC LIMIT ?'),
     maxId: db.prepare('SELECT coalesce(max(id), 0) AS id FROM automation_runs'),

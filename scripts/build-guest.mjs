@@ -23,9 +23,7 @@ const result = await build({
   target: 'es2020',
   platform: 'neutral',
   legalComments: 'none',
-  // QuickJS keeps each function's source for Function.prototype.toString: fewer bytes, less memory per script
-  minifyWhitespace: true,
-  minifySyntax: true,
+  minify: process.env.GUEST_MINIFY !== '0',
 });
 const code = result.outputFiles[0].text;
 mkdirSync('dist/src/scripts/guest', { recursive: true });

@@ -1,7 +1,8 @@
 // One pino logger for the process; each module takes a child ({module: 'broker'}).
 // JSON lines for machines; on a terminal, readable lines (pino-pretty) instead.
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -10,6 +11,8 @@ const redact = { paths: ['password', '*.password', 'config.mqtt.password'], cens
 export function createLogger(level: string, destination: NodeJS.WritableStream = process.stderr): Logger {
   const tty = destination === process.stderr && process.stderr.isTTY;
   if (tty) {
+    // loaded only for a terminal (about 10 MiB): a service logging JSON never holds it
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     const stream = pretty({
       destination: 2,
       sync: true,

@@ -123,6 +123,8 @@ const httpSchema = z.strictObject({
 const scriptsSchema = z.strictObject({
   memory_limit_mb: z.number().min(1).max(2048).default(32),
   cpu_limit_ms: z.number().int().min(10).default(1000),
+  /** A batch of messages going into a script starts no new message after this (I/O is served in between). */
+  batch_ms: z.number().int().min(1).max(1000).default(10),
   // QuickJS runs on Node's own stack inside WebAssembly: above ~256 KiB the host's stack
   // overflows before QuickJS notices, so that is the ceiling.
   stack_size_kb: z.number().int().min(32).max(256).default(256),

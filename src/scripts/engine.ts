@@ -6,7 +6,7 @@ import type { ScriptLimits } from '../config/schema.js';
 import type { EventBus, MqttMessageEvent, ScriptLogEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import type { MqttBus } from '../mqtt/bus.js';
-import type { CompiledScript, Language } from './compile.js';
+import type { CompiledScript, Language } from './compiled.js';
 import { compileOffThread, configureCompiler } from './compiler/pool.js';
 import { codeFrame, formatLocated, ScriptError, type Location } from './errors.js';
 import { Sandbox, type GuestError } from './sandbox.js';

@@ -3,7 +3,7 @@
 // diagnostics say why, at the user's line and column.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { languageOf } from './compile.js';
+import { languageOf } from './compiled.js';
 import { ScriptError } from './errors.js';
 import { compileOffThread, typeCheckOffThread } from './compiler/pool.js';
 import type { ScriptEngine, ScriptInfo } from './engine.js';

@@ -131,7 +131,7 @@ export class Sandbox {
       return true;
     });
     this.vm = this.rt.newContext();
-    this.batchSliceMs = Math.max(1, Math.min(10, Math.floor(limits.cpu_limit_ms / 10)));
+    this.batchSliceMs = limits.batch_ms;
     this.cpu = new CpuBudget(limits, (used, windows) =>
       this.host.throttled(
         `throttled: used ${Math.round(used)} ms of CPU in the last ${limits.cpu_window_s} s, over scripts.cpu_share (${Math.round(limits.cpu_share * 100)} % of a core); its timers and messages wait (${windows} of ${limits.cpu_stop_after_windows} windows in a row before it is stopped)`,

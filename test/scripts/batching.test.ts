@@ -21,7 +21,9 @@ interface Probe {
   handlerDone: number;
 }
 
+/** A sandbox for one test; batch_ms is long (no batch is cut by a slow moment of the machine) unless the test sets it. */
 async function probe(code: string, limits: Partial<typeof LIMITS> = {}): Promise<Probe> {
+  limits = { batch_ms: 1000, ...limits };
   const p = { logs: [], published: [], uncaught: [], handlerDone: 0 } as unknown as Probe;
   p.sandbox = await Sandbox.create(
     { ...LIMITS, ...limits },
@@ -129,9 +131,10 @@ test('a batch cut by the CPU deadline says which message it was on; the ones aft
 });
 
 test('a batch starts no new message after its slice, so each message keeps its whole CPU deadline', async () => {
-  // cpu_limit_ms 1000: the slice is 10 ms; each handler busy-waits 4 ms of wall time
+  // batch_ms 10 (the default); each handler busy-waits 4 ms of wall time
   const p = await probe(
     `Mqtt.subscribe('in/+', (m) => { const t = Date.now(); while (Date.now() - t < 4) {} console.log(m.payload); });`,
+    { batch_ms: 10 },
   );
   const r = p.sandbox.deliver(msgs('1', '2', '3', '4', '5', '6', '7', '8', '9', '10'));
   assert.ok(r.handled >= 2 && r.handled < 10, `stopped after the slice: handled ${r.handled}`);

@@ -2,7 +2,7 @@
 // the payload to bytes, publishes through the MqttBus with the script and line as provenance.
 import { MqttError, type MqttBus, type PublishProperties } from '../../mqtt/bus.js';
 import { publishTopicProblem, describe } from '../../mqtt/topic.js';
-import type { CompiledScript } from '../compile.js';
+import type { CompiledScript } from '../compiled.js';
 import type { Location } from '../errors.js';
 
 export function publishBinding(

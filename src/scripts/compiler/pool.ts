@@ -6,7 +6,7 @@
 // after a while, so TypeScript's ~60 MiB are not kept for nothing.
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { fromCompiled, languageOf, type CompiledScript, type Language } from '../compile.js';
+import { fromCompiled, languageOf, type CompiledScript, type Language } from '../compiled.js';
 import { ScriptError } from '../errors.js';
 import type { Job, Reply, WireError } from './worker.js';
 

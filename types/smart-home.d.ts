@@ -65,7 +65,8 @@ interface SmartHomeMqtt {
   /**
    * Calls `handler` for every message on topics matching `filter` (`+` one level, `#` the rest).
    * A script handles its messages one at a time, in arrival order; a handler that returns a
-   * promise holds the next message until it settles. A script does not receive its own
+   * promise (an async handler) holds the next message until it settles, except the promise
+   * `Mqtt.publish` returned, passed on as is (publishes keep their order). A script does not receive its own
    * publishes unless `{ self: true }`. Returns the function that unsubscribes; a script's
    * subscriptions end when it is reloaded or removed.
    * @example Mqtt.subscribe('zigbee2mqtt/+/availability', (m) => console.log(m.params[0], m.json?.state));

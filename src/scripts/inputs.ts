@@ -64,7 +64,7 @@ class ScriptInputs {
   /** Delivery waits for the script's publishes to drain. */
   draining = false;
   /**
-   * Messages offered per batch: halved to what a handler that holds (returns a promise) took, so
+   * Messages offered per batch: shrunk to what a handler that holds (returns a promise) took, so
    * an async handler is not handed the whole queue each time; doubled back when none holds.
    */
   batchLimit = MAX_BATCH;

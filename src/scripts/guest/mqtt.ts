@@ -252,6 +252,7 @@ function subscribe(filter: unknown, handler: unknown, options?: unknown): () => 
 export const delivery = {
   at: 0,
   deliver(metaJson: string, text: string, buffer: ArrayBuffer): number {
+    delivery.at = 0; // before anything can fail: an error now is on the first message, not a stale index
     const metas = JSON.parse(metaJson) as DeliveryMeta[];
     const started = now();
     let textAt = 0;

@@ -320,7 +320,7 @@ export class ScriptEngine {
     const names = Object.keys(globals);
     if (language === 'coffee') return this.runFreshSnippet(origin, code, language, globals, signal);
     const script = await this.snippet(origin, code, language, `async function (${names.join(', ')}) {`, '\n}');
-    const done = script.sandbox.invoke(
+    const done = script.sandbox.invokeBatched(
       '__snippet',
       names.map((n) => globals[n]),
     );
@@ -353,7 +353,7 @@ export class ScriptEngine {
   ): Promise<{ value?: unknown; error?: string }> {
     const names = Object.keys(globals);
     const script = await this.snippet(origin, expression, 'js', `function (${names.join(', ')}) { return (`, '\n); }');
-    const { value, error } = await script.sandbox.invoke(
+    const { value, error } = await script.sandbox.invokeBatched(
       '__snippet',
       names.map((n) => globals[n]),
     );

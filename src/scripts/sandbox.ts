@@ -96,6 +96,7 @@ export class Sandbox {
   private settleFn!: QuickJSHandle;
   private deliverFn!: QuickJSHandle;
   private invokeFn!: QuickJSHandle;
+  private invokeBatchFn!: QuickJSHandle;
   private readonly settled: SettleBatch;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   /** Timer ids whose callback waits (throttled, or for the next loop turn). */
@@ -273,17 +274,17 @@ export class Sandbox {
     );
     if (error) {
       // cut on message `at`: it counts as handled (its error is reported), the rest go back
-      const at = this.guestAt();
+      const at = this.guestIndex('at');
       return { handled: Math.min(metas.length, at + 1), holding: false, error, at };
     }
     if (!(Math.abs(handled) >= 1 && Math.abs(handled) <= metas.length)) handled = metas.length; // never trust the guest
     return { handled: Math.abs(handled), holding: handled < 0 };
   }
 
-  /** The index of the message the guest's deliver was on (after an error cut it). */
-  private guestAt(): number {
+  /** An index the guest keeps on its API object (`at`, `invokeAt`): where an entry was when an error cut it. */
+  private guestIndex(prop: 'at' | 'invokeAt'): number {
     try {
-      const h = this.vm.getProp(this.api, 'at');
+      const h = this.vm.getProp(this.api, prop);
       const n = this.vm.typeof(h) === 'number' ? this.vm.getNumber(h) : 0;
       h.dispose();
       return Number.isInteger(n) && n >= 0 ? n : 0;
@@ -324,6 +325,64 @@ export class Sandbox {
     return settled; // by the guest's invokeDone call, or by dispose()
   }
 
+  /**
+   * Like invoke, for calls that may come many at once (the runs of one automation step): the
+   * calls of one event-loop turn go into the sandbox in one entry, in order. A call the CPU
+   * deadline stops gets that error; the calls after it go in the next entry.
+   */
+  invokeBatched(name: string, args: unknown[]): Promise<{ error?: GuestError; value?: unknown }> {
+    if (this.disposed || this.broken)
+      return Promise.resolve({ error: { name: 'Error', message: 'the script was unloaded', stack: '' } });
+    const callId = this.nextCall++;
+    const settled = new Promise<{ error?: GuestError; value?: unknown }>((resolve) => {
+      this.invocations.set(callId, resolve);
+    });
+    this.batchedCalls.push({ name, callId, args });
+    if (!this.batchScheduled) {
+      this.batchScheduled = true;
+      setImmediate(() => this.guarded(() => this.flushCalls()));
+    }
+    return settled;
+  }
+
+  private batchedCalls: { name: string; callId: number; args: unknown[] }[] = [];
+  private batchScheduled = false;
+
+  private flushCalls(): void {
+    this.batchScheduled = false;
+    while (this.batchedCalls.length > 0 && !this.disposed && !this.broken) {
+      const name = this.batchedCalls[0]!.name;
+      let n = 0;
+      while (n < this.batchedCalls.length && n < MAX_BATCH && this.batchedCalls[n]!.name === name) n++;
+      const calls = this.batchedCalls.splice(0, n);
+      let started = calls.length;
+      const error = this.enter(
+        () => {
+          const r = this.callGuest(this.invokeBatchFn, name, JSON.stringify(calls.map((c) => [c.callId, c.args])));
+          if (!r.error) started = this.vm.getNumber(r.value);
+          return r;
+        },
+        calls.length > 1 ? this.batchSliceMs : 0,
+      );
+      if (error) {
+        const at = Math.min(calls.length - 1, this.guestIndex('invokeAt'));
+        const resolve = this.invocations.get(calls[at]!.callId);
+        this.invocations.delete(calls[at]!.callId);
+        resolve?.({ error });
+        started = at + 1;
+      }
+      if (!(started >= 1 && started <= calls.length)) started = calls.length; // never trust the guest
+      // not started (the slice ran out, or the deadline stopped an earlier call): first in the next entry
+      if (started < calls.length) this.batchedCalls.unshift(...calls.slice(started));
+    }
+    if (this.disposed || this.broken) {
+      for (const c of this.batchedCalls.splice(0)) {
+        this.invocations.get(c.callId)?.({ error: { name: 'Error', message: 'the script was unloaded', stack: '' } });
+        this.invocations.delete(c.callId);
+      }
+    }
+  }
+
   private nextCall = 1;
   private readonly invocations = new Map<number, (r: { error?: GuestError; value?: unknown }) => void>();
 
@@ -335,7 +394,8 @@ export class Sandbox {
     // freed; its memory is its own WebAssembly instance, dropped with this object.
     if (this.broken) return;
     try {
-      for (const h of [this.fireTimerFn, this.settleFn, this.deliverFn, this.invokeFn, this.api]) h?.dispose();
+      for (const h of [this.fireTimerFn, this.settleFn, this.deliverFn, this.invokeFn, this.invokeBatchFn, this.api])
+        h?.dispose();
       this.vm.dispose();
       this.rt.dispose();
     } catch {
@@ -548,6 +608,7 @@ export class Sandbox {
     this.settleFn = vm.getProp(this.api, 'settle');
     this.deliverFn = vm.getProp(this.api, 'deliver');
     this.invokeFn = vm.getProp(this.api, 'invoke');
+    this.invokeBatchFn = vm.getProp(this.api, 'invokeBatch');
   }
 
   /** Starts one publish asked for by the guest; its outcome is settled in the next batch. */

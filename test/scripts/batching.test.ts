@@ -286,3 +286,28 @@ test('a handler stopped by the CPU deadline is reported with the topic of the me
   h.hub.scripts.unload(s.name);
   c.end();
 });
+
+// --- automation runs of one step, batched like messages ----------------------------------------
+
+test('calls of one step made in the same turn run in order; a call stopped by the deadline fails alone and the rest still run', async () => {
+  const p = await probe(
+    `globalThis.step = function (x) { if (x === 'spin') for (;;) {} globalThis.order = (globalThis.order || '') + x; return x + '!'; };`,
+    { cpu_limit_ms: 100 },
+  );
+  const results = await Promise.all(['a', 'spin', 'c', 'd'].map((x) => p.sandbox.invokeBatched('step', [x])));
+  assert.deepEqual(results[0], { value: 'a!' });
+  assert.match(results[1]!.error!.message, /^interrupted: the script ran longer than cpu_limit_ms \(100 ms\)/);
+  assert.deepEqual(results.slice(2), [{ value: 'c!' }, { value: 'd!' }], 'the calls after it ran in the next entry');
+  assert.equal(p.sandbox.evaluate('globalThis.order', 'x.js').value, 'acd');
+  // an async step: its outcome arrives when its promise settles; a throw is its own error
+  p.sandbox.run(
+    `globalThis.later = async function (x) { await new Promise((r) => setTimeout(r, 2)); if (x === 'bad') throw new RangeError('no ' + x); return x; };`,
+    'y.js',
+  );
+  const late = await Promise.all(['x', 'bad', 'y'].map((x) => p.sandbox.invokeBatched('later', [x])));
+  assert.deepEqual(late[0], { value: 'x' });
+  assert.equal(late[1]!.error!.name, 'RangeError');
+  assert.equal(late[1]!.error!.message, 'no bad');
+  assert.deepEqual(late[2], { value: 'y' });
+  p.sandbox.dispose();
+});

@@ -5,7 +5,7 @@
 import { bind, MqttError, settle } from './core.js';
 import { Entity, Storage } from './entity.js';
 import { delivery, Mqtt } from './mqtt.js';
-import { addTimer, clearTimer, console, fireTimer, invoke } from './runtime.js';
+import { addTimer, clearTimer, console, fireTimer, invocation, invoke, invokeBatch } from './runtime.js';
 import type { GuestApi, HostApi } from './wire.js';
 
 export function install(host: HostApi, global: Record<string, unknown>): GuestApi {
@@ -29,5 +29,9 @@ export function install(host: HostApi, global: Record<string, unknown>): GuestAp
       return delivery.at;
     },
     invoke: (name, argsJson, callId) => invoke(global, name, argsJson, callId),
+    invokeBatch: (name, callsJson) => invokeBatch(global, name, callsJson),
+    get invokeAt() {
+      return invocation.at;
+    },
   };
 }

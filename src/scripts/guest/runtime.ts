@@ -1,5 +1,5 @@
 // console, timers and host invocations: the parts of a script's runtime that are not bindings.
-import { describe, host, track } from './core.js';
+import { describe, host, now, track } from './core.js';
 
 function format(args: unknown[]): string {
   return args
@@ -69,7 +69,16 @@ export function invoke(
 ): string | undefined {
   const fn = global[name];
   if (typeof fn !== 'function') throw new TypeError(`${name} is not a function`);
-  const args = JSON.parse(argsJson) as unknown[];
+  return start(fn as (...a: unknown[]) => unknown, JSON.parse(argsJson) as unknown[], callId, true);
+}
+
+/** Runs one call; its outcome goes to host.invokeDone, or (`immediate`) is returned when it completed at once. */
+function start(
+  fn: (...a: unknown[]) => unknown,
+  args: unknown[],
+  callId: number,
+  immediate: boolean,
+): string | undefined {
   const mine: Promise<unknown>[] = [];
   const outer = track(mine);
   let result: unknown;
@@ -79,13 +88,45 @@ export function invoke(
     track(outer);
   }
   const thenable = !!result && typeof (result as PromiseLike<unknown>).then === 'function';
-  if (mine.length === 0 && !thenable) return JSON.stringify({ value: result });
+  if (mine.length === 0 && !thenable) {
+    const json = JSON.stringify({ value: result });
+    if (immediate) return json;
+    host.invokeDone(callId, true, json);
+    return undefined;
+  }
   Promise.all([result, ...mine]).then(
     (all) => host.invokeDone(callId, true, JSON.stringify({ value: all[0] })),
-    (e: unknown) => {
-      const err = e instanceof Error ? e : new Error(`uncaught value: ${String(e)}`);
-      host.invokeDone(callId, false, err.name || 'Error', String(err.message), String(err.stack || ''));
-    },
+    (e: unknown) => failed(callId, e),
   );
   return undefined;
+}
+
+function failed(callId: number, e: unknown): void {
+  const err = e instanceof Error ? e : new Error(`uncaught value: ${String(e)}`);
+  host.invokeDone(callId, false, err.name || 'Error', String(err.message), String(err.stack || ''));
+}
+
+export const invocation = { at: 0 };
+
+/** Several calls of one function in one entry (automation runs of one step that came together). */
+export function invokeBatch(global: Record<string, unknown>, name: string, callsJson: string): number {
+  invocation.at = 0;
+  const calls = JSON.parse(callsJson) as [number, unknown[]][];
+  const fn = global[name];
+  const began = now();
+  for (let i = 0; i < calls.length; i++) {
+    if (i > 0 && now() - began >= host.batchSliceMs) return i;
+    invocation.at = i;
+    const [callId, args] = calls[i]!;
+    if (typeof fn !== 'function') {
+      failed(callId, new TypeError(`${name} is not a function`));
+      continue;
+    }
+    try {
+      start(fn as (...a: unknown[]) => unknown, args, callId, false);
+    } catch (e) {
+      failed(callId, e);
+    }
+  }
+  return calls.length;
 }

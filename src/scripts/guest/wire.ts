@@ -61,7 +61,10 @@ export interface HostApi {
   call(name: string, argsJson: string): string | undefined;
   /** An asynchronous host call; its outcome comes back through GuestApi.settle under `id`. */
   callAsync(id: number, name: string, argsJson: string): void;
-  /** The outcome of GuestApi.invoke when it did not complete at once: ok with the value's JSON, or an error's parts. */
+  /**
+   * The outcome of a GuestApi.invoke that did not complete at once, or of each call of
+   * invokeBatch: ok with the value's JSON, or an error's parts.
+   */
   invokeDone(callId: number, ok: boolean, valueOrName: string, message?: string, stack?: string): void;
   /** An error no one caught (a handler, a timer callback). */
   uncaught(name: string, message: string, stack: string): void;
@@ -93,4 +96,11 @@ export interface GuestApi {
   at: number;
   /** Calls a global function; returns the JSON of {value} when it completed at once, else undefined. */
   invoke(name: string, argsJson: string, callId: number): string | undefined;
+  /**
+   * Calls the global function `name` once per call of the batch (JSON of [callId, args][]), in
+   * order; every outcome comes back through HostApi.invokeDone. Returns how many it started (it
+   * starts none after batchSliceMs); `invokeAt` is the index of the call it was on.
+   */
+  invokeBatch(name: string, callsJson: string): number;
+  invokeAt: number;
 }

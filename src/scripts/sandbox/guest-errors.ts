@@ -15,6 +15,8 @@ export interface GuestError {
 export function describeThrown(e: GuestError, limits: ScriptLimits): GuestError {
   if (e.name === 'InternalError' && /interrupted/.test(e.message))
     e.message = `interrupted: the script ran longer than cpu_limit_ms (${limits.cpu_limit_ms} ms) without returning (an endless loop?)`;
+  if (e.name === 'InternalError' && /stack overflow/.test(e.message))
+    e.message = `stack overflow: recursion deeper than stack_size_kb (${limits.stack_size_kb} KiB) allows`;
   return e;
 }
 
@@ -26,10 +28,7 @@ export function toGuestError(vm: QuickJSContext, handle: QuickJSHandle, limits: 
     const raw = dumped as { name?: unknown; message?: unknown; stack?: unknown };
     const e = guestError(raw.name, raw.message, raw.stack);
     if (typeof raw.message !== 'string') e.message = Array.isArray(dumped) ? 'uncaught array' : 'uncaught object';
-    describeThrown(e, limits);
-    if (e.name === 'InternalError' && /stack overflow/.test(e.message))
-      e.message = `stack overflow: recursion deeper than stack_size_kb (${limits.stack_size_kb} KiB) allows`;
-    return e;
+    return describeThrown(e, limits);
   }
   if (dumped === null || /out of memory/i.test(String(dumped))) {
     return {

@@ -277,7 +277,9 @@ export class Sandbox {
       const at = this.guestIndex('at');
       return { handled: Math.min(metas.length, at + 1), holding: false, error, at };
     }
-    if (!(Math.abs(handled) >= 1 && Math.abs(handled) <= metas.length)) handled = metas.length; // never trust the guest
+    // never trust the guest: a whole count within the batch, or the whole batch
+    if (!(Number.isInteger(handled) && Math.abs(handled) >= 1 && Math.abs(handled) <= metas.length))
+      handled = metas.length;
     return { handled: Math.abs(handled), holding: handled < 0 };
   }
 
@@ -371,7 +373,7 @@ export class Sandbox {
         resolve?.({ error });
         started = at + 1;
       }
-      if (!(started >= 1 && started <= calls.length)) started = calls.length; // never trust the guest
+      if (!(Number.isInteger(started) && started >= 1 && started <= calls.length)) started = calls.length; // never trust the guest
       // not started (the slice ran out, or the deadline stopped an earlier call): first in the next entry
       if (started < calls.length) this.batchedCalls.unshift(...calls.slice(started));
     }

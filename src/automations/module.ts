@@ -6,8 +6,7 @@ import path from 'node:path';
 import { Document, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
 import type { Db } from '../store/db.js';
 import { AutomationStore } from '../store/automations.js';
-import { preparePublish } from './actions/publish.js';
-import { compileValue } from './templates.js';
+import { preparePublish, PublishTemplateError } from './actions/publish.js';
 import { readYaml, describeIssues, locate, position, YamlError, type LoadedYaml } from '../config/yaml.js';
 import { compileOffThread } from '../scripts/compiler/pool.js';
 import { ScriptError, codeFrame, formatLocated } from '../scripts/errors.js';
@@ -259,7 +258,8 @@ export class AutomationsModule {
         try {
           preparePublish(s);
         } catch (err) {
-          const key = isTemplateIn(s.topic) ? 'topic' : 'payload';
+          if (!(err instanceof PublishTemplateError)) throw err;
+          const key = err.field;
           throw new Error(
             `${locate(loaded, [i, 'actions', j, key])}: ${a.id}.actions[${j}].${key}: ${(err as Error).message}; templates support {{ trigger.json.x }}, value_json, filters (float, int, round, default, tojson, …) and {% if %} (see the README)`,
           );
@@ -321,16 +321,6 @@ export class AutomationsModule {
         'cannot watch the automations file; reload it through the API',
       );
     }
-  }
-}
-
-/** Does the topic hold a template that fails to compile (else the payload's did)? */
-function isTemplateIn(topic: string): boolean {
-  try {
-    compileValue(topic);
-    return false;
-  } catch {
-    return true;
   }
 }
 

@@ -15,12 +15,30 @@ interface Prepared {
 
 const prepared = new WeakMap<Config, Prepared>();
 
-/** Compiles the action's templates (throws TemplateUnsupported for one outside the subset). */
+/** A template of the action outside the subset, and the field (`topic` or `payload`) it is in. */
+export class PublishTemplateError extends Error {
+  constructor(
+    readonly field: 'topic' | 'payload',
+    cause: unknown,
+  ) {
+    super((cause as Error).message);
+  }
+}
+
+function compileField(field: 'topic' | 'payload', value: unknown): ReturnType<typeof compileValue> {
+  try {
+    return compileValue(value as Parameters<typeof compileValue>[0]);
+  } catch (err) {
+    throw new PublishTemplateError(field, err);
+  }
+}
+
+/** Compiles the action's templates (throws PublishTemplateError for one outside the subset). */
 export function preparePublish(config: Config): Prepared {
   let p = prepared.get(config);
   if (!p) {
-    const topic = compileValue(config.topic);
-    const payload = compileValue((config.payload ?? null) as Parameters<typeof compileValue>[0]);
+    const topic = compileField('topic', config.topic);
+    const payload = compileField('payload', config.payload ?? null);
     p = { topic, payload, templated: !isLiteral(topic) || !isLiteral(payload) };
     prepared.set(config, p);
   }

@@ -161,6 +161,7 @@ export class Hub {
       quarantine: new Quarantine(config.data_dir),
       storage: new ScriptStorage(this.db, 1024 * 1024, Math.floor(config.scripts.storage_quota_mb * 1024 * 1024)),
       isActionScript: (f) => this.entities.isActionScript(f),
+      entityScripts: () => this.entities.entityScripts(),
     });
     this.modules.push(named('scripts', this.scripts));
     this.library = new ScriptLibrary(scriptsDir, this.scripts, (f) => this.entities.isActionScript(f));

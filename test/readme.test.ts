@@ -134,6 +134,7 @@ before(async () => {
   );
   writeFileSync(path.join(cwd, 'data', 'automations.yaml'), block('- id: hall_motion'));
   writeFileSync(path.join(cwd, 'data', 'scripts', 'switch.js'), block("Mqtt.subscribe('zigbee2mqtt/+'"));
+  writeFileSync(path.join(cwd, 'data', 'scripts', 'checker.ts'), block('// data/scripts/checker.ts'));
   const page = readFileSync(new URL('test/fixtures/seed-example.coffee', ROOT), 'utf8');
   writeFileSync(path.join(cwd, 'device.coffee'), page); // as on the page: a paren missing
   writeFileSync(path.join(cwd, 'data', 'scripts', 'device.coffee'), page.replace('Mqtt.publish"', 'Mqtt.publish("'));
@@ -240,6 +241,28 @@ test('README: the fixed CoffeeScript example runs with --set actionName=on, and 
     messages.map((m) => m.payload.toString()),
     ['{"state":"on"}', '{"state":"on"}'],
   );
+  watcher.end();
+});
+
+test('README: the e154-style entity script: init() ran at start, CHECK publishes what the README says', async () => {
+  const entity = async () => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/api/entities`);
+    const list = ((await res.json()) as { data: { id: string; state: unknown }[] }).data;
+    return list.find((e) => e.id === 'sensor.internet_checker');
+  };
+  assert.equal((await entity())?.state, 'unknown', 'init() set the state when the hub started');
+  const said = /`\.\/smart-home action sensor\.internet_checker CHECK` publishes `([^`]+)`\s+to `checker\/state`/.exec(
+    README,
+  );
+  assert.ok(said, 'the README says what CHECK publishes');
+  const watcher = await connect(`mqtt://127.0.0.1:${mqttPort}`);
+  const got = collect(watcher);
+  await watcher.subscribeAsync('checker/state');
+  const action = await sh('./smart-home action sensor.internet_checker CHECK');
+  assert.equal(action.code, 0, action.stderr);
+  const [m] = await got.next(1);
+  assert.equal(m!.payload.toString(), said[1]);
+  assert.equal((await entity())?.state, 'connected');
   watcher.end();
 });
 

@@ -158,9 +158,68 @@ interface SmartHomeStorage {
   /** True when the key existed. */
   delete(key: string): boolean;
   keys(): string[];
+  /** Compatible API (e154): stores a string under `name` in the store shared by all scripts. */
+  push(name: string, value: string): void;
+  /** Compatible API (e154): the shared store's value of `name`, or "" when there is none. */
+  getByName(name: string): string;
+  /** Compatible API (e154): the shared store's names containing `text` with their values (99 at most). */
+  search(text: string): { [name: string]: string };
+  /** Compatible API (e154): removes `name` from the shared store and returns its value ("" when none). */
+  pop(name: string): string;
 }
-/** This script's own persisted key-value store. */
+/**
+ * This script's own persisted key-value store (get/set/delete/keys), and e154's store shared by
+ * all scripts (push/getByName/search/pop, string values).
+ */
 declare const Storage: SmartHomeStorage;
+
+// ---- Compatible API: the globals of e154 Smart Home, so its scripts run unchanged. ----
+// Our own API above (Entity, Storage.get/set, console) is the recommended one.
+
+/** In an entity's script: the id of its entity (e154 defines it before the script runs). */
+declare const ENTITY_ID: string;
+/** e154's short state: `name` is this hub's state value as text. */
+interface EntityStateShort {
+  name: string;
+  description: string;
+}
+interface EntityStateParams {
+  new_state?: string;
+  attribute_values?: { [key: string]: any };
+  settings_value?: { [key: string]: any };
+  storage_save?: boolean;
+}
+/** The entity's state as e154 gives it ({name, description}), or null when it has none. */
+declare function EntityGetState(entityId: string): EntityStateShort | null;
+/** Sets state (`new_state`, kept when absent) and merges `attribute_values` into its attributes. */
+declare function EntitySetState(entityId: string, params: EntityStateParams): void;
+declare function EntitySetStateName(entityId: string, state: string): void;
+declare function EntityGetAttributes(entityId: string): { [key: string]: any };
+/** Merges `attributes` into the entity's attributes; its state stays. */
+declare function EntitySetAttributes(entityId: string, attributes: { [key: string]: any }): void;
+/** Entity.callAction: resolves when the device confirmed (e154's returns nothing; awaiting is optional). */
+declare function EntityCallAction(entityId: string, action: string, params?: { [key: string]: any }): Promise<void>;
+/** The entity as Entity.get gives it, with e154's `type` (the domain) and `state` ({name, description}). */
+declare function GetEntity(entityId: string): {
+  id: string;
+  name: string;
+  type: string;
+  state: EntityStateShort | null;
+  attributes: { [key: string]: any };
+  settings: { [key: string]: any };
+};
+/** console.log */
+declare function print(...args: unknown[]): void;
+/** JSON.stringify */
+declare function marshal(value: unknown): string;
+/** JSON.parse */
+declare function unmarshal(text: string): any;
+/** "48656C6C6F" -> [72, 101, 108, 108, 111] */
+declare function hex2arr(hex: string): number[];
+/** Refused: scripts cannot run commands on the hub's machine (it throws, saying so). */
+declare function ExecuteSync(command: string, ...args: unknown[]): never;
+/** Refused: scripts cannot run commands on the hub's machine (it throws, saying so). */
+declare function ExecuteAsync(command: string, ...args: unknown[]): never;
 
 /** The MQTT object: publish messages to the hub's broker. */
 declare const Mqtt: SmartHomeMqtt;

@@ -53,6 +53,13 @@ export class EntitiesModule implements EntityAccess {
     this.ctx.registry.recorder?.stop();
   }
 
+  /** The configured entities that have a script, with its path. */
+  entityScripts(): { entityId: string; file: string }[] {
+    return this.ctx.entities.flatMap((e) =>
+      e.script ? [{ entityId: e.id, file: path.resolve(this.ctx.scriptsDir, e.script) }] : [],
+    );
+  }
+
   /** Is this file the action script of some entity (then it is not started on its own)? */
   isActionScript(file: string): boolean {
     return this.ctx.entities.some(

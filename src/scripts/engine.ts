@@ -14,6 +14,7 @@ import { publishBinding, requestCalls, wireProperties } from './bindings/mqtt.js
 import {
   entityAsyncCalls,
   entityCalls,
+  sharedStorageCalls,
   storageCalls,
   type EntityAccess,
   type StorageAccess,
@@ -35,6 +36,8 @@ export interface EngineContext {
   isActionScript?: (file: string) => boolean;
   /** Scripts the hub crashed on, kept from starting (the hub's data dir). */
   quarantine?: Quarantine;
+  /** Entity scripts: those that define e154's functions (init, entityAction, ...) start with the hub. */
+  entityScripts?: () => { entityId: string; file: string }[];
 }
 
 export interface ScriptInfo {
@@ -55,7 +58,15 @@ export interface LoadOptions {
   language?: Language;
   /** The Storage namespace, when it is not the script's name (action bodies share one per entity action). */
   storage?: string;
+  /** An entity's script: `const ENTITY_ID` is defined before it runs, and its convention functions are looked up. */
+  entityId?: string;
 }
+
+/**
+ * The functions the original system (e154) calls in an entity's script, found whether they are
+ * declared with `function`, `const`, `let` or `var`.
+ */
+export const ENTITY_CONVENTIONS = ['entityAction', 'init', 'mqttEvent', 'zigbee2mqttEvent'] as const;
 
 export class Script {
   readonly logs: ScriptLogEvent[] = [];
@@ -64,6 +75,8 @@ export class Script {
   errors = 0;
   /** The last error located in the user's source (the UI marks its line). */
   lastError?: { line: number; col: number; message: string };
+  /** Of ENTITY_CONVENTIONS, the functions an entity's script defines. */
+  conventions: string[] = [];
   constructor(
     readonly name: string,
     readonly compiled: CompiledScript,
@@ -89,6 +102,11 @@ export class ScriptEngine {
 
   async start(): Promise<void> {
     this.offMessage = this.ctx.events.on('mqtt.message', (m) => this.inputs.route(m));
+    await this.startDir();
+    await this.startEntityScripts(this.ctx.entityScripts?.() ?? []);
+  }
+
+  private async startDir(): Promise<void> {
     const dir = this.ctx.dir;
     if (!dir || !existsSync(dir)) return;
     const q = this.ctx.quarantine;
@@ -202,6 +220,7 @@ export class ScriptEngine {
           handlerDone: () => router.handlerDone(name),
           ...entityCalls(this.ctx.entities),
           ...storageCalls(this.ctx.storage, opts.storage ?? name),
+          ...sharedStorageCalls(this.ctx.storage),
         },
         asyncCalls: { ...entityAsyncCalls(this.ctx.entities, name), ...requestCalls(this.ctx.bus) },
       },
@@ -240,8 +259,11 @@ export class ScriptEngine {
     });
     sandbox.onSettled = () => router.drained(name);
     if (opts.globals) sandbox.setGlobals(opts.globals);
+    // as e154 does: a global lexical binding the script sees (and cannot reassign)
+    if (opts.entityId) sandbox.run(`const ENTITY_ID = ${JSON.stringify(opts.entityId)};`, 'smart-home:entity');
     const err = sandbox.run(compiled.code, compiled.evalName);
     if (err) this.reportGuestError(script, err);
+    else if (opts.entityId) script.conventions = sandbox.adopt(ENTITY_CONVENTIONS);
     return script;
   }
 
@@ -280,9 +302,14 @@ export class ScriptEngine {
       );
     };
     if (definesEntityAction(compiled.code)) {
-      const name = `entity:${path.basename(file)}`;
-      let script = this.scripts.get(name);
-      if (!script || script.compiled.source !== source) script = await this.load(file, { name }, source);
+      let script = this.scripts.get(entityScriptName(entityId));
+      if (!script || script.compiled.source !== source) script = await this.startEntityScript(file, entityId, source);
+      if (!script.conventions.includes('entityAction'))
+        fail(script, {
+          name: 'TypeError',
+          message: `entityAction is not a function after the script's top level ran${script.errors > 0 ? ' (its top level failed: see the log)' : ''}`,
+          stack: '',
+        });
       const { error } = await script.sandbox.invoke('entityAction', [entityId, actionName, params]);
       if (error) fail(script, error);
       return;
@@ -300,6 +327,41 @@ export class ScriptEngine {
       await this.whenIdle(script, 10, this.ctx.limits.cpu_limit_ms * 10);
     } finally {
       this.unload(name);
+    }
+  }
+
+  /**
+   * Starts the script of entity `entityId` the way e154 does: one instance per entity, with
+   * `const ENTITY_ID` defined, its top level run, then `init()` if it defines one (awaited; an
+   * error in it is logged at its line and the script stays loaded for its actions).
+   */
+  async startEntityScript(file: string, entityId: string, source = readFileSync(file, 'utf8')): Promise<Script> {
+    const script = await this.load(file, { name: entityScriptName(entityId), entityId }, source);
+    if (script.conventions.includes('init')) {
+      const { error } = await script.sandbox.invoke('init', []);
+      if (error) this.reportGuestError(script, error);
+    }
+    return script;
+  }
+
+  /** Starts, at hub start, the entity scripts that define e154's functions (entityAction, init, ...). */
+  async startEntityScripts(list: { entityId: string; file: string }[]): Promise<void> {
+    for (const { entityId, file } of list) {
+      let source: string;
+      try {
+        source = readFileSync(file, 'utf8');
+      } catch {
+        continue; // its actions say that the file is missing
+      }
+      if (!definesConventions(source)) continue;
+      try {
+        await this.startEntityScript(file, entityId, source);
+      } catch (err) {
+        this.ctx.log.error(
+          { script: path.basename(file), entity: entityId },
+          err instanceof ScriptError ? err.report : String(err),
+        );
+      }
     }
   }
 
@@ -536,9 +598,26 @@ export class ScriptEngine {
   }
 }
 
+/** Does compiled JavaScript (or a CoffeeScript source) define a function `name` (function, const, let, var or assignment)? */
+export function definesFunction(code: string, name: string): boolean {
+  return new RegExp(
+    `\\bfunction\\s*\\*?\\s+${name}\\s*\\(|(^|[^.\\w$])${name}\\s*=\\s*(function\\b|\\(|async\\b|[A-Za-z_$][\\w$]*\\s*=>|[-=]>)`,
+    'm',
+  ).test(code);
+}
+
 /** Does compiled JavaScript define a global entityAction function? */
 export function definesEntityAction(code: string): boolean {
-  return /\bfunction\s+entityAction\s*\(|\bentityAction\s*=\s*(function|\(|async\b|[A-Za-z_$][\w$]*\s*=>)/.test(code);
+  return definesFunction(code, 'entityAction');
+}
+
+/** Does a script define any of the functions e154 calls in an entity's script? */
+export function definesConventions(code: string): boolean {
+  return ENTITY_CONVENTIONS.some((n) => definesFunction(code, n));
+}
+
+function entityScriptName(entityId: string): string {
+  return `entity:${entityId}`;
 }
 
 /** "path:line" -> the file name to report and the code shifted down to that line. */

@@ -220,6 +220,37 @@ export class Sandbox {
     return { value, error };
   }
 
+  /**
+   * Looks the named functions up in the script's global scope, where top-level `const`/`let`
+   * bindings live too (they are not properties of the global object), and has the guest call them
+   * by name from then on. Returns the names that are functions. Names are the host's own
+   * identifiers (entityAction, init, ...), never user input.
+   */
+  adopt(names: readonly string[]): string[] {
+    if (this.disposed || this.broken) return [];
+    for (const n of names) if (!/^[A-Za-z_$][\w$]*$/.test(n)) throw new Error(`adopt: ${n} is not an identifier`);
+    const probe = `({${names.map((n) => `${n}: typeof ${n} === 'function' ? ${n} : undefined`).join(', ')}})`;
+    let found: string[] = [];
+    const error = this.enter(() => {
+      const r = this.vm.evalCode(probe, 'smart-home:adopt', { type: 'global' });
+      if (r.error) return r;
+      const adoptFn = this.vm.getProp(this.api, 'adopt');
+      const done = this.vm.callFunction(adoptFn, this.api, r.value);
+      adoptFn.dispose();
+      if (!done.error) {
+        found = names.filter((n) => {
+          const h = this.vm.getProp(r.value, n);
+          const is = this.vm.typeof(h) === 'function';
+          h.dispose();
+          return is;
+        });
+      }
+      r.value.dispose();
+      return done;
+    });
+    return error ? [] : found;
+  }
+
   /** Runs top-level code; returns the error it threw, if any. */
   run(code: string, filename: string): GuestError | undefined {
     return this.enter(() => this.vm.evalCode(code, filename, { type: 'global' }));

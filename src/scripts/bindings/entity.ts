@@ -95,3 +95,33 @@ export function storageCalls(storage: StorageAccess | undefined, script: string)
     'storage.keys': () => need().keys(script),
   };
 }
+
+/** The namespace of e154's Storage, one for all scripts. */
+export const SHARED_STORAGE = '\u0000shared';
+
+/** e154's Storage: push/getByName/pop/search over one namespace shared by every script, string values. */
+export function sharedStorageCalls(storage: StorageAccess | undefined) {
+  const need = (): StorageAccess => {
+    if (!storage) throw new TypeError('Storage is not available in this run (no hub)');
+    return storage;
+  };
+  return {
+    'storage.shared.get': ([key]: unknown[]) => need().get(SHARED_STORAGE, str(key, 'Storage.getByName: name')) ?? null,
+    'storage.shared.set': ([key, value]: unknown[]) => {
+      need().set(SHARED_STORAGE, str(key, 'Storage.push: name'), str(value, 'Storage.push: value'));
+      return undefined;
+    },
+    'storage.shared.delete': ([key]: unknown[]) => need().delete(SHARED_STORAGE, str(key, 'Storage.pop: name')),
+    // e154: names containing the text, at most 99
+    'storage.shared.search': ([sub]: unknown[]) => {
+      const text = str(sub, 'Storage.search: text');
+      const out: Record<string, unknown> = {};
+      for (const k of need().keys(SHARED_STORAGE)) {
+        if (!k.includes(text)) continue;
+        out[k] = need().get(SHARED_STORAGE, k);
+        if (Object.keys(out).length >= 99) break;
+      }
+      return out;
+    },
+  };
+}

@@ -4,8 +4,9 @@
 // validates everything again: this code runs in user space and may be tampered with.
 import { bind, MqttError, settle } from './core.js';
 import { Entity, Storage } from './entity.js';
+import { compat, sharedStorage } from './compat.js';
 import { delivery, Mqtt } from './mqtt.js';
-import { addTimer, clearTimer, console, fireTimer, invocation, invoke, invokeBatch } from './runtime.js';
+import { addTimer, adopt, clearTimer, console, fireTimer, invocation, invoke, invokeBatch } from './runtime.js';
 import type { GuestApi, HostApi } from './wire.js';
 
 export function install(host: HostApi, global: Record<string, unknown>): GuestApi {
@@ -14,7 +15,9 @@ export function install(host: HostApi, global: Record<string, unknown>): GuestAp
     Object.defineProperty(global, name, { value, writable: false, enumerable: false, configurable: false });
   define('Mqtt', Mqtt);
   define('Entity', Entity);
-  define('Storage', Storage);
+  // ours (get/set/delete/keys, the script's own) and e154's (push/getByName/search/pop, shared)
+  define('Storage', Object.freeze({ ...Storage, ...sharedStorage }));
+  for (const [name, fn] of Object.entries(compat)) define(name, fn);
   define('MqttError', MqttError);
   define('console', console);
   define('setTimeout', (fn: unknown, ms: unknown, ...args: unknown[]) => addTimer(fn, ms, args, false));
@@ -28,6 +31,7 @@ export function install(host: HostApi, global: Record<string, unknown>): GuestAp
     get at() {
       return delivery.at;
     },
+    adopt,
     invoke: (name, argsJson, callId) => invoke(global, name, argsJson, callId),
     invokeBatch: (name, callsJson) => invokeBatch(global, name, callsJson),
     get invokeAt() {

@@ -57,6 +57,24 @@ export function fireTimer(id: number): void {
 }
 
 /**
+ * Functions the host looked up by name after the top level ran (`adopt`): a `const`/`let`
+ * declaration at the top level is a global binding that is not a property of the global object,
+ * so `global[name]` misses it (e154's own examples write `const entityAction = (...) => ...`).
+ */
+const adopted = new Map<string, unknown>();
+
+export function adopt(found: unknown): void {
+  if (!found || typeof found !== 'object') return;
+  for (const [name, fn] of Object.entries(found as Record<string, unknown>))
+    if (typeof fn === 'function') adopted.set(name, fn);
+}
+
+function lookup(global: Record<string, unknown>, name: string): unknown {
+  const own = global[name];
+  return typeof own === 'function' ? own : adopted.get(name);
+}
+
+/**
  * A call from the host (entity action, automation step): completes when the function's result and
  * the publishes it started before returning are complete. Returns the JSON of {value} when it
  * completed at once; otherwise the outcome arrives through host.invokeDone.
@@ -67,7 +85,7 @@ export function invoke(
   argsJson: string,
   callId: number,
 ): string | undefined {
-  const fn = global[name];
+  const fn = lookup(global, name);
   if (typeof fn !== 'function') throw new TypeError(`${name} is not a function`);
   return start(fn as (...a: unknown[]) => unknown, JSON.parse(argsJson) as unknown[], callId, true);
 }
@@ -112,7 +130,7 @@ export const invocation = { at: 0 };
 export function invokeBatch(global: Record<string, unknown>, name: string, callsJson: string): number {
   invocation.at = 0;
   const calls = JSON.parse(callsJson) as [number, unknown[]][];
-  const fn = global[name];
+  const fn = lookup(global, name);
   const began = now();
   for (let i = 0; i < calls.length; i++) {
     if (i > 0 && now() - began >= host.batchSliceMs) return i;

@@ -94,6 +94,8 @@ export interface GuestApi {
    */
   deliver(meta: string, text: string, bytes: ArrayBuffer): number;
   at: number;
+  /** Functions found by name after the top level ran (const/let ones too), called by name from then on. */
+  adopt(found: unknown): void;
   /** Calls a global function; returns the JSON of {value} when it completed at once, else undefined. */
   invoke(name: string, argsJson: string, callId: number): string | undefined;
   /**

@@ -1,0 +1,109 @@
+// Scripts written for e154 Smart Home (test/fixtures/e154, in its own style) run unchanged:
+// entityAction declared with function/const/let/var, in JS, TypeScript and CoffeeScript; init()
+// once when the entity's script starts; ENTITY_ID; the Entity* globals, e154's shared Storage,
+// marshal/hex2arr/print; ExecuteSync refused with the reason.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startHub, connect, collect, tempDir, removeDir, runCli, type TestHub } from '../helpers.js';
+
+const CORPUS = fileURLToPath(new URL('../../../test/fixtures/e154/', import.meta.url));
+let h: TestHub;
+let dir: string;
+
+const entities = [
+  { id: 'switch.ts_const', script: 'ts-const.ts' },
+  { id: 'switch.js_let', script: 'js-let.js' },
+  { id: 'switch.js_var', script: 'js-var.js' },
+  { id: 'switch.coffee', script: 'coffee.coffee' },
+  { id: 'sensor.checker', script: 'checker.ts' },
+];
+
+async function start(): Promise<void> {
+  h = await startHub({ http: { enabled: true, port: 0 }, entities }, dir);
+}
+
+before(async () => {
+  dir = tempDir();
+  const scripts = path.join(dir, 'scripts');
+  mkdirSync(scripts);
+  for (const f of readdirSync(CORPUS)) copyFileSync(path.join(CORPUS, f), path.join(scripts, f));
+  await start();
+});
+after(async () => {
+  await h.stop();
+  removeDir(dir);
+});
+
+test("entityAction is found however it is declared: TS const (the issue's example), JS let and var, CoffeeScript", async () => {
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('test/ea', { qos: 1 });
+  for (const { id } of entities.slice(0, 4)) {
+    const r = await runCli(['action', id, 'ON', '--url', h.hub.api!.url]);
+    assert.equal(r.code, 0, `${id}: ${r.stderr}`);
+  }
+  await got.next(4);
+  assert.deepEqual(
+    got.messages.map((m) => JSON.parse(m.payload.toString())),
+    [
+      { entityId: 'switch.ts_const', actionName: 'ON' },
+      { entityId: 'switch.js_let', actionName: 'ON', style: 'let', id: 'switch.js_let' },
+      { entityId: 'switch.js_var', actionName: 'ON', style: 'var' },
+      { entityId: 'switch.coffee', actionName: 'ON', style: 'coffee' },
+    ],
+  );
+  c.end();
+});
+
+test('init() ran once when the hub started, with ENTITY_ID, EntitySetState, hex2arr and the shared Storage', () => {
+  const e = h.hub.registry.get('sensor.checker');
+  assert.equal(e?.state, 'connected');
+  assert.deepEqual(e?.attributes.bytes, [72, 101, 108, 108, 111]);
+  assert.equal(e?.attributes.inits, 1);
+  const log = h.hub.scripts.get('entity:sensor.checker')?.logs.map((l) => l.message);
+  assert.deepEqual(log, ['checker ready sensor.checker']);
+});
+
+test('Entity* globals read and change the entity; Storage.search finds what init pushed', async () => {
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('test/check', { qos: 1 });
+  const r = await runCli(['action', 'sensor.checker', 'CHECK', '--url', h.hub.api!.url]);
+  assert.equal(r.code, 0, r.stderr);
+  const [m] = await got.next(1);
+  assert.deepEqual(JSON.parse(m!.payload.toString()), {
+    state: { name: 'connected', description: '' },
+    inits: 1,
+    found: { 'checker.sensor.checker': '1' },
+  });
+  const e = h.hub.registry.get('sensor.checker');
+  assert.equal(e?.attributes.checked, true);
+  assert.equal(e?.attributes.was, 'connected');
+  assert.equal(e?.state, 'connected', 'EntitySetAttributes keeps the state');
+  const off = await runCli(['action', 'sensor.checker', 'OFF', '--url', h.hub.api!.url]);
+  assert.equal(off.code, 0, off.stderr);
+  assert.equal(h.hub.registry.get('sensor.checker')?.state, 'disconnected');
+  // an action does not run init again
+  assert.equal(h.hub.registry.get('sensor.checker')?.attributes.inits, 1);
+  c.end();
+});
+
+test('ExecuteSync is refused with the reason, located at its line in the script', async () => {
+  const r = await runCli(['action', 'sensor.checker', 'EXEC', '--url', h.hub.api!.url]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /checker\.ts:27:\d+: Error: ExecuteSync: scripts cannot run commands on the hub's machine/);
+});
+
+test('after a restart init() runs again and sees what the shared Storage kept', async () => {
+  await h.stop();
+  await start();
+  assert.equal(h.hub.registry.get('sensor.checker')?.attributes.inits, 2);
+});
+
+test('the TypeScript ones type-check against types/smart-home.d.ts (smart-home check)', async () => {
+  const r = await runCli(['check', path.join(CORPUS, 'ts-const.ts'), path.join(CORPUS, 'checker.ts')]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+});

@@ -176,6 +176,14 @@ declare const Storage: SmartHomeStorage;
 // ---- Compatible API: the globals of e154 Smart Home, so its scripts run unchanged. ----
 // Our own API above (Entity, Storage.get/set, console) is the recommended one.
 
+/** What an entity's `mqttEvent(message)` gets for each message on its `subscribe_topic`. */
+interface MqttEventMessage {
+  /** The payload as text. */
+  payload: string;
+  topic: string;
+  qos: number;
+  duplicate: boolean;
+}
 /** In an entity's script: the id of its entity (e154 defines it before the script runs). */
 declare const ENTITY_ID: string;
 /** e154's short state: `name` is this hub's state value as text. */

@@ -174,6 +174,8 @@ const entitySchema = z.strictObject({
   type: z.string().optional(),
   /** Script file, relative to the scripts dir (data_dir/scripts), that runs the actions. */
   script: z.string().optional(),
+  /** e154's MQTT entity: messages on this topic filter go to the script's mqttEvent(message). */
+  subscribe_topic: z.string().min(1).optional(),
   actions: z.array(z.string().min(1)).default([]),
   /** Its room on the dashboard. */
   area: z.string().min(1).max(100).optional(),

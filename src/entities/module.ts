@@ -54,9 +54,17 @@ export class EntitiesModule implements EntityAccess {
   }
 
   /** The configured entities that have a script, with its path. */
-  entityScripts(): { entityId: string; file: string }[] {
+  entityScripts(): { entityId: string; file: string; subscribeTopic?: string }[] {
     return this.ctx.entities.flatMap((e) =>
-      e.script ? [{ entityId: e.id, file: path.resolve(this.ctx.scriptsDir, e.script) }] : [],
+      e.script
+        ? [
+            {
+              entityId: e.id,
+              file: path.resolve(this.ctx.scriptsDir, e.script),
+              ...(e.subscribe_topic ? { subscribeTopic: e.subscribe_topic } : {}),
+            },
+          ]
+        : [],
     );
   }
 

@@ -37,7 +37,14 @@ export interface EngineContext {
   /** Scripts the hub crashed on, kept from starting (the hub's data dir). */
   quarantine?: Quarantine;
   /** Entity scripts: those that define e154's functions (init, entityAction, ...) start with the hub. */
-  entityScripts?: () => { entityId: string; file: string }[];
+  entityScripts?: () => EntityScriptInfo[];
+}
+
+/** A configured entity's script (and e154's MQTT entity topic, whose messages go to its mqttEvent). */
+export interface EntityScriptInfo {
+  entityId: string;
+  file: string;
+  subscribeTopic?: string;
 }
 
 export interface ScriptInfo {
@@ -333,7 +340,8 @@ export class ScriptEngine {
   /**
    * Starts the script of entity `entityId` the way e154 does: one instance per entity, with
    * `const ENTITY_ID` defined, its top level run, then `init()` if it defines one (awaited; an
-   * error in it is logged at its line and the script stays loaded for its actions).
+   * error in it is logged at its line and the script stays loaded for its actions), then, for an
+   * entity with `subscribe_topic`, its messages go to `mqttEvent(message)`.
    */
   async startEntityScript(file: string, entityId: string, source = readFileSync(file, 'utf8')): Promise<Script> {
     const script = await this.load(file, { name: entityScriptName(entityId), entityId }, source);
@@ -341,11 +349,20 @@ export class ScriptEngine {
       const { error } = await script.sandbox.invoke('init', []);
       if (error) this.reportGuestError(script, error);
     }
+    const topic = this.ctx.entityScripts?.().find((e) => e.entityId === entityId)?.subscribeTopic;
+    if (topic && script.conventions.includes('mqttEvent')) {
+      // e154's message shape; subscribed through Mqtt.subscribe, so queueing, order and limits are a script's
+      const err = script.sandbox.run(
+        `Mqtt.subscribe(${JSON.stringify(topic)}, (m) => mqttEvent({ payload: m.payload, topic: m.topic, qos: m.qos, duplicate: false }));`,
+        'smart-home:entity',
+      );
+      if (err) this.fail(script, `subscribe_topic ${JSON.stringify(topic)}: ${err.name}: ${err.message}`, undefined);
+    }
     return script;
   }
 
   /** Starts, at hub start, the entity scripts that define e154's functions (entityAction, init, ...). */
-  async startEntityScripts(list: { entityId: string; file: string }[]): Promise<void> {
+  async startEntityScripts(list: EntityScriptInfo[]): Promise<void> {
     for (const { entityId, file } of list) {
       let source: string;
       try {

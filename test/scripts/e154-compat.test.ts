@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startHub, connect, collect, tempDir, removeDir, runCli, type TestHub } from '../helpers.js';
+import { startHub, connect, collect, tempDir, removeDir, runCli, waitFor, type TestHub } from '../helpers.js';
 
 const CORPUS = fileURLToPath(new URL('../../../test/fixtures/e154/', import.meta.url));
 let h: TestHub;
@@ -19,6 +19,7 @@ const entities = [
   { id: 'switch.js_var', script: 'js-var.js' },
   { id: 'switch.coffee', script: 'coffee.coffee' },
   { id: 'sensor.checker', script: 'checker.ts' },
+  { id: 'sensor.kitchen_temp', script: 'mqtt-event.js', subscribe_topic: 'home/temp/+' },
 ];
 
 async function start(): Promise<void> {
@@ -95,6 +96,17 @@ test('ExecuteSync is refused with the reason, located at its line in the script'
   const r = await runCli(['action', 'sensor.checker', 'EXEC', '--url', h.hub.api!.url]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /checker\.ts:27:\d+: Error: ExecuteSync: scripts cannot run commands on the hub's machine/);
+});
+
+test("mqttEvent(message) gets the messages of the entity's subscribe_topic, in e154's shape", async () => {
+  const c = await connect(h.url);
+  await c.publishAsync('home/temp/kitchen', JSON.stringify({ temperature: 21.5 }), { qos: 1 });
+  await waitFor(() => h.hub.registry.get('sensor.kitchen_temp')?.state === '21.5');
+  assert.deepEqual(
+    { ...h.hub.registry.get('sensor.kitchen_temp')?.attributes, friendly_name: undefined },
+    { topic: 'home/temp/kitchen', qos: 1, duplicate: false, friendly_name: undefined },
+  );
+  c.end();
 });
 
 test('after a restart init() runs again and sees what the shared Storage kept', async () => {

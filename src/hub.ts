@@ -1,11 +1,13 @@
 // Composition root: builds the modules from one Config, starts them in order, stops them in
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 // reverse. A module that fails to stop is logged and the others still stop.
 import type { Config } from './config/schema.js';
 import { EventBus } from './events.js';
 import type { Logger } from './log.js';
 import { openStore, type Db } from './store/db.js';
 import { UserStore } from './store/users.js';
+import { metaValue } from './store/meta.js';
 import { Broker, type BoundListener } from './broker/broker.js';
 import { MqttBus } from './mqtt/bus.js';
 import { MessageTrace } from './mqtt/trace.js';
@@ -37,6 +39,8 @@ interface Module {
 export class Hub {
   readonly events: EventBus;
   readonly db: Db;
+  /** The key of Encrypt/Decrypt in scripts, read from the meta table on first use. */
+  private scriptKey?: Buffer;
   readonly users: UserStore;
   readonly sessions: SessionStore;
   readonly authLimiter: AuthLimiter;
@@ -162,6 +166,11 @@ export class Hub {
       storage: new ScriptStorage(this.db, 1024 * 1024, Math.floor(config.scripts.storage_quota_mb * 1024 * 1024)),
       isActionScript: (f) => this.entities.isActionScript(f),
       entityScripts: () => this.entities.entityScripts(),
+      secretKey: () =>
+        (this.scriptKey ??= Buffer.from(
+          metaValue(this.db, 'scripts.secret_key', () => randomBytes(32).toString('base64')),
+          'base64',
+        )),
     });
     this.modules.push(named('scripts', this.scripts));
     this.library = new ScriptLibrary(scriptsDir, this.scripts, (f) => this.entities.isActionScript(f));

@@ -224,6 +224,10 @@ declare function marshal(value: unknown): string;
 declare function unmarshal(text: string): any;
 /** "48656C6C6F" -> [72, 101, 108, 108, 111] */
 declare function hex2arr(hex: string): number[];
+/** Encrypts text with the hub's own key (AES-256-GCM); the result starts with "shc1:". */
+declare function Encrypt(text: string): string;
+/** Decrypts what Encrypt made on this hub; throws for a changed text or another hub's. */
+declare function Decrypt(text: string): string;
 /** Refused: scripts cannot run commands on the hub's machine (it throws, saying so). */
 declare function ExecuteSync(command: string, ...args: unknown[]): never;
 /** Refused: scripts cannot run commands on the hub's machine (it throws, saying so). */

@@ -19,6 +19,7 @@ import {
   type EntityAccess,
   type StorageAccess,
 } from './bindings/entity.js';
+import { cryptoCalls } from './bindings/crypto.js';
 import { InputRouter } from './inputs.js';
 import type { Quarantine } from './quarantine.js';
 import { boundedText, framesOf, jsonTooDeep, MAX_JSON_DEPTH, parseFrame } from './guest-data.js';
@@ -38,6 +39,8 @@ export interface EngineContext {
   quarantine?: Quarantine;
   /** Entity scripts: those that define e154's functions (init, entityAction, ...) start with the hub. */
   entityScripts?: () => EntityScriptInfo[];
+  /** The hub's key for Encrypt/Decrypt (never given to a script). */
+  secretKey?: () => Buffer;
 }
 
 /** A configured entity's script (and e154's MQTT entity topic, whose messages go to its mqttEvent). */
@@ -228,6 +231,7 @@ export class ScriptEngine {
           ...entityCalls(this.ctx.entities),
           ...storageCalls(this.ctx.storage, opts.storage ?? name),
           ...sharedStorageCalls(this.ctx.storage),
+          ...cryptoCalls(this.ctx.secretKey, this.ctx.limits.max_payload_kb * 1024),
         },
         asyncCalls: { ...entityAsyncCalls(this.ctx.entities, name), ...requestCalls(this.ctx.bus) },
       },

@@ -19,6 +19,7 @@ const entities = [
   { id: 'switch.js_var', script: 'js-var.js' },
   { id: 'switch.coffee', script: 'coffee.coffee' },
   { id: 'sensor.checker', script: 'checker.ts' },
+  { id: 'lock.vault', script: 'vault.js' },
   { id: 'sensor.kitchen_temp', script: 'mqtt-event.js', subscribe_topic: 'home/temp/+' },
 ];
 
@@ -106,6 +107,27 @@ test("mqttEvent(message) gets the messages of the entity's subscribe_topic, in e
     { ...h.hub.registry.get('sensor.kitchen_temp')?.attributes, friendly_name: undefined },
     { topic: 'home/temp/kitchen', qos: 1, duplicate: false, friendly_name: undefined },
   );
+  c.end();
+});
+
+test('Encrypt/Decrypt: what is stored is not the secret, Decrypt gives it back, a changed text is refused', async () => {
+  const api = h.hub.api!.url;
+  assert.equal(
+    (await runCli(['action', 'lock.vault', 'SEAL', '--param', 'secret=door-code-4711', '--url', api])).code,
+    0,
+  );
+  const row = h.hub.db.prepare('SELECT group_concat(value) AS v FROM script_storage').get() as { v: string | null };
+  const stored = String(row.v ?? '');
+  assert.match(stored, /shc1:/);
+  assert.doesNotMatch(stored, /door-code-4711/);
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('test/vault', { qos: 1 });
+  assert.equal((await runCli(['action', 'lock.vault', 'OPEN', '--url', api])).code, 0);
+  assert.equal((await got.next(1))[0]!.payload.toString(), 'door-code-4711');
+  const bad = await runCli(['action', 'lock.vault', 'TAMPER', '--url', api]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /vault\.js:5:\d+: TypeError: Decrypt: the text was changed/);
   c.end();
 });
 

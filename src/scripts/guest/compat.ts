@@ -77,6 +77,8 @@ export const compat: Record<string, unknown> = {
     for (let i = 0; i < hex.length; i += 2) out.push(parseInt(hex.slice(i, i + 2), 16));
     return out;
   },
+  Encrypt: (data: unknown) => call('crypto.encrypt', data),
+  Decrypt: (data: unknown) => call('crypto.decrypt', data),
   ExecuteSync: () => refuseExecute('ExecuteSync'),
   ExecuteAsync: () => refuseExecute('ExecuteAsync'),
   GetEntity: (id: unknown) => {

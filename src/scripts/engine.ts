@@ -76,7 +76,7 @@ export interface LoadOptions {
  * The functions the original system (e154) calls in an entity's script, found whether they are
  * declared with `function`, `const`, `let` or `var`.
  */
-export const ENTITY_CONVENTIONS = ['entityAction', 'init', 'mqttEvent', 'zigbee2mqttEvent'] as const;
+export const ENTITY_CONVENTIONS = ['entityAction', 'init', 'mqttEvent'] as const;
 
 export class Script {
   readonly logs: ScriptLogEvent[] = [];
@@ -314,7 +314,16 @@ export class ScriptEngine {
     };
     if (definesEntityAction(compiled.code)) {
       let script = this.scripts.get(entityScriptName(entityId));
-      if (!script || script.compiled.source !== source) script = await this.startEntityScript(file, entityId, source);
+      if (!script || script.compiled.source !== source) {
+        // two actions that come while it starts share one start (init() runs once)
+        const key = `${entityId}\u0000${source}`;
+        let starting = this.entityStarting.get(key);
+        if (!starting) {
+          starting = this.startEntityScript(file, entityId, source).finally(() => this.entityStarting.delete(key));
+          this.entityStarting.set(key, starting);
+        }
+        script = await starting;
+      }
       if (!script.conventions.includes('entityAction'))
         fail(script, {
           name: 'TypeError',
@@ -364,6 +373,8 @@ export class ScriptEngine {
     }
     return script;
   }
+
+  private readonly entityStarting = new Map<string, Promise<Script>>();
 
   /** Starts, at hub start, the entity scripts that define e154's functions (entityAction, init, ...). */
   async startEntityScripts(list: EntityScriptInfo[]): Promise<void> {

@@ -3,10 +3,13 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
+import { hideSecrets } from './config/secrets.js';
 
 export type { Logger };
 
 const redact = { paths: ['password', '*.password', 'config.mqtt.password'], censor: '[secret]' };
+// every value a `!secret` put in the config is hidden in every line, whichever field holds it
+const hooks = { streamWrite: hideSecrets };
 
 export function createLogger(level: string, destination: NodeJS.WritableStream = process.stderr): Logger {
   const tty = destination === process.stderr && process.stderr.isTTY;
@@ -22,7 +25,7 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
       messageKey: 'msg',
       singleLine: true,
     });
-    return pino({ level, base: undefined, redact }, stream);
+    return pino({ level, base: undefined, redact, hooks }, stream);
   }
-  return pino({ level, base: undefined, redact }, destination as pino.DestinationStream);
+  return pino({ level, base: undefined, redact, hooks }, destination as pino.DestinationStream);
 }

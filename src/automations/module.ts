@@ -7,6 +7,7 @@ import { Document, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
 import type { Db } from '../store/db.js';
 import { AutomationStore } from '../store/automations.js';
 import { preparePublish, PublishTemplateError } from './actions/publish.js';
+import { loadSecrets, resolveSecrets } from '../config/secrets.js';
 import { readYaml, describeIssues, locate, position, YamlError, type LoadedYaml } from '../config/yaml.js';
 import { compileOffThread } from '../scripts/compiler/pool.js';
 import { ScriptError, codeFrame, formatLocated } from '../scripts/errors.js';
@@ -238,6 +239,8 @@ export class AutomationsModule {
       throw err instanceof YamlError ? err : new Error(String(err));
     }
     const data = loaded.data ?? [];
+    if (loaded.text.includes('!secret'))
+      resolveSecrets(data, loadSecrets(path.dirname(this.ctx.file)), (keyPath) => locate(loaded, keyPath));
     const result = automationsFileSchema.safeParse(data);
     if (!result.success) throw new Error(describeIssues(result.error.issues, loaded, automationsFileSchema, data));
     const origins = new Map<string, Origin>();

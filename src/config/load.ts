@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { configSchema, type Config } from './schema.js';
 import { didYouMean } from './suggest.js';
-import { readYaml, describeIssues, type LoadedYaml } from './yaml.js';
+import { readYaml, describeIssues, locate, type LoadedYaml } from './yaml.js';
+import { loadSecrets, resolveSecrets } from './secrets.js';
 
 /** A mistake the user can fix in the config; the CLI prints it and exits 2. */
 export class ConfigError extends Error {
@@ -99,7 +100,24 @@ export function loadConfig(
   const found = findConfigFile(o, cwd);
   const file = found?.file;
   const loaded = file ? readConfigFile(file) : undefined;
-  const raw = structuredClone((loaded?.data ?? {}) as Record<string, unknown>);
+  const raw = (loaded?.data ?? {}) as Record<string, unknown>;
+  // a file found in the data dir lives there: that dir is the data dir unless the file says otherwise
+  const fileSetsDataDir = raw.data_dir !== undefined;
+  const base = file ? path.dirname(file) : cwd;
+  if (loaded && typeof raw.data_dir !== 'string' && fileSetsDataDir)
+    throw new ConfigError(`${locate(loaded, ['data_dir'])}: data_dir must be a path (it cannot be a !secret)`);
+  const dataDir = o.data
+    ? path.resolve(cwd, o.data)
+    : found?.inDataDir && !fileSetsDataDir
+      ? path.dirname(file!)
+      : path.resolve(base, (raw.data_dir as string | undefined) ?? DEFAULT_DATA_DIR);
+  if (loaded && loaded.text.includes('!secret')) {
+    try {
+      resolveSecrets(raw, loadSecrets(dataDir), (keyPath) => locate(loaded, keyPath));
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
 
   const result = configSchema.safeParse(raw);
   if (!result.success) {
@@ -107,14 +125,7 @@ export function loadConfig(
   }
   const config = result.data;
   // Relative paths in the file are relative to the file; from flags, to cwd.
-  const base = file ? path.dirname(file) : cwd;
-  // a file found in the data dir lives there: that dir is the data dir unless the file says otherwise
-  const fileSetsDataDir = raw.data_dir !== undefined;
-  config.data_dir = o.data
-    ? path.resolve(cwd, o.data)
-    : found?.inDataDir && !fileSetsDataDir
-      ? path.dirname(file!)
-      : path.resolve(base, config.data_dir);
+  config.data_dir = dataDir;
   if (o.logLevel) {
     const lvl = configSchema.shape.log_level.safeParse(o.logLevel);
     if (!lvl.success)

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, type Node, type Document } from 'yaml';
 import type { z } from 'zod';
 import { didYouMean } from './suggest.js';
+import { secretTag } from './secrets.js';
 
 export class YamlError extends Error {
   override name = 'YamlError';
@@ -27,7 +28,12 @@ export function readYaml(file: string, what: string, text?: string): LoadedYaml 
     }
   }
   const lines = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(source, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    customTags: [secretTag],
+  });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = lines.linePos(e.pos[0]);

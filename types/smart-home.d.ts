@@ -173,6 +173,41 @@ interface SmartHomeStorage {
  */
 declare const Storage: SmartHomeStorage;
 
+/** Options of an HTTP request from a script (the hub makes it; only to hosts in scripts.http.allow). */
+interface HttpRequestOptions {
+  headers?: { [name: string]: string };
+  /** A string is sent as it is; an object as JSON (content-type application/json); bytes as bytes. */
+  body?: string | object | Uint8Array;
+  /** Milliseconds (default scripts.http.timeout_ms, at most scripts.http.max_timeout_ms). */
+  timeout?: number;
+}
+
+interface HttpResponse {
+  readonly status: number;
+  readonly statusText: string;
+  /** status is 2xx. */
+  readonly ok: boolean;
+  /** The URL answered, after redirects. */
+  readonly url: string;
+  readonly headers: { readonly [name: string]: string };
+  readonly body: string;
+  text(): string;
+  json(): any;
+}
+
+/** HTTP, made by the hub: it rejects with an HttpError (code HOST_NOT_ALLOWED, PRIVATE_ADDRESS, TIMEOUT, RESPONSE_TOO_LARGE, ...). */
+interface SmartHomeHttp {
+  get(url: string, options?: HttpRequestOptions): Promise<HttpResponse>;
+  post(url: string, options?: HttpRequestOptions): Promise<HttpResponse>;
+  put(url: string, options?: HttpRequestOptions): Promise<HttpResponse>;
+  delete(url: string, options?: HttpRequestOptions): Promise<HttpResponse>;
+}
+declare const http: SmartHomeHttp;
+/** fetch-like: `await Http.request(url, { method: 'POST', body })`. */
+declare const Http: {
+  request(url: string, options?: HttpRequestOptions & { method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' }): Promise<HttpResponse>;
+};
+
 // ---- Compatible API: the globals of e154 Smart Home, so its scripts run unchanged. ----
 // Our own API above (Entity, Storage.get/set, console) is the recommended one.
 

@@ -120,6 +120,25 @@ const httpSchema = z.strictObject({
   port: port.default(8080),
 });
 
+const scriptsHttpSchema = z.strictObject({
+  /**
+   * Hosts scripts may reach: names ("api.example.com", "*.example.com"), addresses and ranges
+   * ("192.168.1.20", "192.168.1.0/24"). A private or loopback address is reached only when the
+   * address or its range is listed itself. Empty: no HTTP from scripts.
+   */
+  allow: z.array(z.string().min(1)).default([]),
+  timeout_ms: z.number().int().min(100).default(10000),
+  /** The longest timeout a request may ask for. */
+  max_timeout_ms: z.number().int().min(100).default(60000),
+  max_response_kb: z
+    .number()
+    .int()
+    .min(1)
+    .max(64 * 1024)
+    .default(1024),
+  max_redirects: z.number().int().min(0).max(20).default(5),
+});
+
 const scriptsSchema = z.strictObject({
   memory_limit_mb: z.number().min(1).max(2048).default(32),
   cpu_limit_ms: z.number().int().min(10).default(1000),
@@ -166,6 +185,8 @@ const scriptsSchema = z.strictObject({
   queue_size: z.number().int().min(1).default(1000),
   /** A message chain through scripts longer than this is cut (loop protection). */
   max_hops: z.number().int().min(1).default(8),
+  /** http.get/post/put/delete from scripts, run by the hub. */
+  http: scriptsHttpSchema.default(scriptsHttpSchema.parse({})),
 });
 
 const entitySchema = z.strictObject({

@@ -20,6 +20,7 @@ import {
   type StorageAccess,
 } from './bindings/entity.js';
 import { cryptoCalls } from './bindings/crypto.js';
+import { httpCalls } from './bindings/http.js';
 import { InputRouter } from './inputs.js';
 import type { Quarantine } from './quarantine.js';
 import { boundedText, framesOf, jsonTooDeep, MAX_JSON_DEPTH, parseFrame } from './guest-data.js';
@@ -233,7 +234,14 @@ export class ScriptEngine {
           ...sharedStorageCalls(this.ctx.storage),
           ...cryptoCalls(this.ctx.secretKey, this.ctx.limits.max_payload_kb * 1024),
         },
-        asyncCalls: { ...entityAsyncCalls(this.ctx.entities, name), ...requestCalls(this.ctx.bus) },
+        asyncCalls: {
+          ...entityAsyncCalls(this.ctx.entities, name),
+          ...requestCalls(this.ctx.bus),
+          ...httpCalls(this.ctx.limits.http, this.ctx.limits.max_payload_kb * 1024, (line, stack) => {
+            const at = this.locateStack(compiled, stack);
+            if (script) this.logTo(script, 'info', at ? `${line} (${compiled.file}:${at.line})` : line);
+          }),
+        },
       },
       name,
     );

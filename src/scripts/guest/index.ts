@@ -6,6 +6,7 @@ import { bind, MqttError, settle } from './core.js';
 import { Entity, Storage } from './entity.js';
 import { compat, sharedStorage } from './compat.js';
 import { delivery, Mqtt } from './mqtt.js';
+import { Http, http } from './http.js';
 import { addTimer, adopt, clearTimer, console, fireTimer, invocation, invoke, invokeBatch } from './runtime.js';
 import type { GuestApi, HostApi } from './wire.js';
 
@@ -15,6 +16,8 @@ export function install(host: HostApi, global: Record<string, unknown>): GuestAp
     Object.defineProperty(global, name, { value, writable: false, enumerable: false, configurable: false });
   define('Mqtt', Mqtt);
   define('Entity', Entity);
+  define('http', http);
+  define('Http', Http);
   // ours (get/set/delete/keys, the script's own) and e154's (push/getByName/search/pop, shared)
   define('Storage', Object.freeze({ ...Storage, ...sharedStorage }));
   for (const [name, fn] of Object.entries(compat)) define(name, fn);

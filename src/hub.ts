@@ -1,4 +1,5 @@
 // Composition root: builds the modules from one Config, starts them in order, stops them in
+import { Notifier } from './notify/notifier.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 // reverse. A module that fails to stop is logged and the others still stop.
@@ -59,6 +60,7 @@ export class Hub {
   /** The integrations that are enabled, by name (zigbee2mqtt, mqtt, tasmota). */
   readonly integrations = new Map<string, Integration>();
   readonly automations: AutomationsModule;
+  readonly notifier: Notifier;
   readonly api?: ApiServer;
   readonly bridges: Bridge[] = [];
   private readonly modules: Module[] = [];
@@ -155,8 +157,11 @@ export class Hub {
       runScript: (file, entityId, action, params) => this.scripts.runEntityAction(file, entityId, action, params),
     });
     this.modules.push(named('entities', this.entities));
+    this.notifier = new Notifier({ db: this.db, config: config.notify, log: log.child({ module: 'notify' }) });
+    this.modules.push(named('notify', { start: async () => this.notifier.start(), stop: () => this.notifier.stop() }));
     this.scripts = new ScriptEngine({
       limits: config.scripts,
+      notify: this.notifier,
       dir: scriptsDir,
       bus: this.bus,
       events: this.events,

@@ -21,6 +21,7 @@ import {
   freePort,
   removeDir,
   serve,
+  startHub,
   tempDir,
   waitFor,
   type Served,
@@ -29,6 +30,8 @@ import { configSchema } from '../src/config/schema.js';
 import { VERSION } from '../src/version.js';
 import { LIGHT_EXPOSE, INNR_PLUG, device as z2mDevice } from './fixtures/zigbee2mqtt.js';
 import { FakeZigbee2Mqtt } from './fixtures/fake-zigbee2mqtt.js';
+import { startFakeServices } from './fixtures/notify-servers.js';
+import { loadConfig } from '../src/config/load.js';
 
 const exec = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url);
@@ -426,6 +429,53 @@ test('README: user add, then the hub asks for credentials', async () => {
   assert.match(added.stdout, /user "admin" added/);
   const res = await fetch(`http://127.0.0.1:${httpPort}/api/scripts`);
   assert.equal(res.status, 401);
+});
+
+test('README: notifications: the config and secrets.yaml load as printed; freezer.js tells the family on Telegram; a host not allowed gets the printed error', async () => {
+  const dir = tempDir();
+  const dir2 = tempDir();
+  const svc = await startFakeServices('123456:ABC-DEF1234ghIkl');
+  try {
+    writeFileSync(path.join(dir, 'smart-home.yaml'), block('# data/smart-home.yaml\nnotify:'));
+    writeFileSync(path.join(dir, 'secrets.yaml'), block('# data/secrets.yaml'));
+    const { config } = loadConfig({ data: dir }, {}, dir);
+    const t = config.notify.targets;
+    assert.deepEqual(Object.keys(t), ['phone', 'family', 'me', 'mail', 'nodered']);
+    assert.ok(t.family?.type === 'telegram' && t.family.token === '123456:ABC-DEF1234ghIkl');
+    assert.ok(t.mail?.type === 'email' && t.mail.password === 'correct horse battery staple');
+    assert.deepEqual(config.scripts.http.allow, ['api.example.com', '192.168.1.50']);
+    // the same targets; family's Telegram API is a local stand-in
+    const h = await startHub(
+      { notify: { targets: { ...t, family: { ...t.family, api_url: `${svc.base}/telegram` } } } },
+      dir2,
+    );
+    try {
+      const s = await h.hub.scripts.load(path.join(dir2, 'freezer.js'), {}, block('// data/scripts/freezer.js'));
+      const c = await connect(h.url);
+      await c.publishAsync('zigbee2mqtt/freezer', JSON.stringify({ temperature: -8, battery: 97 }), { qos: 1 });
+      await waitFor(() => s.logs.some((l) => l.message === 'family told'), 10000, 'family told');
+      assert.deepEqual(
+        svc.received.map((r) => r.body),
+        [{ chat_id: -1001234567, text: 'Freezer\nThe freezer is at -8 °C', disable_notification: false }],
+      );
+      const printed = block('http.get: api.weather.example').trim();
+      const probe = await h.hub.scripts.load(
+        path.join(dir2, 'probe.js'),
+        {},
+        "http.get('https://api.weather.example/today').catch((e) => console.log(e.message));",
+      );
+      // the request's own line in the script's log, then the script's
+      await waitFor(() => probe.logs.length >= 2, 10000, 'the refusal');
+      assert.match(probe.logs[0]!.message, /^GET https:\/\/api\.weather\.example\/today failed: .* \(.*probe\.js:1\)$/);
+      assert.equal(probe.logs[1]!.message, printed);
+    } finally {
+      await h.stop();
+    }
+  } finally {
+    await svc.close();
+    removeDir(dir);
+    removeDir(dir2);
+  }
 });
 
 test('README: the configuration reference is a valid config, and names every top-level key', () => {

@@ -173,6 +173,23 @@ interface SmartHomeStorage {
  */
 declare const Storage: SmartHomeStorage;
 
+type NotifyPriority = 'min' | 'low' | 'default' | 'high' | 'urgent' | 1 | 2 | 3 | 4 | 5;
+
+/**
+ * Notifications to the targets in `notify.targets` of smart-home.yaml (ntfy, Telegram, Pushover,
+ * a webhook, e-mail), by name: a script never sees a target's token. Each goes through the hub's
+ * durable outbox; the promise resolves when the target accepted it and rejects (NotifyError) when
+ * it refused for good or max_attempts ran out.
+ */
+interface SmartHomeNotify {
+  send(
+    target: string,
+    message: string,
+    options?: { title?: string; priority?: NotifyPriority; data?: unknown },
+  ): Promise<{ id: number; target: string; attempts: number }>;
+}
+declare const Notify: SmartHomeNotify;
+
 /** Options of an HTTP request from a script (the hub makes it; only to hosts in scripts.http.allow). */
 interface HttpRequestOptions {
   headers?: { [name: string]: string };
@@ -267,6 +284,21 @@ declare function Decrypt(text: string): string;
 declare function ExecuteSync(command: string, ...args: unknown[]): never;
 /** Refused: scripts cannot run commands on the hub's machine (it throws, saying so). */
 declare function ExecuteAsync(command: string, ...args: unknown[]): never;
+
+/** e154's message (notifr.newMessage()); entity_id or type names the target, attributes.body is the text. */
+interface E154NotifyMessage {
+  from: string;
+  type: string;
+  entity_id: string;
+  attributes: { body?: string; text?: string; title?: string; subject?: string; [key: string]: unknown };
+}
+/** e154's notifr, onto Notify.send. */
+declare const notifr: {
+  newMessage(): E154NotifyMessage;
+  send(msg: E154NotifyMessage): Promise<{ id: number; target: string; attempts: number }>;
+};
+/** e154's template.render: a template of notify.templates in smart-home.yaml, with params. */
+declare const template: { render(name: string, params?: { [key: string]: unknown }): string };
 
 /** The MQTT object: publish messages to the hub's broker. */
 declare const Mqtt: SmartHomeMqtt;

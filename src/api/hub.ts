@@ -1,4 +1,5 @@
 // What the API needs from the hub: narrow, so the API never reaches into modules' insides.
+import type { Notifier } from '../notify/notifier.js';
 import type { UserStore } from '../store/users.js';
 import type { SessionStore } from '../store/sessions.js';
 import type { EntityRegistry } from '../entities/registry.js';
@@ -62,5 +63,6 @@ export interface ApiHub {
   bridges: { status(): BridgeStatus }[];
   /** The embedded broker's ACL (none configured, or an external broker: undefined). */
   mqttAcl?: { allowed(user: string | undefined, clientId: string, topic: string, want: 'read' | 'write'): boolean };
+  notifier: Pick<Notifier, 'list' | 'send' | 'targets' | 'targetType'>;
   status(): Record<string, unknown>;
 }

@@ -29,6 +29,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { automationRoutes } from './routes/automations.js';
 import { mqttRoutes } from './routes/mqtt.js';
 import { userRoutes } from './routes/users.js';
+import { notificationRoutes } from './routes/notifications.js';
 
 export type { ApiHub } from './hub.js';
 export interface ApiContext {
@@ -173,6 +174,7 @@ export class ApiServer {
     automationRoutes(app, hub);
     mqttRoutes(app, hub);
     userRoutes(app, hub);
+    notificationRoutes(app, hub);
     eventRoutes(app, hub);
     // The UI's own files are public (the page then asks to log in); every route the static
     // plugin adds is marked so in its own context.

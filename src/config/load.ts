@@ -5,6 +5,7 @@ import { configSchema, type Config } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { readYaml, describeIssues, locate, type LoadedYaml } from './yaml.js';
 import { loadSecrets, resolveSecrets } from './secrets.js';
+import { compileTemplate } from '../templates/jinja.js';
 
 /** A mistake the user can fix in the config; the CLI prints it and exits 2. */
 export class ConfigError extends Error {
@@ -124,6 +125,15 @@ export function loadConfig(
     throw new ConfigError(describeIssues(result.error.issues, loaded, configSchema, raw));
   }
   const config = result.data;
+  for (const [name, source] of Object.entries(config.notify.templates)) {
+    try {
+      compileTemplate(source);
+    } catch (err) {
+      throw new ConfigError(
+        `${locate(loaded, ['notify', 'templates', name])}: notify.templates.${name}: ${(err as Error).message}`,
+      );
+    }
+  }
   // Relative paths in the file are relative to the file; from flags, to cwd.
   config.data_dir = dataDir;
   if (o.logLevel) {

@@ -280,6 +280,80 @@ const explorerSchema = z.strictObject({
   max_mb: z.number().min(1).max(1024).default(16),
 });
 
+/** Settings every notification target has. */
+const targetCommon = {
+  /** Notifications this target gets per minute at most; more wait their turn (none is dropped). */
+  rate_per_minute: z.number().int().min(1).max(6000).default(20),
+  timeout_ms: z.number().int().min(100).default(10000),
+};
+const httpUrl = z.string().regex(/^https?:\/\/[^/]/, 'must be an http:// or https:// URL');
+export const notifyTargetSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('ntfy'),
+    /** The ntfy server (self-hosted or https://ntfy.sh). */
+    url: httpUrl.default('https://ntfy.sh'),
+    topic: z.string().min(1),
+    /** An access token (tk_...) for a protected topic. */
+    token: z.string().min(1).optional(),
+    tags: z.array(z.string()).default([]),
+    ...targetCommon,
+  }),
+  z.strictObject({
+    type: z.literal('telegram'),
+    /** The bot's token from @BotFather. */
+    token: z.string().min(1),
+    chat_id: z.union([z.string().min(1), z.number().int()]),
+    api_url: httpUrl.default('https://api.telegram.org'),
+    ...targetCommon,
+  }),
+  z.strictObject({
+    type: z.literal('pushover'),
+    /** The application's API token and the user (or group) key. */
+    token: z.string().min(1),
+    user: z.string().min(1),
+    device: z.string().optional(),
+    api_url: httpUrl.default('https://api.pushover.net'),
+    ...targetCommon,
+  }),
+  z.strictObject({
+    type: z.literal('webhook'),
+    url: httpUrl,
+    method: z.enum(['POST', 'PUT']).default('POST'),
+    headers: z.record(z.string(), z.string()).default({}),
+    ...targetCommon,
+  }),
+  z.strictObject({
+    type: z.literal('email'),
+    /** The SMTP server. */
+    host: z.string().min(1),
+    port: port.default(587),
+    /** true: TLS from the start (port 465); false: STARTTLS when the server offers it. */
+    secure: z.boolean().default(false),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    from: z.string().min(3),
+    to: z.union([z.string().min(3), z.array(z.string().min(3)).min(1)]),
+    ...targetCommon,
+  }),
+]);
+
+const notifySchema = z.strictObject({
+  /** Where notifications go, by name; scripts and automations name a target, never its token. */
+  targets: z
+    .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, ".", "_" or "-"'), notifyTargetSchema)
+    .default({}),
+  /** A notification the target did not accept is tried again, waiting retry_base_s, then twice as long each time, up to retry_max_s. */
+  max_attempts: z.number().int().min(1).max(1000).default(12),
+  retry_base_s: z.number().min(0.01).default(5),
+  retry_max_s: z.number().min(0.01).default(1800),
+  /** Notifications waiting at once; past it Notify.send is refused (OUTBOX_FULL). */
+  max_pending: z.number().int().min(1).default(1000),
+  /** Sent and failed notifications are kept this long for the list in the API. */
+  keep_days: z.number().min(0).default(7),
+  /** Message templates for e154's template.render(name, params), in the template subset of automations. */
+  templates: z.record(z.string(), z.string().max(4096)).default({}),
+});
+
 export const configSchema = z.strictObject({
   data_dir: z.string().default('./data'),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -296,6 +370,7 @@ export const configSchema = z.strictObject({
   actions: actionsSchema.default(actionsSchema.parse({})),
   recorder: recorderSchema.default(recorderSchema.parse({})),
   bridges: z.array(bridgeSchema).default([]),
+  notify: notifySchema.default(notifySchema.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -304,3 +379,5 @@ export type BrokerConfig = Config['broker'];
 export type ScriptLimits = Config['scripts'];
 export type EntityConfig = z.infer<typeof entitySchema>;
 export type BridgeConfig = z.infer<typeof bridgeSchema>;
+export type NotifyConfig = Config['notify'];
+export type NotifyTarget = z.infer<typeof notifyTargetSchema>;

@@ -21,6 +21,7 @@ import {
 } from './bindings/entity.js';
 import { cryptoCalls } from './bindings/crypto.js';
 import { httpCalls } from './bindings/http.js';
+import { notifyCalls, type NotifyAccess } from './bindings/notify.js';
 import { InputRouter } from './inputs.js';
 import type { Quarantine } from './quarantine.js';
 import { boundedText, framesOf, jsonTooDeep, MAX_JSON_DEPTH, parseFrame } from './guest-data.js';
@@ -42,6 +43,8 @@ export interface EngineContext {
   entityScripts?: () => EntityScriptInfo[];
   /** The hub's key for Encrypt/Decrypt (never given to a script). */
   secretKey?: () => Buffer;
+  /** Notify.send and template.render. */
+  notify?: NotifyAccess;
 }
 
 /** A configured entity's script (and e154's MQTT entity topic, whose messages go to its mqttEvent). */
@@ -207,6 +210,10 @@ export class ScriptEngine {
     this.unload(name);
     let script: Script | undefined;
     const router = this.inputs;
+    const notify = notifyCalls(this.ctx.notify, (stack) => {
+      const at = this.locateStack(compiled, stack);
+      return `script ${compiled.file}${at ? `:${at.line}` : ''}`;
+    });
     const sandbox = await Sandbox.create(
       this.ctx.limits,
       {
@@ -233,10 +240,12 @@ export class ScriptEngine {
           ...storageCalls(this.ctx.storage, opts.storage ?? name),
           ...sharedStorageCalls(this.ctx.storage),
           ...cryptoCalls(this.ctx.secretKey, this.ctx.limits.max_payload_kb * 1024),
+          ...notify.sync,
         },
         asyncCalls: {
           ...entityAsyncCalls(this.ctx.entities, name),
           ...requestCalls(this.ctx.bus),
+          ...notify.async,
           ...httpCalls(this.ctx.limits.http, this.ctx.limits.max_payload_kb * 1024, (line, stack) => {
             const at = this.locateStack(compiled, stack);
             if (script) this.logTo(script, 'info', at ? `${line} (${compiled.file}:${at.line})` : line);

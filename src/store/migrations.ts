@@ -160,4 +160,19 @@ export const migrations: readonly string[] = [
   /* 10: an entity's own area (room), over its device's */ `
   ALTER TABLE entities ADD COLUMN area TEXT;
   `,
+  /* 11: notifications waiting for their target (ntfy, Telegram, ...), and the ones sent or failed, for a while */ `
+  CREATE TABLE notify_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL,
+    message TEXT NOT NULL,
+    source TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    last_error TEXT,
+    done_at INTEGER
+  );
+  CREATE INDEX notify_outbox_due ON notify_outbox (status, next_at);
+  `,
 ];

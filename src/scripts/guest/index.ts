@@ -7,6 +7,7 @@ import { Entity, Storage } from './entity.js';
 import { compat, sharedStorage } from './compat.js';
 import { delivery, Mqtt } from './mqtt.js';
 import { Http, http } from './http.js';
+import { Notify, notifr, template } from './notify.js';
 import { addTimer, adopt, clearTimer, console, fireTimer, invocation, invoke, invokeBatch } from './runtime.js';
 import type { GuestApi, HostApi } from './wire.js';
 
@@ -18,6 +19,9 @@ export function install(host: HostApi, global: Record<string, unknown>): GuestAp
   define('Entity', Entity);
   define('http', http);
   define('Http', Http);
+  define('Notify', Notify);
+  define('notifr', notifr);
+  define('template', template);
   // ours (get/set/delete/keys, the script's own) and e154's (push/getByName/search/pop, shared)
   define('Storage', Object.freeze({ ...Storage, ...sharedStorage }));
   for (const [name, fn] of Object.entries(compat)) define(name, fn);

@@ -212,6 +212,7 @@ export class Hub {
       registry: this.registry,
       log: log.child({ module: 'automations' }),
       callAction: (id, action, params, caller) => this.entities.callAction(id, action, params, caller),
+      notify: this.notifier,
       scripts: {
         evaluate: (origin, expr, globals) => this.scripts.evaluateSnippet(origin, expr, globals),
         run: (origin, code, language, globals, signal) =>

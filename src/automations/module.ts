@@ -14,6 +14,8 @@ import { ScriptError, codeFrame, formatLocated } from '../scripts/errors.js';
 import { snippetSource } from '../scripts/engine.js';
 import { automationsFileSchema, type Automation } from './schema.js';
 import { checkCron } from './triggers/time.js';
+import { compileValue } from './templates.js';
+import { didYouMean } from '../config/suggest.js';
 import { AutomationRunner } from './runner.js';
 import { RunTrace, type Run } from './trace.js';
 import type { AutomationContext, ScriptRunner, TriggerEvent } from './types.js';
@@ -254,6 +256,24 @@ export class AutomationsModule {
           throw new Error(
             `${locate(loaded, [i, 'triggers', j, 'cron'])}: ${a.id}.triggers[${j}].cron: ${(err as Error).message}`,
           );
+        }
+      });
+      a.actions.forEach((s, j) => {
+        if (s.type !== 'notify') return;
+        const targets = this.ctx.notify?.targets ?? [];
+        if (!targets.includes(s.target))
+          throw new Error(
+            `${locate(loaded, [i, 'actions', j, 'target'])}: ${a.id}.actions[${j}].target: no notification target "${s.target}"${didYouMean(s.target, targets)}; ${targets.length ? `notify.targets has: ${targets.join(', ')}` : 'declare one under notify.targets in smart-home.yaml'}`,
+          );
+        for (const key of ['message', 'title'] as const) {
+          if (s[key] === undefined) continue;
+          try {
+            compileValue(s[key]);
+          } catch (err) {
+            throw new Error(
+              `${locate(loaded, [i, 'actions', j, key])}: ${a.id}.actions[${j}].${key}: ${(err as Error).message}`,
+            );
+          }
         }
       });
       a.actions.forEach((s, j) => {

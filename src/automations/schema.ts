@@ -64,6 +64,16 @@ export const actionSchema = z.discriminatedUnion('type', [
     language: z.enum(['js', 'ts', 'coffee']).default('js'),
   }),
   z.strictObject({ type: z.literal('delay'), for: duration }),
+  z.strictObject({
+    type: z.literal('notify'),
+    /** A target of notify.targets in smart-home.yaml. */
+    target: z.string().min(1),
+    message: z.string().min(1).max(16384),
+    title: z.string().max(256).optional(),
+    priority: z.enum(['min', 'low', 'default', 'high', 'urgent']).optional(),
+    /** Wait until the target accepted it (default: done once it is in the outbox). */
+    wait: z.boolean().default(false),
+  }),
 ]);
 
 export const automationSchema = z.strictObject({

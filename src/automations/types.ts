@@ -44,6 +44,11 @@ export interface AutomationContext {
   log: Logger;
   scripts: ScriptRunner;
   callAction(entityId: string, action: string, params: Record<string, unknown>, caller: string): Promise<void>;
+  /** The notification outbox (src/notify/notifier.ts). */
+  notify?: {
+    targets: string[];
+    send(target: unknown, message: unknown, opts: unknown, source: string): { id: number; done: Promise<unknown> };
+  };
 }
 
 export interface Trigger {

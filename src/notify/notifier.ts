@@ -4,6 +4,7 @@
 // outlive restarts and kill -9 (delivery is at least once: a target that accepted just before a
 // crash gets it again). The promise a script holds settles when its row is sent or has failed.
 import type { Db } from '../store/db.js';
+import { NotifyOutbox, type NotifyRow as Row } from '../store/notify-outbox.js';
 import type { Logger } from '../log.js';
 import type { NotifyConfig, NotifyTarget } from '../config/schema.js';
 import { compileTemplate, TemplateError, TemplateUnsupported, type Template } from '../templates/jinja.js';
@@ -44,19 +45,6 @@ const MAX_MESSAGE = 16 * 1024;
 const MAX_TITLE = 256;
 const MAX_DATA = 16 * 1024;
 
-interface Row {
-  id: number;
-  target: string;
-  message: string;
-  source: string;
-  created: number;
-  status: string;
-  attempts: number;
-  next_at: number;
-  last_error: string | null;
-  done_at: number | null;
-}
-
 export interface NotifierOptions {
   db: Db;
   config: NotifyConfig;
@@ -75,25 +63,12 @@ export class Notifier {
   private timerAt = Infinity;
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly q;
+  private readonly q: NotifyOutbox;
   private readonly now: () => number;
 
   constructor(private readonly o: NotifierOptions) {
     this.now = o.now ?? Date.now;
-    const db = o.db;
-    this.q = {
-      insert: db.prepare(
-        "INSERT INTO notify_outbox (target, message, source, created, status, attempts, next_at) VALUES (?, ?, ?, ?, 'pending', 0, ?)",
-      ),
-      pendingCount: db.prepare("SELECT count(*) AS n FROM notify_outbox WHERE status = 'pending'"),
-      due: db.prepare("SELECT * FROM notify_outbox WHERE status = 'pending' AND target = ? ORDER BY id LIMIT 1"),
-      pendingTargets: db.prepare("SELECT DISTINCT target FROM notify_outbox WHERE status = 'pending'"),
-      retry: db.prepare('UPDATE notify_outbox SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?'),
-      done: db.prepare('UPDATE notify_outbox SET status = ?, attempts = ?, last_error = ?, done_at = ? WHERE id = ?'),
-      list: db.prepare('SELECT * FROM notify_outbox ORDER BY id DESC LIMIT ?'),
-      get: db.prepare('SELECT * FROM notify_outbox WHERE id = ?'),
-      prune: db.prepare("DELETE FROM notify_outbox WHERE status != 'pending' AND done_at < ?"),
-    };
+    this.q = new NotifyOutbox(o.db);
     for (const [name, source] of Object.entries(o.config.templates)) {
       try {
         this.templates.set(name, compileTemplate(source));
@@ -113,7 +88,7 @@ export class Notifier {
 
   start(): void {
     this.running = true;
-    this.q.prune.run(this.now() - this.o.config.keep_days * 86_400_000);
+    this.q.prune(this.now() - this.o.config.keep_days * 86_400_000);
     this.pump();
   }
 
@@ -140,13 +115,13 @@ export class Notifier {
       );
     }
     const n = checkNotification(fn, message, opts);
-    if ((this.q.pendingCount.get() as { n: number }).n >= this.o.config.max_pending)
+    if (this.q.pending() >= this.o.config.max_pending)
       throw new NotifyError(
         'OUTBOX_FULL',
         `${fn}: ${this.o.config.max_pending} notifications are already waiting (notify.max_pending); is ${target} reachable?`,
       );
     const now = this.now();
-    const id = Number(this.q.insert.run(target, JSON.stringify(n), source.slice(0, 500), now, now).lastInsertRowid);
+    const id = this.q.add(target, JSON.stringify(n), source.slice(0, 500), now);
     const done = new Promise<Sent>((resolve, reject) => {
       const list = this.waiters.get(id) ?? [];
       list.push({ resolve, reject });
@@ -193,11 +168,11 @@ export class Notifier {
   }
 
   list(limit = 50): NotificationRow[] {
-    return (this.q.list.all(Math.min(Math.max(1, limit), 1000)) as Row[]).map(view);
+    return this.q.list(Math.min(Math.max(1, limit), 1000)).map(view);
   }
 
   get(id: number): NotificationRow | undefined {
-    const r = this.q.get.get(id) as Row | undefined;
+    const r = this.q.get(id);
     return r && view(r);
   }
 
@@ -206,13 +181,13 @@ export class Notifier {
     if (!this.running) return;
     const now = this.now();
     let next = Infinity;
-    for (const { target } of this.q.pendingTargets.all() as { target: string }[]) {
+    for (const target of this.q.pendingTargets()) {
       if (this.busy.has(target)) continue;
       const cfg = this.o.config.targets[target];
-      let row = this.q.due.get(target) as Row | undefined;
+      let row = this.q.head(target);
       if (!cfg) {
         // the target was taken out of the config while notifications waited for it
-        for (; row; row = this.q.due.get(target) as Row | undefined)
+        for (; row; row = this.q.head(target))
           this.finish(row, 'failed', row.attempts, `target "${target}" is no longer in the config`);
         continue;
       }
@@ -271,7 +246,7 @@ export class Notifier {
           const c = this.o.config;
           const backoff = Math.min(c.retry_max_s, c.retry_base_s * 2 ** (attempts - 1)) * (0.8 + Math.random() * 0.4);
           const wait = Math.max(backoff, f.retryAfterS ?? 0);
-          if (this.o.db.open) this.q.retry.run(attempts, this.now() + Math.round(wait * 1000), f.message, row.id);
+          this.q.retryAt(row.id, attempts, this.now() + Math.round(wait * 1000), f.message);
           this.o.log.info(
             { notification: row.id, target, attempts, retryInS: Math.round(wait), err: f.message },
             'notification will be tried again',
@@ -288,7 +263,7 @@ export class Notifier {
   }
 
   private finish(row: Row, status: 'sent' | 'failed', attempts: number, error: string | null): void {
-    if (this.o.db.open) this.q.done.run(status, attempts, error, this.now(), row.id);
+    this.q.finish(row.id, status, attempts, error, this.now());
     const list = this.waiters.get(row.id);
     this.waiters.delete(row.id);
     for (const w of list ?? []) {

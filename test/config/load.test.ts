@@ -150,3 +150,10 @@ test('smart-home.yaml in the default data dir is read without --data (npm start)
     removeDir(dir);
   }
 });
+
+test('a notify template outside the template subset is an error at its line', () => {
+  withFile('notify:\n  templates:\n    door: "{% for d in doors %}{{ d }}{% endfor %}"\n', (file, dir) => {
+    const msg = configError(() => loadConfig({ config: file, data: dir }, {}, dir));
+    assert.match(msg, /smart-home\.yaml:3:5: notify\.templates\.door: /);
+  });
+});

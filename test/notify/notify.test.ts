@@ -4,7 +4,7 @@
 // tried again with backoff; the source (script and line) kept; a target named, never its token.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, tempDir, removeDir, waitFor, type TestHub } from '../helpers.js';
+import { connect, startHub, tempDir, removeDir, waitFor, type TestHub } from '../helpers.js';
 import { startFakeServices, startFakeSmtp, type FakeServices, type FakeSmtp } from '../fixtures/notify-servers.js';
 
 let svc: FakeServices;
@@ -163,7 +163,10 @@ test('bad calls are clear errors: an unknown target names the ones there are; ba
   );
   assert.ok(log.some((l) => /priority must be one of min, low, default, high, urgent \(or 1-5\), got "loud"/.test(l)));
   assert.ok(log.some((l) => /the message must be a non-empty string/.test(l)));
-  assert.ok(log.some((l) => /^sync Notify\.send: message must be a string, got 5/.test(l)));
+  assert.ok(
+    log.some((l) => /^sync Notify\.send: message must be a string, got number 5$/.test(l)),
+    log.join('\n'),
+  );
 });
 
 test("e154's notifr.newMessage()/send(msg) and template.render go through the same outbox", async () => {
@@ -212,4 +215,32 @@ test('the API lists the outbox and the targets by name and type, never a token',
   });
   assert.equal(bad.status, 400);
   assert.match(await bad.text(), /UNKNOWN_TARGET/);
+});
+
+test('an automation notify step: message and title rendered from the trigger, the automation as its source; an unknown target is a located error at load', async () => {
+  const err = await h.hub.automations.put({
+    id: 'freezer_alert',
+    triggers: [{ type: 'mqtt', topic: 'home/freezer' }],
+    actions: [
+      { type: 'notify', target: 'nodered', title: 'Freezer', message: 'at {{ trigger.json.t }} °C', priority: 'high' },
+    ],
+  });
+  assert.equal(err, undefined);
+  const c = await connect(h.url);
+  await c.publishAsync('home/freezer', JSON.stringify({ t: -9 }), { qos: 1 });
+  await waitFor(() => svc.received.some((r) => r.body.message === 'at -9 °C'), 10000, 'the automation notification');
+  const got = svc.received.find((r) => r.body.message === 'at -9 °C')!;
+  assert.equal(got.body.title, 'Freezer');
+  assert.equal(got.body.priority, 'high');
+  assert.match(String(got.body.source), /^automation .*freezer_alert/);
+  const bad = await h.hub.automations.put({
+    id: 'typo',
+    triggers: [{ type: 'mqtt', topic: 'x/y' }],
+    actions: [{ type: 'notify', target: 'familly', message: 'hi' }],
+  });
+  assert.match(
+    String(bad),
+    /automations\.yaml:\d+:\d+: typo\.actions\[0\]\.target: no notification target "familly" \(did you mean "family"\?\); notify\.targets has: phone, family/,
+  );
+  c.end();
 });

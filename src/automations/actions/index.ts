@@ -5,10 +5,12 @@ import { entityAction } from './entity.js';
 import { publishAction } from './publish.js';
 import { scriptAction } from './script.js';
 import { delayAction } from './delay.js';
+import { notifyAction } from './notify.js';
 
 export const actions: { [K in ActionConfig['type']]: ActionStep<Extract<ActionConfig, { type: K }>> } = {
   action: entityAction,
   publish: publishAction,
   script: scriptAction,
   delay: delayAction,
+  notify: notifyAction,
 };

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startFakeServices, type FakeServices } from '../fixtures/notify-servers.js';
 import { startHub, connect, collect, tempDir, removeDir, runCli, waitFor, type TestHub } from '../helpers.js';
 
 const CORPUS = fileURLToPath(new URL('../../../test/fixtures/e154/', import.meta.url));
@@ -21,13 +22,29 @@ const entities = [
   { id: 'sensor.checker', script: 'checker.ts' },
   { id: 'lock.vault', script: 'vault.js' },
   { id: 'sensor.kitchen_temp', script: 'mqtt-event.js', subscribe_topic: 'home/temp/+' },
+  { id: 'sensor.miner', script: 'telegram-report.coffee' },
 ];
 
+let svc: FakeServices;
+
 async function start(): Promise<void> {
-  h = await startHub({ http: { enabled: true, port: 0 }, entities }, dir);
+  h = await startHub(
+    {
+      http: { enabled: true, port: 0 },
+      entities,
+      notify: {
+        targets: {
+          clavicus: { type: 'telegram', token: svc.telegramToken, chat_id: 7, api_url: `${svc.base}/telegram` },
+        },
+        templates: { report: 'Miner: {{ params.temp }} °C, fan {{ params.fan }} rpm' },
+      },
+    },
+    dir,
+  );
 }
 
 before(async () => {
+  svc = await startFakeServices();
   dir = tempDir();
   const scripts = path.join(dir, 'scripts');
   mkdirSync(scripts);
@@ -36,6 +53,7 @@ before(async () => {
 });
 after(async () => {
   await h.stop();
+  await svc.close();
   removeDir(dir);
 });
 
@@ -140,4 +158,14 @@ test('after a restart init() runs again and sees what the shared Storage kept', 
 test('the TypeScript ones type-check against types/smart-home.d.ts (smart-home check)', async () => {
   const r = await runCli(['check', path.join(CORPUS, 'ts-const.ts'), path.join(CORPUS, 'checker.ts')]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
+});
+
+test("e154's notifr and template.render (CoffeeScript, as e154's docs write it): the action ends when Telegram accepted the report", async () => {
+  const r = await runCli(['action', 'sensor.miner', 'CHECK', '--url', h.hub.api!.url]);
+  assert.equal(r.code, 0, r.stderr);
+  const sent = svc.received.filter((m) => m.service === 'telegram');
+  assert.deepEqual(
+    sent.map((m) => m.body),
+    [{ chat_id: 7, text: 'Miner: 41 °C, fan 5400 rpm', disable_notification: false }],
+  );
 });

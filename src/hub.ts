@@ -151,6 +151,7 @@ export class Hub {
     this.entities = new EntitiesModule({
       registry: this.registry,
       entities: config.entities,
+      zigbee2mqttBaseTopic: config.zigbee2mqtt.base_topic,
       scriptsDir,
       confirmTimeoutMs: config.actions.confirm_timeout_ms,
       log: log.child({ module: 'entities' }),

@@ -236,6 +236,12 @@ interface MqttEventMessage {
   qos: number;
   duplicate: boolean;
 }
+/** What an entity's `zigbee2mqttEvent(message)` gets for each message of its `zigbee2mqtt_device` (also as the global `message`). */
+interface Zigbee2MqttEventMessage extends MqttEventMessage {
+  error: string;
+  success: boolean;
+  new_state: { [key: string]: any };
+}
 /** In an entity's script: the id of its entity (e154 defines it before the script runs). */
 declare const ENTITY_ID: string;
 /** e154's short state: `name` is this hub's state value as text. */

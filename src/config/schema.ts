@@ -197,6 +197,12 @@ const entitySchema = z.strictObject({
   script: z.string().optional(),
   /** e154's MQTT entity: messages on this topic filter go to the script's mqttEvent(message). */
   subscribe_topic: z.string().min(1).optional(),
+  /** e154's Zigbee2MQTT entity: this device's messages (zigbee2mqtt/<friendly name>) go to the script's zigbee2mqttEvent(message). */
+  zigbee2mqtt_device: z
+    .string()
+    .min(1)
+    .regex(/^[^#+]+$/, 'must be a friendly name (no + or #)')
+    .optional(),
   actions: z.array(z.string().min(1)).default([]),
   /** Its room on the dashboard. */
   area: z.string().min(1).max(100).optional(),

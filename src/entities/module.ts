@@ -11,6 +11,8 @@ export interface EntitiesContext {
   registry: EntityRegistry;
   entities: EntityConfig[];
   scriptsDir: string;
+  /** zigbee2mqtt.base_topic: where a zigbee2mqtt_device entity's messages are. */
+  zigbee2mqttBaseTopic?: string;
   runScript: (file: string, entityId: string, action: string, params: Record<string, unknown>) => Promise<void>;
   confirmTimeoutMs: number;
   log: Logger;
@@ -54,7 +56,7 @@ export class EntitiesModule implements EntityAccess {
   }
 
   /** The configured entities that have a script, with its path. */
-  entityScripts(): { entityId: string; file: string; subscribeTopic?: string }[] {
+  entityScripts(): { entityId: string; file: string; subscribeTopic?: string; zigbee2mqttTopic?: string }[] {
     return this.ctx.entities.flatMap((e) =>
       e.script
         ? [
@@ -62,6 +64,9 @@ export class EntitiesModule implements EntityAccess {
               entityId: e.id,
               file: path.resolve(this.ctx.scriptsDir, e.script),
               ...(e.subscribe_topic ? { subscribeTopic: e.subscribe_topic } : {}),
+              ...(e.zigbee2mqtt_device
+                ? { zigbee2mqttTopic: `${this.ctx.zigbee2mqttBaseTopic ?? 'zigbee2mqtt'}/${e.zigbee2mqtt_device}` }
+                : {}),
             },
           ]
         : [],

@@ -52,6 +52,8 @@ export interface EntityScriptInfo {
   entityId: string;
   file: string;
   subscribeTopic?: string;
+  /** e154's Zigbee2MQTT entity: its device's topic, whose messages go to zigbee2mqttEvent(message). */
+  zigbee2mqttTopic?: string;
 }
 
 export interface ScriptInfo {
@@ -80,7 +82,7 @@ export interface LoadOptions {
  * The functions the original system (e154) calls in an entity's script, found whether they are
  * declared with `function`, `const`, `let` or `var`.
  */
-export const ENTITY_CONVENTIONS = ['entityAction', 'init', 'mqttEvent'] as const;
+export const ENTITY_CONVENTIONS = ['entityAction', 'init', 'mqttEvent', 'zigbee2mqttEvent'] as const;
 
 export class Script {
   readonly logs: ScriptLogEvent[] = [];
@@ -371,7 +373,8 @@ export class ScriptEngine {
    * Starts the script of entity `entityId` the way e154 does: one instance per entity, with
    * `const ENTITY_ID` defined, its top level run, then `init()` if it defines one (awaited; an
    * error in it is logged at its line and the script stays loaded for its actions), then, for an
-   * entity with `subscribe_topic`, its messages go to `mqttEvent(message)`.
+   * entity with `subscribe_topic`, its messages go to `mqttEvent(message)`, and for one with
+   * `zigbee2mqtt_device`, that device's messages to `zigbee2mqttEvent(message)`.
    */
   async startEntityScript(file: string, entityId: string, source = readFileSync(file, 'utf8')): Promise<Script> {
     const script = await this.load(file, { name: entityScriptName(entityId), entityId }, source);
@@ -379,14 +382,20 @@ export class ScriptEngine {
       const { error } = await script.sandbox.invoke('init', []);
       if (error) this.reportGuestError(script, error);
     }
-    const topic = this.ctx.entityScripts?.().find((e) => e.entityId === entityId)?.subscribeTopic;
-    if (topic && script.conventions.includes('mqttEvent')) {
-      // e154's message shape; subscribed through Mqtt.subscribe, so queueing, order and limits are a script's
+    const info = this.ctx.entityScripts?.().find((e) => e.entityId === entityId);
+    const feeds: [string | undefined, 'mqttEvent' | 'zigbee2mqttEvent', string][] = [
+      [info?.subscribeTopic, 'mqttEvent', 'subscribe_topic'],
+      [info?.zigbee2mqttTopic, 'zigbee2mqttEvent', 'zigbee2mqtt_device'],
+    ];
+    for (const [topic, fn, key] of feeds) {
+      if (!topic || !script.conventions.includes(fn)) continue;
+      // e154's message shape, as the argument and as the global `message` (its older scripts read
+      // that); subscribed through Mqtt.subscribe, so queueing, order and limits are a script's
       const err = script.sandbox.run(
-        `Mqtt.subscribe(${JSON.stringify(topic)}, (m) => mqttEvent({ payload: m.payload, topic: m.topic, qos: m.qos, duplicate: false }));`,
+        `Mqtt.subscribe(${JSON.stringify(topic)}, (m) => { const message = { payload: m.payload, topic: m.topic, qos: m.qos, duplicate: false, error: '', success: true, new_state: {} }; globalThis.message = message; return ${fn}(message); });`,
         'smart-home:entity',
       );
-      if (err) this.fail(script, `subscribe_topic ${JSON.stringify(topic)}: ${err.name}: ${err.message}`, undefined);
+      if (err) this.fail(script, `${key} ${JSON.stringify(topic)}: ${err.name}: ${err.message}`, undefined);
     }
     return script;
   }

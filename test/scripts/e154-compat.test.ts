@@ -23,6 +23,7 @@ const entities = [
   { id: 'lock.vault', script: 'vault.js' },
   { id: 'sensor.kitchen_temp', script: 'mqtt-event.js', subscribe_topic: 'home/temp/+' },
   { id: 'sensor.miner', script: 'telegram-report.coffee' },
+  { id: 'sensor.hall_button', script: 'z2m-button.coffee', zigbee2mqtt_device: 'hall button' },
 ];
 
 let svc: FakeServices;
@@ -125,6 +126,19 @@ test("mqttEvent(message) gets the messages of the entity's subscribe_topic, in e
     { ...h.hub.registry.get('sensor.kitchen_temp')?.attributes, friendly_name: undefined },
     { topic: 'home/temp/kitchen', qos: 1, duplicate: false, friendly_name: undefined },
   );
+  c.end();
+});
+
+test("zigbee2mqttEvent gets its device's messages (zigbee2mqtt/<friendly name>), also as the global message e154's older scripts read", async () => {
+  const c = await connect(h.url);
+  await c.publishAsync(
+    'zigbee2mqtt/hall button',
+    JSON.stringify({ action: 'single', battery: 100, linkquality: 126, voltage: 3042 }),
+    { qos: 1 },
+  );
+  await waitFor(() => h.hub.registry.get('sensor.hall_button')?.state === 'single_action');
+  const a = h.hub.registry.get('sensor.hall_button')!.attributes;
+  assert.deepEqual([a.battery, a.linkquality, a.voltage, a.action], [100, 126, 3042, 'single']);
   c.end();
 });
 

@@ -262,6 +262,8 @@ declare function EntitySetState(entityId: string, params: EntityStateParams): vo
 declare function EntitySetStateName(entityId: string, state: string): void;
 declare function EntityGetAttributes(entityId: string): { [key: string]: any };
 /** Merges `attributes` into the entity's attributes; its state stays. */
+/** The entity's settings (`settings:` of the entity in smart-home.yaml, with what EntitySetState settings_value changed). */
+declare function EntityGetSettings(entityId: string): { [key: string]: any };
 declare function EntitySetAttributes(entityId: string, attributes: { [key: string]: any }): void;
 /** Entity.callAction: resolves when the device confirmed (e154's returns nothing; awaiting is optional). */
 declare function EntityCallAction(entityId: string, action: string, params?: { [key: string]: any }): Promise<void>;

@@ -206,6 +206,8 @@ const entitySchema = z.strictObject({
   actions: z.array(z.string().min(1)).default([]),
   /** Its room on the dashboard. */
   area: z.string().min(1).max(100).optional(),
+  /** e154's entity settings (thresholds, addresses, ...): EntityGetSettings(id) in a script. */
+  settings: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).default({}),
 });
 
 /** Forwarding between the embedded broker and an upstream broker, like Mosquitto's bridge. */

@@ -84,6 +84,12 @@ export class EntitiesModule implements EntityAccess {
     return this.ctx.registry.require(id).state ?? null;
   }
 
+  /** The entity's settings from the config (e154's EntityGetSettings; a script's changes are kept by the script engine). */
+  settings(id: string): Record<string, unknown> {
+    this.ctx.registry.require(id);
+    return { ...(this.ctx.entities.find((e) => e.id === id)?.settings ?? {}) };
+  }
+
   describe(id: string): EntityView {
     const e = this.ctx.registry.require(id);
     return {

@@ -14,6 +14,7 @@ import { publishBinding, requestCalls, wireProperties } from './bindings/mqtt.js
 import {
   entityAsyncCalls,
   entityCalls,
+  settingsCalls,
   sharedStorageCalls,
   storageCalls,
   type EntityAccess,
@@ -241,6 +242,7 @@ export class ScriptEngine {
           ...entityCalls(this.ctx.entities),
           ...storageCalls(this.ctx.storage, opts.storage ?? name),
           ...sharedStorageCalls(this.ctx.storage),
+          ...settingsCalls(this.ctx.entities, this.ctx.storage),
           ...cryptoCalls(this.ctx.secretKey, this.ctx.limits.max_payload_kb * 1024),
           ...notify.sync,
         },

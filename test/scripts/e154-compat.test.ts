@@ -24,6 +24,7 @@ const entities = [
   { id: 'sensor.kitchen_temp', script: 'mqtt-event.js', subscribe_topic: 'home/temp/+' },
   { id: 'sensor.miner', script: 'telegram-report.coffee' },
   { id: 'sensor.hall_button', script: 'z2m-button.coffee', zigbee2mqtt_device: 'hall button' },
+  { id: 'climate.bedroom', script: 'thermostat.js', settings: { max_temp: 24, room: 'bedroom' } },
 ];
 
 let svc: FakeServices;
@@ -182,4 +183,31 @@ test("e154's notifr and template.render (CoffeeScript, as e154's docs write it):
     sent.map((m) => m.body),
     [{ chat_id: 7, text: 'Miner: 41 °C, fan 5400 rpm', disable_notification: false }],
   );
+});
+
+test('EntityGetSettings gives the configured settings; EntitySetState settings_value changes them, kept across a restart', async () => {
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('test/thermostat', { qos: 1 });
+  const api = h.hub.api!.url;
+  for (const action of ['CHECK', 'RAISE'])
+    assert.equal((await runCli(['action', 'climate.bedroom', action, '--url', api])).code, 0);
+  await got.next(2);
+  assert.deepEqual(
+    got.messages.map((m) => JSON.parse(m.payload.toString())),
+    [
+      { max: 24, room: 'bedroom', via: 24 },
+      { max: 26, room: 'bedroom', via: 26 },
+    ],
+  );
+  c.end();
+  await h.stop();
+  await start();
+  const c2 = await connect(h.url);
+  const got2 = collect(c2);
+  await c2.subscribeAsync('test/thermostat', { qos: 1 });
+  assert.equal((await runCli(['action', 'climate.bedroom', 'CHECK', '--url', h.hub.api!.url])).code, 0);
+  await got2.next(1);
+  assert.deepEqual(JSON.parse(got2.messages[0]!.payload.toString()), { max: 26, room: 'bedroom', via: 26 });
+  c2.end();
 });

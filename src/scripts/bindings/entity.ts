@@ -21,6 +21,8 @@ export interface EntityAccess {
   history(id: string, query: { since?: number; until?: number; resolution?: string }): unknown;
   setState(id: string, state: unknown, attributes?: Record<string, unknown> | null): void;
   callAction(id: string, action: string, params: Record<string, unknown>, caller: string): Promise<void>;
+  /** The entity's configured settings (e154's). */
+  settings?(id: string): Record<string, unknown>;
 }
 
 /** The per-script key-value store. */
@@ -122,6 +124,31 @@ export function sharedStorageCalls(storage: StorageAccess | undefined) {
         if (Object.keys(out).length >= 99) break;
       }
       return out;
+    },
+  };
+}
+
+/** Where a script's changes to an entity's settings (EntitySetState settings_value) are kept. */
+export const SETTINGS_STORAGE = '\u0000settings';
+
+/** e154's EntityGetSettings, and settings_value of EntitySetState: the config's settings, with what scripts changed over them. */
+export function settingsCalls(entities: EntityAccess | undefined, storage: StorageAccess | undefined) {
+  const get = (id: string): Record<string, unknown> => {
+    if (!entities?.settings) throw new TypeError('EntityGetSettings is not available in this run (no hub)');
+    const changed = storage?.get(SETTINGS_STORAGE, id);
+    return { ...entities.settings(id), ...(changed && typeof changed === 'object' ? changed : {}) };
+  };
+  return {
+    'entity.settings.get': ([id]: unknown[]) => get(str(id, 'EntityGetSettings: id')),
+    'entity.settings.set': ([id, values]: unknown[]) => {
+      const key = str(id, 'EntitySetState: id');
+      if (!values || typeof values !== 'object' || Array.isArray(values))
+        throw new TypeError('EntitySetState: settings_value must be an object');
+      if (!storage) throw new TypeError('EntitySetState: settings_value is not available in this run (no hub)');
+      get(key); // an unknown entity is an error here too
+      const prev = storage.get(SETTINGS_STORAGE, key);
+      storage.set(SETTINGS_STORAGE, key, { ...(prev && typeof prev === 'object' ? prev : {}), ...values });
+      return undefined;
     },
   };
 }

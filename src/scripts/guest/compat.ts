@@ -83,12 +83,14 @@ export const compat: Record<string, unknown> = {
   ExecuteAsync: () => refuseExecute('ExecuteAsync'),
   GetEntity: (id: unknown) => {
     const e = view(id);
-    return { ...e, id, type: e.domain, state: stateShort(e.state), settings: {} };
+    return { ...e, id, type: e.domain, state: stateShort(e.state), settings: call('entity.settings.get', id) };
   },
   EntityGetState: (id: unknown) => stateShort(Entity.getState(id)),
   EntitySetState: (id: unknown, params: unknown) => {
     const p = (objectOrUndefined('EntitySetState', 'params', params) ?? {}) as StateParams;
     const attrs = objectOrUndefined('EntitySetState', 'attribute_values', p.attribute_values);
+    const settings = objectOrUndefined('EntitySetState', 'settings_value', p.settings_value);
+    if (settings) call('entity.settings.set', id, settings);
     Entity.setState(id, p.new_state === undefined ? Entity.getState(id) : p.new_state, attrs);
   },
   EntitySetStateName: (id: unknown, name: unknown) => {
@@ -97,6 +99,11 @@ export const compat: Record<string, unknown> = {
     Entity.setState(id, name);
   },
   EntityGetAttributes: (id: unknown) => view(id).attributes,
+  EntityGetSettings: (id: unknown) => {
+    if (typeof id !== 'string' || id === '')
+      throw new TypeError(`EntityGetSettings: entity id must be a non-empty string, got ${describe(id)}`);
+    return call('entity.settings.get', id);
+  },
   EntitySetAttributes: (id: unknown, attrs: unknown) => {
     const a = objectOrUndefined('EntitySetAttributes', 'attributes', attrs);
     if (!a) throw new TypeError(`EntitySetAttributes: attributes must be an object, got ${describe(attrs)}`);

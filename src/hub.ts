@@ -163,6 +163,11 @@ export class Hub {
     this.scripts = new ScriptEngine({
       limits: config.scripts,
       notify: this.notifier,
+      // made below: read when a script calls PushSystemEvent
+      automations: {
+        setEnabled: (id, on) => this.automations.setEnabled(id, on),
+        trigger: (id, event) => this.automations.trigger(id, event),
+      },
       dir: scriptsDir,
       bus: this.bus,
       events: this.events,

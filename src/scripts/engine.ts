@@ -22,6 +22,7 @@ import {
 } from './bindings/entity.js';
 import { cryptoCalls } from './bindings/crypto.js';
 import { httpCalls } from './bindings/http.js';
+import { systemCalls, type AutomationAccess } from './bindings/system.js';
 import { notifyCalls, type NotifyAccess } from './bindings/notify.js';
 import { InputRouter } from './inputs.js';
 import type { Quarantine } from './quarantine.js';
@@ -46,6 +47,8 @@ export interface EngineContext {
   secretKey?: () => Buffer;
   /** Notify.send and template.render. */
   notify?: NotifyAccess;
+  /** e154's PushSystemEvent: enable, disable or run an automation. */
+  automations?: AutomationAccess;
 }
 
 /** A configured entity's script (and e154's MQTT entity topic, whose messages go to its mqttEvent). */
@@ -250,6 +253,7 @@ export class ScriptEngine {
           ...entityAsyncCalls(this.ctx.entities, name),
           ...requestCalls(this.ctx.bus),
           ...notify.async,
+          ...systemCalls(this.ctx.automations, `script ${name}`),
           ...httpCalls(this.ctx.limits.http, this.ctx.limits.max_payload_kb * 1024, (line, stack) => {
             const at = this.locateStack(compiled, stack);
             if (script) this.logTo(script, 'info', at ? `${line} (${compiled.file}:${at.line})` : line);

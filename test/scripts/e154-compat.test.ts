@@ -4,7 +4,7 @@
 // marshal/hex2arr/print; ExecuteSync refused with the reason.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeServices, type FakeServices } from '../fixtures/notify-servers.js';
@@ -25,6 +25,7 @@ const entities = [
   { id: 'sensor.miner', script: 'telegram-report.coffee' },
   { id: 'sensor.hall_button', script: 'z2m-button.coffee', zigbee2mqtt_device: 'hall button' },
   { id: 'climate.bedroom', script: 'thermostat.js', settings: { max_temp: 24, room: 'bedroom' } },
+  { id: 'switch.night_mode', script: 'tasks.js' },
 ];
 
 let svc: FakeServices;
@@ -51,6 +52,10 @@ before(async () => {
   const scripts = path.join(dir, 'scripts');
   mkdirSync(scripts);
   for (const f of readdirSync(CORPUS)) copyFileSync(path.join(CORPUS, f), path.join(scripts, f));
+  writeFileSync(
+    path.join(dir, 'automations.yaml'),
+    '- id: night_mode\n  triggers:\n    - type: mqtt\n      topic: test/night/go\n  actions:\n    - type: publish\n      topic: test/night\n      payload: dim\n',
+  );
   await start();
 });
 after(async () => {
@@ -210,4 +215,25 @@ test('EntityGetSettings gives the configured settings; EntitySetState settings_v
   await got2.next(1);
   assert.deepEqual(JSON.parse(got2.messages[0]!.payload.toString()), { max: 26, room: 'bedroom', via: 26 });
   c2.end();
+});
+
+test("PushSystemEvent (e154's tasks are automations here): disable, enable and run one; a command with no counterpart is refused, saying so", async () => {
+  const api = h.hub.api!.url;
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('test/night', { qos: 1 });
+  const act = (a: string) => runCli(['action', 'switch.night_mode', a, '--url', api]);
+  const enabled = () => h.hub.automations.list().find((a) => a.id === 'night_mode')?.enabled;
+  assert.equal(enabled(), true);
+  assert.equal((await act('OFF')).code, 0);
+  assert.equal(enabled(), false);
+  assert.equal((await act('ON')).code, 0);
+  assert.equal(enabled(), true);
+  assert.equal((await act('RUN')).code, 0);
+  await got.next(1);
+  assert.equal(got.messages[0]!.payload.toString(), 'dim');
+  const load = await act('LOAD');
+  assert.notEqual(load.code, 0);
+  assert.match(load.stderr + load.stdout, /PushSystemEvent: "command_load_entity" has no counterpart in this hub/);
+  c.end();
 });

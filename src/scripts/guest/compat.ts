@@ -1,7 +1,7 @@
 // The compatible API: the globals of the system the `Mqtt` page comes from (e154 Smart Home), so
 // its users' scripts run unchanged. Each maps onto this hub's own bindings (Entity, Storage,
 // console); the host checks everything again. Our own API stays the recommended one.
-import { call, describe } from './core.js';
+import { call, callAsync, describe } from './core.js';
 import { Entity } from './entity.js';
 import { console } from './runtime.js';
 
@@ -110,4 +110,6 @@ export const compat: Record<string, unknown> = {
     Entity.setState(id, Entity.getState(id), a);
   },
   EntityCallAction: (id: unknown, action: unknown, params?: unknown) => Entity.callAction(id, action, params),
+  PushSystemEvent: (command: unknown, params?: unknown) =>
+    callAsync('PushSystemEvent', 'system.push', [command, params === undefined ? {} : params]),
 };

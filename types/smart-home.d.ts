@@ -273,6 +273,8 @@ declare function PushSystemEvent(
   command: 'command_enable_task' | 'command_disable_task' | 'event_call_trigger',
   params: { id: string | number },
 ): Promise<void>;
+/** Calls function `fn` of another entity's script with `payload`; resolves with what it returned. */
+declare function EntityCallScript(entityId: string, fn: string, payload?: unknown): Promise<any>;
 declare function GetEntity(entityId: string): {
   id: string;
   name: string;

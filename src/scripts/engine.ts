@@ -9,7 +9,7 @@ import type { MqttBus } from '../mqtt/bus.js';
 import type { CompiledScript, Language } from './compiled.js';
 import { compileOffThread, configureCompiler } from './compiler/pool.js';
 import { codeFrame, formatLocated, ScriptError, type Location } from './errors.js';
-import { Sandbox, type GuestError } from './sandbox.js';
+import { Sandbox, type GuestError, type NamedError } from './sandbox.js';
 import { publishBinding, requestCalls, wireProperties } from './bindings/mqtt.js';
 import {
   entityAsyncCalls,
@@ -254,6 +254,7 @@ export class ScriptEngine {
           ...requestCalls(this.ctx.bus),
           ...notify.async,
           ...systemCalls(this.ctx.automations, `script ${name}`),
+          'entity.callScript': ([id, fn, payload]) => this.callEntityScript(String(id), String(fn), payload),
           ...httpCalls(this.ctx.limits.http, this.ctx.limits.max_payload_kb * 1024, (line, stack) => {
             const at = this.locateStack(compiled, stack);
             if (script) this.logTo(script, 'info', at ? `${line} (${compiled.file}:${at.line})` : line);
@@ -338,17 +339,7 @@ export class ScriptEngine {
       );
     };
     if (definesEntityAction(compiled.code)) {
-      let script = this.scripts.get(entityScriptName(entityId));
-      if (!script || script.compiled.source !== source) {
-        // two actions that come while it starts share one start (init() runs once)
-        const key = `${entityId}\u0000${source}`;
-        let starting = this.entityStarting.get(key);
-        if (!starting) {
-          starting = this.startEntityScript(file, entityId, source).finally(() => this.entityStarting.delete(key));
-          this.entityStarting.set(key, starting);
-        }
-        script = await starting;
-      }
+      const script = await this.runningEntityScript(file, entityId, source);
       if (!script.conventions.includes('entityAction'))
         fail(script, {
           name: 'TypeError',
@@ -407,6 +398,45 @@ export class ScriptEngine {
   }
 
   private readonly entityStarting = new Map<string, Promise<Script>>();
+
+  /** The entity's script as it runs now, started (once, however many ask at once) if it is not, or changed. */
+  private async runningEntityScript(file: string, entityId: string, source: string): Promise<Script> {
+    const script = this.scripts.get(entityScriptName(entityId));
+    if (script && script.compiled.source === source) return script;
+    // two calls that come while it starts share one start (init() runs once)
+    const key = `${entityId}\u0000${source}`;
+    let starting = this.entityStarting.get(key);
+    if (!starting) {
+      starting = this.startEntityScript(file, entityId, source).finally(() => this.entityStarting.delete(key));
+      this.entityStarting.set(key, starting);
+    }
+    return starting;
+  }
+
+  /** e154's EntityCallScript(entityId, fn, payload): calls a function of another entity's script. */
+  async callEntityScript(entityId: string, fn: string, payload: unknown): Promise<unknown> {
+    const info = this.ctx.entityScripts?.().find((e) => e.entityId === entityId);
+    const refuse = (message: string): never => {
+      throw { name: 'EntityError', code: 'CALL_SCRIPT', message: `EntityCallScript: ${message}` } satisfies NamedError;
+    };
+    if (!info) return refuse(`entity ${entityId} has no script (give it script: in smart-home.yaml)`);
+    if (!/^[A-Za-z_$][\w$]*$/.test(fn)) return refuse(`"${fn}" is not a function name`);
+    let source: string;
+    try {
+      source = readFileSync(info.file, 'utf8');
+    } catch (err) {
+      return refuse(`the script of ${entityId} cannot be read: ${(err as Error).message}`);
+    }
+    const script = await this.runningEntityScript(info.file, entityId, source);
+    if (!script.sandbox.adopt([fn]).includes(fn))
+      return refuse(`the script of ${entityId} (${path.basename(info.file)}) has no function ${fn}`);
+    const { value, error } = await script.sandbox.invoke(fn, [payload]);
+    if (error) {
+      this.reportGuestError(script, error);
+      return refuse(`${fn} of ${entityId} failed: ${this.describeGuestError(script.compiled, error).text}`);
+    }
+    return value ?? null;
+  }
 
   /** Starts, at hub start, the entity scripts that define e154's functions (entityAction, init, ...). */
   async startEntityScripts(list: EntityScriptInfo[]): Promise<void> {

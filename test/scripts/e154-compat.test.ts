@@ -26,6 +26,8 @@ const entities = [
   { id: 'sensor.hall_button', script: 'z2m-button.coffee', zigbee2mqtt_device: 'hall button' },
   { id: 'climate.bedroom', script: 'thermostat.js', settings: { max_temp: 24, room: 'bedroom' } },
   { id: 'switch.night_mode', script: 'tasks.js' },
+  { id: 'sensor.ble_gw', script: 'ble-gateway.js' },
+  { id: 'sensor.ble_term', script: 'ble-term.js' },
 ];
 
 let svc: FakeServices;
@@ -235,5 +237,26 @@ test("PushSystemEvent (e154's tasks are automations here): disable, enable and r
   const load = await act('LOAD');
   assert.notEqual(load.code, 0);
   assert.match(load.stderr + load.stdout, /PushSystemEvent: "command_load_entity" has no counterpart in this hub/);
+  c.end();
+});
+
+test("EntityCallScript calls a function of another entity's script with a payload and gets its result; a missing function is named", async () => {
+  const api = h.hub.api!.url;
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('test/ble', { qos: 1 });
+  const r = await runCli(['action', 'sensor.ble_gw', 'FORWARD', '--url', api]);
+  assert.equal(r.code, 0, r.stderr);
+  await got.next(1);
+  assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), {
+    answer: { stored: 19.5, by: 'sensor.ble_term' },
+  });
+  assert.equal(h.hub.registry.get('sensor.ble_term')?.state, '19.5');
+  const missing = await runCli(['action', 'sensor.ble_gw', 'MISSING', '--url', api]);
+  assert.notEqual(missing.code, 0);
+  assert.match(
+    missing.stderr + missing.stdout,
+    /EntityCallScript: the script of sensor\.ble_term \(ble-term\.js\) has no function nope/,
+  );
   c.end();
 });

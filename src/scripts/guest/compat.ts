@@ -110,6 +110,13 @@ export const compat: Record<string, unknown> = {
     Entity.setState(id, Entity.getState(id), a);
   },
   EntityCallAction: (id: unknown, action: unknown, params?: unknown) => Entity.callAction(id, action, params),
+  EntityCallScript: (id: unknown, fn: unknown, payload?: unknown) => {
+    if (typeof id !== 'string' || id === '')
+      throw new TypeError(`EntityCallScript: entity id must be a non-empty string, got ${describe(id)}`);
+    if (typeof fn !== 'string' || fn === '')
+      throw new TypeError(`EntityCallScript: fn must be a function's name, got ${describe(fn)}`);
+    return callAsync('EntityCallScript', 'entity.callScript', [id, fn, payload === undefined ? null : payload]);
+  },
   PushSystemEvent: (command: unknown, params?: unknown) =>
     callAsync('PushSystemEvent', 'system.push', [command, params === undefined ? {} : params]),
 };

@@ -391,3 +391,10 @@ export async function bystanderAnswers(url: string): Promise<void> {
   await waitFor(() => got.messages.some((m) => m.payload.toString() === token), 5000, "the bystander's answer");
   c.end();
 }
+
+/** Loads `source` as /scripts/NAME in the hub and returns its log once it has `lines` lines. */
+export async function scriptLog(h: TestHub, name: string, source: string, lines: number): Promise<string[]> {
+  const s = await h.hub.scripts.load(`/scripts/${name}`, {}, source);
+  await waitFor(() => s.logs.length >= lines, 15000, `${lines} log lines of ${name}`);
+  return s.logs.map((l) => l.message);
+}

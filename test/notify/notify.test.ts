@@ -4,7 +4,7 @@
 // tried again with backoff; the source (script and line) kept; a target named, never its token.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, startHub, tempDir, removeDir, waitFor, type TestHub } from '../helpers.js';
+import { connect, startHub, tempDir, removeDir, scriptLog, waitFor, type TestHub } from '../helpers.js';
 import { startFakeServices, startFakeSmtp, type FakeServices, type FakeSmtp } from '../fixtures/notify-servers.js';
 
 let svc: FakeServices;
@@ -58,11 +58,7 @@ after(async () => {
   removeDir(dir);
 });
 
-async function run(name: string, source: string, lines: number): Promise<string[]> {
-  const s = await h.hub.scripts.load(`/scripts/${name}`, {}, source);
-  await waitFor(() => s.logs.length >= lines, 15000, `${lines} log lines of ${name}`);
-  return s.logs.map((l) => l.message);
-}
+const run = (name: string, source: string, lines: number) => scriptLog(h, name, source, lines);
 
 test('Notify.send reaches ntfy, Telegram, Pushover, a webhook and e-mail in their formats; each promise resolves when accepted', async () => {
   const log = await run(

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startHub, tempDir, removeDir, waitFor, type TestHub } from '../helpers.js';
+import { startHub, tempDir, removeDir, scriptLog, type TestHub } from '../helpers.js';
 import { AllowList, httpRequest, isPrivateAddress, type HttpLimits } from '../../src/scripts/bindings/http.js';
 
 let server: Server;
@@ -57,11 +57,7 @@ after(async () => {
   removeDir(dir);
 });
 
-async function run(name: string, source: string, lines: number): Promise<string[]> {
-  const s = await h.hub.scripts.load(`/scripts/${name}`, {}, source);
-  await waitFor(() => s.logs.length >= lines, 10000, `${lines} log lines of ${name}`);
-  return s.logs.map((l) => l.message);
-}
+const run = (name: string, source: string, lines: number) => scriptLog(h, name, source, lines);
 
 test('http.get / post / Http.request from a script: status, headers, body, json(); JSON bodies, headers sent', async () => {
   const log = await run(

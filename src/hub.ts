@@ -152,6 +152,7 @@ export class Hub {
       registry: this.registry,
       entities: config.entities,
       zigbee2mqttBaseTopic: config.zigbee2mqtt.base_topic,
+      deviceArea: (id) => this.devices.get(id)?.area ?? undefined,
       scriptsDir,
       confirmTimeoutMs: config.actions.confirm_timeout_ms,
       log: log.child({ module: 'entities' }),

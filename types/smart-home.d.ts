@@ -273,6 +273,11 @@ declare function PushSystemEvent(
   command: 'command_enable_task' | 'command_disable_task' | 'event_call_trigger',
   params: { id: string | number },
 ): Promise<void>;
+/** e154's EntitiesCallAction: the action on every entity of an area (its own or its device's), or on one entity. */
+declare function EntitiesCallAction(
+  selector: { action_name: string; area_id?: string | number; entity_id?: string },
+  params?: { [key: string]: any },
+): Promise<{ called: string[]; skipped: string[]; failed: { id: string; error: string }[] }>;
 /** Calls function `fn` of another entity's script with `payload`; resolves with what it returned. */
 declare function EntityCallScript(entityId: string, fn: string, payload?: unknown): Promise<any>;
 declare function GetEntity(entityId: string): {

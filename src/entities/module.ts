@@ -11,6 +11,8 @@ export interface EntitiesContext {
   registry: EntityRegistry;
   entities: EntityConfig[];
   scriptsDir: string;
+  /** The area of a device (an entity without an area of its own is in its device's). */
+  deviceArea?: (deviceId: string) => string | undefined;
   /** zigbee2mqtt.base_topic: where a zigbee2mqtt_device entity's messages are. */
   zigbee2mqttBaseTopic?: string;
   runScript: (file: string, entityId: string, action: string, params: Record<string, unknown>) => Promise<void>;
@@ -117,5 +119,35 @@ export class EntitiesModule implements EntityAccess {
 
   callAction(id: string, action: string, params: Record<string, unknown>, caller: string): Promise<void> {
     return this.actions.call(id, action, params, caller);
+  }
+
+  /**
+   * e154's EntitiesCallAction: the action on every entity of an area (its own, or its device's) that
+   * has it; one that has not is skipped, one that fails is reported, the others go on.
+   */
+  async callInArea(
+    area: string,
+    action: string,
+    params: Record<string, unknown>,
+    caller: string,
+  ): Promise<{ called: string[]; skipped: string[]; failed: { id: string; error: string }[] }> {
+    const want = area.toLowerCase();
+    const inArea = this.ctx.registry
+      .list()
+      .filter((e) => (e.area ?? (e.deviceId ? this.ctx.deviceArea?.(e.deviceId) : undefined))?.toLowerCase() === want);
+    const out = { called: [] as string[], skipped: [] as string[], failed: [] as { id: string; error: string }[] };
+    await Promise.all(
+      inArea.map(async (e) => {
+        try {
+          await this.actions.call(e.id, action, params, caller);
+          out.called.push(e.id);
+        } catch (err) {
+          if ((err as { code?: string }).code === 'UNKNOWN_ACTION') out.skipped.push(e.id);
+          else out.failed.push({ id: e.id, error: (err as Error).message });
+        }
+      }),
+    );
+    for (const list of [out.called, out.skipped]) list.sort();
+    return out;
   }
 }

@@ -28,6 +28,9 @@ const entities = [
   { id: 'switch.night_mode', script: 'tasks.js' },
   { id: 'sensor.ble_gw', script: 'ble-gateway.js' },
   { id: 'sensor.ble_term', script: 'ble-term.js' },
+  { id: 'switch.garden_pump', script: 'js-var.js', area: 'garden' },
+  { id: 'switch.garden_light', script: 'js-let.js', area: 'Garden' },
+  { id: 'sensor.garden', script: 'garden.js' },
 ];
 
 let svc: FakeServices;
@@ -257,6 +260,34 @@ test("EntityCallScript calls a function of another entity's script with a payloa
   assert.match(
     missing.stderr + missing.stdout,
     /EntityCallScript: the script of sensor\.ble_term \(ble-term\.js\) has no function nope/,
+  );
+  c.end();
+});
+
+test('EntitiesCallAction runs the action on every entity of an area; tags (which entities here do not have) are refused, saying so', async () => {
+  const api = h.hub.api!.url;
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('test/garden', { qos: 1 });
+  await c.subscribeAsync('test/ea', { qos: 1 });
+  const r = await runCli(['action', 'sensor.garden', 'ALL_ON', '--url', api]);
+  assert.equal(r.code, 0, r.stderr);
+  await got.next(3);
+  const byTopic = (t: string) => got.messages.filter((m) => m.topic === t).map((m) => JSON.parse(m.payload.toString()));
+  assert.deepEqual(
+    byTopic('test/ea')
+      .map((m) => m.entityId)
+      .sort(),
+    ['switch.garden_light', 'switch.garden_pump'],
+  );
+  assert.deepEqual(byTopic('test/garden'), [
+    { called: ['switch.garden_light', 'switch.garden_pump'], skipped: [], failed: [] },
+  ]);
+  const tags = await runCli(['action', 'sensor.garden', 'TAGS', '--url', api]);
+  assert.notEqual(tags.code, 0);
+  assert.match(
+    tags.stderr + tags.stdout,
+    /EntitiesCallAction: entities have no tags in this hub; select them by area_id/,
   );
   c.end();
 });

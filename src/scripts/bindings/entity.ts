@@ -21,6 +21,13 @@ export interface EntityAccess {
   history(id: string, query: { since?: number; until?: number; resolution?: string }): unknown;
   setState(id: string, state: unknown, attributes?: Record<string, unknown> | null): void;
   callAction(id: string, action: string, params: Record<string, unknown>, caller: string): Promise<void>;
+  /** e154's EntitiesCallAction: the action on every entity of an area. */
+  callInArea?(
+    area: string,
+    action: string,
+    params: Record<string, unknown>,
+    caller: string,
+  ): Promise<{ called: string[]; skipped: string[]; failed: { id: string; error: string }[] }>;
   /** The entity's configured settings (e154's). */
   settings?(id: string): Record<string, unknown>;
 }
@@ -67,6 +74,33 @@ export function entityAsyncCalls(entities: EntityAccess | undefined, caller: str
         until: time(q.until),
         resolution,
       });
+    },
+    'entity.callMany': async ([selector, params]: unknown[]) => {
+      const fail = (message: string): never => {
+        throw {
+          name: 'EntityError',
+          code: 'CALL_ACTION',
+          message: `EntitiesCallAction: ${message}`,
+        } satisfies NamedError;
+      };
+      const s = (selector && typeof selector === 'object' ? selector : {}) as Record<string, unknown>;
+      const action = s.action_name;
+      if (typeof action !== 'string' || action === '') return fail('action_name must be a non-empty string');
+      const p =
+        params && typeof params === 'object' && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
+      if (Array.isArray(s.tags) && s.tags.length > 0)
+        return fail('entities have no tags in this hub; select them by area_id (their room) or entity_id');
+      if (!entities?.callInArea) return fail('not available in this run (no hub)');
+      if (typeof s.entity_id === 'string' && s.entity_id !== '') {
+        await entities.callAction(s.entity_id, action, p, caller);
+        return { called: [s.entity_id], skipped: [], failed: [] };
+      }
+      if (typeof s.area_id !== 'string' && typeof s.area_id !== 'number')
+        return fail('give area_id (an area, e.g. "kitchen") or entity_id');
+      const r = await entities.callInArea(String(s.area_id), action, p, caller);
+      if (r.called.length + r.skipped.length + r.failed.length === 0)
+        return fail(`no entity is in area "${s.area_id}"`);
+      return r;
     },
     'entity.callAction': async ([id, action, params]: unknown[]) => {
       if (!entities)

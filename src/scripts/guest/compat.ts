@@ -110,6 +110,13 @@ export const compat: Record<string, unknown> = {
     Entity.setState(id, Entity.getState(id), a);
   },
   EntityCallAction: (id: unknown, action: unknown, params?: unknown) => Entity.callAction(id, action, params),
+  EntitiesCallAction: (selector: unknown, params?: unknown) => {
+    if (!selector || typeof selector !== 'object' || Array.isArray(selector))
+      throw new TypeError(
+        `EntitiesCallAction: expects {action_name, area_id} or {action_name, entity_id}, got ${describe(selector)}`,
+      );
+    return callAsync('EntitiesCallAction', 'entity.callMany', [selector, params === undefined ? {} : params]);
+  },
   EntityCallScript: (id: unknown, fn: unknown, payload?: unknown) => {
     if (typeof id !== 'string' || id === '')
       throw new TypeError(`EntityCallScript: entity id must be a non-empty string, got ${describe(id)}`);

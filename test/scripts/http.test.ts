@@ -109,12 +109,13 @@ test('a host not on the allow-list is refused with its name; a redirect to one t
       await tryIt('file', () => http.get('file:///etc/passwd'));
       await tryIt('creds', () => http.get('http://u:p@127.0.0.1/'));
       await tryIt('header', () => http.get(base + '/echo', { headers: { 'X-A': 'a\\r\\nX-Injected: 1' } }));
+      await tryIt('framing', () => http.post(base + '/echo', { headers: { 'Transfer-Encoding': 'chunked' }, body: 'x' }));
     })();
   `,
-    7 + 4,
+    8 + 4,
   );
-  const mine = log.filter((l) => /^(other|away|big|slow|file|creds|header) /.test(l));
-  assert.deepEqual(mine.length, 7, log.join('\n'));
+  const mine = log.filter((l) => /^(other|away|big|slow|file|creds|header|framing) /.test(l));
+  assert.deepEqual(mine.length, 8, log.join('\n'));
   assert.match(
     mine[0]!,
     /^other HttpError HOST_NOT_ALLOWED http\.get: api\.example\.com is not in scripts\.http\.allow; add "api\.example\.com" to it/,
@@ -128,6 +129,7 @@ test('a host not on the allow-list is refused with its name; a redirect to one t
   assert.match(mine[4]!, /^file TypeError ERROR http\.get: only http:\/\/ and https:\/\/ URLs/);
   assert.match(mine[5]!, /^creds TypeError .*Authorization header, not in the URL/);
   assert.match(mine[6]!, /^header TypeError .*header x-a has a line break/i);
+  assert.match(mine[7]!, /^framing TypeError .*header Transfer-Encoding is set by the hub/);
   assert.equal(seen.filter((s) => s.url === '/steal').length, 0);
 });
 

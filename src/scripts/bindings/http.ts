@@ -112,6 +112,19 @@ export class AllowList {
   }
 }
 
+/** Headers that frame the request on the wire: the hub sets them (a script's could smuggle a second request). */
+const HOP_BY_HOP = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'upgrade',
+  'te',
+  'trailer',
+  'keep-alive',
+  'proxy-connection',
+]);
+
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']);
 
 export interface HttpRequest {
@@ -145,6 +158,8 @@ export function checkRequest(fn: string, limits: HttpLimits, maxBody: number, ar
       throw new TypeError(`${fn}: headers must be an object of strings, like {"Accept": "application/json"}`);
     for (const [k, v] of Object.entries(a.headers as Record<string, unknown>)) {
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) throw new TypeError(`${fn}: "${k}" is not a header name`);
+      if (HOP_BY_HOP.has(k.toLowerCase()))
+        throw new TypeError(`${fn}: header ${k} is set by the hub (it frames the request), not by a script`);
       if (typeof v !== 'string' && typeof v !== 'number')
         throw new TypeError(`${fn}: header ${k} must be a string, got ${v === null ? 'null' : typeof v}`);
       const value = String(v);

@@ -225,6 +225,7 @@ export class Hub {
         run: (origin, code, language, globals, signal) =>
           this.scripts.runSnippet(origin, code, language, globals, signal),
         forget: (keep) => this.scripts.forgetSnippets(keep),
+        callFile: (file, fn, args) => this.scripts.callFileFunction(file, fn, args),
       },
     });
     this.modules.push(named('automations', this.automations));

@@ -268,6 +268,17 @@ declare function EntitySetAttributes(entityId: string, attributes: { [key: strin
 /** Entity.callAction: resolves when the device confirmed (e154's returns nothing; awaiting is optional). */
 declare function EntityCallAction(entityId: string, action: string, params?: { [key: string]: any }): Promise<void>;
 /** The entity as Entity.get gives it, with e154's `type` (the domain) and `state` ({name, description}). */
+/** What e154's trigger callbacks (automationTriggerTime/StateChanged/System/Mqtt) of a script_file get; return false to stop the run. */
+interface AutomationTriggerMessage {
+  type: string;
+  time: number;
+  entity_id: string | null;
+  old_state: unknown;
+  new_state: unknown;
+  topic: string | null;
+  payload: string | null;
+  event: string | null;
+}
 /** e154's system events: enable, disable or run an automation (e154's task) by its id in automations.yaml. */
 declare function PushSystemEvent(
   command: 'command_enable_task' | 'command_disable_task' | 'event_call_trigger',

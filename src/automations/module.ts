@@ -215,6 +215,7 @@ export class AutomationsModule {
       evaluate: (label, expr, globals) => this.ctx.scripts.evaluate(this.originLabel(label), expr, globals),
       run: (label, code, lang, globals, signal) =>
         this.ctx.scripts.run(this.originLabel(label), code, lang, globals, signal),
+      callFile: this.ctx.scripts.callFile,
     };
     const runner = new AutomationRunner(a, { ...this.ctx, scripts }, this.trace, path.basename(this.ctx.file));
     this.runners.set(a.id, runner);
@@ -288,11 +289,28 @@ export class AutomationsModule {
           );
         }
       });
+      // a script step has its code in the file, or names a script_file (e154's callbacks): one of the two
+      for (const [kind, list, key] of [
+        ['conditions', a.conditions, 'expression'],
+        ['actions', a.actions, 'code'],
+      ] as const)
+        list.forEach((c, j) => {
+          if (c.type !== 'script') return;
+          const code = (c as Record<string, unknown>)[key];
+          if ((code === undefined) === (c.script_file === undefined))
+            throw new Error(
+              `${locate(loaded, [i, kind, j])}: ${a.id}.${kind}[${j}]: a script step needs ${key} or script_file (one of the two)`,
+            );
+        });
       const scriptSteps: [string, number, string, 'js' | 'ts' | 'coffee', string][] = [
         ...a.conditions.map((c, j) =>
-          c.type === 'script' ? ['conditions', j, c.expression, 'js', 'expression'] : null,
+          c.type === 'script' && c.expression !== undefined
+            ? ['conditions', j, c.expression, 'js', 'expression']
+            : null,
         ),
-        ...a.actions.map((s, j) => (s.type === 'script' ? ['actions', j, s.code, s.language, 'code'] : null)),
+        ...a.actions.map((s, j) =>
+          s.type === 'script' && s.code !== undefined ? ['actions', j, s.code, s.language, 'code'] : null,
+        ),
       ].filter((x): x is [string, number, string, 'js' | 'ts' | 'coffee', string] => x !== null);
       for (const [kind, j, code, language, key] of scriptSteps) {
         const origin = { file: this.ctx.file, ...codeStart(loaded, [i, kind, j, key]) };

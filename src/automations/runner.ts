@@ -13,6 +13,13 @@ interface Active {
   done: Promise<void>;
 }
 
+const TRIGGER_CALLBACKS: Record<string, string> = {
+  time: 'automationTriggerTime',
+  state: 'automationTriggerStateChanged',
+  system: 'automationTriggerSystem',
+  mqtt: 'automationTriggerMqtt',
+};
+
 export class AutomationRunner {
   private readonly triggers: Trigger[];
   private readonly active = new Set<Active>();
@@ -36,7 +43,8 @@ export class AutomationRunner {
         ctx: AutomationContext,
         fire: (e: TriggerEvent) => void,
       ) => Trigger;
-      return factory(t, ctx, (e) => this.fire(e));
+      const scriptFile = 'script_file' in t ? t.script_file : undefined;
+      return factory(t, ctx, (e) => this.fire(scriptFile ? { ...e, scriptFile } : e));
     });
   }
 
@@ -96,12 +104,50 @@ export class AutomationRunner {
     });
   }
 
+  /**
+   * e154's trigger callbacks: automationTriggerTime / StateChanged / System (automationTriggerMqtt
+   * for an mqtt trigger) of the trigger's script_file gets the event; false stops the run. Kept in
+   * the trace as the first step.
+   */
+  private async triggerScript(event: TriggerEvent, steps: Step[]): Promise<boolean> {
+    const fn = TRIGGER_CALLBACKS[event.type] ?? 'automationTrigger';
+    const t0 = performance.now();
+    const msg = {
+      type: event.type,
+      time: event.time,
+      entity_id: event.entity ?? null,
+      old_state: event.from ?? null,
+      new_state: event.to ?? null,
+      topic: event.topic ?? null,
+      payload: event.payload ?? null,
+      event: event.event ?? null,
+    };
+    const r = this.ctx.scripts.callFile
+      ? await this.ctx.scripts.callFile(event.scriptFile!, fn, [msg])
+      : { error: 'script_file is not available in this run' };
+    const ok = !r.error && r.value !== false;
+    steps.push({
+      kind: 'condition',
+      index: -1,
+      type: 'trigger script_file',
+      result: r.error ? 'error' : ok ? 'true' : 'false',
+      ...(r.error
+        ? { error: r.error }
+        : { detail: `${fn} of ${event.scriptFile} returned ${JSON.stringify(r.value ?? null)}` }),
+      ms: performance.now() - t0,
+    });
+    if (r.error) this.ctx.log.warn({ automation: this.automation.id }, `trigger script failed: ${r.error}`);
+    return ok;
+  }
+
   private async run(event: TriggerEvent, signal: AbortSignal): Promise<void> {
     const { automation, ctx } = this;
     const steps: Step[] = [];
     const runId = this.trace.begin(automation.id, event);
     const label = (kind: string, i: number) => `${this.file}#${automation.id}.${kind}[${i}]`;
     try {
+      if (event.scriptFile && !(await this.triggerScript(event, steps)))
+        return this.trace.finish(runId, 'skipped', steps);
       for (const [i, c] of automation.conditions.entries()) {
         const t0 = performance.now();
         const check = conditions[c.type] as (

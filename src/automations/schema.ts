@@ -14,8 +14,16 @@ export const triggerSchema = z.discriminatedUnion('type', [
     payload: z.string().optional(),
     /** Fire only when the JSON payload has these values at these paths, e.g. {occupancy: true} or {"state.value": 1}. */
     json: z.record(z.string(), jsonValue).optional(),
+    /** e154's trigger script: its automationTrigger*(msg) runs first; false stops the run. */
+    script_file: z.string().min(1).optional(),
   }),
-  z.strictObject({ type: z.literal('time'), cron: z.string().min(1), timezone: z.string().optional() }),
+  z.strictObject({
+    type: z.literal('time'),
+    cron: z.string().min(1),
+    timezone: z.string().optional(),
+    /** e154's trigger script: its automationTrigger*(msg) runs first; false stops the run. */
+    script_file: z.string().min(1).optional(),
+  }),
   z.strictObject({ type: z.literal('interval'), every: duration }),
   z.strictObject({
     type: z.literal('state'),
@@ -25,8 +33,15 @@ export const triggerSchema = z.discriminatedUnion('type', [
     from: jsonValue.optional(),
     to: jsonValue.optional(),
     for: duration.optional(),
+    /** e154's trigger script: its automationTrigger*(msg) runs first; false stops the run. */
+    script_file: z.string().min(1).optional(),
   }),
-  z.strictObject({ type: z.literal('system'), event: z.enum(['started', 'stopping']) }),
+  z.strictObject({
+    type: z.literal('system'),
+    event: z.enum(['started', 'stopping']),
+    /** e154's trigger script: its automationTrigger*(msg) runs first; false stops the run. */
+    script_file: z.string().min(1).optional(),
+  }),
 ]);
 
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
@@ -41,7 +56,12 @@ export const conditionSchema = z.discriminatedUnion('type', [
     weekdays: z.array(weekday).optional(),
     timezone: z.string().optional(),
   }),
-  z.strictObject({ type: z.literal('script'), expression: z.string().min(1) }),
+  z.strictObject({
+    type: z.literal('script'),
+    /** A sandboxed expression; or script_file, whose automationCondition(entityId) decides (e154's). */
+    expression: z.string().min(1).optional(),
+    script_file: z.string().min(1).optional(),
+  }),
 ]);
 
 export const actionSchema = z.discriminatedUnion('type', [
@@ -60,7 +80,9 @@ export const actionSchema = z.discriminatedUnion('type', [
   }),
   z.strictObject({
     type: z.literal('script'),
-    code: z.string().min(1),
+    /** Code; or script_file, whose automationAction(entityId) runs (e154's). */
+    code: z.string().min(1).optional(),
+    script_file: z.string().min(1).optional(),
     language: z.enum(['js', 'ts', 'coffee']).default('js'),
   }),
   z.strictObject({ type: z.literal('delay'), for: duration }),

@@ -17,6 +17,8 @@ export interface TriggerEvent {
   from?: unknown;
   to?: unknown;
   event?: string;
+  /** The trigger's script_file (e154's automationTrigger* callbacks), when it has one. */
+  scriptFile?: string;
 }
 
 /** Runs sandboxed code for script conditions and actions (the script engine, passed in). */
@@ -33,6 +35,8 @@ export interface ScriptRunner {
     globals: Record<string, unknown>,
     signal: AbortSignal,
   ): Promise<{ error?: string }>;
+  /** Calls function `fn` of a script file of the scripts dir (e154's automation callbacks). */
+  callFile?(file: string, fn: string, args: unknown[]): Promise<{ value?: unknown; error?: string }>;
   /** Releases what was kept for snippets whose origin ("file:line") is not in `keep`. */
   forget?(keep: string[]): void;
 }

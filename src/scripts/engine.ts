@@ -149,6 +149,8 @@ export class ScriptEngine {
         continue;
       }
       try {
+        // a file of e154's automation callbacks runs when its automation calls it (script_file:), not on its own
+        if (definesAutomationCallbacks(readFileSync(path.join(dir, f), 'utf8'))) continue;
         q?.starting(f);
         await this.load(path.join(dir, f));
       } catch (err) {
@@ -411,6 +413,50 @@ export class ScriptEngine {
       this.entityStarting.set(key, starting);
     }
     return starting;
+  }
+
+  /**
+   * e154's automation callbacks: calls `fn` of a script file of the scripts dir (one instance per
+   * file, started on first use, started again when the file changed). Never throws: the error is
+   * returned, located.
+   */
+  async callFileFunction(file: string, fn: string, args: unknown[]): Promise<{ value?: unknown; error?: string }> {
+    const dir = this.ctx.dir;
+    if (!dir) return { error: `script_file ${file}: there is no scripts dir in this run` };
+    const abs = path.resolve(dir, file);
+    if (path.relative(dir, abs).startsWith('..') || path.isAbsolute(path.relative(dir, abs)))
+      return { error: `script_file ${file}: must be a file in the scripts dir (${dir})` };
+    let source: string;
+    try {
+      source = readFileSync(abs, 'utf8');
+    } catch (err) {
+      return {
+        error: `script_file ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); put it in ${dir}/`,
+      };
+    }
+    const name = `automation-file:${path.relative(dir, abs)}`;
+    let script = this.scripts.get(name);
+    try {
+      if (!script || script.compiled.source !== source) {
+        const key = `${name}\u0000${source}`;
+        let starting = this.entityStarting.get(key);
+        if (!starting) {
+          starting = this.load(abs, { name }, source).finally(() => this.entityStarting.delete(key));
+          this.entityStarting.set(key, starting);
+        }
+        script = await starting;
+      }
+    } catch (err) {
+      return { error: err instanceof ScriptError ? err.report : String(err) };
+    }
+    if (!script.sandbox.adopt([fn]).includes(fn))
+      return { error: `script_file ${file}: has no function ${fn} (e154's callback for this step)` };
+    const { value, error } = await script.sandbox.invoke(fn, args);
+    if (error) {
+      this.reportGuestError(script, error);
+      return { error: `${fn} of ${file} failed: ${this.describeGuestError(script.compiled, error).text}` };
+    }
+    return { value };
   }
 
   /** e154's EntityCallScript(entityId, fn, payload): calls a function of another entity's script. */
@@ -706,6 +752,20 @@ export function definesEntityAction(code: string): boolean {
 }
 
 /** Does a script define any of the functions e154 calls in an entity's script? */
+/** e154's automation callbacks, called by an automation's script_file: steps. */
+export const AUTOMATION_CALLBACKS = [
+  'automationTriggerTime',
+  'automationTriggerStateChanged',
+  'automationTriggerSystem',
+  'automationTriggerMqtt',
+  'automationCondition',
+  'automationAction',
+] as const;
+
+export function definesAutomationCallbacks(code: string): boolean {
+  return AUTOMATION_CALLBACKS.some((n) => definesFunction(code, n));
+}
+
 export function definesConventions(code: string): boolean {
   return ENTITY_CONVENTIONS.some((n) => definesFunction(code, n));
 }

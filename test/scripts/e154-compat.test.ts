@@ -59,7 +59,12 @@ before(async () => {
   for (const f of readdirSync(CORPUS)) copyFileSync(path.join(CORPUS, f), path.join(scripts, f));
   writeFileSync(
     path.join(dir, 'automations.yaml'),
-    '- id: night_mode\n  triggers:\n    - type: mqtt\n      topic: test/night/go\n  actions:\n    - type: publish\n      topic: test/night\n      payload: dim\n',
+    [
+      '- id: night_mode\n  triggers:\n    - type: mqtt\n      topic: test/night/go\n  actions:\n    - type: publish\n      topic: test/night\n      payload: dim\n',
+      '- id: pump_watch\n  triggers:\n    - type: state\n      entity: switch.garden_pump\n      script_file: automation-callbacks.js\n',
+      '  conditions:\n    - type: script\n      script_file: automation-callbacks.js\n',
+      '  actions:\n    - type: script\n      script_file: automation-callbacks.js\n',
+    ].join(''),
   );
   await start();
 });
@@ -288,6 +293,47 @@ test('EntitiesCallAction runs the action on every entity of an area; tags (which
   assert.match(
     tags.stderr + tags.stdout,
     /EntitiesCallAction: entities have no tags in this hub; select them by area_id/,
+  );
+  c.end();
+});
+
+test("e154's automation callbacks through script_file: automationTriggerStateChanged (false stops the run), automationCondition, automationAction", async () => {
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('test/auto', { qos: 1 });
+  assert.equal(h.hub.scripts.get('automation-callbacks.js'), undefined, 'a callbacks file does not run on its own');
+  h.hub.registry.setState('switch.garden_pump', 'on');
+  await got.next(1);
+  assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), {
+    entityId: 'switch.garden_pump',
+    by: 'automationAction',
+  });
+  h.hub.registry.setState('switch.garden_pump', 'off');
+  await waitFor(
+    () => h.hub.automations.runs('pump_watch').filter((r) => r.status !== 'running').length >= 2,
+    10000,
+    'the second run, finished',
+  );
+  const [last, first] = h.hub.automations.runs('pump_watch');
+  assert.equal(first!.status, 'ok');
+  assert.equal(last!.status, 'skipped');
+  // the trigger callback stopped it: the condition was not even asked
+  assert.equal(last!.steps.length, 1, JSON.stringify(last!.steps));
+  assert.equal(last!.steps[0]!.result, 'false');
+  assert.match(
+    String(last!.steps[0]!.detail),
+    /automationTriggerStateChanged of automation-callbacks\.js returned false/,
+  );
+  const log = h.hub.scripts.get('automation-file:automation-callbacks.js')?.logs.map((l) => l.message);
+  assert.deepEqual(log, ['trigger switch.garden_pump "on"', 'trigger switch.garden_pump "off"']);
+  const neither = await h.hub.automations.put({
+    id: 'empty_step',
+    triggers: [{ type: 'mqtt', topic: 'x/y' }],
+    actions: [{ type: 'script' }],
+  });
+  assert.match(
+    String(neither),
+    /automations\.yaml:\d+:\d+: empty_step\.actions\[0\]: a script step needs code or script_file \(one of the two\)/,
   );
   c.end();
 });

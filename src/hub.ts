@@ -1,8 +1,8 @@
 // Composition root: builds the modules from one Config, starts them in order, stops them in
-import { Notifier } from './notify/notifier.js';
+// reverse. A module that fails to stop is logged and the others still stop.
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-// reverse. A module that fails to stop is logged and the others still stop.
+import { Notifier } from './notify/notifier.js';
 import type { Config } from './config/schema.js';
 import { EventBus } from './events.js';
 import type { Logger } from './log.js';

@@ -149,10 +149,11 @@ export class ScriptEngine {
         continue;
       }
       try {
+        const source = readFileSync(path.join(dir, f), 'utf8');
         // a file of e154's automation callbacks runs when its automation calls it (script_file:), not on its own
-        if (definesAutomationCallbacks(readFileSync(path.join(dir, f), 'utf8'))) continue;
+        if (definesAutomationCallbacks(source)) continue;
         q?.starting(f);
-        await this.load(path.join(dir, f));
+        await this.load(path.join(dir, f), {}, source);
       } catch (err) {
         // One bad script does not keep the others (or the hub) from starting.
         this.ctx.log.error({ script: f }, err instanceof ScriptError ? err.report : String(err));
@@ -399,20 +400,37 @@ export class ScriptEngine {
     return script;
   }
 
-  private readonly entityStarting = new Map<string, Promise<Script>>();
+  private readonly startingScripts = new Map<string, Promise<Script>>();
 
   /** The entity's script as it runs now, started (once, however many ask at once) if it is not, or changed. */
-  private async runningEntityScript(file: string, entityId: string, source: string): Promise<Script> {
-    const script = this.scripts.get(entityScriptName(entityId));
-    if (script && script.compiled.source === source) return script;
-    // two calls that come while it starts share one start (init() runs once)
-    const key = `${entityId}\u0000${source}`;
-    let starting = this.entityStarting.get(key);
+  /** The script `name` as it runs now with `source`; else one start of it, shared by all who ask meanwhile (init() runs once). */
+  private running(name: string, source: string, start: () => Promise<Script>): Promise<Script> {
+    const script = this.scripts.get(name);
+    if (script && script.compiled.source === source) return Promise.resolve(script);
+    const key = `${name}\u0000${source}`;
+    let starting = this.startingScripts.get(key);
     if (!starting) {
-      starting = this.startEntityScript(file, entityId, source).finally(() => this.entityStarting.delete(key));
-      this.entityStarting.set(key, starting);
+      starting = start().finally(() => this.startingScripts.delete(key));
+      this.startingScripts.set(key, starting);
     }
     return starting;
+  }
+
+  private runningEntityScript(file: string, entityId: string, source: string): Promise<Script> {
+    return this.running(entityScriptName(entityId), source, () => this.startEntityScript(file, entityId, source));
+  }
+
+  /** Calls `fn` of a running script, however it is declared; `missing` when it has none, else its value or its located error. */
+  private async callFunction(
+    script: Script,
+    fn: string,
+    args: unknown[],
+  ): Promise<{ value?: unknown; missing?: true; error?: string }> {
+    if (!script.sandbox.adopt([fn]).includes(fn)) return { missing: true };
+    const { value, error } = await script.sandbox.invoke(fn, args);
+    if (!error) return { value };
+    this.reportGuestError(script, error);
+    return { error: this.describeGuestError(script.compiled, error).text };
   }
 
   /**
@@ -435,28 +453,15 @@ export class ScriptEngine {
       };
     }
     const name = `automation-file:${path.relative(dir, abs)}`;
-    let script = this.scripts.get(name);
+    let script: Script;
     try {
-      if (!script || script.compiled.source !== source) {
-        const key = `${name}\u0000${source}`;
-        let starting = this.entityStarting.get(key);
-        if (!starting) {
-          starting = this.load(abs, { name }, source).finally(() => this.entityStarting.delete(key));
-          this.entityStarting.set(key, starting);
-        }
-        script = await starting;
-      }
+      script = await this.running(name, source, () => this.load(abs, { name }, source));
     } catch (err) {
       return { error: err instanceof ScriptError ? err.report : String(err) };
     }
-    if (!script.sandbox.adopt([fn]).includes(fn))
-      return { error: `script_file ${file}: has no function ${fn} (e154's callback for this step)` };
-    const { value, error } = await script.sandbox.invoke(fn, args);
-    if (error) {
-      this.reportGuestError(script, error);
-      return { error: `${fn} of ${file} failed: ${this.describeGuestError(script.compiled, error).text}` };
-    }
-    return { value };
+    const r = await this.callFunction(script, fn, args);
+    if (r.missing) return { error: `script_file ${file}: has no function ${fn} (e154's callback for this step)` };
+    return r.error ? { error: `${fn} of ${file} failed: ${r.error}` } : { value: r.value };
   }
 
   /** e154's EntityCallScript(entityId, fn, payload): calls a function of another entity's script. */
@@ -473,15 +478,10 @@ export class ScriptEngine {
     } catch (err) {
       return refuse(`the script of ${entityId} cannot be read: ${(err as Error).message}`);
     }
-    const script = await this.runningEntityScript(info.file, entityId, source);
-    if (!script.sandbox.adopt([fn]).includes(fn))
-      return refuse(`the script of ${entityId} (${path.basename(info.file)}) has no function ${fn}`);
-    const { value, error } = await script.sandbox.invoke(fn, [payload]);
-    if (error) {
-      this.reportGuestError(script, error);
-      return refuse(`${fn} of ${entityId} failed: ${this.describeGuestError(script.compiled, error).text}`);
-    }
-    return value ?? null;
+    const r = await this.callFunction(await this.runningEntityScript(info.file, entityId, source), fn, [payload]);
+    if (r.missing) return refuse(`the script of ${entityId} (${path.basename(info.file)}) has no function ${fn}`);
+    if (r.error) return refuse(`${fn} of ${entityId} failed: ${r.error}`);
+    return r.value ?? null;
   }
 
   /** Starts, at hub start, the entity scripts that define e154's functions (entityAction, init, ...). */

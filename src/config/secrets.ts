@@ -2,9 +2,10 @@
 // (Home Assistant's convention). A value is put in place when the file is loaded; the files keep
 // the reference, so the API (which serves automations.yaml as text) never shows a value, and every
 // value is registered so the log sink writes "[secret]" instead of it, whatever logs it.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, parseDocument, LineCounter, type Scalar } from 'yaml';
+import { isMap, isScalar, type Scalar } from 'yaml';
+import { readYaml, type LoadedYaml } from './yaml.js';
 
 /** What `!secret name` parses to until the secrets are put in. */
 export class SecretRef {
@@ -36,18 +37,13 @@ export function loadSecrets(dataDir: string): Secrets {
   const file = path.join(dataDir, 'secrets.yaml');
   const values = new Map<string, string | number | boolean>();
   if (!existsSync(file)) return { file, values };
-  let text: string;
+  let loaded: LoadedYaml;
   try {
-    text = readFileSync(file, 'utf8');
+    loaded = readYaml(file, 'the secrets file');
   } catch (err) {
-    throw new SecretsError(`${file}: cannot read the secrets file: ${(err as Error).message}`);
+    throw new SecretsError((err as Error).message);
   }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const pos = lines.linePos(doc.errors[0]!.pos[0]);
-    throw new SecretsError(`${file}:${pos.line}:${pos.col}: invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
-  }
+  const { doc, lines } = loaded;
   if (doc.contents === null) return { file, values };
   if (!isMap(doc.contents))
     throw new SecretsError(

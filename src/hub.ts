@@ -157,6 +157,9 @@ export class Hub {
       confirmTimeoutMs: config.actions.confirm_timeout_ms,
       log: log.child({ module: 'entities' }),
       runScript: (file, entityId, action, params) => this.scripts.runEntityAction(file, entityId, action, params),
+      runScene: async (entityId, params) => {
+        await this.scripts.callEntityScript(entityId, 'sceneEvent', [entityId, params], 'EntityCallScene');
+      },
     });
     this.modules.push(named('entities', this.entities));
     this.notifier = new Notifier({ db: this.db, config: config.notify, log: log.child({ module: 'notify' }) });

@@ -431,6 +431,52 @@ test('README: user add, then the hub asks for credentials', async () => {
   assert.equal(res.status, 401);
 });
 
+test("README: an entity's declared states, typed attributes and a metric, and a scene, load and act as printed", async () => {
+  const dir = tempDir();
+  try {
+    writeFileSync(path.join(dir, 'smart-home.yaml'), block('entities:\n  - id: sensor.boiler'));
+    const { config } = loadConfig({ data: dir }, {}, dir);
+    mkdirSync(path.join(dir, 'scripts'));
+    writeFileSync(
+      path.join(dir, 'scripts', 'boiler.coffee'),
+      readFileSync(new URL('test/fixtures/e154/boiler.coffee', ROOT), 'utf8'),
+    );
+    writeFileSync(
+      path.join(dir, 'scripts', 'evening.js'),
+      "function sceneEvent(entityId, args) { Mqtt.publish('test/evening', marshal({ entityId, args }), 0, false); }",
+    );
+    const h = await startHub({ entities: config.entities }, dir);
+    try {
+      const c = await connect(h.url);
+      const got = collect(c);
+      await c.subscribeAsync('test/evening', { qos: 1 });
+      assert.equal(h.hub.registry.get('sensor.boiler')?.attributes.temperature, 20);
+      await h.hub.entities.callAction('sensor.boiler', 'HEAT', {}, 'test');
+      assert.equal(h.hub.registry.get('sensor.boiler')?.state, 'heating');
+      const water = h.hub.entities.metricHistory('sensor.boiler', 'water', {});
+      assert.deepEqual(
+        Object.values(water.items).map((i) => i.points.length),
+        [1, 1],
+      );
+      const said = /\(`(state "exploding" is not one of its states \(heating, idle\))`\)/.exec(README);
+      assert.ok(said, 'the README quotes the error');
+      // every writer is held to the states, not only e154's functions
+      assert.throws(
+        () => h.hub.entities.setState('sensor.boiler', 'exploding'),
+        (err: Error) => err.message.includes(said[1]!),
+      );
+      await h.hub.entities.callAction('scene.evening', 'activate', {}, 'test');
+      await got.next(1);
+      assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), { entityId: 'scene.evening', args: {} });
+      c.end();
+    } finally {
+      await h.stop();
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
 test('README: notifications: the config and secrets.yaml load as printed; freezer.js tells the family on Telegram; a host not allowed gets the printed error', async () => {
   const dir = tempDir();
   const dir2 = tempDir();

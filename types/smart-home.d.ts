@@ -244,10 +244,12 @@ interface Zigbee2MqttEventMessage extends MqttEventMessage {
 }
 /** In an entity's script: the id of its entity (e154 defines it before the script runs). */
 declare const ENTITY_ID: string;
-/** e154's short state: `name` is this hub's state value as text. */
+/** e154's short state: `name` is the state; `description` and `icon` those of its entry in the entity's `states:`. */
 interface EntityStateShort {
   name: string;
   description: string;
+  image_url: null;
+  icon: string | null;
 }
 interface EntityStateParams {
   new_state?: string;
@@ -255,10 +257,11 @@ interface EntityStateParams {
   settings_value?: { [key: string]: any };
   storage_save?: boolean;
 }
-/** The entity's state as e154 gives it ({name, description}), or null when it has none. */
+/** The entity's state as e154 gives it ({name, description, image_url, icon}), or null when it has none. */
 declare function EntityGetState(entityId: string): EntityStateShort | null;
 /** Sets state (`new_state`, kept when absent) and merges `attribute_values` into its attributes. */
 declare function EntitySetState(entityId: string, params: EntityStateParams): void;
+/** Sets the state to a named state; one the entity's `states:` does not have is an error naming those it has. */
 declare function EntitySetStateName(entityId: string, state: string): void;
 declare function EntityGetAttributes(entityId: string): { [key: string]: any };
 /** Merges `attributes` into the entity's attributes; its state stays. */
@@ -289,6 +292,10 @@ declare function EntitiesCallAction(
   selector: { action_name: string; area_id?: string | number; entity_id?: string },
   params?: { [key: string]: any },
 ): Promise<{ called: string[]; skipped: string[]; failed: { id: string; error: string }[] }>;
+/** Adds a point to each given item of a metric the entity declares (`metrics:`), e.g. EntitySetMetric(ENTITY_ID, 'power', {watts: 140}). */
+declare function EntitySetMetric(entityId: string, name: string, values: { [item: string]: number }): void;
+/** Activates a scene entity (type: scene): its script's sceneEvent(entityId, args) runs; resolves when it returned. */
+declare function EntityCallScene(entityId: string, args?: { [key: string]: any }): Promise<void>;
 /** Calls function `fn` of another entity's script with `payload`; resolves with what it returned. */
 declare function EntityCallScript(entityId: string, fn: string, payload?: unknown): Promise<any>;
 declare function GetEntity(entityId: string): {

@@ -3,7 +3,7 @@ import type { Notifier } from '../notify/notifier.js';
 import type { UserStore } from '../store/users.js';
 import type { SessionStore } from '../store/sessions.js';
 import type { EntityRegistry } from '../entities/registry.js';
-import type { ActionRunner } from '../entities/actions.js';
+import type { EntitiesModule } from '../entities/module.js';
 import type { ScriptEngine } from '../scripts/engine.js';
 import type { ScriptLibrary } from '../scripts/library.js';
 import type { AutomationsModule } from '../automations/module.js';
@@ -49,7 +49,7 @@ export interface ApiHub {
   dashboard: Dashboard;
   devices: Pick<DeviceRegistry, 'list' | 'get' | 'setArea'>;
   integrations: ReadonlyMap<string, Pick<Integration, 'commands' | 'status' | 'commandTopics'>>;
-  entities: { actions: ActionRunner };
+  entities: Pick<EntitiesModule, 'actions' | 'declarations' | 'metricHistory'>;
   scripts: Pick<ScriptEngine, 'list' | 'get' | 'inputs' | 'counters'>;
   library: ScriptLibrary;
   automations: Pick<

@@ -1,5 +1,6 @@
 // The one config schema: types, defaults, validation and the error messages all come from here.
 import { z } from 'zod';
+import { ATTRIBUTE_TYPES, type AttributeType, coerce } from '../entities/declared.js';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -189,26 +190,114 @@ const scriptsSchema = z.strictObject({
   http: scriptsHttpSchema.default(scriptsHttpSchema.parse({})),
 });
 
-const entitySchema = z.strictObject({
-  id: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z0-9_]+$/, 'must be domain.name in lower case, e.g. light.living_room'),
-  name: z.string().optional(),
-  type: z.string().optional(),
-  /** Script file, relative to the scripts dir (data_dir/scripts), that runs the actions. */
-  script: z.string().optional(),
-  /** e154's MQTT entity: messages on this topic filter go to the script's mqttEvent(message). */
-  subscribe_topic: z.string().min(1).optional(),
-  /** e154's Zigbee2MQTT entity: this device's messages (zigbee2mqtt/<friendly name>) go to the script's zigbee2mqttEvent(message). */
-  zigbee2mqtt_device: z
-    .string()
-    .min(1)
-    .regex(/^[^#+]+$/, 'must be a friendly name (no + or #)')
-    .optional(),
-  actions: z.array(z.string().min(1)).default([]),
-  /** Its room on the dashboard. */
-  area: z.string().min(1).max(100).optional(),
-  /** e154's entity settings (thresholds, addresses, ...): EntityGetSettings(id) in a script. */
-  settings: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).default({}),
+const attrType = z.enum(ATTRIBUTE_TYPES);
+const typedSchema = z.strictObject({
+  type: attrType,
+  value: z.unknown().optional(),
+  description: z.string().max(200).optional(),
 });
+const attrDecl = z.union([attrType, typedSchema], {
+  error: `must be a type (one of ${ATTRIBUTE_TYPES.join(', ')}) or {type, value, description}`,
+});
+const METRIC_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+const entitySchema = z
+  .strictObject({
+    id: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z0-9_]+$/, 'must be domain.name in lower case, e.g. light.living_room'),
+    name: z.string().optional(),
+    type: z.string().optional(),
+    /** Script file, relative to the scripts dir (data_dir/scripts), that runs the actions. */
+    script: z.string().optional(),
+    /** e154's MQTT entity: messages on this topic filter go to the script's mqttEvent(message). */
+    subscribe_topic: z.string().min(1).optional(),
+    /** e154's Zigbee2MQTT entity: this device's messages (zigbee2mqtt/<friendly name>) go to the script's zigbee2mqttEvent(message). */
+    zigbee2mqtt_device: z
+      .string()
+      .min(1)
+      .regex(/^[^#+]+$/, 'must be a friendly name (no + or #)')
+      .optional(),
+    actions: z.array(z.string().min(1)).default([]),
+    /** Its room on the dashboard. */
+    area: z.string().min(1).max(100).optional(),
+    /** e154's entity settings (thresholds, addresses, ...): EntityGetSettings(id) in a script; a value, or typed `{type, value}`. */
+    settings: z
+      .record(
+        z.string(),
+        z.union([z.string(), z.number(), z.boolean(), z.null(), typedSchema], {
+          error: `must be a value (text, number, true/false) or {type, value} with type one of ${ATTRIBUTE_TYPES.join(', ')}`,
+        }),
+      )
+      .default({}),
+    /** e154's named states: the entity's state is one of these names (EntitySetStateName). */
+    states: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).max(100),
+          description: z.string().max(200).optional(),
+          icon: z.string().max(100).optional(),
+        }),
+      )
+      .default([]),
+    /** e154's typed attributes: when given, the entity has only these, each of its type. */
+    attributes: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a name like temperature'), attrDecl)
+      .default({}),
+    /** e154's metrics: series a script adds points to with EntitySetMetric(id, name, {item: number}). */
+    metrics: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(METRIC_NAME, 'must be letters, digits, "_" or "-"'),
+          description: z.string().max(200).optional(),
+          unit: z.string().max(20).optional(),
+          items: z
+            .array(
+              z.strictObject({
+                name: z.string().regex(METRIC_NAME, 'must be letters, digits, "_" or "-"'),
+                description: z.string().max(200).optional(),
+                color: z.string().max(40).optional(),
+              }),
+            )
+            .min(1)
+            .max(16),
+        }),
+      )
+      .max(32)
+      .default([]),
+  })
+  .superRefine((e, ctx) => {
+    const dup = (names: string[], path: (i: number) => (string | number)[], what: string) =>
+      names.forEach((n, i) => {
+        if (names.indexOf(n) !== i)
+          ctx.addIssue({ code: 'custom', path: path(i), message: `${what} "${n}" is declared twice` });
+      });
+    dup(
+      e.states.map((s) => s.name),
+      (i) => ['states', i, 'name'],
+      'state',
+    );
+    dup(
+      e.metrics.map((m) => m.name),
+      (i) => ['metrics', i, 'name'],
+      'metric',
+    );
+    e.metrics.forEach((m, j) =>
+      dup(
+        m.items.map((x) => x.name),
+        (i) => ['metrics', j, 'items', i, 'name'],
+        'item',
+      ),
+    );
+    const check = (where: string, name: string, d: unknown) => {
+      if (typeof d !== 'object' || d === null || !('type' in d) || (d as { value?: unknown }).value === undefined)
+        return;
+      const { type, value } = d as { type: AttributeType; value: unknown };
+      const c = coerce(type, value);
+      if ('error' in c)
+        ctx.addIssue({ code: 'custom', path: [where, name, 'value'], message: `is ${type}: must be ${c.error}` });
+    };
+    for (const [k, d] of Object.entries(e.attributes)) check('attributes', k, d);
+    for (const [k, d] of Object.entries(e.settings)) check('settings', k, d);
+  });
 
 /** Forwarding between the embedded broker and an upstream broker, like Mosquitto's bridge. */
 const bridgeTopicSchema = z.strictObject({

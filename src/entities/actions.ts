@@ -18,6 +18,8 @@ export interface ActionContext {
   registry: EntityRegistry;
   scriptsDir: string;
   runScript: (file: string, entityId: string, action: string, params: Record<string, unknown>) => Promise<void>;
+  /** A scene entity's `activate`: its script's sceneEvent(entityId, args) (e154's scenes). */
+  runScene?: (entityId: string, params: Record<string, unknown>) => Promise<void>;
   log: Logger;
   /** How long a device has to confirm an action (default 5 s). */
   confirmTimeoutMs?: number;
@@ -97,6 +99,8 @@ export class ActionRunner {
     if (file) {
       if (entity.actions.length > 0 && !entity.actions.includes(action)) throw this.unknown(entity, action);
       this.ctx.log.info({ entity: entityId, action, params, caller }, 'entity action');
+      if (entity.domain === 'scene' && action === 'activate' && this.ctx.runScene)
+        return this.ctx.runScene(entityId, params).catch(failed);
       return this.ctx.runScript(file, entityId, action, params).catch(failed);
     }
     const integration = this.integrations.get(entity.source);

@@ -51,6 +51,9 @@ interface Bucket {
 
 const glob = (p: string) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
 
+/** The series a metric's item is recorded as. */
+export const metricSeries = (entityId: string, metric: string, item: string) => `${entityId}#${metric}.${item}`;
+
 export class Recorder {
   private readonly q: RecorderTables;
   private readonly include: RegExp[];
@@ -88,8 +91,8 @@ export class Recorder {
   }
 
   /** Records a state (and its attributes) at `time`; numbers also go into their buckets. */
-  record(entityId: string, state: unknown, attributes: Record<string, unknown>, time: number): void {
-    if (!this.records(entityId)) return;
+  record(entityId: string, state: unknown, attributes: Record<string, unknown>, time: number, checked = false): void {
+    if (!checked && !this.records(entityId)) return;
     this.rows.push([entityId, JSON.stringify(state ?? null), JSON.stringify(attributes), time]);
     if (typeof state === 'number' && Number.isFinite(state)) {
       for (const period of [FIVE_MINUTES, HOUR]) {
@@ -106,6 +109,20 @@ export class Recorder {
       }
     }
     this.flushing ??= setImmediate(() => this.flush());
+  }
+
+  /**
+   * e154's EntitySetMetric: each item of the metric is a series of its own (`entity#metric.item`),
+   * kept and downsampled like a numeric state; recorded when the entity is.
+   */
+  recordMetric(entityId: string, metric: string, values: Record<string, number>, time: number): void {
+    if (!this.records(entityId)) return;
+    for (const [item, v] of Object.entries(values))
+      this.record(metricSeries(entityId, metric, item), v, {}, time, true);
+  }
+
+  metricHistory(entityId: string, metric: string, item: string, query: HistoryQuery = {}): History {
+    return this.history(metricSeries(entityId, metric, item), query);
   }
 
   flush(): void {
@@ -145,6 +162,7 @@ export class Recorder {
   forget(entityId: string): void {
     this.flush();
     this.q.dropEntity.run(entityId);
+    this.q.dropSeries.run(`${entityId}#`, `${entityId}$`); // its metrics ('$' sorts right after '#')
   }
 
   /**

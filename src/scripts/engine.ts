@@ -86,7 +86,7 @@ export interface LoadOptions {
  * The functions the original system (e154) calls in an entity's script, found whether they are
  * declared with `function`, `const`, `let` or `var`.
  */
-export const ENTITY_CONVENTIONS = ['entityAction', 'init', 'mqttEvent', 'zigbee2mqttEvent'] as const;
+export const ENTITY_CONVENTIONS = ['entityAction', 'init', 'mqttEvent', 'zigbee2mqttEvent', 'sceneEvent'] as const;
 
 export class Script {
   readonly logs: ScriptLogEvent[] = [];
@@ -257,7 +257,7 @@ export class ScriptEngine {
           ...requestCalls(this.ctx.bus),
           ...notify.async,
           ...systemCalls(this.ctx.automations, `script ${name}`),
-          'entity.callScript': ([id, fn, payload]) => this.callEntityScript(String(id), String(fn), payload),
+          'entity.callScript': ([id, fn, payload]) => this.callEntityScript(String(id), String(fn), [payload]),
           ...httpCalls(this.ctx.limits.http, this.ctx.limits.max_payload_kb * 1024, (line, stack) => {
             const at = this.locateStack(compiled, stack);
             if (script) this.logTo(script, 'info', at ? `${line} (${compiled.file}:${at.line})` : line);
@@ -464,11 +464,14 @@ export class ScriptEngine {
     return r.error ? { error: `${fn} of ${file} failed: ${r.error}` } : { value: r.value };
   }
 
-  /** e154's EntityCallScript(entityId, fn, payload): calls a function of another entity's script. */
-  async callEntityScript(entityId: string, fn: string, payload: unknown): Promise<unknown> {
+  /**
+   * e154's EntityCallScript(entityId, fn, payload): calls a function of another entity's script
+   * (EntityCallScene calls sceneEvent(entityId, args) so); `who` names the call in its errors.
+   */
+  async callEntityScript(entityId: string, fn: string, args: unknown[], who = 'EntityCallScript'): Promise<unknown> {
     const info = this.ctx.entityScripts?.().find((e) => e.entityId === entityId);
     const refuse = (message: string): never => {
-      throw { name: 'EntityError', code: 'CALL_SCRIPT', message: `EntityCallScript: ${message}` } satisfies NamedError;
+      throw { name: 'EntityError', code: 'CALL_SCRIPT', message: `${who}: ${message}` } satisfies NamedError;
     };
     if (!info) return refuse(`entity ${entityId} has no script (give it script: in smart-home.yaml)`);
     if (!/^[A-Za-z_$][\w$]*$/.test(fn)) return refuse(`"${fn}" is not a function name`);
@@ -478,7 +481,7 @@ export class ScriptEngine {
     } catch (err) {
       return refuse(`the script of ${entityId} cannot be read: ${(err as Error).message}`);
     }
-    const r = await this.callFunction(await this.runningEntityScript(info.file, entityId, source), fn, [payload]);
+    const r = await this.callFunction(await this.runningEntityScript(info.file, entityId, source), fn, args);
     if (r.missing) return refuse(`the script of ${entityId} (${path.basename(info.file)}) has no function ${fn}`);
     if (r.error) return refuse(`${fn} of ${entityId} failed: ${r.error}`);
     return r.value ?? null;

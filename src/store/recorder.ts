@@ -25,6 +25,7 @@ export function recorderTables(db: Db) {
     dropRaw: db.prepare('DELETE FROM entity_history WHERE time < ?'),
     dropBuckets: db.prepare('DELETE FROM entity_statistics WHERE start < ?'),
     dropEntity: db.prepare('DELETE FROM entity_history WHERE entity_id = ?'),
+    dropSeries: db.prepare('DELETE FROM entity_history WHERE entity_id >= ? AND entity_id < ?'),
     rowsPerEntity: db.prepare('SELECT entity_id AS id, count(*) AS rows FROM entity_history GROUP BY entity_id'),
     pageCount: db.prepare('PRAGMA page_count'),
     pageSize: db.prepare('PRAGMA page_size'),

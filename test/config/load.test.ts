@@ -157,3 +157,29 @@ test('a notify template outside the template subset is an error at its line', ()
     assert.match(msg, /smart-home\.yaml:3:5: notify\.templates\.door: /);
   });
 });
+
+test("an entity's declarations are checked at load: a default of the wrong type, a state named twice, an unknown type, each at its line", () => {
+  const entity = (body: string) => `entities:\n  - id: sensor.boiler\n${body}`;
+  withFile(entity('    attributes:\n      temperature:\n        type: float\n        value: warm\n'), (file) => {
+    assert.match(
+      configError(() => loadConfig({ config: file }, {})),
+      /smart-home\.yaml:6:9: entities\.0\.attributes\.temperature\.value: is float: must be a number/,
+    );
+  });
+  withFile(entity('    states:\n      - name: idle\n      - name: idle\n'), (file) => {
+    assert.match(
+      configError(() => loadConfig({ config: file }, {})),
+      /smart-home\.yaml:5:9: entities\.0\.states\.1\.name: state "idle" is declared twice/,
+    );
+  });
+  withFile(entity('    settings:\n      max: {type: number, value: 3}\n'), (file) => {
+    assert.match(
+      configError(() => loadConfig({ config: file }, {})),
+      /smart-home\.yaml:4:7: entities\.0\.settings\.max: must be a value \(text, number, true\/false\) or \{type, value\} with type one of string, int, float/,
+    );
+  });
+  withFile(entity('    settings:\n      max: {type: int, value: "24"}\n      room: hall\n'), (file) => {
+    const { config } = loadConfig({ config: file }, {});
+    assert.deepEqual(config.entities[0]!.settings, { max: { type: 'int', value: '24' }, room: 'hall' });
+  });
+});

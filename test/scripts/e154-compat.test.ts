@@ -31,6 +31,18 @@ const entities = [
   { id: 'switch.garden_pump', script: 'js-var.js', area: 'garden' },
   { id: 'switch.garden_light', script: 'js-let.js', area: 'Garden' },
   { id: 'sensor.garden', script: 'garden.js' },
+  {
+    id: 'sensor.boiler',
+    script: 'boiler.coffee',
+    states: [
+      { name: 'heating', description: 'Heating', icon: 'mdi:fire' },
+      { name: 'idle', description: 'Idle' },
+    ],
+    attributes: { temperature: { type: 'float', value: 20 }, since: 'time', mode: 'string' },
+    metrics: [{ name: 'water', unit: '°C', items: [{ name: 'temperature' }, { name: 'pressure' }] }],
+  },
+  { id: 'scene.romantic', type: 'scene', script: 'scene-romantic.js' },
+  { id: 'switch.evening', script: 'evening.js' },
 ];
 
 let svc: FakeServices;
@@ -112,7 +124,7 @@ test('Entity* globals read and change the entity; Storage.search finds what init
   assert.equal(r.code, 0, r.stderr);
   const [m] = await got.next(1);
   assert.deepEqual(JSON.parse(m!.payload.toString()), {
-    state: { name: 'connected', description: '' },
+    state: { name: 'connected', description: '', image_url: null, icon: null },
     inits: 1,
     found: { 'checker.sensor.checker': '1' },
   });
@@ -335,5 +347,70 @@ test("e154's automation callbacks through script_file: automationTriggerStateCha
     String(neither),
     /automations\.yaml:\d+:\d+: empty_step\.actions\[0\]: a script step needs code or script_file \(one of the two\)/,
   );
+  c.end();
+});
+
+test("declared states, typed attributes and a metric: EntitySetState coerces to the types, EntityGetState gives the state's description and icon, EntitySetMetric records each item", async () => {
+  const api = h.hub.api!.url;
+  // a declared attribute starts at its value
+  assert.equal(h.hub.registry.get('sensor.boiler')?.attributes.temperature, 20);
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('test/boiler', { qos: 1 });
+  assert.equal((await runCli(['action', 'sensor.boiler', 'HEAT', '--url', api])).code, 0);
+  await got.next(1);
+  assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), {
+    state: { name: 'heating', description: 'Heating', image_url: null, icon: 'mdi:fire' },
+    attrs: { temperature: 61.5, since: '2025-12-02T18:26:40.000Z' },
+  });
+  const metric = (await fetch(`${api}/api/entities/sensor.boiler/metrics/water`).then((r) => r.json())).data;
+  assert.deepEqual(
+    Object.fromEntries(
+      Object.entries(metric.items as Record<string, { points: { state: number }[] }>).map(([k, v]) => [
+        k,
+        v.points.map((p) => p.state),
+      ]),
+    ),
+    { temperature: [61.5], pressure: [1.8] },
+  );
+  const one = (await fetch(`${api}/api/entities/sensor.boiler`).then((r) => r.json())).data;
+  assert.deepEqual(one.declared.states[0], { name: 'heating', description: 'Heating', icon: 'mdi:fire' });
+  assert.equal((await runCli(['action', 'sensor.boiler', 'IDLE', '--url', api])).code, 0);
+  await got.next(2);
+  assert.deepEqual(JSON.parse(got.messages[1]!.payload.toString()).state.description, 'Idle');
+  c.end();
+});
+
+test('a state, attribute, type or metric the entity does not declare is refused at the script line, naming what it has', async () => {
+  const api = h.hub.api!.url;
+  const cases: [string, RegExp][] = [
+    ['EXPLODE', /boiler\.coffee:\d+:\d+: .*state "exploding" is not one of its states \(heating, idle\)/],
+    ['TYPO', /entity sensor\.boiler has no attribute "temprature" \(it declares temperature, since, mode\)/],
+    ['WORDS', /attribute temperature of sensor\.boiler is float: expected a number, got "hot"/],
+    ['NO_METRIC', /entity sensor\.boiler has no metric "gas" \(it has water\)/],
+  ];
+  for (const [action, want] of cases) {
+    const r = await runCli(['action', 'sensor.boiler', action, '--url', api]);
+    assert.notEqual(r.code, 0, action);
+    assert.match(r.stderr + r.stdout, want, action);
+  }
+  assert.equal(h.hub.registry.get('sensor.boiler')?.state, 'idle');
+});
+
+test("EntityCallScene activates a scene (its script's sceneEvent(entityId, args)); the dashboard's activate does the same; a non-scene is refused", async () => {
+  const api = h.hub.api!.url;
+  const c = await connect(h.url);
+  const got = collect(c);
+  await c.subscribeAsync('test/scene', { qos: 1 });
+  assert.equal((await runCli(['action', 'switch.evening', 'DUSK', '--url', api])).code, 0);
+  await got.next(1);
+  assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), { entityId: 'scene.romantic', args: { dim: 30 } });
+  assert.deepEqual(h.hub.registry.get('scene.romantic')?.actions, ['activate']);
+  assert.equal((await runCli(['action', 'scene.romantic', 'activate', '--url', api])).code, 0);
+  await got.next(2);
+  assert.deepEqual(JSON.parse(got.messages[1]!.payload.toString()), { entityId: 'scene.romantic', args: {} });
+  const r = await runCli(['action', 'switch.evening', 'NOT_A_SCENE', '--url', api]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr + r.stdout, /entity sensor\.boiler is not a scene/);
   c.end();
 });

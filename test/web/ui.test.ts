@@ -10,6 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startHub, connect, collect, tempDir, type TestHub } from '../helpers.js';
 import { IKEA_BULB, INNR_PLUG, device as device0x } from '../fixtures/zigbee2mqtt.js';
 import { FakeZigbee2Mqtt } from '../fixtures/fake-zigbee2mqtt.js';
+import { startFakeServices, type FakeServices } from '../fixtures/notify-servers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../../../test-output/', import.meta.url));
@@ -17,6 +18,7 @@ const fixture = (f: string) =>
   readFileSync(fileURLToPath(new URL(`../../../test/fixtures/${f}`, import.meta.url)), 'utf8');
 
 let t: TestHub;
+let svc: FakeServices;
 let browser: Browser;
 let page: Page;
 
@@ -33,10 +35,44 @@ before(async () => {
     path.join(dir, 'scripts', 'light-action.coffee'),
     fixture('seed-example.coffee').replace('Mqtt.publish"', 'Mqtt.publish("'),
   );
+  svc = await startFakeServices();
+  // e154's declarations: named states and a metric (test/fixtures/e154/boiler.coffee), a scene
+  for (const f of ['boiler.coffee', 'scene-romantic.js'])
+    writeFileSync(path.join(dir, 'scripts', f), fixture(`e154/${f}`));
   t = await startHub(
     {
       http: { enabled: true, port: 0 },
+      notify: {
+        retry_base_s: 0.05,
+        targets: {
+          phone: { type: 'ntfy', url: `${svc.base}/ntfy`, topic: 'home-alerts' },
+          family: { type: 'telegram', token: '999:wrong', chat_id: 1, api_url: `${svc.base}/telegram` },
+        },
+      },
       entities: [
+        {
+          id: 'sensor.boiler',
+          name: 'Boiler',
+          script: 'boiler.coffee',
+          actions: ['HEAT', 'IDLE'],
+          states: [
+            { name: 'heating', description: 'Heating', icon: 'mdi:fire' },
+            { name: 'idle', description: 'Idle' },
+          ],
+          attributes: { temperature: 'float', since: 'time' },
+          metrics: [
+            {
+              name: 'water',
+              description: 'Water',
+              unit: '°C / bar',
+              items: [
+                { name: 'temperature', description: 'Temperature' },
+                { name: 'pressure', description: 'Pressure' },
+              ],
+            },
+          ],
+        },
+        { id: 'scene.romantic', name: 'Romantic evening', type: 'scene', script: 'scene-romantic.js' },
         {
           id: 'light.living_room',
           name: 'Living room',
@@ -58,6 +94,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await t?.stop();
+  await svc?.close();
 });
 
 const shot = (name: string) => page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
@@ -349,7 +386,17 @@ test('Zigbee2MQTT from the devices page: let devices join with a countdown, rena
 });
 
 test('every page at a phone’s and a desktop’s size (screenshots in test-output/)', async () => {
-  const pages = ['home', 'entities', 'scripts', 'explorer', 'automations', 'clients', 'entity/light.desk_lamp'];
+  const pages = [
+    'home',
+    'entities',
+    'scripts',
+    'explorer',
+    'automations',
+    'notifications',
+    'clients',
+    'entity/light.desk_lamp',
+    'entity/sensor.boiler',
+  ];
   for (const [w, h, tag] of [
     [390, 844, 'phone'],
     [1400, 900, 'desktop'],
@@ -374,4 +421,41 @@ test('the automations and clients pages show the hub', async () => {
   await page.goto(`${t.hub.api!.url}/#/automations`);
   await page.getByRole('button', { name: 'Save & apply' }).waitFor();
   await shot('automations');
+});
+
+test('the notifications page: the targets with a test button; a test shows as sent, one the target refuses as failed with its answer', async () => {
+  await page.goto(`${t.hub.api!.url}/#/notifications`);
+  const phone = page.locator('.targets li').filter({ hasText: 'phone' });
+  await phone.getByText('ntfy').waitFor();
+  await phone.getByRole('button', { name: 'Send a test' }).click();
+  await page.getByText('A test is on its way to phone.').waitFor();
+  const sent = page.locator('.outbox li.sent').filter({ hasText: 'to phone' });
+  await sent.getByText('Sent').waitFor();
+  assert.match(await sent.innerText(), /A test from Smart Home[\s\S]*from api admin/);
+  assert.equal(svc.received.filter((m) => m.service === 'ntfy').length, 1);
+  // a token Telegram does not know: refused, not retried, the answer on the page
+  await page.locator('.targets li').filter({ hasText: 'family' }).getByRole('button', { name: 'Send a test' }).click();
+  const failed = page.locator('.outbox li.failed').filter({ hasText: 'to family' });
+  await failed.getByText('Failed').waitFor();
+  assert.match(await failed.locator('.error').innerText(), /401|Unauthorized|token/i);
+  await shot('notifications');
+});
+
+test("an entity's named state reads as its description, its metric is a graph of its items; a scene has an Activate button", async () => {
+  const api = t.hub.api!.url;
+  await page.goto(`${api}/#/entity/sensor.boiler`);
+  await page.getByRole('button', { name: 'HEAT' }).click();
+  await page.locator('.big-state').filter({ hasText: 'Heating' }).waitFor();
+  await page.locator('.metric .graph[data-points="2"]').waitFor();
+  assert.equal(await page.locator('.metric h3').innerText(), 'Water');
+  await shot('entity-metrics');
+  const c = await connect(t.url, { username: 'admin', password: 'correct horse' });
+  const got = collect(c);
+  await c.subscribeAsync('test/scene', { qos: 1 });
+  await page.goto(`${api}/#/entity/scene.romantic`);
+  await shot('entity-scene');
+  await page.getByRole('button', { name: 'Activate' }).click();
+  await got.next(1);
+  assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), { entityId: 'scene.romantic', args: {} });
+  c.end();
 });

@@ -1,4 +1,4 @@
-// The Smart Home web UI: log in, then scripts, MQTT explorer, entities, automations, clients.
+// The Smart Home web UI: log in, then scripts, MQTT explorer, entities, automations, notifications, clients.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, setCsrf, type Session } from './api.js';
@@ -10,6 +10,7 @@ import { EntityPage } from './pages/entity.js';
 import { DevicePage } from './pages/device.js';
 import { AutomationsPage } from './pages/automations.js';
 import { ClientsPage } from './pages/clients.js';
+import { NotificationsPage } from './pages/notifications.js';
 
 const PAGES = {
   home: ['Home', HomePage],
@@ -17,6 +18,7 @@ const PAGES = {
   scripts: ['Scripts', ScriptsPage],
   explorer: ['MQTT explorer', ExplorerPage],
   automations: ['Automations', AutomationsPage],
+  notifications: ['Notifications', NotificationsPage],
   clients: ['Clients', ClientsPage],
 } as const;
 type Page = keyof typeof PAGES | 'entity' | 'device';
@@ -65,6 +67,9 @@ function Login({ onDone }: { onDone: (s: Session) => void }) {
 function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [page, setPage] = useState<Page>(pageFromHash());
+  // the whole hash: going from one entity's page to another's is a change too
+  const [, setHash] = useState(location.hash);
+  const [menu, setMenu] = useState(false);
   const load = () =>
     api<Session>('GET', '/api/session')
       .then((s) => {
@@ -74,7 +79,10 @@ function App() {
       .catch(() => setSession({ user: null, admin: false, csrf: null, loginRequired: true }));
   useEffect(() => {
     void load();
-    const onHash = () => setPage(pageFromHash());
+    const onHash = () => {
+      setPage(pageFromHash());
+      setHash(location.hash);
+    };
     const onOut = () => setSession((s) => (s && s.loginRequired ? { ...s, user: null } : s));
     window.addEventListener('hashchange', onHash);
     window.addEventListener('smart-home:logged-out', onOut);
@@ -98,13 +106,16 @@ function App() {
     setCsrf(null);
     await load();
   };
-  const Current =
-    page === 'entity'
-      ? () => <EntityPage id={idFromHash()} />
-      : page === 'device'
-        ? () => <DevicePage id={idFromHash()} />
-        : PAGES[page][1];
-  const [menu, setMenu] = useState(false);
+  // an element, not a component made anew each render (that would remount the page every time)
+  const Page = page === 'entity' || page === 'device' ? null : PAGES[page][1];
+  const current =
+    page === 'entity' ? (
+      <EntityPage key={idFromHash()} id={idFromHash()} />
+    ) : page === 'device' ? (
+      <DevicePage key={idFromHash()} id={idFromHash()} />
+    ) : (
+      Page && <Page />
+    );
   return (
     <div class="app">
       <header>
@@ -144,9 +155,7 @@ function App() {
           )}
         </span>
       </header>
-      <main>
-        <Current />
-      </main>
+      <main>{current}</main>
     </div>
   );
 }

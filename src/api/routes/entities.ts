@@ -19,11 +19,45 @@ const idParam = { type: 'object', required: ['id'], properties: { id: { type: 's
 
 export function entityRoutes(app: FastifyInstance, hub: ApiHub): void {
   const tags = ['entities'];
-  app.get('/api/entities', { config: { user: true }, schema: { tags } }, async () => ok(hub.registry.list()));
+  // an entity of the config with named states or metrics carries them (the UI shows a state's description)
+  const withDeclared = <E extends { id: string }>(e: E) => {
+    const declared = hub.entities.declarations(e.id);
+    return declared ? { ...e, declared } : e;
+  };
+  app.get('/api/entities', { config: { user: true }, schema: { tags } }, async () =>
+    ok(hub.registry.list().map(withDeclared)),
+  );
   app.get<{ Params: { id: string } }>(
     '/api/entities/:id',
     { config: { user: true }, schema: { tags, params: idParam } },
-    async (req) => ok(hub.registry.require(req.params.id)),
+    async (req) => ok(withDeclared(hub.registry.require(req.params.id))),
+  );
+  app.get<{ Params: { id: string; name: string }; Querystring: { since?: string; until?: string } }>(
+    '/api/entities/:id/metrics/:name',
+    {
+      config: { user: true },
+      schema: {
+        tags,
+        summary: "a metric's items over time (e154's EntitySetMetric), each as /history answers",
+        params: {
+          type: 'object',
+          required: ['id', 'name'],
+          properties: { id: { type: 'string', maxLength: 200 }, name: { type: 'string', maxLength: 64 } },
+        },
+        querystring: {
+          type: 'object',
+          properties: { since: { type: 'string', maxLength: 40 }, until: { type: 'string', maxLength: 40 } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) =>
+      ok(
+        hub.entities.metricHistory(req.params.id, req.params.name, {
+          since: time(req.query.since, 'since'),
+          until: time(req.query.until, 'until'),
+        }),
+      ),
   );
   app.get<{
     Params: { id: string };

@@ -30,6 +30,14 @@ export interface EntityAccess {
   ): Promise<{ called: string[]; skipped: string[]; failed: { id: string; error: string }[] }>;
   /** The entity's configured settings (e154's). */
   settings?(id: string): Record<string, unknown>;
+  /** A script's settings_value as the entity's typed settings hold them; throws naming a wrong one. */
+  checkSettings?(id: string, values: Record<string, unknown>): Record<string, unknown>;
+  /** e154's named state the entity is in ({name, description, icon}), if it declares states. */
+  namedState?(id: string): { name: string; description?: string; icon?: string } | null;
+  /** e154's EntitySetMetric. */
+  setMetric?(id: string, name: string, values: unknown): void;
+  /** e154's EntityCallScene. */
+  callScene?(id: string, params: Record<string, unknown>, caller: string): Promise<void>;
 }
 
 /** The per-script key-value store. */
@@ -55,6 +63,26 @@ export function entityCalls(entities: EntityAccess | undefined) {
     'entity.describe': ([id]: unknown[]) => need().describe(str(id, 'Entity.get: id')),
     'entity.set': ([id, state, attributes]: unknown[]) => {
       need().setState(str(id, 'Entity.setState: id'), state, attributes as Record<string, unknown> | null);
+      return undefined;
+    },
+    'entity.state.named': ([id]: unknown[]) => {
+      const e = need();
+      const key = str(id, 'EntityGetState: id');
+      const named = e.namedState?.(key) ?? null;
+      const state = e.getState(key);
+      if (state === null || state === undefined) return null;
+      // e154's EntityStateShort: {name, description, image_url, icon}
+      return {
+        name: named?.name ?? String(state),
+        description: named?.description ?? '',
+        image_url: null,
+        icon: named?.icon ?? null,
+      };
+    },
+    'entity.metric': ([id, name, values]: unknown[]) => {
+      const e = need();
+      if (!e.setMetric) throw new TypeError('EntitySetMetric is not available in this run (no hub)');
+      e.setMetric(str(id, 'EntitySetMetric: id'), str(name, 'EntitySetMetric: name'), values);
       return undefined;
     },
   };
@@ -101,6 +129,17 @@ export function entityAsyncCalls(entities: EntityAccess | undefined, caller: str
       if (r.called.length + r.skipped.length + r.failed.length === 0)
         return fail(`no entity is in area "${s.area_id}"`);
       return r;
+    },
+    'entity.callScene': async ([id, params]: unknown[]) => {
+      if (!entities?.callScene)
+        throw {
+          name: 'EntityError',
+          code: 'UNAVAILABLE',
+          message: 'EntityCallScene: not available in this run (no hub)',
+        } satisfies NamedError;
+      const p =
+        params && typeof params === 'object' && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
+      await entities.callScene(str(id, 'EntityCallScene: id'), p, caller);
     },
     'entity.callAction': async ([id, action, params]: unknown[]) => {
       if (!entities)
@@ -180,8 +219,11 @@ export function settingsCalls(entities: EntityAccess | undefined, storage: Stora
         throw new TypeError('EntitySetState: settings_value must be an object');
       if (!storage) throw new TypeError('EntitySetState: settings_value is not available in this run (no hub)');
       get(key); // an unknown entity is an error here too
+      const checked = entities?.checkSettings
+        ? entities.checkSettings(key, values as Record<string, unknown>)
+        : (values as Record<string, unknown>);
       const prev = storage.get(SETTINGS_STORAGE, key);
-      storage.set(SETTINGS_STORAGE, key, { ...(prev && typeof prev === 'object' ? prev : {}), ...values });
+      storage.set(SETTINGS_STORAGE, key, { ...(prev && typeof prev === 'object' ? prev : {}), ...checked });
       return undefined;
     },
   };

@@ -23,9 +23,11 @@ function view(id: unknown): { state: unknown; attributes: Record<string, unknown
   return Entity.get(id) as { state: unknown; attributes: Record<string, unknown>; name: string; domain: string };
 }
 
-/** e154's state is a named state ({name, description}); ours is the value itself. */
-function stateShort(state: unknown): { name: string; description: string } | null {
-  return state === null || state === undefined ? null : { name: String(state), description: '' };
+/** e154's state is a named state ({name, description, image_url, icon}); ours is the value itself. */
+function stateShort(id: unknown): unknown {
+  if (typeof id !== 'string' || id === '')
+    throw new TypeError(`EntityGetState: entity id must be a non-empty string, got ${describe(id)}`);
+  return call('entity.state.named', id);
 }
 
 function refuseExecute(fn: string): never {
@@ -83,9 +85,9 @@ export const compat: Record<string, unknown> = {
   ExecuteAsync: () => refuseExecute('ExecuteAsync'),
   GetEntity: (id: unknown) => {
     const e = view(id);
-    return { ...e, id, type: e.domain, state: stateShort(e.state), settings: call('entity.settings.get', id) };
+    return { ...e, id, type: e.domain, state: stateShort(id), settings: call('entity.settings.get', id) };
   },
-  EntityGetState: (id: unknown) => stateShort(Entity.getState(id)),
+  EntityGetState: (id: unknown) => stateShort(id),
   EntitySetState: (id: unknown, params: unknown) => {
     const p = (objectOrUndefined('EntitySetState', 'params', params) ?? {}) as StateParams;
     const attrs = objectOrUndefined('EntitySetState', 'attribute_values', p.attribute_values);
@@ -110,6 +112,16 @@ export const compat: Record<string, unknown> = {
     Entity.setState(id, Entity.getState(id), a);
   },
   EntityCallAction: (id: unknown, action: unknown, params?: unknown) => Entity.callAction(id, action, params),
+  EntitySetMetric: (id: unknown, name: unknown, values: unknown) => {
+    if (typeof name !== 'string' || name === '')
+      throw new TypeError(`EntitySetMetric: name must be a metric's name, got ${describe(name)}`);
+    call('entity.metric', id, name, values);
+  },
+  EntityCallScene: (id: unknown, params?: unknown) => {
+    if (typeof id !== 'string' || id === '')
+      throw new TypeError(`EntityCallScene: entity id must be a non-empty string, got ${describe(id)}`);
+    return callAsync('EntityCallScene', 'entity.callScene', [id, params === undefined ? {} : params]);
+  },
   EntitiesCallAction: (selector: unknown, params?: unknown) => {
     if (!selector || typeof selector !== 'object' || Array.isArray(selector))
       throw new TypeError(

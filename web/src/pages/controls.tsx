@@ -11,6 +11,7 @@ export interface Entity {
   domain: string;
   state: unknown;
   lastChanged?: number;
+  lastUpdated?: number;
   available: boolean;
   actions: string[];
   script?: string;
@@ -19,6 +20,16 @@ export interface Entity {
   area?: string;
   category?: 'config' | 'diagnostic';
   attributes: Record<string, unknown>;
+  /** What the config declares (e154's named states, metrics), when it does. */
+  declared?: {
+    states: { name: string; description?: string; icon?: string }[];
+    metrics: {
+      name: string;
+      description?: string;
+      unit?: string;
+      items: { name: string; description?: string; color?: string }[];
+    }[];
+  };
 }
 
 /**
@@ -145,7 +156,10 @@ export function ago(t: number | undefined): string {
 export function describe(e: Entity): string {
   const a = e.attributes;
   const unit = str(a.unit_of_measurement);
-  if (e.state === null || e.state === undefined) return e.domain === 'button' ? '' : '—';
+  if (e.state === null || e.state === undefined) return e.domain === 'button' || e.domain === 'scene' ? '' : '—';
+  // a named state (the config's states:) reads as its description
+  const named = e.declared?.states.find((s) => s.name === String(e.state));
+  if (named) return named.description || named.name;
   switch (e.domain) {
     case 'sensor':
     case 'number': {
@@ -261,7 +275,7 @@ export function Controls({ e, call, busy, part }: { e: Entity; call: Call; busy:
       <span class="buttons">
         {e.actions.map((action) => (
           <button disabled={off} onClick={() => void call(e, action)}>
-            {action}
+            {e.domain === 'scene' && action === 'activate' ? 'Activate' : action}
           </button>
         ))}
       </span>

@@ -96,6 +96,79 @@ function Graph({ history, unit, markers }: { history: History; unit?: string; ma
   return <div class="graph" ref={el} data-points={history.points.length} data-markers={markers.length} />;
 }
 
+const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2'];
+type Metric = NonNullable<Entity['declared']>['metrics'][number];
+
+/** A metric (e154's EntitySetMetric): one line per item over the chosen range. */
+function MetricGraph({
+  entity,
+  metric,
+  range,
+  updated,
+}: {
+  entity: string;
+  metric: Metric;
+  range: number;
+  updated?: number;
+}) {
+  const el = useRef<HTMLDivElement>(null);
+  const [data, setData] = useState<{ items: Record<string, History> } | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    const until = Date.now();
+    void api<{ items: Record<string, History> }>(
+      'GET',
+      `/api/entities/${encodeURIComponent(entity)}/metrics/${encodeURIComponent(metric.name)}?since=${until - range}&until=${until}`,
+    ).then(setData, (err) => setError((err as Error).message));
+  }, [entity, metric.name, range, updated]);
+  const count = data ? Object.values(data.items).reduce((n, h) => n + h.points.length, 0) : 0;
+  useEffect(() => {
+    if (!el.current || !data || count === 0) return;
+    // one x axis: every item's times, each item's value at its own times (gaps elsewhere)
+    const value = (p: Point) => (typeof p.state === 'number' ? p.state : p.mean);
+    const times = [...new Set(Object.values(data.items).flatMap((h) => h.points.map((p) => p.t)))].sort(
+      (a, b) => a - b,
+    );
+    const series: uPlot.Series[] = [{}];
+    const columns: (number | null)[][] = [];
+    metric.items.forEach((item, i) => {
+      const at = new Map((data.items[item.name]?.points ?? []).map((p) => [p.t, value(p) ?? null]));
+      series.push({
+        label: item.description || item.name,
+        stroke: item.color || COLORS[i % COLORS.length],
+        width: 2,
+        spanGaps: true,
+      });
+      columns.push(times.map((t) => at.get(t) ?? null));
+    });
+    const h = Object.values(data.items)[0]!;
+    const plot = new uPlot(
+      {
+        width: Math.max(280, el.current.clientWidth),
+        height: 200,
+        series,
+        scales: { x: { time: true, min: h.since / 1000, max: h.until / 1000 } },
+        axes: [{}, { label: metric.unit ?? '' }],
+      },
+      [times.map((t) => t / 1000), ...columns] as uPlot.AlignedData,
+      el.current,
+    );
+    return () => plot.destroy();
+  }, [data, metric]);
+  return (
+    <div class="metric">
+      <h3>{metric.description || metric.name}</h3>
+      {error ? (
+        <p class="error">{error}</p>
+      ) : data && count === 0 ? (
+        <p class="empty">Nothing recorded in this range.</p>
+      ) : (
+        <div class="graph" ref={el} data-points={count} />
+      )}
+    </div>
+  );
+}
+
 /** On/off and other states as coloured stretches of time. */
 function Timeline({ history, markers }: { history: History; markers: Marker[] }) {
   const pts = history.points.filter((p) => p.state !== undefined);
@@ -175,6 +248,7 @@ export function EntityPage({ id }: { id: string }) {
   if (!e) return <p class="loading">Loading…</p>;
   const numeric = history && (history.resolution !== 'raw' || history.points.some((p) => typeof p.state === 'number'));
   const a = e.attributes;
+  const shown = Object.entries(a).filter(([k, v]) => v !== null && k !== 'settable');
   const topics = [
     typeof a.friendly_name === 'string' && e.source === 'zigbee2mqtt' ? `zigbee2mqtt/${a.friendly_name}` : undefined,
     typeof a.discovery_topic === 'string' ? a.discovery_topic : undefined,
@@ -217,6 +291,14 @@ export function EntityPage({ id }: { id: string }) {
         ) : (
           <Timeline history={history} markers={markers} />
         ))}
+      {(e.declared?.metrics.length ?? 0) > 0 && (
+        <>
+          <h2>Metrics</h2>
+          {e.declared!.metrics.map((m) => (
+            <MetricGraph entity={e.id} metric={m} range={range} updated={e.lastUpdated ?? e.lastChanged} />
+          ))}
+        </>
+      )}
       {markers.length > 0 && (
         <>
           <h2>What was asked of it</h2>
@@ -230,17 +312,15 @@ export function EntityPage({ id }: { id: string }) {
           </ul>
         </>
       )}
-      <h2>Attributes</h2>
+      {shown.length > 0 && <h2>Attributes</h2>}
       <table class="attributes">
         <tbody>
-          {Object.entries(a)
-            .filter(([k, v]) => v !== null && k !== 'settable')
-            .map(([k, v]) => (
-              <tr>
-                <th>{k.replace(/_/g, ' ')}</th>
-                <td>{typeof v === 'object' ? JSON.stringify(v) : String(v)}</td>
-              </tr>
-            ))}
+          {shown.map(([k, v]) => (
+            <tr>
+              <th>{k.replace(/_/g, ' ')}</th>
+              <td>{typeof v === 'object' ? JSON.stringify(v) : String(v)}</td>
+            </tr>
+          ))}
         </tbody>
       </table>
       <p class="meta">

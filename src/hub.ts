@@ -30,6 +30,7 @@ import { Bridge } from './mqtt/bridge.js';
 import { VERSION } from './version.js';
 import { ConfigError } from './config/load.js';
 import { AuthLimiter } from './broker/auth-limiter.js';
+import type { Clock } from './automations/clock.js';
 
 interface Module {
   name: string;
@@ -69,6 +70,8 @@ export class Hub {
   constructor(
     readonly config: Config,
     private readonly log: Logger,
+    /** What automations' waits wait on (delay, for:, wait_for, schedules' catch-up): a test may give its own. */
+    opts: { clock?: Clock } = {},
   ) {
     if (config.mqtt.url && config.bridges.length > 0) {
       throw new ConfigError(
@@ -216,6 +219,7 @@ export class Hub {
     }
     this.automations = new AutomationsModule({
       db: this.db,
+      ...(opts.clock ? { clock: opts.clock } : {}),
       file: path.join(config.data_dir, 'automations.yaml'),
       bus: this.bus,
       events: this.events,

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { configSchema, type Config } from '../src/config/schema.js';
 import { Hub } from '../src/hub.js';
+import type { Clock } from '../src/automations/clock.js';
 import { openStore } from '../src/store/db.js';
 import { UserStore } from '../src/store/users.js';
 import { createLogger } from '../src/log.js';
@@ -116,9 +117,10 @@ export async function startHub(
   overrides: Record<string, unknown> = {},
   dir = tempDir(),
   log = createLogger(process.env.TEST_LOG ?? 'silent'),
+  opts: { clock?: Clock } = {},
 ): Promise<TestHub> {
   const config = testConfig(dir, overrides);
-  const hub = new Hub(config, log);
+  const hub = new Hub(config, log, opts);
   await hub.start();
   const url = hub.listeners[0]?.url ?? '';
   return {
@@ -397,4 +399,44 @@ export async function scriptLog(h: TestHub, name: string, source: string, lines:
   const s = await h.hub.scripts.load(`/scripts/${name}`, {}, source);
   await waitFor(() => s.logs.length >= lines, 15000, `${lines} log lines of ${name}`);
   return s.logs.map((l) => l.message);
+}
+
+/** A clock for automations' waits that moves only when told (the rest of the hub keeps real time). */
+export interface FakeClock extends Clock {
+  /** Moves the time on, running each timer that falls due, in order. */
+  advance(ms: number): void;
+  /** Timers waiting. */
+  readonly pending: number;
+}
+
+export function fakeClock(start = Date.now()): FakeClock {
+  let now = start;
+  let seq = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  return {
+    now: () => now,
+    setTimeout: (fn, ms) => {
+      const id = ++seq;
+      timers.set(id, { at: now + Math.max(0, ms), fn });
+      return id;
+    },
+    clearTimeout: (h) => {
+      timers.delete(h as number);
+    },
+    get pending() {
+      return timers.size;
+    },
+    advance(ms) {
+      const until = now + ms;
+      for (;;) {
+        let next: [number, { at: number; fn: () => void }] | undefined;
+        for (const e of timers) if (e[1].at <= until && (!next || e[1].at < next[1].at)) next = e;
+        if (!next) break;
+        timers.delete(next[0]);
+        now = Math.max(now, next[1].at);
+        next[1].fn();
+      }
+      now = until;
+    },
+  };
 }

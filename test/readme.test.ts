@@ -18,6 +18,7 @@ import {
   cleanEnv,
   collect,
   connect,
+  fakeClock,
   freePort,
   removeDir,
   serve,
@@ -469,6 +470,46 @@ test("README: an entity's declared states, typed attributes and a metric, and a 
       await got.next(1);
       assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), { entityId: 'scene.evening', args: {} });
       c.end();
+    } finally {
+      await h.stop();
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('README: porch_light loads as printed; stopped in its delay, it turns the light off after the restart at the deadline', async () => {
+  const dir = tempDir();
+  try {
+    writeFileSync(path.join(dir, 'automations.yaml'), block('- id: porch_light'));
+    const t0 = Date.UTC(2026, 11, 2, 21, 0);
+    const config = { entities: [{ id: 'binary_sensor.porch_motion_occupancy' }] };
+    let clock = fakeClock(t0);
+    let h = await startHub(config, dir, undefined, { clock });
+    try {
+      assert.equal(h.hub.automations.lastError, undefined);
+      const c = await connect(h.url);
+      const got = collect(c);
+      await c.subscribeAsync('zigbee2mqtt/porch_light/set', { qos: 1 });
+      h.hub.entities.setState('binary_sensor.porch_motion_occupancy', 'on');
+      await c.publishAsync('zigbee2mqtt/porch_motion', JSON.stringify({ occupancy: true }), { qos: 1 });
+      await got.next(1);
+      assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), { state: 'ON' });
+      clock.advance(60_000);
+      h.hub.entities.setState('binary_sensor.porch_motion_occupancy', 'off');
+      await waitFor(() => h.hub.automations.waits.all()[0]?.kind === 'delay', 5000, 'in its delay');
+      c.end();
+      await h.stop();
+      // back 3 minutes into the 5-minute delay
+      clock = fakeClock(t0 + 60_000 + 3 * 60_000);
+      h = await startHub(config, dir, undefined, { clock });
+      const c2 = await connect(h.url);
+      const got2 = collect(c2);
+      await c2.subscribeAsync('zigbee2mqtt/porch_light/set', { qos: 1 });
+      clock.advance(2 * 60_000);
+      await got2.next(1);
+      assert.deepEqual(JSON.parse(got2.messages[0]!.payload.toString()), { state: 'OFF' });
+      c2.end();
     } finally {
       await h.stop();
     }

@@ -29,3 +29,21 @@ export const duration = z.union([z.string(), z.number()]).transform((v, ctx) => 
   }
   return ms;
 });
+
+/** "42 s", "3 min 5 s", "2 h 10 min", "3 d 4 h": a duration as the trace tells it. */
+export function describeDuration(ms: number): string {
+  const s = Math.round(Math.abs(ms) / 1000);
+  if (s < 60) return `${s} s`;
+  const parts: [number, string][] = [
+    [Math.floor(s / 86400), 'd'],
+    [Math.floor((s % 86400) / 3600), 'h'],
+    [Math.floor((s % 3600) / 60), 'min'],
+    [s % 60, 's'],
+  ];
+  const first = parts.findIndex(([n]) => n > 0);
+  return parts
+    .slice(first, first + 2)
+    .filter(([n]) => n > 0)
+    .map(([n, u]) => `${n} ${u}`)
+    .join(' ');
+}

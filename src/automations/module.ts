@@ -6,6 +6,9 @@ import path from 'node:path';
 import { Document, isScalar, isSeq, parseDocument, type Scalar } from 'yaml';
 import type { Db } from '../store/db.js';
 import { AutomationStore } from '../store/automations.js';
+import { WaitStore } from '../store/waits.js';
+import { metaGet, metaSet } from '../store/meta.js';
+import { realClock } from './clock.js';
 import { preparePublish, PublishTemplateError } from './actions/publish.js';
 import { loadSecrets, resolveSecrets } from '../config/secrets.js';
 import { readYaml, describeIssues, locate, position, YamlError, type LoadedYaml } from '../config/yaml.js';
@@ -19,6 +22,10 @@ import { didYouMean } from '../config/suggest.js';
 import { AutomationRunner } from './runner.js';
 import { RunTrace, type Run } from './trace.js';
 import type { AutomationContext, ScriptRunner, TriggerEvent } from './types.js';
+
+const ALIVE_KEY = 'automations.alive';
+const FIRED_PREFIX = 'automations.fired ';
+const HEARTBEAT_MS = 30_000;
 
 export interface AutomationsContext extends Omit<AutomationContext, 'scripts'> {
   db: Db;
@@ -59,9 +66,23 @@ export class AutomationsModule {
   lastError?: string;
 
   private readonly store: AutomationStore;
+  /** What runs and `for:` triggers wait for, kept across restarts. */
+  readonly waits: WaitStore;
+  private heartbeat?: NodeJS.Timeout;
+  /** The heartbeat before this start (undefined on a first start). */
+  private lastAlive?: number;
+  /** When each schedule last fired, kept in the meta table. */
+  private readonly fired = {
+    get: (key: string) => {
+      const v = metaGet(this.ctx.db, `${FIRED_PREFIX}${key}`);
+      return v === undefined ? undefined : Number(v);
+    },
+    set: (key: string, time: number) => metaSet(this.ctx.db, `${FIRED_PREFIX}${key}`, String(time)),
+  };
 
   constructor(private readonly ctx: AutomationsContext) {
     this.store = new AutomationStore(ctx.db);
+    this.waits = ctx.waits ?? new WaitStore(ctx.db);
     this.trace = new RunTrace(ctx.db);
     this.trace.onFinish = (run) => {
       if (!ctx.events.has('automation.run')) return;
@@ -78,20 +99,34 @@ export class AutomationsModule {
   }
 
   async start(): Promise<void> {
+    // the heartbeat: when the hub was last seen running bounds the downtime a schedule's catch-up looks at
+    const alive = metaGet(this.ctx.db, ALIVE_KEY);
+    this.lastAlive = alive === undefined ? undefined : Number(alive);
+    this.beat();
+    this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+    this.heartbeat.unref();
     if (existsSync(this.ctx.file)) {
       const err = await this.reload();
       if (err) this.ctx.log.error(err);
     }
+    // only the runners of this start look back at the downtime; one added later never does
+    this.lastAlive = undefined;
     if (this.ctx.watch !== false) this.watchFile();
   }
 
+  private beat(): void {
+    metaSet(this.ctx.db, ALIVE_KEY, String((this.ctx.clock ?? realClock).now()));
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
     this.watcher?.close();
     if (this.debounce) clearTimeout(this.debounce);
     // runs in progress (e.g. started by a system "stopping" trigger) get a moment to finish
-    await Promise.all([...this.runners.values()].map((r) => r.stop(2000)));
+    await Promise.all([...this.runners.values()].map((r) => r.stop(2000, 'shutdown')));
     this.runners.clear();
     this.trace.flush();
+    this.beat();
   }
 
   /** Reads the file again. Returns the error text, or undefined when it was applied. */
@@ -117,6 +152,9 @@ export class AutomationsModule {
       [...this.definitions.keys()].filter((id) => !nextIds.has(id)),
     );
     this.definitions = new Map(next.map((a) => [a.id, a]));
+    // waits of automations taken out or disabled (while the hub was down, too) go with them
+    const live = new Set(next.filter((a) => this.isEnabled(a)).map((a) => a.id));
+    for (const w of this.waits.all()) if (!live.has(w.automation)) this.waits.remove(w.id);
     for (const a of next) if (!this.runners.has(a.id) && this.isEnabled(a)) await this.startRunner(a);
     this.ctx.scripts.forget?.([...this.origins.values()].map(originOf));
     this.ctx.log.info({ automations: next.length, running: this.runners.size }, 'automations loaded');
@@ -217,7 +255,18 @@ export class AutomationsModule {
         this.ctx.scripts.run(this.originLabel(label), code, lang, globals, signal),
       callFile: this.ctx.scripts.callFile,
     };
-    const runner = new AutomationRunner(a, { ...this.ctx, scripts }, this.trace, path.basename(this.ctx.file));
+    const runner = new AutomationRunner(
+      a,
+      {
+        ...this.ctx,
+        scripts,
+        waits: this.waits,
+        fired: this.fired,
+        ...(this.lastAlive !== undefined ? { lastAlive: this.lastAlive } : {}),
+      },
+      this.trace,
+      path.basename(this.ctx.file),
+    );
     this.runners.set(a.id, runner);
     try {
       await runner.start();

@@ -7,6 +7,18 @@ import { triggers } from './triggers/index.js';
 import { conditions } from './conditions/index.js';
 import { actions } from './actions/index.js';
 import type { RunTrace, Step } from './trace.js';
+import type { WaitRow } from '../store/waits.js';
+import { realClock } from './clock.js';
+import { describeDuration } from './duration.js';
+import { StopRun } from './actions/wait-for.js';
+import { Cancelled, type RunInfo } from './waits.js';
+
+/** A run that goes on after a restart, at the action it was waiting in. */
+interface Resume {
+  from: number;
+  wait: WaitRow;
+  note: string;
+}
 
 interface Active {
   controller: AbortController;
@@ -37,23 +49,84 @@ export class AutomationRunner {
     private readonly trace: RunTrace,
     private readonly file: string,
   ) {
-    this.triggers = automation.triggers.map((t) => {
+    this.triggers = automation.triggers.map((t, i) => {
       const factory = triggers[t.type] as (
         c: typeof t,
         ctx: AutomationContext,
         fire: (e: TriggerEvent) => void,
+        where: { automation: string; step: string; onRestart: Automation['on_restart'] },
       ) => Trigger;
       const scriptFile = 'script_file' in t ? t.script_file : undefined;
-      return factory(t, ctx, (e) => this.fire(scriptFile ? { ...e, scriptFile } : e));
+      return factory(t, ctx, (e) => this.fire(scriptFile ? { ...e, scriptFile } : e), {
+        automation: automation.id,
+        step: `triggers[${i}]`,
+        onRestart: automation.on_restart,
+      });
     });
   }
 
   async start(): Promise<void> {
     for (const t of this.triggers) await t.start();
+    this.resumeWaits();
   }
 
-  /** Stops the triggers; runs in progress get `graceMs` to finish, then are cancelled. */
-  async stop(graceMs = 0): Promise<void> {
+  /**
+   * The runs that were waiting (delay, wait_for) when the hub last stopped or died: each goes on at
+   * its action, at its original deadline (a late one at once), unless `on_restart` says otherwise;
+   * the trace tells which and how late.
+   */
+  private resumeWaits(): void {
+    const { waits } = this.ctx;
+    if (!waits) return;
+    const { id, actions: steps, on_restart: policy } = this.automation;
+    const now = (this.ctx.clock ?? realClock).now();
+    for (const row of waits.of(id)) {
+      if (row.kind === 'state_for') continue; // its trigger resumes it
+      const from = Number(/^actions\[(\d+)\]$/.exec(row.step)?.[1] ?? -1);
+      let event: TriggerEvent;
+      try {
+        event = JSON.parse(row.event) as TriggerEvent;
+      } catch {
+        event = { type: 'restart', time: row.started, description: 'a run from before the restart' };
+      }
+      if (steps[from]?.type !== row.kind) {
+        waits.remove(row.id);
+        this.ctx.log.warn(
+          { automation: id, step: row.step },
+          'a wait from before the restart no longer matches the automation; dropped',
+        );
+        continue;
+      }
+      const late = now - row.deadline;
+      const when = late > 0 ? `${describeDuration(late)} late` : `${describeDuration(-late)} to go`;
+      const refuse =
+        policy === 'skip'
+          ? 'on_restart: skip'
+          : typeof policy === 'object' && late > policy.run_if_missed
+            ? `more than run_if_missed ${describeDuration(policy.run_if_missed)}`
+            : undefined;
+      if (refuse) {
+        waits.remove(row.id);
+        const run = this.trace.begin(id, event);
+        this.trace.finish(run, 'skipped', [
+          {
+            kind: 'action',
+            index: from,
+            type: 'resume',
+            result: 'false',
+            detail: `not resumed after the restart (${row.kind} ${when}; ${refuse})`,
+            ms: 0,
+          },
+        ]);
+        continue;
+      }
+      this.runs++;
+      this.launch(event, { from, wait: row, note: `resumed after restart, ${when}` });
+    }
+  }
+
+  /** Stops the triggers; runs in progress get `graceMs` to finish, then are cancelled. A stop for shutdown keeps their waits for the next start. */
+  async stop(graceMs = 0, why: 'shutdown' | 'stopped' = 'stopped'): Promise<void> {
     this.stopped = true;
     this.queue.length = 0;
     for (const t of this.triggers) await t.stop().catch(() => {});
@@ -63,8 +136,10 @@ export class AutomationRunner {
         new Promise((r) => setTimeout(r, graceMs)),
       ]);
     }
-    for (const a of this.active) a.controller.abort();
+    for (const a of this.active) a.controller.abort(new Cancelled(why));
     await Promise.all([...this.active].map((a) => a.done));
+    // taken out, changed or disabled: what it waited for is gone with it
+    if (why !== 'shutdown') this.ctx.waits?.removeAutomation(this.automation.id);
   }
 
   /** Runs the automation now, as if a trigger fired (for the API and tests). */
@@ -78,7 +153,7 @@ export class AutomationRunner {
         this.queue.push(event);
         return;
       }
-      if (mode === 'restart') for (const a of this.active) a.controller.abort();
+      if (mode === 'restart') for (const a of this.active) a.controller.abort(new Cancelled('restart mode'));
       if (mode === 'parallel' && this.active.size >= max)
         return this.drop(event, `${max} runs already in progress (mode parallel)`);
     }
@@ -92,12 +167,12 @@ export class AutomationRunner {
     this.trace.dropped(this.automation.id, event, why);
   }
 
-  private launch(event: TriggerEvent): void {
+  private launch(event: TriggerEvent, resume?: Resume): void {
     const controller = new AbortController();
     const active: Active = { controller, done: Promise.resolve() };
     this.active.add(active);
-    this.runs++;
-    active.done = this.run(event, controller.signal).finally(() => {
+    if (!resume) this.runs++;
+    active.done = this.run(event, controller.signal, resume).finally(() => {
       this.active.delete(active);
       const next = this.queue.shift();
       if (next && !this.stopped) this.launch(next);
@@ -140,15 +215,18 @@ export class AutomationRunner {
     return ok;
   }
 
-  private async run(event: TriggerEvent, signal: AbortSignal): Promise<void> {
+  private async run(event: TriggerEvent, signal: AbortSignal, resume?: Resume): Promise<void> {
     const { automation, ctx } = this;
     const steps: Step[] = [];
     const runId = this.trace.begin(automation.id, event);
+    const started = resume?.wait.started ?? (ctx.clock ?? realClock).now();
     const label = (kind: string, i: number) => `${this.file}#${automation.id}.${kind}[${i}]`;
     try {
-      if (event.scriptFile && !(await this.triggerScript(event, steps)))
+      if (resume)
+        steps.push({ kind: 'action', index: resume.from, type: 'resume', result: 'ok', detail: resume.note, ms: 0 });
+      if (!resume && event.scriptFile && !(await this.triggerScript(event, steps)))
         return this.trace.finish(runId, 'skipped', steps);
-      for (const [i, c] of automation.conditions.entries()) {
+      for (const [i, c] of resume ? [] : automation.conditions.entries()) {
         const t0 = performance.now();
         const check = conditions[c.type] as (
           c: unknown,
@@ -181,6 +259,7 @@ export class AutomationRunner {
         }
       }
       for (const [i, a] of automation.actions.entries()) {
+        if (resume && i < resume.from) continue;
         if (signal.aborted) return this.trace.finish(runId, 'cancelled', steps);
         const t0 = performance.now();
         const step = actions[a.type] as (
@@ -189,11 +268,37 @@ export class AutomationRunner {
           e: TriggerEvent,
           s: AbortSignal,
           label: string,
+          run: RunInfo,
         ) => Promise<void>;
+        const info: RunInfo = {
+          automation: automation.id,
+          step: `actions[${i}]`,
+          started,
+          event,
+          ...(resume && i === resume.from ? { resumed: resume.wait } : {}),
+        };
         try {
-          await step(a, ctx, event, signal, label('actions', i));
-          steps.push({ kind: 'action', index: i, type: a.type, result: 'ok', ms: performance.now() - t0 });
+          await step(a, ctx, event, signal, label('actions', i), info);
+          steps.push({
+            kind: 'action',
+            index: i,
+            type: a.type,
+            result: 'ok',
+            ...(info.detail ? { detail: info.detail } : {}),
+            ms: performance.now() - t0,
+          });
         } catch (err) {
+          if (err instanceof StopRun) {
+            steps.push({
+              kind: 'action',
+              index: i,
+              type: a.type,
+              result: 'ok',
+              detail: err.message,
+              ms: performance.now() - t0,
+            });
+            return this.trace.finish(runId, 'skipped', steps);
+          }
           const cancelled = signal.aborted;
           steps.push({
             kind: 'action',

@@ -14,6 +14,8 @@ export const triggerSchema = z.discriminatedUnion('type', [
     payload: z.string().optional(),
     /** Fire only when the JSON payload has these values at these paths, e.g. {occupancy: true} or {"state.value": 1}. */
     json: z.record(z.string(), jsonValue).optional(),
+    /** A retained message (one the broker keeps and hands to each new subscriber, e.g. at start) is not an event unless `include`. */
+    retained: z.enum(['ignore', 'include']).default('ignore'),
     /** e154's trigger script: its automationTrigger*(msg) runs first; false stops the run. */
     script_file: z.string().min(1).optional(),
   }),
@@ -87,6 +89,16 @@ export const actionSchema = z.discriminatedUnion('type', [
   }),
   z.strictObject({ type: z.literal('delay'), for: duration }),
   z.strictObject({
+    type: z.literal('wait_for'),
+    /** Until the entity is in this state (or its attribute has this value); at once if it already is. */
+    state: z.strictObject({ entity: entityId, attribute: z.string().optional(), state: jsonValue }).optional(),
+    /** Until a message arrives on this topic (a retained one does not count), optionally with this payload. */
+    mqtt: z.strictObject({ topic: z.string().min(1), payload: z.string().optional() }).optional(),
+    timeout: duration,
+    /** What happens when the time is up first: the run goes on, or stops there. */
+    on_timeout: z.enum(['continue', 'stop']).default('continue'),
+  }),
+  z.strictObject({
     type: z.literal('notify'),
     /** A target of notify.targets in smart-home.yaml. */
     target: z.string().min(1),
@@ -105,6 +117,16 @@ export const automationSchema = z.strictObject({
   mode: z.enum(['single', 'queued', 'restart', 'parallel']).default('single'),
   /** For queued: runs waiting; for parallel: runs at once. */
   max: z.number().int().min(1).max(1000).default(10),
+  /**
+   * After a restart: `resume` a run that was waiting (a delay, a wait_for) at its original deadline, late
+   * ones at once; `skip` it; or `{run_if_missed: 30m}`: resume what is at most that late, and run once a
+   * schedule (time trigger) that fell in the downtime at most that long ago.
+   */
+  on_restart: z
+    .union([z.enum(['resume', 'skip']), z.strictObject({ run_if_missed: duration })], {
+      error: 'must be resume, skip or {run_if_missed: <duration>} (e.g. {run_if_missed: 30m})',
+    })
+    .default('resume'),
   triggers: z.array(triggerSchema).min(1),
   conditions: z.array(conditionSchema).default([]),
   actions: z.array(actionSchema).min(1),
@@ -115,6 +137,14 @@ export const automationsFileSchema = z.array(automationSchema).superRefine((list
   list.forEach((a, i) => {
     if (seen.has(a.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate automation id "${a.id}"` });
     seen.add(a.id);
+    a.actions.forEach((x, j) => {
+      if (x.type === 'wait_for' && !x.state === !x.mqtt)
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'actions', j],
+          message: 'wait_for needs one of state: {entity, state} or mqtt: {topic}',
+        });
+    });
   });
 });
 

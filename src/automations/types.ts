@@ -3,6 +3,9 @@ import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import type { MqttBus } from '../mqtt/bus.js';
 import type { EntityRegistry } from '../entities/registry.js';
+import type { WaitStore } from '../store/waits.js';
+import type { Clock } from './clock.js';
+import type { RunInfo } from './waits.js';
 
 /** What happened: the `trigger` object scripts see. */
 export interface TriggerEvent {
@@ -19,6 +22,8 @@ export interface TriggerEvent {
   event?: string;
   /** The trigger's script_file (e154's automationTrigger* callbacks), when it has one. */
   scriptFile?: string;
+  /** A retained message (an mqtt trigger with `retained: include`). */
+  retained?: boolean;
 }
 
 /** Runs sandboxed code for script conditions and actions (the script engine, passed in). */
@@ -42,6 +47,14 @@ export interface ScriptRunner {
 }
 
 export interface AutomationContext {
+  /** What waits (delays, for:, wait_for) wait on; the real clock unless a test gives one. */
+  clock?: Clock;
+  /** Where waits are kept across restarts. */
+  waits?: WaitStore;
+  /** When a schedule last fired, by `automation triggers[i]`, kept across restarts (the catch-up's memory). */
+  fired?: { get(key: string): number | undefined; set(key: string, time: number): void };
+  /** When the hub was last seen running before this start (its heartbeat), if it ran before. */
+  lastAlive?: number;
   bus: MqttBus;
   events: EventBus;
   registry: EntityRegistry;
@@ -59,7 +72,16 @@ export interface Trigger {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
-export type TriggerFactory<C> = (config: C, ctx: AutomationContext, fire: (e: TriggerEvent) => void) => Trigger;
+export type TriggerFactory<C> = (
+  config: C,
+  ctx: AutomationContext,
+  fire: (e: TriggerEvent) => void,
+  /** Which automation and trigger this is (`triggers[0]`), for what it keeps across restarts. */
+  where?: { automation: string; step: string; onRestart: OnRestart },
+) => Trigger;
+
+/** What becomes of waits and missed schedules at a restart (the automation's `on_restart`). */
+export type OnRestart = 'resume' | 'skip' | { run_if_missed: number };
 
 export interface ConditionResult {
   result: boolean;
@@ -78,6 +100,7 @@ export type ActionStep<C> = (
   trigger: TriggerEvent,
   signal: AbortSignal,
   label: string,
+  run?: RunInfo,
 ) => Promise<void>;
 
 /** Reads `a.b.c` from a value. */

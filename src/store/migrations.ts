@@ -175,4 +175,23 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX notify_outbox_due ON notify_outbox (status, next_at);
   `,
+  /* 12: what automations wait for (a delay, a state held for a while, a wait_for), to go on after a restart; script timers */ `
+  CREATE TABLE automation_waits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    automation TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    step TEXT NOT NULL,
+    event TEXT NOT NULL,
+    started INTEGER NOT NULL,
+    deadline INTEGER NOT NULL,
+    UNIQUE (automation, kind, step, started)
+  );
+  CREATE TABLE script_timers (
+    script TEXT NOT NULL,
+    name TEXT NOT NULL,
+    due INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (script, name)
+  ) WITHOUT ROWID;
+  `,
 ];

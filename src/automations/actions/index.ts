@@ -6,6 +6,7 @@ import { publishAction } from './publish.js';
 import { scriptAction } from './script.js';
 import { delayAction } from './delay.js';
 import { notifyAction } from './notify.js';
+import { waitForAction } from './wait-for.js';
 
 export const actions: { [K in ActionConfig['type']]: ActionStep<Extract<ActionConfig, { type: K }>> } = {
   action: entityAction,
@@ -13,4 +14,5 @@ export const actions: { [K in ActionConfig['type']]: ActionStep<Extract<ActionCo
   script: scriptAction,
   delay: delayAction,
   notify: notifyAction,
+  wait_for: waitForAction,
 };

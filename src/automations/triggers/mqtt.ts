@@ -1,4 +1,5 @@
-// mqtt trigger: a topic filter with wildcards, optionally a payload or JSON values to match.
+// mqtt trigger: a topic filter with wildcards, optionally a payload or JSON values to match;
+// retained messages only with `retained: include`.
 import type { TriggerConfig } from '../schema.js';
 import { capture } from '../../mqtt/topic.js';
 import { pathValue, sameJson, type TriggerFactory } from '../types.js';
@@ -10,6 +11,8 @@ export const mqttTrigger: TriggerFactory<Config> = (config, ctx, fire) => {
   return {
     async start() {
       off = ctx.events.on('mqtt.message', (m) => {
+        // a retained message is the broker's memory (handed to every new subscriber, e.g. at start), not an event
+        if (m.retain && config.retained !== 'include') return;
         const params = capture(config.topic, m.topic);
         if (!params) return;
         const payload = m.payload.toString('utf8');
@@ -29,6 +32,7 @@ export const mqttTrigger: TriggerFactory<Config> = (config, ctx, fire) => {
           payload,
           json,
           params,
+          ...(m.retain ? { retained: true } : {}),
         });
       });
       await ctx.bus.subscribe(config.topic, 1);

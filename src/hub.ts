@@ -31,6 +31,8 @@ import { VERSION } from './version.js';
 import { ConfigError } from './config/load.js';
 import { AuthLimiter } from './broker/auth-limiter.js';
 import type { Clock } from './automations/clock.js';
+import { Sun } from './sun/sun.js';
+import { SunEntity } from './sun/entity.js';
 
 interface Module {
   name: string;
@@ -61,6 +63,8 @@ export class Hub {
   /** The integrations that are enabled, by name (zigbee2mqtt, mqtt, tasmota). */
   readonly integrations = new Map<string, Integration>();
   readonly automations: AutomationsModule;
+  /** The sun over the home (config `home:`), when it is given. */
+  readonly sun?: Sun;
   readonly notifier: Notifier;
   readonly api?: ApiServer;
   readonly bridges: Bridge[] = [];
@@ -165,6 +169,12 @@ export class Hub {
       },
     });
     this.modules.push(named('entities', this.entities));
+    if (config.home) {
+      const h = config.home;
+      this.sun = new Sun(h.latitude, h.longitude, h.elevation, h.timezone);
+    }
+    const sunEntity = new SunEntity(this.registry, this.sun);
+    this.modules.push(named('sun', { start: async () => sunEntity.start(), stop: async () => sunEntity.stop() }));
     this.notifier = new Notifier({ db: this.db, config: config.notify, log: log.child({ module: 'notify' }) });
     this.modules.push(named('notify', { start: async () => this.notifier.start(), stop: () => this.notifier.stop() }));
     this.scripts = new ScriptEngine({
@@ -220,6 +230,7 @@ export class Hub {
     this.automations = new AutomationsModule({
       db: this.db,
       ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(this.sun ? { sun: this.sun } : {}),
       file: path.join(config.data_dir, 'automations.yaml'),
       bus: this.bus,
       events: this.events,

@@ -518,6 +518,43 @@ test('README: porch_light loads as printed; stopped in its delay, it turns the l
   }
 });
 
+test('README: evening_lights loads as printed and turns the light on half an hour before sunset, during the day', async () => {
+  const dir = tempDir();
+  try {
+    mkdirSync(path.join(dir, 'scripts'));
+    writeFileSync(
+      path.join(dir, 'scripts', 'living.js'),
+      "function entityAction(id, action) { Mqtt.publish('test/living', action, 0, false); }",
+    );
+    writeFileSync(path.join(dir, 'automations.yaml'), block('- id: evening_lights'));
+    const noon = Date.parse('2026-12-02T12:00:00+01:00');
+    const clock = fakeClock(noon);
+    const h = await startHub(
+      {
+        home: { latitude: 52.52, longitude: 13.405, timezone: 'Europe/Berlin' },
+        entities: [{ id: 'light.living_room', script: 'living.js' }],
+      },
+      dir,
+      undefined,
+      { clock },
+    );
+    try {
+      assert.equal(h.hub.automations.lastError, undefined);
+      const c = await connect(h.url);
+      const got = collect(c);
+      await c.subscribeAsync('test/living', { qos: 1 });
+      clock.advance(h.hub.sun!.next('sunset', noon, -30 * 60_000)! - noon);
+      await got.next(1);
+      assert.equal(got.messages[0]!.payload.toString(), 'turn_on');
+      c.end();
+    } finally {
+      await h.stop();
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
 test('README: notifications: the config and secrets.yaml load as printed; freezer.js tells the family on Telegram; a host not allowed gets the printed error', async () => {
   const dir = tempDir();
   const dir2 = tempDir();

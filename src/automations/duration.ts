@@ -47,3 +47,18 @@ export function describeDuration(ms: number): string {
     .map(([n, u]) => `${n} ${u}`)
     .join(' ');
 }
+
+/** A duration that may be negative: "-30m" (before), "+1h" or "45m" (after), or seconds. */
+export const signedDuration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const neg = typeof v === 'string' ? v.trim().startsWith('-') : v < 0;
+  const body = typeof v === 'string' ? v.trim().replace(/^[-+]\s*/, '') : Math.abs(v);
+  const ms = parseDuration(body);
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${v}" is not an offset: use e.g. -30m (before), +1h or 45m (after), or a number of seconds`,
+    });
+    return z.NEVER;
+  }
+  return neg ? -ms : ms;
+});

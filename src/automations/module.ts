@@ -298,6 +298,14 @@ export class AutomationsModule {
     const origins = new Map<string, Origin>();
     const compiles: { where: string; colShift: number; run: () => Promise<unknown> }[] = [];
     result.data.forEach((a, i) => {
+      const noHome = (path: (string | number)[], what: string) => {
+        if (!this.ctx.sun)
+          throw new Error(
+            `${locate(loaded, [i, ...path])}: ${a.id}.${what}: needs to know where the home is: add home: {latitude, longitude} to smart-home.yaml`,
+          );
+      };
+      a.triggers.forEach((t, j) => t.type === 'sun' && noHome(['triggers', j], `triggers[${j}] (sun)`));
+      a.conditions.forEach((c, j) => c.type === 'sun' && noHome(['conditions', j], `conditions[${j}] (sun)`));
       a.triggers.forEach((t, j) => {
         if (t.type !== 'time') return;
         try {

@@ -1,7 +1,10 @@
 // The automation schema: triggers, conditions, actions, mode. One list of each kind's names:
 // the discriminated unions below, matched by the registries in triggers/, conditions/, actions/.
 import { z } from 'zod';
-import { duration } from './duration.js';
+import { duration, signedDuration } from './duration.js';
+import { SUN_EVENTS } from '../sun/sun.js';
+
+const sunEvent = z.enum(SUN_EVENTS);
 
 const entityId = z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z0-9_]+$/, 'must be an entity id like light.hall');
 const jsonValue: z.ZodType<unknown> = z.unknown();
@@ -39,6 +42,13 @@ export const triggerSchema = z.discriminatedUnion('type', [
     script_file: z.string().min(1).optional(),
   }),
   z.strictObject({
+    type: z.literal('sun'),
+    /** sunrise, sunset, dawn and dusk (civil twilight: 6° below the horizon), noon (highest). */
+    event: sunEvent,
+    /** Before (-30m) or after (+1h) the event. */
+    offset: signedDuration.default(0),
+  }),
+  z.strictObject({
     type: z.literal('system'),
     event: z.enum(['started', 'stopping']),
     /** e154's trigger script: its automationTrigger*(msg) runs first; false stops the run. */
@@ -57,6 +67,14 @@ export const conditionSchema = z.discriminatedUnion('type', [
     before: clock.optional(),
     weekdays: z.array(weekday).optional(),
     timezone: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('sun'),
+    /** After this event (with after_offset) and, with before, until that one: a window that may span midnight. */
+    after: sunEvent.optional(),
+    after_offset: signedDuration.default(0),
+    before: sunEvent.optional(),
+    before_offset: signedDuration.default(0),
   }),
   z.strictObject({
     type: z.literal('script'),
@@ -137,6 +155,14 @@ export const automationsFileSchema = z.array(automationSchema).superRefine((list
   list.forEach((a, i) => {
     if (seen.has(a.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate automation id "${a.id}"` });
     seen.add(a.id);
+    a.conditions.forEach((c, j) => {
+      if (c.type === 'sun' && !c.after && !c.before)
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'conditions', j],
+          message: 'a sun condition needs after:, before: or both',
+        });
+    });
     a.actions.forEach((x, j) => {
       if (x.type === 'wait_for' && !x.state === !x.mqtt)
         ctx.addIssue({

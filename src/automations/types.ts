@@ -5,6 +5,7 @@ import type { MqttBus } from '../mqtt/bus.js';
 import type { EntityRegistry } from '../entities/registry.js';
 import type { WaitStore } from '../store/waits.js';
 import type { Clock } from './clock.js';
+import type { Sun } from '../sun/sun.js';
 import type { RunInfo } from './waits.js';
 
 /** What happened: the `trigger` object scripts see. */
@@ -55,6 +56,8 @@ export interface AutomationContext {
   fired?: { get(key: string): number | undefined; set(key: string, time: number): void };
   /** When the hub was last seen running before this start (its heartbeat), if it ran before. */
   lastAlive?: number;
+  /** The sun over the home (config `home:`); sun triggers and conditions need it. */
+  sun?: Sun;
   bus: MqttBus;
   events: EventBus;
   registry: EntityRegistry;

@@ -299,6 +299,32 @@ const entitySchema = z
     for (const [k, d] of Object.entries(e.settings)) check('settings', k, d);
   });
 
+/** Where the home is: the sun's times (sun.sun, sun triggers and conditions) are computed for it. */
+const homeSchema = z.strictObject({
+  latitude: z
+    .number()
+    .min(-90, 'must be between -90 and 90 (degrees north; south is negative)')
+    .max(90, 'must be between -90 and 90 (degrees north; south is negative)'),
+  longitude: z
+    .number()
+    .min(-180, 'must be between -180 and 180 (degrees east; west is negative)')
+    .max(180, 'must be between -180 and 180 (degrees east; west is negative)'),
+  /** Metres above sea level (a higher place sees the sun a little earlier). */
+  elevation: z.number().min(-500).max(9000).default(0),
+  /** The home's time zone (an IANA name like Europe/Berlin); default: this machine's. */
+  timezone: z
+    .string()
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'is not a time zone: use an IANA name like Europe/Berlin or America/New_York')
+    .optional(),
+});
+
 /** Forwarding between the embedded broker and an upstream broker, like Mosquitto's bridge. */
 const bridgeTopicSchema = z.strictObject({
   /** Topic filter (with + and #) on the side the messages come from. */
@@ -461,6 +487,8 @@ export const configSchema = z.strictObject({
   store: storeSchema.default(storeSchema.parse({})),
   explorer: explorerSchema.default(explorerSchema.parse({})),
   entities: z.array(entitySchema).default([]),
+  /** Where the home is, for the sun (sun.sun, sun triggers and conditions). */
+  home: homeSchema.optional(),
   zigbee2mqtt: zigbee2mqttSchema.default(zigbee2mqttSchema.parse({})),
   discovery: discoverySchema.default(discoverySchema.parse({})),
   tasmota: tasmotaSchema.default(tasmotaSchema.parse({})),

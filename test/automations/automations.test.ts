@@ -289,7 +289,7 @@ test('an invalid file or unknown trigger type: a located error, nothing half-loa
   assert.match(
     err!,
     new RegExp(
-      `automations\\.yaml:${line}:7: 3\\.triggers\\.1\\.type: .*'mqtt' \\| 'time' \\| 'interval' \\| 'state' \\| 'system'`,
+      `automations\\.yaml:${line}:7: 3\\.triggers\\.1\\.type: .*'mqtt' \\| 'time' \\| 'interval' \\| 'state' \\| 'sun' \\| 'system'`,
     ),
   );
   assert.deepEqual(

@@ -6,6 +6,7 @@ import { timeTrigger } from './time.js';
 import { intervalTrigger } from './interval.js';
 import { stateTrigger } from './state.js';
 import { systemTrigger } from './system.js';
+import { sunTrigger } from './sun.js';
 
 export const triggers: { [K in TriggerConfig['type']]: TriggerFactory<Extract<TriggerConfig, { type: K }>> } = {
   mqtt: mqttTrigger,
@@ -13,4 +14,5 @@ export const triggers: { [K in TriggerConfig['type']]: TriggerFactory<Extract<Tr
   interval: intervalTrigger,
   state: stateTrigger,
   system: systemTrigger,
+  sun: sunTrigger,
 };

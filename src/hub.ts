@@ -30,7 +30,12 @@ import { Bridge } from './mqtt/bridge.js';
 import { VERSION } from './version.js';
 import { ConfigError } from './config/load.js';
 import { AuthLimiter } from './broker/auth-limiter.js';
-import type { Clock } from './automations/clock.js';
+import { realClock, type Clock } from './automations/clock.js';
+import { NamedTimers } from './scripts/bindings/timer.js';
+import { ScriptTimerStore } from './store/script-timers.js';
+
+/** The most a named timer's data may hold (it is kept in SQLite until the timer fires). */
+const TIMER_DATA_BYTES = 64 * 1024;
 import { Sun } from './sun/sun.js';
 import { SunEntity } from './sun/entity.js';
 
@@ -177,7 +182,14 @@ export class Hub {
     this.modules.push(named('sun', { start: async () => sunEntity.start(), stop: async () => sunEntity.stop() }));
     this.notifier = new Notifier({ db: this.db, config: config.notify, log: log.child({ module: 'notify' }) });
     this.modules.push(named('notify', { start: async () => this.notifier.start(), stop: () => this.notifier.stop() }));
+    const timers = new NamedTimers(
+      new ScriptTimerStore(this.db),
+      opts.clock ?? realClock,
+      (script, t) => this.scripts.deliverTimer(script, t),
+      TIMER_DATA_BYTES,
+    );
     this.scripts = new ScriptEngine({
+      timers,
       limits: config.scripts,
       notify: this.notifier,
       // made below: read when a script calls PushSystemEvent

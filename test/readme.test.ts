@@ -555,6 +555,41 @@ test('README: evening_lights loads as printed and turns the light on half an hou
   }
 });
 
+test('README: porch.js moves its named timer on each motion and turns the light off 10 minutes after the last', async () => {
+  const dir = tempDir();
+  try {
+    mkdirSync(path.join(dir, 'scripts'));
+    writeFileSync(path.join(dir, 'scripts', 'porch.js'), block('// data/scripts/porch.js'));
+    const clock = fakeClock(Date.parse('2026-12-02T21:00:00Z'));
+    const h = await startHub({}, dir, undefined, { clock });
+    try {
+      await waitFor(() => h.hub.scripts.list().some((s) => s.name === 'porch.js'), 10000, 'porch.js');
+      const c = await connect(h.url);
+      const got = collect(c);
+      await c.subscribeAsync('zigbee2mqtt/porch_light/set', { qos: 1 });
+      const motion = async () => {
+        const delivered = () => h.hub.scripts.list().find((s) => s.name === 'porch.js')!.delivered;
+        const before = delivered();
+        await c.publishAsync('zigbee2mqtt/porch_motion', JSON.stringify({ occupancy: true }), { qos: 1 });
+        await waitFor(() => delivered() > before, 5000, 'the motion handled');
+      };
+      await motion();
+      clock.advance(6 * 60_000);
+      await motion(); // moves porch_off to 10 min from now
+      clock.advance(6 * 60_000);
+      assert.equal(got.messages.length, 0, 'not 10 min after the first motion');
+      clock.advance(4 * 60_000);
+      await got.next(1);
+      assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), { state: 'OFF' });
+      c.end();
+    } finally {
+      await h.stop();
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
 test('README: notifications: the config and secrets.yaml load as printed; freezer.js tells the family on Telegram; a host not allowed gets the printed error', async () => {
   const dir = tempDir();
   const dir2 = tempDir();

@@ -351,6 +351,33 @@ interface SmartHomeConsole {
 /** Writes to the script's log. */
 declare const console: SmartHomeConsole;
 
+/** A named timer as Timer.on's handler gets it. */
+interface NamedTimer {
+  name: string;
+  /** What Timer.at/in were given (JSON). */
+  data: any;
+  /** When it was due (ISO 8601). */
+  due: string;
+  /** How late it fires: more than a few ms when the hub was down at `due`. */
+  late_ms: number;
+}
+/**
+ * Named timers kept by the hub across restarts and kill -9 (setTimeout is in memory only).
+ * Setting a name again moves it; a timer due while the hub was down fires after the script's
+ * Timer.on(handler) runs again.
+ */
+interface SmartHomeTimer {
+  /** Fires `name` at a time (a Date, an ISO time or ms since 1970); returns the due time (ISO). */
+  at(name: string, when: Date | string | number, data?: unknown): string;
+  /** Fires `name` after a delay (ms, or a duration like "10m", "1h30m"); returns the due time (ISO). */
+  in(name: string, delay: number | string, data?: unknown): string;
+  /** Cancels `name`; false when there was none. */
+  cancel(name: string): boolean;
+  list(): { name: string; due: string; data: any }[];
+  /** The handler every due timer of this script goes to, one at a time (a returned promise is awaited). */
+  on(handler: (timer: NamedTimer) => unknown): void;
+}
+declare const Timer: SmartHomeTimer;
 declare function setTimeout(fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]): number;
 declare function setInterval(fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]): number;
 declare function clearTimeout(id: number | undefined): void;

@@ -26,6 +26,7 @@ import { systemCalls, type AutomationAccess } from './bindings/system.js';
 import { notifyCalls, type NotifyAccess } from './bindings/notify.js';
 import { InputRouter } from './inputs.js';
 import type { Quarantine } from './quarantine.js';
+import type { NamedTimers } from './bindings/timer.js';
 import { boundedText, framesOf, jsonTooDeep, MAX_JSON_DEPTH, parseFrame } from './guest-data.js';
 
 export interface EngineContext {
@@ -49,6 +50,8 @@ export interface EngineContext {
   notify?: NotifyAccess;
   /** e154's PushSystemEvent: enable, disable or run an automation. */
   automations?: AutomationAccess;
+  /** Timer.at/in/cancel/list/on: named timers kept across restarts. */
+  timers?: NamedTimers;
 }
 
 /** A configured entity's script (and e154's MQTT entity topic, whose messages go to its mqttEvent). */
@@ -86,6 +89,16 @@ export interface LoadOptions {
  * The functions the original system (e154) calls in an entity's script, found whether they are
  * declared with `function`, `const`, `let` or `var`.
  */
+/** Timer.* where the hub keeps no timers (a script run on its own, a test without a store). */
+const noTimers = Object.fromEntries(
+  ['timer.at', 'timer.in', 'timer.cancel', 'timer.list', 'timer.on'].map((n) => [
+    n,
+    () => {
+      throw new TypeError('Timer is not available in this run (no hub to keep the timers)');
+    },
+  ]),
+);
+
 export const ENTITY_CONVENTIONS = ['entityAction', 'init', 'mqttEvent', 'zigbee2mqttEvent', 'sceneEvent'] as const;
 
 export class Script {
@@ -251,6 +264,7 @@ export class ScriptEngine {
           ...settingsCalls(this.ctx.entities, this.ctx.storage),
           ...cryptoCalls(this.ctx.secretKey, this.ctx.limits.max_payload_kb * 1024),
           ...notify.sync,
+          ...(this.ctx.timers?.calls(name) ?? noTimers),
         },
         asyncCalls: {
           ...entityAsyncCalls(this.ctx.entities, name),
@@ -617,9 +631,18 @@ export class ScriptEngine {
   unload(name: string): void {
     const s = this.scripts.get(name);
     if (!s) return;
+    this.ctx.timers?.release(name);
     this.inputs.detach(name);
     s.sandbox.dispose();
     this.scripts.delete(name);
+  }
+
+  /** Hands a due named timer to the script's Timer.on handler; its error is the script's, located. */
+  async deliverTimer(name: string, t: { name: string; data: unknown; due: string; late_ms: number }): Promise<void> {
+    const script = this.scripts.get(name);
+    if (!script) return;
+    const { error } = await script.sandbox.invoke('__smartHomeTimer', [t]);
+    if (error) this.reportGuestError(script, error);
   }
 
   /** Resolves when the script has no timers and no publishes in flight (for `smart-home run`). */

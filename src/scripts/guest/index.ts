@@ -8,6 +8,7 @@ import { compat, sharedStorage } from './compat.js';
 import { delivery, Mqtt } from './mqtt.js';
 import { Http, http } from './http.js';
 import { Notify, notifr, template } from './notify.js';
+import { fireNamedTimer, Timer } from './timer.js';
 import { addTimer, adopt, clearTimer, console, fireTimer, invocation, invoke, invokeBatch } from './runtime.js';
 import type { GuestApi, HostApi } from './wire.js';
 
@@ -20,6 +21,8 @@ export function install(host: HostApi, global: Record<string, unknown>): GuestAp
   define('http', http);
   define('Http', Http);
   define('Notify', Notify);
+  define('Timer', Timer);
+  define('__smartHomeTimer', fireNamedTimer);
   define('notifr', notifr);
   define('template', template);
   // ours (get/set/delete/keys, the script's own) and e154's (push/getByName/search/pop, shared)

@@ -37,6 +37,7 @@ import { ScriptTimerStore } from './store/script-timers.js';
 /** The most a named timer's data may hold (it is kept in SQLite until the timer fires). */
 const TIMER_DATA_BYTES = 64 * 1024;
 import { Sun } from './sun/sun.js';
+import { BackupScheduler } from './backup/scheduler.js';
 import { SunEntity } from './sun/entity.js';
 
 interface Module {
@@ -68,6 +69,8 @@ export class Hub {
   /** The integrations that are enabled, by name (zigbee2mqtt, mqtt, tasmota). */
   readonly integrations = new Map<string, Integration>();
   readonly automations: AutomationsModule;
+  /** Scheduled backups (config `backup.every`), when they are on. */
+  readonly backups?: BackupScheduler;
   /** The sun over the home (config `home:`), when it is given. */
   readonly sun?: Sun;
   readonly notifier: Notifier;
@@ -80,7 +83,7 @@ export class Hub {
     readonly config: Config,
     private readonly log: Logger,
     /** What automations' waits wait on (delay, for:, wait_for, schedules' catch-up): a test may give its own. */
-    opts: { clock?: Clock } = {},
+    opts: { clock?: Clock; configFile?: string } = {},
   ) {
     if (config.mqtt.url && config.bridges.length > 0) {
       throw new ConfigError(
@@ -259,6 +262,22 @@ export class Hub {
       },
     });
     this.modules.push(named('automations', this.automations));
+    if (config.backup.every !== undefined) {
+      this.backups = new BackupScheduler({
+        schedule: {
+          every: config.backup.every,
+          keep: config.backup.keep,
+          dir: path.resolve(config.data_dir, config.backup.dir),
+        },
+        dataDir: config.data_dir,
+        ...(opts.configFile ? { configFile: opts.configFile } : {}),
+        db: this.db,
+        clock: opts.clock ?? realClock,
+        log: log.child({ module: 'backup' }),
+      });
+      const b = this.backups;
+      this.modules.push(named('backup', { start: async () => b.start(), stop: () => b.stop() }));
+    }
     if (config.http.enabled) {
       this.api = new ApiServer({
         host: config.http.host,

@@ -13,6 +13,8 @@ import { userAdd, userList, userRemove } from './users.js';
 import { runCommand, checkCommand } from './scripts.js';
 import { actionCommand, integrationCommand } from './action.js';
 import { automationsCommand } from './automations.js';
+import { backupCommand, restoreCommand } from './backup.js';
+import { BackupError } from '../backup/backup.js';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -98,6 +100,26 @@ configOptions(program.command('automations').description('list automations with 
   .option('--runs <id>', 'also show the recent runs of this automation, step by step')
   .action(automationsCommand);
 
+configOptions(
+  program
+    .command('backup')
+    .description(
+      'write the database (online: the hub may run), scripts, config, automations and secrets into one .tar.gz',
+    ),
+)
+  .argument('<file>', 'the archive to write, e.g. smart-home-backup.tar.gz')
+  .action(backupCommand);
+
+configOptions(
+  program
+    .command('restore')
+    .description(
+      'check a backup whole, then put it in the data dir (what was there is moved aside); the hub must be stopped',
+    ),
+)
+  .argument('<file>', 'an archive written by smart-home backup')
+  .action(restoreCommand);
+
 const user = program.command('user').description('broker users (stored hashed in the database)');
 configOptions(user.command('add').description('add a user; the password is asked for, or read from stdin'))
   .argument('<name>')
@@ -121,6 +143,10 @@ export function reportError(err: unknown): number {
   }
   if (err instanceof ScriptError) {
     process.stderr.write(`${err.report}\n`);
+    return EXIT_RUNTIME;
+  }
+  if (err instanceof BackupError) {
+    process.stderr.write(`smart-home: ${err.message}\n`);
     return EXIT_RUNTIME;
   }
   if (err instanceof StoreError) {

@@ -12,7 +12,7 @@ export async function serveCommand(opts: ConfigOverrides): Promise<void> {
   const { config, file } = loadConfig(opts);
   const log = createLogger(config.log_level);
   log.info({ config: file ?? '(defaults)', data: config.data_dir }, 'starting');
-  const hub = new Hub(config, log);
+  const hub = new Hub(config, log, file ? { configFile: file } : {});
   // A host exception nobody caught ends the process (Node's rule, kept); if a script's sandbox was
   // entered at that moment, that script starts disabled next time instead of crash-looping the hub.
   process.on('uncaughtException', (err) => {

@@ -1,6 +1,7 @@
 // The one config schema: types, defaults, validation and the error messages all come from here.
 import { z } from 'zod';
 import { ATTRIBUTE_TYPES, type AttributeType, coerce } from '../entities/declared.js';
+import { duration } from '../automations/duration.js';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -299,6 +300,15 @@ const entitySchema = z
     for (const [k, d] of Object.entries(e.settings)) check('settings', k, d);
   });
 
+const backupSchema = z.strictObject({
+  /** How often (e.g. 1d, 12h); none: no scheduled backups. */
+  every: duration.optional(),
+  /** The newest this many are kept. */
+  keep: z.number().int().min(1).max(1000).default(7),
+  /** Where they go (relative to the data dir). */
+  dir: z.string().min(1).default('backups'),
+});
+
 /** Where the home is: the sun's times (sun.sun, sun triggers and conditions) are computed for it. */
 const homeSchema = z.strictObject({
   latitude: z
@@ -489,6 +499,8 @@ export const configSchema = z.strictObject({
   entities: z.array(entitySchema).default([]),
   /** Where the home is, for the sun (sun.sun, sun triggers and conditions). */
   home: homeSchema.optional(),
+  /** Scheduled backups (smart-home backup FILE makes one by hand). */
+  backup: backupSchema.default(backupSchema.parse({})),
   zigbee2mqtt: zigbee2mqttSchema.default(zigbee2mqttSchema.parse({})),
   discovery: discoverySchema.default(discoverySchema.parse({})),
   tasmota: tasmotaSchema.default(tasmotaSchema.parse({})),

@@ -261,6 +261,16 @@ export class Hub {
         callFile: (file, fn, args) => this.scripts.callFileFunction(file, fn, args),
       },
     });
+    // the start-up barrier: no trigger listens before the integrations have applied what the broker kept
+    this.modules.push(
+      named('startup-barrier', {
+        start: async () => {
+          if (!(await this.bus.barrier()))
+            log.warn('the broker did not answer the start-up barrier within 5 s; automations start anyway');
+        },
+        stop: async () => {},
+      }),
+    );
     this.modules.push(named('automations', this.automations));
     if (config.backup.every !== undefined) {
       this.backups = new BackupScheduler({

@@ -71,7 +71,12 @@ interface SmartHomeMqtt {
    * subscriptions end when it is reloaded or removed.
    * @example Mqtt.subscribe('zigbee2mqtt/+/availability', (m) => console.log(m.params[0], m.json?.state));
    */
-  subscribe(filter: string, handler: (message: MqttMessage) => void | Promise<void>, options?: { self?: boolean }): () => void;
+  subscribe(
+    filter: string,
+    handler: (message: MqttMessage) => void | Promise<void>,
+    /** self: also this script's own publishes; retained: 'ignore' leaves out the broker's kept messages (default 'include'). */
+    options?: { self?: boolean; retained?: 'include' | 'ignore' },
+  ): () => void;
   /**
    * MQTT 5 request/response: publishes with a response topic and correlation data and resolves
    * with the first reply carrying the same correlation data; rejects with TIMEOUT after

@@ -423,6 +423,35 @@ export class MqttBus {
     return reply;
   }
 
+  /**
+   * The start-up barrier: a message of the hub's own sent through the broker and back. The broker
+   * keeps each connection's order, so when it is back the retained messages of the subscriptions
+   * made before it have been delivered (and applied: listeners run as each message arrives).
+   * Resolves false when it did not come back within `timeoutMs` (the hub starts anyway, later).
+   * The topic starts with `$`, so no `#` subscriber sees it.
+   */
+  async barrier(timeoutMs = 5000): Promise<boolean> {
+    const topic = `$smart-home/barrier/${randomBytes(8).toString('hex')}`;
+    await this.subscribe(topic, 1);
+    try {
+      return await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
+          off();
+          resolve(false);
+        }, timeoutMs);
+        const off = this.ctx.events.on('mqtt.message', (m) => {
+          if (m.topic !== topic) return;
+          off();
+          clearTimeout(timer);
+          resolve(true);
+        });
+        this.publish(topic, Buffer.from('barrier'), { qos: 1, retain: false }).catch(() => {});
+      });
+    } finally {
+      await this.unsubscribe(topic).catch(() => {});
+    }
+  }
+
   /** Subscribes the hub (reference-counted per filter, so two users of one filter share it). */
   async subscribe(filter: string, qos: 0 | 1 | 2 = 0, shared = false): Promise<void> {
     if (shared && this.ctx.shareGroup) filter = `$share/${this.ctx.shareGroup}/${filter}`;

@@ -255,7 +255,8 @@ export class ScriptEngine {
           if (script) this.logTo(script, 'warn', message);
         },
         calls: {
-          subscribe: ([id, filter, self]) => router.subscribe(name, Number(id), filter, self === true),
+          subscribe: ([id, filter, self, retained]) =>
+            router.subscribe(name, Number(id), filter, self === true, retained),
           unsubscribe: ([id]) => router.unsubscribe(name, Number(id)),
           handlerDone: () => router.handlerDone(name),
           ...entityCalls(this.ctx.entities),

@@ -19,6 +19,8 @@ interface Sub {
   id: number;
   filter: string;
   self: boolean;
+  /** `retained: 'ignore'`: the broker's kept messages (at subscribe, at start) are not delivered. */
+  ignoreRetained: boolean;
 }
 interface Queued {
   sub: Sub;
@@ -112,7 +114,11 @@ export class InputRouter {
     this.scripts.delete(name);
   }
 
-  subscribe(name: string, id: number, filter: unknown, self: boolean): void {
+  subscribe(name: string, id: number, filter: unknown, self: boolean, retained: unknown = 'include'): void {
+    if (retained !== 'include' && retained !== 'ignore')
+      throw new TypeError(
+        `Mqtt.subscribe: retained must be 'include' (the default) or 'ignore', got ${JSON.stringify(retained) ?? String(retained)}`,
+      );
     const problem = filterProblem(filter);
     if (problem) throw new (problem.kind === 'type' ? TypeError : RangeError)(`Mqtt.subscribe: ${problem.message}`);
     // host memory per script is bounded: subscriptions and filter length (3 000 filters of 60 KB took 740 MB)
@@ -130,7 +136,7 @@ export class InputRouter {
     }
     if (!s.subs.has(id)) this.subscriptionCount++;
     this.listened.clear();
-    s.subs.set(id, { id, filter: filter as string, self });
+    s.subs.set(id, { id, filter: filter as string, self, ignoreRetained: retained === 'ignore' });
     const acked = this.bus
       .subscribe(filter as string, 2, true)
       .catch((err: Error) => s.target.log('error', `Mqtt.subscribe(${JSON.stringify(filter)}) failed: ${err.message}`));
@@ -200,6 +206,7 @@ export class InputRouter {
         const params = capture(sub.filter, msg.topic);
         if (!params) continue;
         if (echo && echo.script === s.target.name && !sub.self) continue;
+        if (msg.retain && sub.ignoreRetained) continue;
         if (hop.depth > this.limits.max_hops) {
           this.log.warn(
             { script: s.target.name, topic: msg.topic },

@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { createLogger } from '../../src/log.js';
+import { IKEA_BULB, device } from '../fixtures/zigbee2mqtt.js';
 import {
   collect,
   connect,
@@ -448,6 +449,54 @@ test('bad time config is an error at its line: a negative for:, a schedule in th
       '- id: a\n  triggers: [{type: mqtt, topic: x}]\n  actions:\n    - type: wait_for\n      timeout: 1m\n',
       /:4:\d+: .*wait_for needs one of state: \{entity, state\} or mqtt: \{topic\}/,
     );
+  } finally {
+    await h.stop();
+    removeDir(dir);
+  }
+});
+
+test('the start-up barrier: a state trigger does not fire on the states an integration applies from retained messages at start; a fresh change fires it', async () => {
+  const dir = tempDir();
+  // what the broker keeps from before: the device list and the light's state (a device that publishes with retain)
+  let h = await startHub({}, dir);
+  const c0 = await connect(h.url);
+  await c0.publishAsync('zigbee2mqtt/bridge/devices', JSON.stringify([device('hall light', IKEA_BULB)]), {
+    qos: 1,
+    retain: true,
+  });
+  await c0.publishAsync('zigbee2mqtt/hall light', JSON.stringify({ state: 'ON', brightness: 120 }), {
+    qos: 1,
+    retain: true,
+  });
+  c0.end();
+  await h.stop();
+  writeFileSync(
+    path.join(dir, 'automations.yaml'),
+    `- id: hall_on
+  triggers:
+    - type: state
+      entity: light.hall_light
+      to: "on"
+  actions:
+    - type: publish
+      topic: test/hall/on
+      payload: "on"
+`,
+  );
+  h = await startHub({ zigbee2mqtt: { enabled: true } }, dir);
+  try {
+    assert.equal(
+      h.hub.registry.get('light.hall_light')?.state,
+      'on',
+      'the retained state was applied before the hub was up',
+    );
+    assert.equal(h.hub.automations.runs('hall_on', 5).length, 0, 'and did not fire the trigger');
+    const c = await connect(h.url);
+    await c.publishAsync('zigbee2mqtt/hall light', JSON.stringify({ state: 'OFF', brightness: 120 }), { qos: 1 });
+    await waitFor(() => h.hub.registry.get('light.hall_light')?.state === 'off', 5000, 'off');
+    await c.publishAsync('zigbee2mqtt/hall light', JSON.stringify({ state: 'ON', brightness: 120 }), { qos: 1 });
+    await waitFor(() => h.hub.automations.runs('hall_on', 5).length === 1, 5000, 'a fresh change fires it');
+    c.end();
   } finally {
     await h.stop();
     removeDir(dir);

@@ -203,3 +203,30 @@ test('a bad filter is a located error', async () => {
     /sub-\d+\.js:2:\d+: RangeError: Mqtt\.subscribe: topic filter "a\/#\/b": # must be a whole level and the last one/,
   );
 });
+
+test("retained: 'ignore' leaves out the message the broker kept; the default takes it; a fresh one reaches both; a bad value is located", async () => {
+  const c = await connect(h.url);
+  await c.publishAsync('kept/one', 'from before', { qos: 1, retain: true });
+  const ignoring = await load(
+    "Mqtt.subscribe('kept/+', (m) => console.log('ignoring heard ' + m.topic + (m.retain ? ' (retained)' : '')), { retained: 'ignore' });",
+  );
+  const including = await load(
+    "Mqtt.subscribe('kept/#', (m) => console.log('including heard ' + m.topic + (m.retain ? ' (retained)' : '')));",
+  );
+  await waitFor(() => logsOf(including).includes('including heard kept/one (retained)'), 5000, 'the retained one');
+  await c.publishAsync('kept/two', 'fresh', { qos: 1 });
+  await waitFor(() => logsOf(including).includes('including heard kept/two'), 5000, 'the fresh one');
+  assert.deepEqual(logsOf(ignoring), ['ignoring heard kept/two']);
+  const bad = await h.hub.scripts.load(
+    '/scripts/bad-retained.js',
+    {},
+    "\nMqtt.subscribe('x/y', () => {}, { retained: 'skip' });",
+  );
+  await waitFor(() => errorsOf(bad).length > 0, 5000, 'the error');
+  assert.match(
+    errorsOf(bad)[0]!,
+    /bad-retained\.js:2:\d+: TypeError: Mqtt\.subscribe: retained must be 'include' \(the default\) or 'ignore', got "skip"/,
+  );
+  await c.publishAsync('kept/one', '', { qos: 1, retain: true });
+  c.end();
+});

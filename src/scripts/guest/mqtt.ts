@@ -231,8 +231,10 @@ function subscribe(filter: unknown, handler: unknown, options?: unknown): () => 
   if (typeof handler !== 'function')
     throw new TypeError(`Mqtt.subscribe: handler must be a function, got ${describe(handler)}`);
   const self = !!(options && (options as { self?: unknown }).self);
+  const retained = options ? (options as { retained?: unknown }).retained : undefined;
   const id = nextSub++;
-  call('subscribe', id, filter, self); // the host checks the filter and throws a located error
+  // the host checks the filter and the options and throws a located error
+  call('subscribe', id, filter, self, retained === undefined ? 'include' : retained);
   handlers.set(id, handler as Handler);
   let active = true;
   return function unsubscribe() {

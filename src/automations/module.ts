@@ -47,6 +47,8 @@ export interface AutomationInfo {
   runs: number;
   dropped: number;
   inProgress: number;
+  /** What its runs and `for:` triggers wait for (kept across restarts): a delay, a wait_for, a state held. */
+  waiting: { kind: string; step: string; deadline: number }[];
 }
 
 interface Origin {
@@ -218,6 +220,7 @@ export class AutomationsModule {
       runs: this.runners.get(a.id)?.runs ?? 0,
       dropped: this.runners.get(a.id)?.dropped ?? 0,
       inProgress: this.runners.get(a.id)?.inProgress ?? 0,
+      waiting: this.waits.of(a.id).map((w) => ({ kind: w.kind, step: w.step, deadline: w.deadline })),
     }));
   }
 

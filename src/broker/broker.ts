@@ -548,7 +548,8 @@ export class Broker {
 
   private authorizeForward<P extends { topic: string }>(client: Client, packet: P): P | null {
     // '$smart-home/': the hub's own (its start-up barrier): only to the hub's internal client
-    if (packet.topic.charCodeAt(0) === 36 && isReserved(packet.topic)) return this.internal.has(client.conn) ? packet : null;
+    if (packet.topic.charCodeAt(0) === 36 && isReserved(packet.topic))
+      return this.internal.has(client.conn) ? packet : null;
     if (this.internal.has(client.conn)) {
       this.stats.sent++;
       return packet;

@@ -113,6 +113,11 @@ test('kill -9 during a 30 s delay: after the restart the rest of the run happens
       'not before the deadline',
     );
     assert.equal(waitRows(dir).length, 1, 'still waiting');
+    assert.deepEqual(
+      h.hub.automations.list().find((a) => a.id === 'porch')!.waiting,
+      [{ kind: 'delay', step: 'actions[1]', deadline: row!.deadline }],
+      'the API says what it waits for',
+    );
     clock.advance(1_000);
     await waitFor(() => got2.messages.some((m) => m.topic === 'test/porch/light'), 5000, 'the light off');
     assert.equal(got2.messages.find((m) => m.topic === 'test/porch/light')!.payload.toString(), 'off');

@@ -28,7 +28,19 @@ interface Automation {
   lastRun?: Run;
   runs: number;
   dropped: number;
+  waiting: { kind: string; step: string; deadline: number }[];
 }
+
+/** What a stored wait is, in words (it outlives a restart). */
+const WAIT_WORDS: Record<string, string> = {
+  delay: 'Waiting (delay)',
+  wait_for: 'Waiting for something',
+  state_for: 'Waiting for a state to hold',
+};
+const when = (t: number) =>
+  new Date(t).toDateString() === new Date().toDateString()
+    ? new Date(t).toLocaleTimeString()
+    : new Date(t).toLocaleString();
 
 export function AutomationsPage() {
   const [list, setList] = useState<Automation[]>([]);
@@ -71,8 +83,8 @@ export function AutomationsPage() {
         <thead>
           <tr>
             <th>Automation</th>
-            <th>Triggers</th>
-            <th>Mode</th>
+            <th class="wide-only">Triggers</th>
+            <th class="wide-only">Mode</th>
             <th>Last run</th>
             <th />
           </tr>
@@ -85,10 +97,17 @@ export function AutomationsPage() {
                   {a.name ?? a.id}
                 </a>
               </td>
-              <td>{a.triggers.join(', ')}</td>
-              <td>{a.mode}</td>
-              <td>{a.lastRun ? `${a.lastRun.status} ${new Date(a.lastRun.started).toLocaleTimeString()}` : 'never'}</td>
+              <td class="wide-only">{a.triggers.join(', ')}</td>
+              <td class="wide-only">{a.mode}</td>
               <td>
+                {a.lastRun ? `${a.lastRun.status} ${new Date(a.lastRun.started).toLocaleTimeString()}` : 'never'}
+                {a.waiting.map((w) => (
+                  <div class="meta waiting">
+                    {WAIT_WORDS[w.kind] ?? w.kind} until {when(w.deadline)}
+                  </div>
+                ))}
+              </td>
+              <td class="buttons-cell">
                 <button onClick={() => void post(`/api/automations/${a.id}/${a.enabled ? 'disable' : 'enable'}`)}>
                   {a.enabled ? 'Disable' : 'Enable'}
                 </button>

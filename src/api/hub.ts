@@ -54,7 +54,17 @@ export interface ApiHub {
   library: ScriptLibrary;
   automations: Pick<
     AutomationsModule,
-    'list' | 'runs' | 'setEnabled' | 'trigger' | 'reload' | 'text' | 'save' | 'put' | 'remove'
+    | 'list'
+    | 'runs'
+    | 'nearMisses'
+    | 'listenersOf'
+    | 'setEnabled'
+    | 'trigger'
+    | 'reload'
+    | 'text'
+    | 'save'
+    | 'put'
+    | 'remove'
   >;
   bus: Pick<MqttBus, 'publish' | 'connected' | 'target' | 'stats' | 'connection'>;
   explorer: MqttExplorer;

@@ -21,11 +21,14 @@ import { compileValue } from './templates.js';
 import { didYouMean } from '../config/suggest.js';
 import { AutomationRunner } from './runner.js';
 import { RunTrace, type Run } from './trace.js';
-import type { AutomationContext, ScriptRunner, TriggerEvent } from './types.js';
+import { capture } from '../mqtt/topic.js';
+import type { AutomationContext, NearMiss, ScriptRunner, TriggerEvent } from './types.js';
 
 const ALIVE_KEY = 'automations.alive';
 const FIRED_PREFIX = 'automations.fired ';
 const HEARTBEAT_MS = 30_000;
+/** Near misses kept per automation (a ring: a flood of messages that do not match cannot grow it). */
+const NEAR_MISSES = 20;
 
 export interface AutomationsContext extends Omit<AutomationContext, 'scripts'> {
   db: Db;
@@ -49,6 +52,8 @@ export interface AutomationInfo {
   inProgress: number;
   /** What its runs and `for:` triggers wait for (kept across restarts): a delay, a wait_for, a state held. */
   waiting: { kind: string; step: string; deadline: number }[];
+  /** Since the hub started: finished runs by outcome, and the messages and events that came close (nearMisses). */
+  health: { ok: number; failed: number; other: number; nearMisses: number };
 }
 
 interface Origin {
@@ -73,6 +78,49 @@ export class AutomationsModule {
   private heartbeat?: NodeJS.Timeout;
   /** The heartbeat before this start (undefined on a first start). */
   private lastAlive?: number;
+  /** Since the hub started, per automation: runs by outcome, and the near misses (the newest NEAR_MISSES). */
+  private readonly health = new Map<
+    string,
+    { ok: number; failed: number; other: number; missed: number; misses: NearMiss[] }
+  >();
+  private healthOf(id: string) {
+    let h = this.health.get(id);
+    if (!h) this.health.set(id, (h = { ok: 0, failed: 0, other: 0, missed: 0, misses: [] }));
+    return h;
+  }
+  private readonly nearMiss = (automation: string, miss: NearMiss) => {
+    const h = this.healthOf(automation);
+    h.missed++;
+    h.misses.push({ ...miss, what: miss.what.slice(0, 200), reason: miss.reason.slice(0, 300) });
+    if (h.misses.length > NEAR_MISSES) h.misses.shift();
+  };
+
+  /** The automations whose mqtt triggers look at `topic`, each with its latest near miss on it, if any. */
+  listenersOf(
+    topic: string,
+  ): { automation: string; step: string; filter: string; enabled: boolean; lastMiss?: NearMiss }[] {
+    return [...this.definitions.values()].flatMap((a) =>
+      a.triggers.flatMap((t, i) => {
+        if (t.type !== 'mqtt' || !capture(t.topic, topic)) return [];
+        const lastMiss = this.nearMisses(a.id).find((m) => m.what === topic && m.step === `triggers[${i}]`);
+        return [
+          {
+            automation: a.id,
+            step: `triggers[${i}]`,
+            filter: t.topic,
+            enabled: this.isEnabled(a),
+            ...(lastMiss ? { lastMiss } : {}),
+          },
+        ];
+      }),
+    );
+  }
+
+  /** Why it did not run, lately: messages and events that came close (newest first). */
+  nearMisses(id: string): NearMiss[] {
+    return [...(this.health.get(id)?.misses ?? [])].reverse();
+  }
+
   /** When each schedule last fired, kept in the meta table. */
   private readonly fired = {
     get: (key: string) => {
@@ -87,6 +135,8 @@ export class AutomationsModule {
     this.waits = ctx.waits ?? new WaitStore(ctx.db);
     this.trace = new RunTrace(ctx.db);
     this.trace.onFinish = (run) => {
+      const h = this.healthOf(run.automation);
+      h[run.status === 'ok' ? 'ok' : run.status === 'failed' ? 'failed' : 'other']++;
       if (!ctx.events.has('automation.run')) return;
       const error = run.steps.find((s) => s.error)?.error;
       ctx.events.emit('automation.run', {
@@ -221,11 +271,12 @@ export class AutomationsModule {
       dropped: this.runners.get(a.id)?.dropped ?? 0,
       inProgress: this.runners.get(a.id)?.inProgress ?? 0,
       waiting: this.waits.of(a.id).map((w) => ({ kind: w.kind, step: w.step, deadline: w.deadline })),
+      health: (({ ok, failed, other, missed }) => ({ ok, failed, other, nearMisses: missed }))(this.healthOf(a.id)),
     }));
   }
 
-  runs(id: string, limit = 20): Run[] {
-    return this.trace.runs(id, limit);
+  runs(id: string, limit = 20, status?: string): Run[] {
+    return this.trace.runs(id, limit, status);
   }
 
   async setEnabled(id: string, enabled: boolean): Promise<void> {
@@ -265,6 +316,7 @@ export class AutomationsModule {
         scripts,
         waits: this.waits,
         fired: this.fired,
+        nearMiss: this.nearMiss,
         ...(this.lastAlive !== undefined ? { lastAlive: this.lastAlive } : {}),
       },
       this.trace,

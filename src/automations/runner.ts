@@ -244,7 +244,15 @@ export class AutomationRunner {
             detail,
             ms: performance.now() - t0,
           });
-          if (!result) return this.trace.finish(runId, 'skipped', steps);
+          if (!result) {
+            ctx.nearMiss?.(automation.id, {
+              time: Date.now(),
+              step: `conditions[${i}]`,
+              what: event.description,
+              reason: `condition ${i} (${c.type}) false: ${detail}`,
+            });
+            return this.trace.finish(runId, 'skipped', steps);
+          }
         } catch (err) {
           steps.push({
             kind: 'condition',

@@ -50,7 +50,8 @@ export const triggerSchema = z.discriminatedUnion('type', [
   }),
   z.strictObject({
     type: z.literal('system'),
-    event: z.enum(['started', 'stopping']),
+    /** started, stopping, or automation_failed: another automation's run failed (to be told of it). */
+    event: z.enum(['started', 'stopping', 'automation_failed']),
     /** e154's trigger script: its automationTrigger*(msg) runs first; false stops the run. */
     script_file: z.string().min(1).optional(),
   }),

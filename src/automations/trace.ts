@@ -84,15 +84,17 @@ export class RunTrace {
       this.timer = undefined;
     }
     if (this.pending.length === 0 || !this.db.open) return;
-    // only the newest keepPerAutomation runs of each automation are kept: older runs of this batch
-    // would be trimmed right after their insert (a flood of 12 000 runs/s wrote each one)
-    const perAutomation = new Map<string, number>();
+    // the newest keepPerAutomation runs of each automation are kept per outcome (the last failures
+    // are never pushed out by successes); older runs of this batch would be trimmed right after
+    // their insert (a flood of 12 000 runs/s wrote each one)
+    const perOutcome = new Map<string, number>();
     const runs: Run[] = [];
     for (let i = this.pending.length - 1; i >= 0; i--) {
       const r = this.pending[i]!;
-      const n = perAutomation.get(r.automation) ?? 0;
+      const key = `${r.automation}\0${r.status}`;
+      const n = perOutcome.get(key) ?? 0;
       if (n >= this.keepPerAutomation) continue;
-      perAutomation.set(r.automation, n + 1);
+      perOutcome.set(key, n + 1);
       runs.push(r);
     }
     runs.reverse();
@@ -108,14 +110,17 @@ export class RunTrace {
           JSON.stringify(r.trigger),
           JSON.stringify(r.steps),
         );
-      for (const a of new Set(runs.map((r) => r.automation)))
-        this.q.trim.run(a, a, Math.max(0, this.keepPerAutomation - 1));
+      for (const key of perOutcome.keys()) {
+        const [a, status] = key.split('\0') as [string, string];
+        this.q.trim.run(a, status, a, status, Math.max(0, this.keepPerAutomation - 1));
+      }
     })();
   }
 
   /** Newest first, runs in progress included. */
-  runs(automation: string, limit = 20): Run[] {
+  runs(automation: string, limit = 20, status?: string): Run[] {
     this.flush();
+    if (status) return (this.q.listStatus.all(automation, status, limit) as Record<string, unknown>[]).map(toRun);
     const active = [...this.active.values()].filter((r) => r.automation === automation).reverse();
     const stored = (this.q.list.all(automation, limit) as Record<string, unknown>[]).map(toRun);
     return [...active, ...stored].slice(0, limit);

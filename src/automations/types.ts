@@ -25,6 +25,19 @@ export interface TriggerEvent {
   scriptFile?: string;
   /** A retained message (an mqtt trigger with `retained: include`). */
   retained?: boolean;
+  /** automation_failed: which automation failed, and its error. */
+  automation?: string;
+  error?: string | null;
+}
+
+/** Why a message or an event did not run an automation ("why didn't it run?"). */
+export interface NearMiss {
+  time: number;
+  /** `triggers[0]` or `conditions[1]`. */
+  step: string;
+  /** What came: the topic, or the trigger's description. */
+  what: string;
+  reason: string;
 }
 
 /** Runs sandboxed code for script conditions and actions (the script engine, passed in). */
@@ -58,6 +71,8 @@ export interface AutomationContext {
   lastAlive?: number;
   /** The sun over the home (config `home:`); sun triggers and conditions need it. */
   sun?: Sun;
+  /** Records a near miss of an automation (kept in a bounded ring per automation). */
+  nearMiss?: (automation: string, miss: NearMiss) => void;
   bus: MqttBus;
   events: EventBus;
   registry: EntityRegistry;

@@ -177,6 +177,16 @@ export class InputRouter {
     return yes;
   }
 
+  /** The scripts whose subscriptions take messages on `topic`, with the filter that does ("who looked at it?"). */
+  listenersOf(topic: string): { script: string; filter: string; retained: 'include' | 'ignore' }[] {
+    const out: { script: string; filter: string; retained: 'include' | 'ignore' }[] = [];
+    for (const s of this.scripts.values())
+      for (const sub of s.subs.values())
+        if (capture(sub.filter, topic))
+          out.push({ script: s.target.name, filter: sub.filter, retained: sub.ignoreRetained ? 'ignore' : 'include' });
+    return out;
+  }
+
   stats(name: string): { subscriptions: number; queued: number; overflows: number; delivered: number } | undefined {
     const s = this.scripts.get(name);
     return s && { subscriptions: s.subs.size, queued: s.queue.length, overflows: s.overflows, delivered: s.delivered };

@@ -194,4 +194,7 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (script, name)
   ) WITHOUT ROWID;
   `,
+  /* 13: runs are kept per automation and outcome (the last failures are not pushed out by successes) */ `
+  CREATE INDEX automation_runs_outcome ON automation_runs (automation_id, status, id);
+  `,
 ];

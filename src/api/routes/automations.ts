@@ -21,21 +21,37 @@ export function automationRoutes(app: FastifyInstance, hub: ApiHub): void {
     return ok({});
   };
   app.get('/api/automations', { config: { user: true }, schema: { tags } }, async () => ok(a.list()));
-  app.get<{ Params: { id: string }; Querystring: { limit?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: { limit?: number; status?: string } }>(
     '/api/automations/:id/runs',
     {
       config: { user: true },
       schema: {
         tags,
-        summary: 'the last runs with their trace',
+        summary: 'the last runs with their trace (status=failed: the last failures, kept apart from the successes)',
         params: idParam,
         querystring: {
           type: 'object',
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+            status: { type: 'string', enum: ['ok', 'failed', 'skipped', 'cancelled', 'dropped'] },
+          },
         },
       },
     },
-    async (req) => ok(a.runs(req.params.id, req.query.limit ?? 20)),
+    async (req) => ok(a.runs(req.params.id, req.query.limit ?? 20, req.query.status)),
+  );
+  app.get<{ Params: { id: string } }>(
+    '/api/automations/:id/near-misses',
+    {
+      config: { user: true },
+      schema: {
+        tags,
+        summary:
+          "why it did not run, lately: messages on its trigger's topic a filter turned away, states other than the awaited one, conditions that were false (newest first, the last 20)",
+        params: idParam,
+      },
+    },
+    async (req) => ok(a.nearMisses(req.params.id)),
   );
   app.put<{ Params: { id: string }; Body: Record<string, unknown> }>(
     '/api/automations/:id',

@@ -76,6 +76,27 @@ export function mqttRoutes(app: FastifyInstance, hub: ApiHub): void {
       return ok({ topic: b.topic, size: bytes.length, ackMs: r.ackMs });
     },
   );
+  app.get<{ Querystring: { topic: string } }>(
+    '/api/mqtt/listeners',
+    {
+      config: { user: true },
+      schema: {
+        tags,
+        summary:
+          'which automations (mqtt triggers, with their latest near miss on the topic) and scripts (subscriptions) look at messages on a topic',
+        querystring: {
+          type: 'object',
+          required: ['topic'],
+          properties: { topic: { type: 'string', minLength: 1, maxLength: 65535 } },
+        },
+      },
+    },
+    async (req) =>
+      ok({
+        automations: hub.automations.listenersOf(req.query.topic),
+        scripts: hub.scripts.inputs.listenersOf(req.query.topic),
+      }),
+  );
   app.get(
     '/api/mqtt/clients',
     { schema: { tags, summary: 'connected clients and their subscriptions (embedded broker)' } },

@@ -83,9 +83,23 @@ export const stateTrigger: TriggerFactory<Config> = (config, ctx, fire, where) =
           last = to;
         }
         // leaving the awaited state cancels a pending `for`
+        if (pending && where)
+          ctx.nearMiss?.(where.automation, {
+            time: clock.now(),
+            step: where.step,
+            what: config.entity,
+            reason: `${config.entity} changed to ${JSON.stringify(to)} before it had stayed ${describeDuration(config.for ?? 0)}`,
+          });
         cancel();
-        if (config.from !== undefined && !sameJson(from, config.from)) return;
-        if (config.to !== undefined && !sameJson(to, config.to)) return;
+        const miss = (reason: string) =>
+          where &&
+          ctx.nearMiss?.(where.automation, { time: clock.now(), step: where.step, what: config.entity, reason });
+        if (config.from !== undefined && !sameJson(from, config.from))
+          return miss(
+            `${config.entity} changed from ${JSON.stringify(from)}, wants from ${JSON.stringify(config.from)}`,
+          );
+        if (config.to !== undefined && !sameJson(to, config.to))
+          return miss(`${config.entity} changed to ${JSON.stringify(to)}, wants ${JSON.stringify(config.to)}`);
         const event = {
           type: 'state',
           time: clock.now(),

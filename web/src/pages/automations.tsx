@@ -29,6 +29,26 @@ interface Automation {
   runs: number;
   dropped: number;
   waiting: { kind: string; step: string; deadline: number }[];
+  health: { ok: number; failed: number; other: number; nearMisses: number };
+}
+interface NearMiss {
+  time: number;
+  step: string;
+  what: string;
+  reason: string;
+}
+
+/** Since the hub started, in words. */
+function health(h: Automation['health']): string {
+  if (h.ok + h.failed + h.other + h.nearMisses === 0) return 'not triggered since the hub started';
+  return [
+    h.ok > 0 ? `${h.ok} ran` : undefined,
+    h.failed > 0 ? `${h.failed} failed` : undefined,
+    h.other > 0 ? `${h.other} stopped or skipped` : undefined,
+    h.nearMisses > 0 ? `${h.nearMisses} not run (open it to see why)` : undefined,
+  ]
+    .filter(Boolean)
+    .join(' · ');
 }
 
 /** What a stored wait is, in words (it outlives a restart). */
@@ -46,6 +66,7 @@ export function AutomationsPage() {
   const [list, setList] = useState<Automation[]>([]);
   const [open, setOpen] = useState<string | null>(null);
   const [runs, setRuns] = useState<Run[]>([]);
+  const [misses, setMisses] = useState<NearMiss[]>([]);
   const [text, setText] = useState('');
   const [status, setStatus] = useState('');
   const refresh = () => api<Automation[]>('GET', '/api/automations').then(setList);
@@ -56,6 +77,7 @@ export function AutomationsPage() {
   }, []);
   useEffect(() => {
     if (open) void api<Run[]>('GET', `/api/automations/${open}/runs`).then(setRuns);
+    if (open) void api<NearMiss[]>('GET', `/api/automations/${open}/near-misses`).then(setMisses);
   }, [open, list]);
   const post = async (path: string) => {
     try {
@@ -101,6 +123,7 @@ export function AutomationsPage() {
               <td class="wide-only">{a.mode}</td>
               <td>
                 {a.lastRun ? `${a.lastRun.status} ${new Date(a.lastRun.started).toLocaleTimeString()}` : 'never'}
+                <div class={`meta health${a.health.failed > 0 ? ' bad' : ''}`}>{health(a.health)}</div>
                 {a.waiting.map((w) => (
                   <div class="meta waiting">
                     {WAIT_WORDS[w.kind] ?? w.kind} until {when(w.deadline)}
@@ -119,7 +142,20 @@ export function AutomationsPage() {
       </table>
       {open && (
         <div class="runs">
+          {misses.length > 0 && (
+            <>
+              <h3>Why it did not run, lately</h3>
+              <ul class="near-misses">
+                {misses.map((m) => (
+                  <li>
+                    <time>{new Date(m.time).toLocaleTimeString()}</time> {m.what}: {m.reason}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
           <h3>Runs of {open}</h3>
+          {runs.length === 0 && <p class="empty">No runs yet.</p>}
           {runs.map((r) => (
             <details>
               <summary>

@@ -111,6 +111,17 @@ function TreeNode({
   );
 }
 
+interface Listeners {
+  automations: {
+    automation: string;
+    step: string;
+    filter: string;
+    enabled: boolean;
+    lastMiss?: { time: number; reason: string };
+  }[];
+  scripts: { script: string; filter: string; retained: string }[];
+}
+
 export function ExplorerPage() {
   const [messages, setMessages] = useState(new Map<string, Message>());
   const [recent, setRecent] = useState<Message[]>([]);
@@ -148,6 +159,15 @@ export function ExplorerPage() {
   );
   const root = useMemo(() => tree(shown), [shown]);
   const m = selected ? messages.get(selected) : undefined;
+  const [listeners, setListeners] = useState<Listeners | null>(null);
+  useEffect(() => {
+    setListeners(null);
+    if (selected)
+      void api<Listeners>('GET', `/api/mqtt/listeners?topic=${encodeURIComponent(selected)}`).then(
+        setListeners,
+        () => {},
+      );
+  }, [selected, m?.time]);
 
   const publish = async (e: Event) => {
     e.preventDefault();
@@ -220,6 +240,37 @@ export function ExplorerPage() {
                 Clear retained
               </button>
             </div>
+            {listeners && (
+              <div class="listeners">
+                {listeners.automations.length + listeners.scripts.length === 0 ? (
+                  <p class="meta">No automation or script looks at this topic.</p>
+                ) : (
+                  <>
+                    <p class="meta">Looked at by:</p>
+                    <ul>
+                      {listeners.automations.map((a) => (
+                        <li>
+                          automation <a href="#/automations">{a.automation}</a> ({a.step}, {a.filter})
+                          {!a.enabled && ' · disabled'}
+                          {a.lastMiss && (
+                            <span class="miss">
+                              {' '}
+                              · not run at {new Date(a.lastMiss.time).toLocaleTimeString()}: {a.lastMiss.reason}
+                            </span>
+                          )}
+                        </li>
+                      ))}
+                      {listeners.scripts.map((s) => (
+                        <li>
+                          script <a href="#/scripts">{s.script}</a> ({s.filter}
+                          {s.retained === 'ignore' ? ', not retained' : ''})
+                        </li>
+                      ))}
+                    </ul>
+                  </>
+                )}
+              </div>
+            )}
             <pre class="payload">
               {view === 'hex'
                 ? hex(bytesOf(m))

@@ -590,6 +590,41 @@ test('README: porch.js moves its named timer on each motion and turns the light 
   }
 });
 
+test('README: evening.ts imports lib/lights.ts as printed and dims the living room from the remote', async () => {
+  const dir = tempDir();
+  try {
+    mkdirSync(path.join(dir, 'scripts', 'lib'), { recursive: true });
+    writeFileSync(path.join(dir, 'scripts', 'lib', 'lights.ts'), block('// data/scripts/lib/lights.ts'));
+    writeFileSync(path.join(dir, 'scripts', 'evening.ts'), block('// data/scripts/evening.ts'));
+    writeFileSync(
+      path.join(dir, 'scripts', 'living.js'),
+      "function entityAction(id, action, params) { Mqtt.publish('test/living', JSON.stringify({ action, params }), 1, false); }",
+    );
+    const h = await startHub({ entities: [{ id: 'light.living_room', script: 'living.js' }] }, dir);
+    try {
+      assert.ok(h.hub.scripts.list().some((s) => s.name === 'evening.ts'));
+      // smart-home check exits 0 (exec rejects otherwise): evening.ts type-checks against lib/lights.ts
+      await exec(process.execPath, [CLI, 'check', path.join(dir, 'scripts', 'evening.ts')], { env: cleanEnv() });
+      const c = await connect(h.url);
+      const got = collect(c);
+      await c.subscribeAsync('test/living', { qos: 1 });
+      await c.publishAsync('zigbee2mqtt/living_remote', JSON.stringify({ action: 'brightness_down_click' }), {
+        qos: 1,
+      });
+      await got.next(1);
+      assert.deepEqual(JSON.parse(got.messages[0]!.payload.toString()), {
+        action: 'turn_on',
+        params: { brightness: 51 },
+      });
+      c.end();
+    } finally {
+      await h.stop();
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
 test('README: notifications: the config and secrets.yaml load as printed; freezer.js tells the family on Telegram; a host not allowed gets the printed error', async () => {
   const dir = tempDir();
   const dir2 = tempDir();

@@ -93,8 +93,11 @@ interface MqttMessage {
   payload: string;
   /** The exact payload bytes. */
   bytes: Uint8Array;
-  /** The payload parsed as JSON, or undefined when it is not JSON. */
-  json: unknown;
+  /**
+   * The payload parsed as JSON, or undefined when it is not JSON. Typed `any` so a script reads a
+   * device's fields as they come (`m.json?.action`); check what a device may leave out.
+   */
+  json: any;
   qos: MqttQos;
   retain: boolean;
   /** What the filter's wildcards matched: one entry per `+`, then the rest of the topic for `#`. */

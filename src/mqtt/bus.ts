@@ -431,8 +431,14 @@ export class MqttBus {
    * The topic starts with `$`, so no `#` subscriber sees it.
    */
   async barrier(timeoutMs = 5000): Promise<boolean> {
+    // not connected (an external broker still down): nothing retained has come to apply; never fails the start
+    if (!this.client?.connected) return true;
     const topic = `$smart-home/barrier/${randomBytes(8).toString('hex')}`;
-    await this.subscribe(topic, 1);
+    try {
+      await this.subscribe(topic, 1);
+    } catch {
+      return false;
+    }
     try {
       return await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => {
@@ -445,7 +451,11 @@ export class MqttBus {
           clearTimeout(timer);
           resolve(true);
         });
-        this.publish(topic, Buffer.from('barrier'), { qos: 1, retain: false }).catch(() => {});
+        this.publish(topic, Buffer.from('barrier'), { qos: 1, retain: false }).catch(() => {
+          off();
+          clearTimeout(timer);
+          resolve(false);
+        });
       });
     } finally {
       await this.unsubscribe(topic).catch(() => {});

@@ -5,6 +5,8 @@ import { transformSync, type Message } from 'esbuild';
 import CoffeeScript from 'coffeescript';
 import { ScriptError } from './errors.js';
 import { languageOf, type CompiledCode, type Language } from './compiled.js';
+import { bundleScript, usesModules } from './modules.js';
+import path from 'node:path';
 
 export { fromCompiled, languageOf, type CompiledCode, type CompiledScript, type Language } from './compiled.js';
 
@@ -12,7 +14,16 @@ export { fromCompiled, languageOf, type CompiledCode, type CompiledScript, type 
  * Compiles on the calling thread: only the compile worker calls this (compiler/pool.ts); the hub
  * uses compileOffThread, so user source never blocks its event loop.
  */
-export function compileToCode(file: string, source: string, language: Language = languageOf(file)): CompiledCode {
+export async function compileToCode(
+  file: string,
+  source: string,
+  language: Language = languageOf(file),
+): Promise<CompiledCode> {
+  // a script that imports modules (./lib/...) is bundled with them; the rest is compiled alone
+  if (usesModules(source)) {
+    const own = language === 'coffee' ? compileCoffee(file, source, true).code : source;
+    return bundleScript(file, own, language, path.dirname(path.resolve(file)), source);
+  }
   if (language === 'coffee') return compileCoffee(file, source);
   return compileWithEsbuild(file, source, language);
 }
@@ -46,16 +57,18 @@ interface CoffeeLocation {
   first_column: number;
 }
 
-function compileCoffee(file: string, source: string): CompiledCode {
+function compileCoffee(file: string, source: string, inlineMap = false): CompiledCode {
   let out: { js: string; v3SourceMap: string };
   try {
-    out = CoffeeScript.compile(source, {
+    const r = CoffeeScript.compile(source, {
       bare: true,
-      sourceMap: true,
+      sourceMap: !inlineMap,
       filename: file,
-      inlineMap: false,
+      inlineMap,
       header: false,
-    }) as unknown as typeof out;
+    }) as unknown as typeof out | string;
+    // with inlineMap the map is a comment at the end of the code (the bundler reads it)
+    out = typeof r === 'string' ? { js: r, v3SourceMap: '' } : r;
   } catch (err) {
     const loc = (err as { location?: CoffeeLocation }).location;
     const line = loc ? loc.first_line + 1 : 1;
@@ -67,7 +80,7 @@ function compileCoffee(file: string, source: string): CompiledCode {
       'SyntaxError',
     );
   }
-  return { language: 'coffee', code: out.js, map: out.v3SourceMap };
+  return { language: 'coffee', code: out.js, ...(out.v3SourceMap ? { map: out.v3SourceMap } : {}) };
 }
 
 /** CoffeeScript's messages are terse; add the likely fix for the common ones. */

@@ -1,6 +1,6 @@
 // Loads scripts, gives each a sandbox with the bindings, keeps their logs, and reports every
 // error at the user's own file:line:col.
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { ScriptLimits } from '../config/schema.js';
 import type { EventBus, MqttMessageEvent, ScriptLogEvent } from '../events.js';
@@ -137,6 +137,46 @@ export class ScriptEngine {
     this.offMessage = this.ctx.events.on('mqtt.message', (m) => this.inputs.route(m));
     await this.startDir();
     await this.startEntityScripts(this.ctx.entityScripts?.() ?? []);
+    this.watchModules();
+  }
+
+  private modulesWatcher?: FSWatcher;
+  private modulesChanged = new Set<string>();
+  private modulesTimer?: NodeJS.Timeout;
+
+  /** A change to a module (a file in a subdir of the scripts dir, e.g. lib/) reloads the scripts that bundle it. */
+  private watchModules(): void {
+    const dir = this.ctx.dir;
+    if (!dir || !existsSync(dir)) return;
+    try {
+      this.modulesWatcher = watch(dir, { recursive: true }, (_event, name) => {
+        if (!name || !String(name).includes(path.sep)) return; // a script itself: saved through the library
+        this.modulesChanged.add(path.resolve(dir, String(name)));
+        clearTimeout(this.modulesTimer);
+        this.modulesTimer = setTimeout(() => void this.reloadUsers(), 200);
+      });
+      this.modulesWatcher.on('error', () => {});
+    } catch (err) {
+      this.ctx.log.warn(
+        { dir, err: (err as Error).message },
+        'cannot watch the scripts dir: a change to a module reloads its scripts at their next save',
+      );
+    }
+  }
+
+  private async reloadUsers(): Promise<void> {
+    const changed = this.modulesChanged;
+    this.modulesChanged = new Set();
+    for (const s of [...this.scripts.values()]) {
+      const hit = s.compiled.modules.find((m) => changed.has(m));
+      if (!hit || s.name.includes(':')) continue; // entity scripts and callbacks start again on their next call
+      try {
+        await this.load(s.compiled.file, { name: s.name });
+        this.ctx.log.info({ script: s.name, module: hit }, 'a module it uses changed: reloaded');
+      } catch (err) {
+        this.ctx.log.error({ script: s.name }, err instanceof ScriptError ? err.report : String(err));
+      }
+    }
   }
 
   private async startDir(): Promise<void> {
@@ -192,6 +232,8 @@ export class ScriptEngine {
   }
 
   async stop(): Promise<void> {
+    this.modulesWatcher?.close();
+    clearTimeout(this.modulesTimer);
     this.offMessage?.();
     for (const name of [...this.scripts.keys()]) this.unload(name);
     this.inputs.stop();
@@ -672,7 +714,7 @@ export class ScriptEngine {
     }
     if (!location) return { text: `${compiled.file}: ${headline}` };
     return {
-      text: `${formatLocated(location, headline)}\n${codeFrame(at.frameSource ?? compiled.source, location)}`,
+      text: `${formatLocated(location, headline)}\n${codeFrame(at.frameSource ?? (location.file === compiled.file ? compiled.source : (compiled.sourceOf(location.file) ?? compiled.source)), location)}`,
       location,
     };
   }

@@ -6,7 +6,7 @@
 // after a while, so TypeScript's ~60 MiB are not kept for nothing.
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { fromCompiled, languageOf, type CompiledScript, type Language } from '../compiled.js';
+import { fromCompiled, languageOf, usesModules, type CompiledScript, type Language } from '../compiled.js';
 import { ScriptError } from '../errors.js';
 import type { Job, Reply, WireError } from './worker.js';
 
@@ -133,7 +133,7 @@ class WorkerLane {
 }
 
 const toError = (e: WireError, source: string) =>
-  new ScriptError(e.detail, { file: e.file, line: e.line, col: e.col }, source, e.kind);
+  new ScriptError(e.detail, { file: e.file, line: e.line, col: e.col }, e.frameSource ?? source, e.kind);
 
 let limits: CompileLimits = { compile_timeout_ms: 10_000, compile_memory_mb: 512 };
 const compileLane = new WorkerLane(() => limits, 'compiling');
@@ -157,7 +157,8 @@ export function compileOffThread(file: string, source: string, language?: Langua
     return Promise.reject(err);
   }
   const key = `${lang}\0${file}\0${createHash('sha256').update(source).digest('base64')}`;
-  const hit = compiledCache.get(key);
+  // a script with modules is compiled each time: a module may have changed since
+  const hit = usesModules(source) ? undefined : compiledCache.get(key);
   if (hit) {
     compiledCache.delete(key);
     compiledCache.set(key, hit);
@@ -166,7 +167,7 @@ export function compileOffThread(file: string, source: string, language?: Langua
   const compiled = compileLane.run({ op: 'compile', file, source, language: lang }).then((r) => {
     if (!r.ok) throw toError(r.error, source);
     const c = r.compiled!;
-    return fromCompiled(file, source, c.language, c.code, c.map);
+    return fromCompiled(file, source, c.language, c.code, c.map, c.modules);
   });
   compiledCache.set(key, { compiled, size: source.length });
   compiledBytes += source.length;

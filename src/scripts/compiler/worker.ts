@@ -12,17 +12,25 @@ export type Job =
 
 export interface WireError {
   detail: string;
+  /** The text of the file the error is in, when it is not the script's own (a module's). */
+  frameSource?: string;
   file: string;
   line: number;
   col: number;
   kind: string;
 }
 export type Reply =
-  | { id: number; ok: true; compiled?: { language: Language; code: string; map?: string }; errors?: WireError[] }
+  | {
+      id: number;
+      ok: true;
+      compiled?: { language: Language; code: string; map?: string; modules?: string[] };
+      errors?: WireError[];
+    }
   | { id: number; ok: false; error: WireError };
 
-const wire = (e: ScriptError): WireError => ({
+const wire = (e: ScriptError, job?: Job): WireError => ({
   detail: e.detail,
+  ...(job && e.source !== undefined && e.source !== job.source ? { frameSource: e.source } : {}),
   file: e.location.file,
   line: e.location.line,
   col: e.location.col,
@@ -34,15 +42,15 @@ parentPort!.on('message', async (job: Job) => {
   try {
     reply =
       job.op === 'compile'
-        ? { id: job.id, ok: true, compiled: compileToCode(job.file, job.source, job.language) }
-        : { id: job.id, ok: true, errors: (await typeCheck(job.file, job.source)).map(wire) };
+        ? { id: job.id, ok: true, compiled: await compileToCode(job.file, job.source, job.language) }
+        : { id: job.id, ok: true, errors: (await typeCheck(job.file, job.source)).map((e) => wire(e)) };
   } catch (err) {
     reply = {
       id: job.id,
       ok: false,
       error:
         err instanceof ScriptError
-          ? wire(err)
+          ? wire(err, job)
           : { detail: String((err as Error)?.message ?? err), file: job.file, line: 1, col: 1, kind: 'Error' },
     };
   }

@@ -12,10 +12,14 @@ import { rssMiB } from './brokers.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 
-async function hub(scripts: number): Promise<{ child: ChildProcess; url: string; startSecs: number }> {
+async function hub(
+  scripts: number,
+  automations?: string,
+): Promise<{ child: ChildProcess; url: string; startSecs: number }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-mem-'));
   const port = await freePort();
   mkdirSync(path.join(dir, 'scripts'));
+  if (automations) writeFileSync(path.join(dir, 'automations.yaml'), automations);
   for (let i = 0; i < scripts; i++)
     writeFileSync(
       path.join(dir, 'scripts', `s${String(i).padStart(4, '0')}.js`),
@@ -108,6 +112,61 @@ export async function benchMemory(): Promise<string> {
           (n) => n.toFixed(1),
         )} s)`,
         col((r) => r.scripts1000),
+      ],
+    ],
+  );
+}
+
+/** 100 automations on pump/#: with a json filter every message fails (a near miss each), or on a topic no message has (none). */
+const nearMissAutomations = (topic: string) =>
+  Array.from(
+    { length: 100 },
+    (_, i) =>
+      `- id: a${i}\n  triggers:\n    - type: mqtt\n      topic: "${topic}"\n      json: { occupancy: true }\n  actions:\n    - type: publish\n      topic: out/${i}\n`,
+  ).join('');
+
+async function nearMissRound(topic: string): Promise<{ after1: number; after2: number }> {
+  const h = await hub(0, nearMissAutomations(topic));
+  await sleep(2000);
+  await pump(h.url, 100_000);
+  await sleep(3000);
+  const after1 = rssMiB(h.child.pid!);
+  await pump(h.url, 100_000);
+  await sleep(3000);
+  const after2 = rssMiB(h.child.pid!);
+  h.child.kill('SIGTERM');
+  await new Promise((r) => h.child.once('exit', r));
+  return { after1, after2 };
+}
+
+/**
+ * "Why didn't it run?" costs bounded memory: 100 automations whose json filter turns away every one
+ * of 200 000 messages (20 million near misses offered, 20 kept per automation), side by side with
+ * the same hub whose automations listen to a topic no message has (the anchor: no near misses).
+ */
+export async function benchNearMisses(): Promise<string> {
+  const misses: { after1: number; after2: number }[] = [];
+  const anchor: { after1: number; after2: number }[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    process.stderr.write(`  near misses: round ${i + 1} of ${ROUNDS}\n`);
+    misses.push(await nearMissRound('pump/#'));
+    anchor.push(await nearMissRound('elsewhere/#'));
+  }
+  const col = (rs: typeof misses, f: (r: (typeof misses)[number]) => number) => medianOf(rs.map(f));
+  return table(
+    ['hub', 'RSS after 100 000 (MiB)', 'after 200 000 (MiB)', 'growth in the second phase (MiB)'],
+    [
+      [
+        '100 automations turning every message away (near misses recorded)',
+        col(misses, (r) => r.after1),
+        col(misses, (r) => r.after2),
+        col(misses, (r) => r.after2 - r.after1),
+      ],
+      [
+        'anchor: the same automations on a topic no message has',
+        col(anchor, (r) => r.after1),
+        col(anchor, (r) => r.after2),
+        col(anchor, (r) => r.after2 - r.after1),
       ],
     ],
   );

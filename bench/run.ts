@@ -2,7 +2,7 @@
 // goes (a progress line per scenario on stderr), then writes the tables between the markers in
 // bench/RESULTS.md (the analysis around them is kept) and the figures to bench/results.json.
 // `node dist/bench/run.js NAME` runs one section (brokers, script-publish, idle, reaction, devices, ui,
-// scaling, memory) and writes nothing. Figures are medians of BENCH_ROUNDS rounds (default 3).
+// scaling, memory, near-miss) and writes nothing. Figures are medians of BENCH_ROUNDS rounds (default 3).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { benchScriptPublish, benchIdleScripts } from './script-publish.js';
 import { benchReaction } from './reaction.js';
 import { benchScaling } from './scaling.js';
 import { benchBrokers, type Figures } from './broker-suite.js';
-import { benchMemory } from './memory.js';
+import { benchMemory, benchNearMisses } from './memory.js';
 import { benchDevices } from './devices.js';
 import { benchUi } from './ui.js';
 
@@ -42,6 +42,11 @@ add(
 );
 add('scaling', 'Several hubs sharing scripted work through a shared subscription on Mosquitto', benchScaling);
 add('memory', 'Memory: idle, 1 000 000 messages in two equal phases (leak check), 1 000 scripts', () => benchMemory());
+add(
+  'near-miss',
+  'Near misses ("why didn\'t it run?"): 100 automations turning away each of 200 000 messages, memory bounded',
+  () => benchNearMisses(),
+);
 add('ui', 'UI: first paint of a dashboard with 200 tiles in Chromium, and the size of the UI', () => benchUi());
 add(
   'devices',

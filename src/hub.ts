@@ -2,7 +2,7 @@
 // reverse. A module that fails to stop is logged and the others still stop.
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Notifier } from './notify/notifier.js';
+import { Notifier, type NotifierOptions } from './notify/notifier.js';
 import type { Config } from './config/schema.js';
 import { EventBus } from './events.js';
 import type { Logger } from './log.js';
@@ -30,7 +30,7 @@ import { Bridge } from './mqtt/bridge.js';
 import { VERSION } from './version.js';
 import { ConfigError } from './config/load.js';
 import { AuthLimiter } from './broker/auth-limiter.js';
-import { realClock, type Clock } from './automations/clock.js';
+import { realClock, type Clock } from './clock.js';
 import { NamedTimers } from './scripts/bindings/timer.js';
 import { ScriptTimerStore } from './store/script-timers.js';
 
@@ -39,6 +39,16 @@ const TIMER_DATA_BYTES = 64 * 1024;
 import { Sun } from './sun/sun.js';
 import { BackupScheduler } from './backup/scheduler.js';
 import { SunEntity } from './sun/entity.js';
+
+export interface HubOptions {
+  /** What automations' waits wait on (schedules, delay, for:, wait_for, the catch-up) and named timers: a test may give its own. */
+  clock?: Clock;
+  /** What scripts' setTimeout/setInterval and Date go by (the simulated home of smart-home test moves it). */
+  scriptClock?: Clock;
+  /** Delivers a notification instead of the real targets (the simulated home records them). */
+  deliverNotification?: NotifierOptions['deliver'];
+  configFile?: string;
+}
 
 interface Module {
   name: string;
@@ -82,8 +92,7 @@ export class Hub {
   constructor(
     readonly config: Config,
     private readonly log: Logger,
-    /** What automations' waits wait on (delay, for:, wait_for, schedules' catch-up): a test may give its own. */
-    opts: { clock?: Clock; configFile?: string } = {},
+    opts: HubOptions = {},
   ) {
     if (config.mqtt.url && config.bridges.length > 0) {
       throw new ConfigError(
@@ -183,7 +192,12 @@ export class Hub {
     }
     const sunEntity = new SunEntity(this.registry, this.sun);
     this.modules.push(named('sun', { start: async () => sunEntity.start(), stop: async () => sunEntity.stop() }));
-    this.notifier = new Notifier({ db: this.db, config: config.notify, log: log.child({ module: 'notify' }) });
+    this.notifier = new Notifier({
+      db: this.db,
+      config: config.notify,
+      log: log.child({ module: 'notify' }),
+      ...(opts.deliverNotification ? { deliver: opts.deliverNotification } : {}),
+    });
     this.modules.push(named('notify', { start: async () => this.notifier.start(), stop: () => this.notifier.stop() }));
     const timers = new NamedTimers(
       new ScriptTimerStore(this.db),
@@ -193,6 +207,7 @@ export class Hub {
     );
     this.scripts = new ScriptEngine({
       timers,
+      ...(opts.scriptClock ? { clock: opts.scriptClock } : {}),
       limits: config.scripts,
       notify: this.notifier,
       // made below: read when a script calls PushSystemEvent

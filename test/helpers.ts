@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { configSchema, type Config } from '../src/config/schema.js';
 import { Hub } from '../src/hub.js';
-import type { Clock } from '../src/automations/clock.js';
+import type { Clock } from '../src/clock.js';
 import { openStore } from '../src/store/db.js';
 import { UserStore } from '../src/store/users.js';
 import { createLogger } from '../src/log.js';

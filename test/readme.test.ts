@@ -734,6 +734,40 @@ test('README: the two commands (npm start prints its ready lines; scripts/test.s
   }
 });
 
+test('README: smart-home test runs the hall script and porch_light in a simulated home, printing what the README prints', async () => {
+  const dir = tempDir('smart-home-readme-test-');
+  try {
+    mkdirSync(path.join(dir, 'data', 'scripts'), { recursive: true });
+    writeFileSync(path.join(dir, 'data', 'scripts', 'hall.js'), block('// data/scripts/hall.js'));
+    writeFileSync(path.join(dir, 'data', 'scripts', 'hall.test.js'), block('// data/scripts/hall.test.js'));
+    writeFileSync(path.join(dir, 'data', 'automations.yaml'), block('- id: porch_light'));
+    writeFileSync(path.join(dir, 'smart-home'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
+    chmodSync(path.join(dir, 'smart-home'), 0o755);
+    const [command, ...printed] = block('$ ./smart-home test\n').trimEnd().split('\n');
+    const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn('bash', ['-c', command!.slice(2)], {
+        cwd: dir,
+        env: cleanEnv(),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout });
+      });
+    });
+    assert.equal(r.code, 0, r.stdout);
+    // the same lines; only the milliseconds differ from run to run
+    const ms = (lines: string[]) =>
+      lines.map((l) => l.replace(/\(\d+ms\)$/, '(…ms)').replace(/duration_ms \d+/, 'duration_ms …'));
+    assert.deepEqual(ms(r.stdout.trimEnd().split('\n')), ms(printed));
+  } finally {
+    removeDir(dir);
+  }
+});
+
 test('README: every example block is run by a test above', () => {
   const unclaimed = blocks.flatMap((b, i) =>
     claimed.has(i) ? [] : [`${b.lang || '(plain)'}: ${b.body.split('\n')[0]}`],

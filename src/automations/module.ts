@@ -8,7 +8,7 @@ import type { Db } from '../store/db.js';
 import { AutomationStore } from '../store/automations.js';
 import { WaitStore } from '../store/waits.js';
 import { metaGet, metaSet } from '../store/meta.js';
-import { realClock } from './clock.js';
+import { realClock } from '../clock.js';
 import { preparePublish, PublishTemplateError } from './actions/publish.js';
 import { loadSecrets, resolveSecrets } from '../config/secrets.js';
 import { readYaml, describeIssues, locate, position, YamlError, type LoadedYaml } from '../config/yaml.js';
@@ -291,11 +291,17 @@ export class AutomationsModule {
     if (this.isEnabled(def) && !runner) await this.startRunner(def);
   }
 
+  /** An automation with a run under way that is not asleep on the clock, if one is. */
+  busy(): string | undefined {
+    for (const [id, r] of this.runners) if (r.busy) return id;
+    return undefined;
+  }
+
   /** Runs an automation now (conditions still apply). */
   trigger(id: string, event: Partial<TriggerEvent> = {}): void {
     const runner = this.runners.get(id);
     if (!runner) throw new Error(`no running automation "${id}"`);
-    runner.fire({ type: 'manual', time: Date.now(), description: 'run by hand', ...event });
+    runner.fire({ type: 'manual', time: (this.ctx.clock ?? realClock).now(), description: 'run by hand', ...event });
   }
 
   private isEnabled(a: Automation): boolean {
@@ -317,6 +323,7 @@ export class AutomationsModule {
         waits: this.waits,
         fired: this.fired,
         nearMiss: this.nearMiss,
+        sleeping: { n: 0 },
         ...(this.lastAlive !== undefined ? { lastAlive: this.lastAlive } : {}),
       },
       this.trace,

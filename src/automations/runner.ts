@@ -8,7 +8,7 @@ import { conditions } from './conditions/index.js';
 import { actions } from './actions/index.js';
 import type { RunTrace, Step } from './trace.js';
 import type { WaitRow } from '../store/waits.js';
-import { realClock } from './clock.js';
+import { realClock } from '../clock.js';
 import { describeDuration } from './duration.js';
 import { StopRun } from './actions/wait-for.js';
 import { Cancelled, type RunInfo } from './waits.js';
@@ -41,6 +41,11 @@ export class AutomationRunner {
   dropped = 0;
   get inProgress(): number {
     return this.active.size;
+  }
+
+  /** A run is under way that is not asleep on the clock (the simulated home settles on it). */
+  get busy(): boolean {
+    return this.active.size > (this.ctx.sleeping?.n ?? 0);
   }
 
   constructor(
@@ -246,7 +251,7 @@ export class AutomationRunner {
           });
           if (!result) {
             ctx.nearMiss?.(automation.id, {
-              time: Date.now(),
+              time: (ctx.clock ?? realClock).now(),
               step: `conditions[${i}]`,
               what: event.description,
               reason: `condition ${i} (${c.type}) false: ${detail}`,

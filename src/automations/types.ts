@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { MqttBus } from '../mqtt/bus.js';
 import type { EntityRegistry } from '../entities/registry.js';
 import type { WaitStore } from '../store/waits.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 import type { Sun } from '../sun/sun.js';
 import type { RunInfo } from './waits.js';
 
@@ -71,6 +71,8 @@ export interface AutomationContext {
   lastAlive?: number;
   /** The sun over the home (config `home:`); sun triggers and conditions need it. */
   sun?: Sun;
+  /** Runs of this automation asleep on the clock now (a delay, a wait_for): they wait, they are not busy. */
+  sleeping?: { n: number };
   /** Records a near miss of an automation (kept in a bounded ring per automation). */
   nearMiss?: (automation: string, miss: NearMiss) => void;
   bus: MqttBus;

@@ -3,7 +3,7 @@
 // it (the abort reason says so), and a kill -9 leaves it. At the next start the automation's
 // runner resumes the run at that action, at its original deadline (src/automations/runner.ts).
 import type { WaitRow } from '../store/waits.js';
-import { realClock, sleepUntil } from './clock.js';
+import { realClock, sleepUntil } from '../clock.js';
 import type { AutomationContext, TriggerEvent } from './types.js';
 
 /** Why a run was cancelled; a shutdown keeps its waits for the next start. */
@@ -61,6 +61,7 @@ export async function persistedWait<T>(
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
   let stopWatching: (() => void) | undefined;
+  if (ctx.sleeping) ctx.sleeping.n++;
   try {
     return await new Promise<T | 'timeout'>((resolve, reject) => {
       stopWatching = watch?.((v) => {
@@ -73,6 +74,7 @@ export async function persistedWait<T>(
       );
     });
   } finally {
+    if (ctx.sleeping) ctx.sleeping.n--;
     stopWatching?.();
     signal.removeEventListener('abort', onAbort);
     if (!local.signal.aborted) local.abort('done');

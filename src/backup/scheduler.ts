@@ -2,7 +2,7 @@
 // than `every` (or there is none), then every `every`; the newest `keep` are kept. A failure is
 // logged and tried again at the next time; it never stops the hub.
 import path from 'node:path';
-import type { Clock } from '../automations/clock.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { backupName, createBackup, lastBackupTime, pruneBackups } from './backup.js';

@@ -240,6 +240,20 @@ export class Broker {
     return () => this.aedes?.off('publish', listener as never);
   }
 
+  /**
+   * Publishes as the broker itself, as if a device had (the simulated home of smart-home test: its
+   * messages are not the hub's, so onPublish does not see them). Resolves when the broker took it.
+   */
+  inject(topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes) return Promise.reject(new Error('broker not started'));
+    return new Promise((resolve, reject) =>
+      aedes.publish({ cmd: 'publish', topic, payload, qos, retain, dup: false } as never, (err?: Error) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+  }
+
   /** Connected clients with their user, address and subscriptions (the hub's own client included). */
   clients(): {
     id: string;

@@ -14,6 +14,7 @@ import { runCommand, checkCommand } from './scripts.js';
 import { actionCommand, integrationCommand } from './action.js';
 import { automationsCommand } from './automations.js';
 import { backupCommand, restoreCommand } from './backup.js';
+import { testCommand } from './test.js';
 import { BackupError } from '../backup/backup.js';
 
 export const EXIT_OK = 0;
@@ -95,6 +96,17 @@ configOptions(
   .option('--user <name>', 'authenticate as this user (once the hub has users)')
   .option('--password-stdin', 'read the password from standard input')
   .action(integrationCommand);
+
+configOptions(
+  program
+    .command('test')
+    .description(
+      'run the tests next to the scripts (NAME.test.js|ts|coffee), each in a simulated home: a virtual clock, fake devices, nothing sent',
+    ),
+)
+  .argument('[files...]', 'test files (default: every test in the scripts dir)')
+  .option('--at <time>', 'where the virtual clock starts, e.g. 2026-06-21T22:00:00 (default: now)')
+  .action(testCommand);
 
 configOptions(program.command('automations').description('list automations with their last run'))
   .option('--runs <id>', 'also show the recent runs of this automation, step by step')

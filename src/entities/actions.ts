@@ -38,6 +38,9 @@ export interface ActionRecord {
   time: number;
   /** `ok`, or the error's code (TIMEOUT, DEVICE_ERROR, ...). */
   result: string;
+  params: Record<string, unknown>;
+  /** Its place among all the actions asked for since start (1, 2, ...). */
+  seq: number;
 }
 
 /** How many recent actions are kept (in memory) for the entity page's markers. */
@@ -47,6 +50,7 @@ export class ActionRunner {
   private readonly integrations = new Map<string, IntegrationAction>();
   private readonly pending = new Set<Pending>();
   private readonly recentCalls: ActionRecord[] = [];
+  private seq = 0;
 
   constructor(private readonly ctx: ActionContext) {}
 
@@ -71,8 +75,26 @@ export class ActionRunner {
     return this.recentCalls.filter((r) => r.entityId === entityId && r.time >= since && r.time <= until);
   }
 
+  /** The kept actions asked for after the one numbered `seq`, in the order they were asked for. */
+  after(seq: number): ActionRecord[] {
+    return this.recentCalls.filter((r) => r.seq > seq).sort((a, b) => a.seq - b.seq);
+  }
+
+  /** The number of the last action asked for. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
   async call(entityId: string, action: string, params: Record<string, unknown> = {}, caller = 'cli'): Promise<void> {
-    const record: ActionRecord = { entityId, action, caller, time: Date.now(), result: 'pending' };
+    const record: ActionRecord = {
+      entityId,
+      action,
+      caller,
+      time: Date.now(),
+      result: 'pending',
+      params: { ...params },
+      seq: ++this.seq,
+    };
     try {
       await this.run(entityId, action, params, caller);
       record.result = 'ok';

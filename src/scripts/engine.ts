@@ -27,6 +27,7 @@ import { notifyCalls, type NotifyAccess } from './bindings/notify.js';
 import { InputRouter } from './inputs.js';
 import type { Quarantine } from './quarantine.js';
 import type { NamedTimers } from './bindings/timer.js';
+import type { Clock } from '../clock.js';
 import { boundedText, framesOf, jsonTooDeep, MAX_JSON_DEPTH, parseFrame } from './guest-data.js';
 
 export interface EngineContext {
@@ -52,6 +53,8 @@ export interface EngineContext {
   automations?: AutomationAccess;
   /** Timer.at/in/cancel/list/on: named timers kept across restarts. */
   timers?: NamedTimers;
+  /** What scripts' timers and Date go by, when it is not the real time (a test's clock: smart-home test). */
+  clock?: Clock;
 }
 
 /** A configured entity's script (and e154's MQTT entity topic, whose messages go to its mqttEvent). */
@@ -83,6 +86,16 @@ export interface LoadOptions {
   storage?: string;
   /** An entity's script: `const ENTITY_ID` is defined before it runs, and its convention functions are looked up. */
   entityId?: string;
+  /** More host calls and guest code for this script alone (the test API of smart-home test). */
+  extra?: ScriptExtra;
+}
+
+/** Host calls and a guest bundle added to one script's sandbox, installed before the script runs. */
+export interface ScriptExtra {
+  calls: Record<string, (args: unknown[]) => unknown>;
+  asyncCalls: Record<string, (args: unknown[]) => Promise<unknown>>;
+  /** An expression whose value is a function (hooks, global) => void; see Sandbox.install. */
+  install?: { code: string; filename: string };
 }
 
 /**
@@ -190,7 +203,7 @@ export class ScriptEngine {
         `the hub stopped while script ${crashed} was starting: it is disabled until it is saved or run again`,
       );
     for (const f of readdirSync(dir)
-      .filter((f) => /\.(js|ts|coffee)$/.test(f))
+      .filter((f) => /\.(js|ts|coffee)$/.test(f) && !isTestFile(f))
       .sort()) {
       if (this.ctx.isActionScript?.(path.join(dir, f))) continue;
       const disabled = q?.reasonFor(f);
@@ -308,6 +321,8 @@ export class ScriptEngine {
           ...cryptoCalls(this.ctx.secretKey, this.ctx.limits.max_payload_kb * 1024),
           ...notify.sync,
           ...(this.ctx.timers?.calls(name) ?? noTimers),
+          ...(this.ctx.clock ? { 'clock.now': () => this.ctx.clock!.now() } : {}),
+          ...opts.extra?.calls,
         },
         asyncCalls: {
           ...entityAsyncCalls(this.ctx.entities, name),
@@ -319,9 +334,11 @@ export class ScriptEngine {
             const at = this.locateStack(compiled, stack);
             if (script) this.logTo(script, 'info', at ? `${line} (${compiled.file}:${at.line})` : line);
           }),
+          ...opts.extra?.asyncCalls,
         },
       },
       name,
+      this.ctx.clock,
     );
     script = new Script(name, compiled, sandbox);
     this.scripts.set(name, script);
@@ -356,6 +373,10 @@ export class ScriptEngine {
     });
     sandbox.onSettled = () => router.drained(name);
     if (opts.globals) sandbox.setGlobals(opts.globals);
+    if (opts.extra?.install) {
+      const err = sandbox.install(opts.extra.install.code, opts.extra.install.filename);
+      if (err) throw new Error(`${opts.extra.install.filename} failed to install: ${err.message}`);
+    }
     // as e154 does: a global lexical binding the script sees (and cannot reassign)
     if (opts.entityId) sandbox.run(`const ENTITY_ID = ${JSON.stringify(opts.entityId)};`, 'smart-home:entity');
     const err = sandbox.run(compiled.code, compiled.evalName);
@@ -688,6 +709,19 @@ export class ScriptEngine {
     if (error) this.reportGuestError(script, error);
   }
 
+  /**
+   * Whether a script (but those `except`) has work under way that needs no clock to move: messages
+   * queued for it, publishes or host calls in flight. Its timers do not count (a test's clock
+   * moves them). The simulated home of smart-home test settles on it.
+   */
+  busy(except?: (name: string) => boolean): string | undefined {
+    for (const s of this.scripts.values()) {
+      if (except?.(s.name)) continue;
+      if (s.sandbox.pendingPublishes > 0 || (this.inputs.stats(s.name)?.queued ?? 0) > 0) return s.name;
+    }
+    return undefined;
+  }
+
   /** Resolves when the script has no timers and no publishes in flight (for `smart-home run`). */
   async whenIdle(script: Script, pollMs = 10, timeoutMs = Infinity): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -858,4 +892,9 @@ export function snippetSource(origin: string, code: string): { file: string; sou
     source: '\n'.repeat(Math.max(0, Number(m[2]) - 1)) + code,
     colShift: m[3] ? Number(m[3]) - 1 : 0,
   };
+}
+
+/** A test of scripts (`hall.test.ts`): run by smart-home test, never started as a script. */
+export function isTestFile(file: string): boolean {
+  return /\.test\.(js|ts|coffee)$/.test(file);
 }

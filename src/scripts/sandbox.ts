@@ -13,6 +13,7 @@ import { describeThrown, toGuestError, type GuestError } from './sandbox/guest-e
 import { SettleBatch } from './sandbox/settle.js';
 import { hostObject, type HostHandlers } from './sandbox/host-calls.js';
 import type { DeliveryMeta, LogLevel } from './guest/wire.js';
+import { realClock, type Clock } from '../clock.js';
 
 export type { GuestError } from './sandbox/guest-errors.js';
 
@@ -98,7 +99,8 @@ export class Sandbox {
   private invokeFn!: QuickJSHandle;
   private invokeBatchFn!: QuickJSHandle;
   private readonly settled: SettleBatch;
-  private readonly timers = new Map<number, NodeJS.Timeout>();
+  /** The script's setTimeout/setInterval, by id: the clock's handle of each one's next time. */
+  private readonly timers = new Map<number, unknown>();
   /** Timer ids whose callback waits (throttled, or for the next loop turn). */
   private readonly deferred = new Set<number>();
   private deadline = 0;
@@ -122,6 +124,8 @@ export class Sandbox {
     private readonly limits: ScriptLimits,
     private readonly host: HostCalls,
     private readonly label?: string,
+    /** What the script's timers and Date go by: a test's clock moves them (smart-home test). */
+    private readonly clock: Clock = realClock,
   ) {
     this.rt = mod.newRuntime();
     this.rt.setMemoryLimit(Math.floor(limits.memory_limit_mb * 1024 * 1024));
@@ -167,9 +171,9 @@ export class Sandbox {
     return wait;
   }
 
-  static async create(limits: ScriptLimits, host: HostCalls, label?: string): Promise<Sandbox> {
+  static async create(limits: ScriptLimits, host: HostCalls, label?: string, clock?: Clock): Promise<Sandbox> {
     const q = await quickjs(limits.memory_limit_mb);
-    const sandbox = new Sandbox(q.module, limits, host, label);
+    const sandbox = new Sandbox(q.module, limits, host, label, clock);
     sandbox.memory = q.memory;
     sandbox.capBytes = q.capBytes;
     return sandbox;
@@ -249,6 +253,23 @@ export class Sandbox {
       return done;
     });
     return error ? [] : found;
+  }
+
+  /**
+   * Installs more guest code (the test API of smart-home test): `code` is an expression whose value
+   * is a function, called with the prelude's hooks (its sync and async host calls) and the global
+   * object. Returns the error it threw, if any.
+   */
+  install(code: string, filename: string): GuestError | undefined {
+    return this.enter(() => {
+      const r = this.vm.evalCode(code, filename, { type: 'global' });
+      if (r.error) return r;
+      const hooks = this.vm.getProp(this.api, 'hooks');
+      const done = this.vm.callFunction(r.value, this.vm.undefined, hooks, this.vm.global);
+      hooks.dispose();
+      r.value.dispose();
+      return done;
+    });
   }
 
   /** Runs top-level code; returns the error it threw, if any. */
@@ -437,7 +458,7 @@ export class Sandbox {
   }
 
   private stopTimersAndCalls(why: string): void {
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) this.clock.clearTimeout(t);
     this.timers.clear();
     for (const resolve of this.invocations.values()) resolve({ error: { name: 'Error', message: why, stack: '' } });
     this.invocations.clear();
@@ -619,7 +640,7 @@ export class Sandbox {
       utf8Length: (text) => Buffer.byteLength(str(text), 'utf8'),
       setTimer: (id, ms, repeat) => this.setTimer(num(id), num(ms), repeat === true),
       clearTimer: (id) => {
-        clearTimeout(this.timers.get(num(id)));
+        this.clock.clearTimeout(this.timers.get(num(id)));
         this.timers.delete(num(id));
       },
     };
@@ -632,6 +653,7 @@ export class Sandbox {
       maxPayload: this.limits.max_payload_kb * 1024,
       maxPendingBytes: this.limits.max_pending_mb * 1024 * 1024,
       batchSliceMs: this.batchSliceMs,
+      virtualTime: this.clock === realClock ? 0 : 1,
     });
     const install = vm.unwrapResult(vm.evalCode(preludeSource(), PRELUDE_FILE));
     this.api = vm.unwrapResult(vm.callFunction(install, vm.undefined, host, vm.global));
@@ -723,6 +745,11 @@ export class Sandbox {
           return;
         }
         if (!repeat) this.timers.delete(id);
+        else
+          this.timers.set(
+            id,
+            this.clock.setTimeout(() => fire(), interval),
+          ); // armed before the callback runs: it may clear it
         const err = this.enter(() => {
           const idH = this.vm.newNumber(id);
           const r = this.vm.callFunction(this.fireTimerFn, this.vm.undefined, idH);
@@ -731,6 +758,10 @@ export class Sandbox {
         });
         if (err) this.host.uncaught(err);
       });
-    this.timers.set(id, repeat ? setInterval(() => fire(), Math.max(1, delay)) : setTimeout(() => fire(), delay));
+    const interval = Math.max(1, delay);
+    this.timers.set(
+      id,
+      this.clock.setTimeout(() => fire(), repeat ? interval : delay),
+    );
   }
 }

@@ -7,6 +7,8 @@ import { ScriptError } from './errors.js';
 import { usesModules } from './compiled.js';
 
 export const API_TYPES = fileURLToPath(new URL('../../../types/smart-home.d.ts', import.meta.url));
+/** The test API of smart-home test, for test files (NAME.test.ts) only. */
+export const TEST_TYPES = fileURLToPath(new URL('../../../types/smart-home-test.d.ts', import.meta.url));
 
 /** TypeScript is big (~60 MiB in memory): it is loaded the first time a script is type-checked. */
 let compiler: Promise<typeof ts> | undefined;
@@ -31,6 +33,7 @@ export async function typeCheck(file: string, source: string): Promise<ScriptErr
       : { noResolve: true }),
   };
   const abs = path.resolve(file);
+  const types = /\.test\.ts$/.test(abs) ? [API_TYPES, TEST_TYPES] : [API_TYPES];
   const dir = (() => {
     try {
       return realpathSync(path.dirname(abs));
@@ -57,14 +60,14 @@ export async function typeCheck(file: string, source: string): Promise<ScriptErr
     const p = path.resolve(f);
     return (
       p === abs ||
-      p === API_TYPES ||
+      types.includes(p) ||
       (path.dirname(p) === libDir && /^lib\.[\w.]+\.d\.ts$/.test(path.basename(p))) ||
       inScriptsDir(p)
     );
   };
   host.readFile = (f) => (path.resolve(f) === abs ? source : allowed(f) ? read(f) : undefined);
   host.fileExists = (f) => path.resolve(f) === abs || (allowed(f) && exists(f));
-  const program = ts.createProgram([abs, API_TYPES], options, host);
+  const program = ts.createProgram([abs, ...types], options, host);
   const diags = [
     ...program.getSyntacticDiagnostics(program.getSourceFile(abs)),
     ...program.getSemanticDiagnostics(program.getSourceFile(abs)),

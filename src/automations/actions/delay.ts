@@ -2,7 +2,7 @@
 // at the original deadline. Cancelled when the run is (e.g. in restart mode).
 import type { ActionConfig } from '../schema.js';
 import type { ActionStep } from '../types.js';
-import { realClock } from '../clock.js';
+import { realClock } from '../../clock.js';
 import { persistedWait } from '../waits.js';
 
 type Config = Extract<ActionConfig, { type: 'delay' }>;

@@ -4,7 +4,7 @@
 import { capture } from '../../mqtt/topic.js';
 import type { ActionConfig } from '../schema.js';
 import { attributeOf, sameJson, type ActionStep } from '../types.js';
-import { realClock } from '../clock.js';
+import { realClock } from '../../clock.js';
 import { persistedWait } from '../waits.js';
 
 type Config = Extract<ActionConfig, { type: 'wait_for' }>;

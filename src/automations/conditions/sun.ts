@@ -5,7 +5,7 @@
 // by the last time each event happened (up to a year back), not an error.
 import type { ConditionConfig } from '../schema.js';
 import type { ConditionCheck } from '../types.js';
-import { realClock } from '../clock.js';
+import { realClock } from '../../clock.js';
 import { describeOffset } from '../triggers/sun.js';
 
 type Config = Extract<ConditionConfig, { type: 'sun' }>;

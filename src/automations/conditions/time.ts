@@ -1,6 +1,7 @@
 // time condition: now is within a window of the day (which may wrap midnight) and on given weekdays.
 import type { ConditionConfig } from '../schema.js';
 import type { ConditionCheck } from '../types.js';
+import { realClock } from '../../clock.js';
 
 type Config = Extract<ConditionConfig, { type: 'time' }>;
 
@@ -29,8 +30,8 @@ export function inWindow(seconds: number, after?: string, before?: string): bool
   return a <= b ? seconds >= a && seconds < b : seconds >= a || seconds < b; // wraps midnight
 }
 
-export const timeCondition: ConditionCheck<Config> = async (config) => {
-  const { seconds, weekday } = clockOf(new Date(), config.timezone);
+export const timeCondition: ConditionCheck<Config> = async (config, ctx) => {
+  const { seconds, weekday } = clockOf(new Date((ctx.clock ?? realClock).now()), config.timezone);
   const dayOk = !config.weekdays || config.weekdays.includes(weekday as never);
   const result = dayOk && inWindow(seconds, config.after, config.before);
   return { result, detail: `it is ${weekday} ${new Date(seconds * 1000).toISOString().slice(11, 19)}` };

@@ -3,6 +3,7 @@
 import type { TriggerConfig } from '../schema.js';
 import { capture } from '../../mqtt/topic.js';
 import { pathValue, sameJson, type TriggerFactory } from '../types.js';
+import { realClock } from '../../clock.js';
 
 type Config = Extract<TriggerConfig, { type: 'mqtt' }>;
 
@@ -15,7 +16,8 @@ export const mqttTrigger: TriggerFactory<Config> = (config, ctx, fire, where) =>
   let off: (() => void) | undefined;
   /** A message on the topic that did not fire it: why, for "why didn't it run?". */
   const missed = (topic: string, reason: string) =>
-    where && ctx.nearMiss?.(where.automation, { time: Date.now(), step: where.step, what: topic, reason });
+    where &&
+    ctx.nearMiss?.(where.automation, { time: (ctx.clock ?? realClock).now(), step: where.step, what: topic, reason });
   return {
     async start() {
       off = ctx.events.on('mqtt.message', (m) => {
@@ -42,7 +44,7 @@ export const mqttTrigger: TriggerFactory<Config> = (config, ctx, fire, where) =>
         }
         fire({
           type: 'mqtt',
-          time: Date.now(),
+          time: (ctx.clock ?? realClock).now(),
           description: `mqtt message on ${m.topic}`,
           topic: m.topic,
           payload,

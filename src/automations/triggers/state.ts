@@ -3,7 +3,7 @@
 // still in that state, it fires at the original deadline (a late one at once, as `on_restart` allows).
 import type { TriggerConfig } from '../schema.js';
 import { attributeOf, sameJson, type TriggerEvent, type TriggerFactory } from '../types.js';
-import { realClock } from '../clock.js';
+import { realClock } from '../../clock.js';
 import { describeDuration } from '../duration.js';
 
 type Config = Extract<TriggerConfig, { type: 'state' }>;

@@ -3,7 +3,7 @@
 // event does not come (polar night, midnight sun) the trigger waits for the day it does.
 import type { TriggerConfig } from '../schema.js';
 import type { TriggerFactory } from '../types.js';
-import { realClock } from '../clock.js';
+import { realClock } from '../../clock.js';
 import { describeDuration } from '../duration.js';
 
 type Config = Extract<TriggerConfig, { type: 'sun' }>;

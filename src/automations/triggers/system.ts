@@ -2,6 +2,7 @@
 // (automation_failed: trigger.automation and trigger.error say which and why).
 import type { TriggerConfig } from '../schema.js';
 import type { TriggerFactory } from '../types.js';
+import { realClock } from '../../clock.js';
 
 type Config = Extract<TriggerConfig, { type: 'system' }>;
 
@@ -15,7 +16,7 @@ export const systemTrigger: TriggerFactory<Config> = (config, ctx, fire, where) 
           if (r.status !== 'failed' || r.automation === where?.automation) return;
           fire({
             type: 'system',
-            time: Date.now(),
+            time: (ctx.clock ?? realClock).now(),
             description: `automation ${r.automation} failed${r.error ? `: ${r.error}` : ''}`,
             event: config.event,
             automation: r.automation,
@@ -25,7 +26,12 @@ export const systemTrigger: TriggerFactory<Config> = (config, ctx, fire, where) 
         return;
       }
       off = ctx.events.on(`system.${config.event}`, () =>
-        fire({ type: 'system', time: Date.now(), description: `hub ${config.event}`, event: config.event }),
+        fire({
+          type: 'system',
+          time: (ctx.clock ?? realClock).now(),
+          description: `hub ${config.event}`,
+          event: config.event,
+        }),
       );
     },
     async stop() {

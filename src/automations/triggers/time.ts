@@ -4,7 +4,7 @@
 import { Cron } from 'croner';
 import type { TriggerConfig } from '../schema.js';
 import type { TriggerFactory } from '../types.js';
-import { realClock } from '../clock.js';
+import { realClock } from '../../clock.js';
 import { describeDuration } from '../duration.js';
 
 type Config = Extract<TriggerConfig, { type: 'time' }>;
@@ -44,17 +44,37 @@ export function lastDue(cron: string, timezone: string | undefined, after: numbe
   return found;
 }
 
+/** Node's timers hold at most 2^31-1 ms (24.8 days); a longer wait is taken in steps. */
+const MAX_TIMER = 2 ** 31 - 1;
+
 export const timeTrigger: TriggerFactory<Config> = (config, ctx, fire, where) => {
+  // croner computes the times (time zones, DST, L/W/#); the hub's clock keeps them, so a test's
+  // clock (smart-home test, test/helpers.ts fakeClock) moves schedules too
   let job: Cron | undefined;
+  let handle: unknown;
   const clock = ctx.clock ?? realClock;
   const key = where ? `${where.automation} ${where.step}` : undefined;
+  const arm = () => {
+    const now = clock.now();
+    const next = job?.nextRun(new Date(now));
+    if (!next) return;
+    const at = next.getTime();
+    handle = clock.setTimeout(
+      () => {
+        if (!job) return;
+        if (clock.now() < at) return arm(); // a long wait taken in steps, or woken a little early
+        const time = clock.now();
+        if (key) ctx.fired?.set(key, time);
+        fire({ type: 'time', time, description: `schedule ${config.cron}` });
+        arm();
+      },
+      Math.min(Math.max(0, at - now), MAX_TIMER),
+    );
+  };
   return {
     async start() {
-      job = new Cron(config.cron, { timezone: config.timezone, protect: true }, () => {
-        const now = clock.now();
-        if (key) ctx.fired?.set(key, now);
-        fire({ type: 'time', time: now, description: `schedule ${config.cron}` });
-      });
+      job = new Cron(config.cron, { timezone: config.timezone, paused: true });
+      arm();
       const policy = where?.onRestart;
       if (!key || typeof policy !== 'object' || ctx.lastAlive === undefined) return;
       // the catch-up: the latest time due in the downtime (after the last run and the last heartbeat), at most run_if_missed ago
@@ -71,6 +91,8 @@ export const timeTrigger: TriggerFactory<Config> = (config, ctx, fire, where) =>
     },
     async stop() {
       job?.stop();
+      job = undefined;
+      clock.clearTimeout(handle);
     },
   };
 };

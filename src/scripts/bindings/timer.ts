@@ -3,7 +3,7 @@
 // due while the hub was down fires once the script has called Timer.on again, with how late it is.
 // Everything a script passes is checked here: the name, the time, the data's size, the count.
 import { parseDuration } from '../../automations/duration.js';
-import type { Clock } from '../../automations/clock.js';
+import type { Clock } from '../../clock.js';
 import type { ScriptTimerStore } from '../../store/script-timers.js';
 
 export const MAX_TIMERS_PER_SCRIPT = 1000;

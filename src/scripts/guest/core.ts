@@ -124,6 +124,8 @@ export function settle(ok: string, failed: string, values: string): void {
       err.name = name;
     } else err = new MqttError(code, message);
     err.code = code;
+    // where the script made the call: an error it does not catch is located at that line
+    if (p.stack) err.stack = p.stack;
     p.reject(err);
     const promise = p.promise;
     // Look again once the current jobs have run: an await or .catch attached by then counts.

@@ -2,7 +2,7 @@
 // user's code. `scripts/build-guest.mjs` type-checks and bundles these files with esbuild at build
 // time; the host evaluates the bundle and calls `install` with its host functions. The host
 // validates everything again: this code runs in user space and may be tampered with.
-import { bind, MqttError, settle } from './core.js';
+import { bind, call, callAsync, callStack, MqttError, settle } from './core.js';
 import { Entity, Storage } from './entity.js';
 import { compat, sharedStorage } from './compat.js';
 import { delivery, Mqtt } from './mqtt.js';
@@ -34,6 +34,7 @@ export function install(host: HostApi, global: Record<string, unknown>): GuestAp
   define('setInterval', (fn: unknown, ms: unknown, ...args: unknown[]) => addTimer(fn, ms, args, true));
   define('clearTimeout', clearTimer);
   define('clearInterval', clearTimer);
+  if (host.virtualTime === 1) global.Date = virtualDate(() => call('clock.now') as number);
   return {
     fireTimer,
     settle,
@@ -47,5 +48,24 @@ export function install(host: HostApi, global: Record<string, unknown>): GuestAp
     get invokeAt() {
       return invocation.at;
     },
+    hooks: Object.freeze({ call, callAsync, stack: callStack }),
   };
+}
+
+/**
+ * Date on a test's clock (smart-home test): `new Date()` and `Date.now()` read the host's virtual
+ * time; everything else is the real Date's.
+ */
+function virtualDate(now: () => number): DateConstructor {
+  const Real = Date;
+  class VirtualDate extends Real {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super(now());
+      else super(...(args as [string]));
+    }
+    static override now(): number {
+      return now();
+    }
+  }
+  return VirtualDate as unknown as DateConstructor;
 }

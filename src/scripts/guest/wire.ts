@@ -79,6 +79,8 @@ export interface HostApi {
   maxPendingBytes: number;
   /** After this many ms of a delivery batch the guest starts no further message of it. */
   batchSliceMs: number;
+  /** 1: the host's clock is a test's (smart-home test): Date reads it through the `clock.now` call. */
+  virtualTime: number;
 }
 
 /** What the guest returns to the host once installed. */
@@ -105,4 +107,13 @@ export interface GuestApi {
    */
   invokeBatch(name: string, callsJson: string): number;
   invokeAt: number;
+  /** The host calls, for guest code installed after the prelude (Sandbox.install: the test API). */
+  hooks: GuestHooks;
+}
+
+export interface GuestHooks {
+  call(name: string, ...args: unknown[]): unknown;
+  callAsync(what: string, name: string, args: unknown[]): Promise<unknown>;
+  /** The call stack of the caller, as the host locates lines in it. */
+  stack(): string;
 }

@@ -1,6 +1,7 @@
-// The time automations wait on: the real one, or one a test moves (test/helpers.ts fakeClock).
-// Only what automations wait for goes through it (delays, `for:`, wait_for, the catch-up); the
-// rest of the hub keeps the real time.
+// The time the hub's waits wait on: the real one, or one a test moves (test/helpers.ts fakeClock,
+// the simulated home of `smart-home test`). Automations (schedules, delays, `for:`, wait_for, the
+// catch-up, time and sun conditions), named timers and scripts' own timers go through it; the
+// rest of the hub (CPU fairness, timeouts of I/O) keeps the real time.
 
 export interface Clock {
   now(): number;

@@ -39,6 +39,7 @@ const TIMER_DATA_BYTES = 64 * 1024;
 import { Sun } from './sun/sun.js';
 import { BackupScheduler } from './backup/scheduler.js';
 import { SunEntity } from './sun/entity.js';
+import type { DryRunReport, DryRunRequest } from './simulate/dry-run.js';
 
 export interface HubOptions {
   /** What automations' waits wait on (schedules, delay, for:, wait_for, the catch-up) and named timers: a test may give its own. */
@@ -48,6 +49,10 @@ export interface HubOptions {
   /** Delivers a notification instead of the real targets (the simulated home records them). */
   deliverNotification?: NotifierOptions['deliver'];
   configFile?: string;
+  /** false: the scripts dir does not start on its own (a dry run's home starts the one script it runs). */
+  startScripts?: boolean;
+  /** Runs a dry run against this hub (the composition root gives it: src/simulate/dry-run.ts). */
+  dryRun?: (hub: Hub, request: DryRunRequest) => Promise<DryRunReport>;
 }
 
 interface Module {
@@ -86,12 +91,14 @@ export class Hub {
   readonly notifier: Notifier;
   readonly api?: ApiServer;
   readonly bridges: Bridge[] = [];
+  /** A dry run against this hub's current state, when the hub was given how (HubOptions.dryRun). */
+  readonly dryRun?: (request: DryRunRequest) => Promise<DryRunReport>;
   private readonly modules: Module[] = [];
   private started: Module[] = [];
 
   constructor(
     readonly config: Config,
-    private readonly log: Logger,
+    readonly log: Logger,
     opts: HubOptions = {},
   ) {
     if (config.mqtt.url && config.bridges.length > 0) {
@@ -105,6 +112,10 @@ export class Hub {
       );
     }
     this.events = new EventBus(log.child({ module: 'events' }));
+    if (opts.dryRun) {
+      const run = opts.dryRun;
+      this.dryRun = (request) => run(this, request);
+    }
     this.db = openStore(config.data_dir);
     this.users = new UserStore(this.db);
     this.sessions = new SessionStore(this.db);
@@ -208,6 +219,7 @@ export class Hub {
     this.scripts = new ScriptEngine({
       timers,
       ...(opts.scriptClock ? { clock: opts.scriptClock } : {}),
+      ...(opts.startScripts === false ? { startDir: false } : {}),
       limits: config.scripts,
       notify: this.notifier,
       // made below: read when a script calls PushSystemEvent

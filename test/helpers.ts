@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { configSchema, type Config } from '../src/config/schema.js';
-import { Hub } from '../src/hub.js';
+import { Hub, type HubOptions } from '../src/hub.js';
 import type { Clock } from '../src/clock.js';
 import { openStore } from '../src/store/db.js';
 import { UserStore } from '../src/store/users.js';
@@ -117,7 +117,7 @@ export async function startHub(
   overrides: Record<string, unknown> = {},
   dir = tempDir(),
   log = createLogger(process.env.TEST_LOG ?? 'silent'),
-  opts: { clock?: Clock } = {},
+  opts: HubOptions = {},
 ): Promise<TestHub> {
   const config = testConfig(dir, overrides);
   const hub = new Hub(config, log, opts);

@@ -361,6 +361,14 @@ test('README: Zigbee2MQTT devices, the Mqtt.subscribe example and the automation
   device.end();
 });
 
+test('README: a dry run of switch.js with the hall switch message says what it would ask for', async () => {
+  const [command, ...printed] = block('$ ./smart-home run data/scripts/switch.js --dry-run').trimEnd().split('\n');
+  const r = await sh(command!.slice(2));
+  assert.equal(r.code, 0, r.stderr);
+  const at = (lines: string[]) => lines.map((l) => l.replace(/at \S+Z \(/, 'at TIME ('));
+  assert.deepEqual(at(r.stdout.trimEnd().split('\n')), at(printed));
+});
+
 test('README: the Zigbee2MQTT commands, as printed, reach Zigbee2MQTT and report its answer', async () => {
   const z = await FakeZigbee2Mqtt.start(`mqtt://127.0.0.1:${mqttPort}`);
   try {

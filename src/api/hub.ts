@@ -16,6 +16,7 @@ import type { DeviceRegistry } from '../entities/devices.js';
 import type { Recorder } from '../entities/recorder.js';
 import type { Dashboard } from '../entities/dashboard.js';
 import type { Integration } from '../entities/integrations/index.js';
+import type { DryRunReport, DryRunRequest } from '../simulate/dry-run.js';
 
 /** Failed password attempts, shared by every way of presenting a password. */
 export interface PasswordLimiter {
@@ -38,6 +39,8 @@ export interface BrokerView {
 }
 
 export interface ApiHub {
+  /** A dry run or replay (src/simulate/dry-run.ts), when the hub was started with them. */
+  dryRun?: (request: DryRunRequest) => Promise<DryRunReport>;
   users: UserStore;
   authLimiter: PasswordLimiter;
   sessions: SessionStore;

@@ -30,6 +30,7 @@ import { automationRoutes } from './routes/automations.js';
 import { mqttRoutes } from './routes/mqtt.js';
 import { userRoutes } from './routes/users.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { dryRunRoutes } from './routes/dry-run.js';
 
 export type { ApiHub } from './hub.js';
 export interface ApiContext {
@@ -175,6 +176,7 @@ export class ApiServer {
     mqttRoutes(app, hub);
     userRoutes(app, hub);
     notificationRoutes(app, hub);
+    dryRunRoutes(app, hub);
     eventRoutes(app, hub);
     // The UI's own files are public (the page then asks to log in); every route the static
     // plugin adds is marked so in its own context.

@@ -3,11 +3,13 @@ import { loadConfig, overridesFromEnv, type ConfigOverrides } from '../config/lo
 import { parseSets } from './scripts.js';
 import { readPassword } from './users.js';
 import { readHubFile } from './hub-file.js';
+import path from 'node:path';
+import type { DryRunReport } from '../simulate/dry-run.js';
 
-type HubOpts = ConfigOverrides & { param?: string[]; url?: string; user?: string; passwordStdin?: boolean };
+export type HubOpts = ConfigOverrides & { param?: string[]; url?: string; user?: string; passwordStdin?: boolean };
 
 /** POSTs `body` to the running hub's API at `path` and returns its `data`; the hub's error message otherwise. */
-async function postToHub(path: string, body: unknown, opts: HubOpts): Promise<unknown> {
+export async function postToHub(path: string, body: unknown, opts: HubOpts): Promise<unknown> {
   const { config } = loadConfig(opts);
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   // (an address or port given here, as a flag or SMART_HOME_HTTP_PORT, wins over the running hub's)
@@ -51,4 +53,50 @@ export async function integrationCommand(name: string, command: string, opts: Hu
     opts,
   );
   process.stdout.write(`${name} ${command}: ${JSON.stringify(data ?? {})}\n`);
+}
+
+/** Prints a dry run's report: what it would do, one line each. */
+function printDryRun(r: DryRunReport): void {
+  process.stdout.write(`dry run of ${r.target} against the hub as it is at ${r.at} (nothing was sent):\n`);
+  for (const line of r.summary) process.stdout.write(`  ${line}\n`);
+  if (r.timersPending > 0)
+    process.stdout.write(
+      `  (${r.timersPending} timer${r.timersPending > 1 ? 's' : ''} still waiting: --for 10m shows what comes next)\n`,
+    );
+}
+
+type DryOpts = HubOpts & { for?: string; message?: string };
+
+function message(opts: DryOpts): { message?: { topic: string; payload: string } } {
+  if (opts.message === undefined) return {};
+  const eq = opts.message.indexOf('=');
+  if (eq <= 0) throw new Error(`--message: give TOPIC=PAYLOAD, e.g. zigbee2mqtt/hall_motion={"occupancy":true}`);
+  return { message: { topic: opts.message.slice(0, eq), payload: opts.message.slice(eq + 1) } };
+}
+
+/** `smart-home run FILE --dry-run`: the hub runs its copy of the script in a simulated home of its present. */
+export async function dryRunScript(file: string, opts: DryOpts): Promise<void> {
+  const { config } = loadConfig(opts);
+  const scripts = path.resolve(config.data_dir, 'scripts');
+  const abs = path.resolve(file);
+  if (path.dirname(abs) !== scripts)
+    throw new Error(`--dry-run runs a script of the hub's scripts dir (${scripts}); ${file} is not in it`);
+  const body = { script: path.basename(abs), ...(opts.for ? { for: opts.for } : {}), ...message(opts) };
+  printDryRun((await postToHub('/api/dry-run', body, opts)) as DryRunReport);
+}
+
+/** `smart-home automations --dry-run ID [--replay RUN]`. */
+export async function dryRunAutomation(id: string, opts: DryOpts & { replay?: string }): Promise<void> {
+  let run: number | undefined;
+  if (opts.replay !== undefined) {
+    run = Number(opts.replay);
+    if (!Number.isInteger(run) || run < 1) throw new Error(`--replay: give a run's number, got ${opts.replay}`);
+  }
+  const body = {
+    automation: id,
+    ...(run !== undefined ? { run } : {}),
+    ...(opts.for ? { for: opts.for } : {}),
+    ...message(opts),
+  };
+  printDryRun((await postToHub('/api/dry-run', body, opts)) as DryRunReport);
 }

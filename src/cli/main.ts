@@ -11,7 +11,7 @@ import { AclError } from '../broker/acl.js';
 import { serveCommand } from './serve.js';
 import { userAdd, userList, userRemove } from './users.js';
 import { runCommand, checkCommand } from './scripts.js';
-import { actionCommand, integrationCommand } from './action.js';
+import { actionCommand, dryRunAutomation, dryRunScript, integrationCommand } from './action.js';
 import { automationsCommand } from './automations.js';
 import { backupCommand, restoreCommand } from './backup.js';
 import { testCommand } from './test.js';
@@ -59,7 +59,18 @@ configOptions(
   .option('--set <name=value...>', 'define a global for the script, e.g. --set actionName=on (JSON values are parsed)')
   .option('--watch', "also wait for the script's subscriptions: run until it unsubscribes, --timeout or Ctrl-C")
   .option('--timeout <duration>', 'stop after this long, e.g. 30s or 5m')
-  .action(runCommand);
+  .option(
+    '--dry-run',
+    'have the running hub run its copy of the script against its current state: prints what it would publish and ask for, sends nothing',
+  )
+  .option('--for <duration>', 'with --dry-run: also what it would do in the next 10m (the clock moved on)')
+  .option('--message <topic=payload>', 'with --dry-run: this message comes in, as from a device (a replay)')
+  .option('--url <url>', "with --dry-run: the hub's HTTP address (default: from the config)")
+  .option('--user <name>', 'with --dry-run: authenticate as this user')
+  .option('--password-stdin', 'with --dry-run: read the password from standard input')
+  .action((file: string, opts: Parameters<typeof runCommand>[1] & { dryRun?: boolean }) =>
+    opts.dryRun ? dryRunScript(file, opts) : runCommand(file, opts),
+  );
 
 program
   .command('check')
@@ -110,7 +121,19 @@ configOptions(
 
 configOptions(program.command('automations').description('list automations with their last run'))
   .option('--runs <id>', 'also show the recent runs of this automation, step by step')
-  .action(automationsCommand);
+  .option(
+    '--dry-run <id>',
+    'have the running hub run this automation against its current state (as its Run button): prints what it would do, sends nothing',
+  )
+  .option('--replay <run>', 'with --dry-run: with the trigger of this past run (its number in --runs)')
+  .option('--message <topic=payload>', 'with --dry-run: this message comes in, as from a device')
+  .option('--for <duration>', 'with --dry-run: also what it would do in the next 10m')
+  .option('--url <url>', "with --dry-run: the hub's HTTP address (default: from the config)")
+  .option('--user <name>', 'with --dry-run: authenticate as this user')
+  .option('--password-stdin', 'with --dry-run: read the password from standard input')
+  .action((opts: Parameters<typeof automationsCommand>[0] & { dryRun?: string; replay?: string }) =>
+    opts.dryRun ? dryRunAutomation(opts.dryRun, opts) : automationsCommand(opts),
+  );
 
 configOptions(
   program

@@ -5,6 +5,7 @@ import { Hub } from '../hub.js';
 import { redactUrl } from '../mqtt/topic.js';
 import { runningScript } from '../scripts/sandbox.js';
 import { writeHubFile } from './hub-file.js';
+import { dryRun } from '../simulate/dry-run.js';
 
 const SHUTDOWN_LIMIT_MS = 5000;
 
@@ -12,7 +13,7 @@ export async function serveCommand(opts: ConfigOverrides): Promise<void> {
   const { config, file } = loadConfig(opts);
   const log = createLogger(config.log_level);
   log.info({ config: file ?? '(defaults)', data: config.data_dir }, 'starting');
-  const hub = new Hub(config, log, file ? { configFile: file } : {});
+  const hub = new Hub(config, log, { ...(file ? { configFile: file } : {}), dryRun });
   // A host exception nobody caught ends the process (Node's rule, kept); if a script's sandbox was
   // entered at that moment, that script starts disabled next time instead of crash-looping the hub.
   process.on('uncaughtException', (err) => {

@@ -55,6 +55,8 @@ export interface EngineContext {
   timers?: NamedTimers;
   /** What scripts' timers and Date go by, when it is not the real time (a test's clock: smart-home test). */
   clock?: Clock;
+  /** false: the scripts of `dir` do not start on their own (a dry run starts the one it runs). */
+  startDir?: boolean;
 }
 
 /** A configured entity's script (and e154's MQTT entity topic, whose messages go to its mqttEvent). */
@@ -148,7 +150,7 @@ export class ScriptEngine {
 
   async start(): Promise<void> {
     this.offMessage = this.ctx.events.on('mqtt.message', (m) => this.inputs.route(m));
-    await this.startDir();
+    if (this.ctx.startDir !== false) await this.startDir();
     await this.startEntityScripts(this.ctx.entityScripts?.() ?? []);
     this.watchModules();
   }

@@ -10,6 +10,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
 import type { ScriptLogEvent } from '../events.js';
 import { Hub } from '../hub.js';
+import type { Entity } from '../entities/registry.js';
 import type { Logger } from '../log.js';
 import { capture } from '../mqtt/topic.js';
 import { isTestFile } from '../scripts/engine.js';
@@ -28,6 +29,10 @@ export interface HomeOptions {
   log: Logger;
   /** Real time a settle may take before it fails, naming what is still busy. */
   settleTimeoutMs?: number;
+  /** false: the scripts do not start on their own (a dry run loads the one it runs). */
+  startScripts?: boolean;
+  /** How error texts show the scripts dir (default: relative to the current dir). */
+  scriptsShownAs?: string;
 }
 
 export interface Published {
@@ -102,6 +107,7 @@ export class SimulatedHome {
     const clock = new VirtualClock(o.start ?? Date.now());
     let home: SimulatedHome | undefined;
     const hub = new Hub(config, o.log, {
+      ...(o.startScripts === false ? { startScripts: false } : {}),
       clock,
       scriptClock: clock,
       deliverNotification: async (target, _cfg, n, meta) => {
@@ -114,7 +120,7 @@ export class SimulatedHome {
         });
       },
     });
-    const shownDir = o.scriptsDir ? path.relative(process.cwd(), o.scriptsDir) || '.' : 'scripts';
+    const shownDir = o.scriptsShownAs ?? (o.scriptsDir ? path.relative(process.cwd(), o.scriptsDir) || '.' : 'scripts');
     home = new SimulatedHome(hub, clock, dir, o.settleTimeoutMs ?? 10_000, shownDir);
     try {
       await hub.start();
@@ -155,6 +161,34 @@ export class SimulatedHome {
     });
     if (spec.state !== undefined || spec.attributes)
       this.hub.registry.setState(id, spec.state ?? existing?.state ?? null, spec.attributes ?? null);
+  }
+
+  /**
+   * Takes an entity over as it is in another hub (a dry run's live one): its state, attributes and
+   * availability, with its script, or else answering its actions as a device would. No trigger
+   * sees it as a change (nothing listens yet when a dry run seeds).
+   */
+  seed(e: Entity): void {
+    const { registry } = this.hub;
+    registry.upsert({
+      id: e.id,
+      name: e.name,
+      domain: e.domain,
+      script: e.script ?? null,
+      actions: e.actions.length > 0 ? e.actions : simulatedActions(e.domain),
+      ...(e.script ? {} : { source: SIMULATED }),
+      attributes: e.attributes,
+      replaceAttributes: true,
+      category: e.category ?? null,
+      area: e.area ?? null,
+    });
+    registry.setState(e.id, e.state, null);
+    registry.setAvailable(e.id, e.available);
+  }
+
+  /** The directory the home's copy of the scripts is in. */
+  get scriptsDir(): string {
+    return path.join(this.dir, 'scripts');
   }
 
   /** A message from a device (or anyone but the hub) through the broker; resolves when the home settled. */

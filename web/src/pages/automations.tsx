@@ -1,6 +1,7 @@
 // Automations: list, enable/disable, run now, last runs with their trace, and automations.yaml.
 import { useEffect, useState } from 'preact/hooks';
 import { api, live } from '../api.js';
+import { DryRun } from './dry-run.js';
 
 interface Step {
   kind: string;
@@ -142,6 +143,7 @@ export function AutomationsPage() {
       </table>
       {open && (
         <div class="runs">
+          <DryRun request={{ automation: open }} key={open} />
           {misses.length > 0 && (
             <>
               <h3>Why it did not run, lately</h3>
@@ -169,6 +171,7 @@ export function AutomationsPage() {
                   </li>
                 ))}
               </ul>
+              <DryRun request={{ automation: open, run: r.id }} label="Replay this run (dry)" />
             </details>
           ))}
         </div>

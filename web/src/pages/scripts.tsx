@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, live, ApiFailure } from '../api.js';
 // CodeMirror is loaded with this page only (a chunk of its own), not with the dashboard
 import type { ScriptEditor, Diagnostic } from '../editor.js';
+import { DryRun } from './dry-run.js';
 
 interface ScriptFile {
   name: string;
@@ -163,6 +164,9 @@ export function ScriptsPage() {
             </li>
           ))}
         </ul>
+        {current && /\.(js|ts|coffee)$/.test(current) && !current.includes('/') && (
+          <DryRun request={{ script: current }} key={current} />
+        )}
         <h3>Log</h3>
         <pre class="log">
           {logs.map((l) => `${new Date(l.time).toLocaleTimeString()} [${l.level}] ${l.message}\n`).join('')}

@@ -73,7 +73,7 @@ test('the topic tree, the trace and the live events show a non-admin only what i
   c.end();
 });
 
-test('a non-admin reads scripts and automations and runs entity actions, but changes no script', async () => {
+test('a non-admin reads scripts and automations and runs entity actions, but changes no script and makes no dry run', async () => {
   assert.equal((await eve.get('/api/scripts')).status, 200);
   assert.equal((await eve.get('/api/automations')).status, 200);
   const action = await eve.post('/api/entities/light.none/actions/on', {});
@@ -87,6 +87,7 @@ test('a non-admin reads scripts and automations and runs entity actions, but cha
     ['DELETE', '/api/scripts/escalate.js', undefined],
     ['PUT', '/api/automations/file', { text: '[]' }],
     ['GET', '/api/mqtt/clients', undefined],
+    ['POST', '/api/dry-run', { script: 'escalate.js', message: { topic: 'home/secret/x', payload: '1' } }],
   ] as const) {
     const r = await eve.call(method, path, body);
     assert.deepEqual([r.status, r.body.error?.code], [403, 'FORBIDDEN'], `${method} ${path}`);

@@ -250,6 +250,12 @@ interface Zigbee2MqttEventMessage extends MqttEventMessage {
   success: boolean;
   new_state: { [key: string]: any };
 }
+/**
+ * A module of the scripts dir by a relative path (`require('./lib/lights')`), or, as e154 has it, a
+ * stored script by its name (`require('utils')`: lib/utils or utils, .ts, .js or .coffee). Bundled
+ * in when the script is compiled: each script its own instance. Prefer `import` in TypeScript.
+ */
+declare function require(name: string): any;
 /** In an entity's script: the id of its entity (e154 defines it before the script runs). */
 declare const ENTITY_ID: string;
 /** e154's short state: `name` is the state; `description` and `icon` those of its entry in the entity's `states:`. */

@@ -159,13 +159,15 @@ export class ScriptEngine {
   private modulesChanged = new Set<string>();
   private modulesTimer?: NodeJS.Timeout;
 
-  /** A change to a module (a file in a subdir of the scripts dir, e.g. lib/) reloads the scripts that bundle it. */
+  /** A change to a module (a file in lib/, or a script another requires by name) reloads the scripts that bundle it. */
   private watchModules(): void {
     const dir = this.ctx.dir;
     if (!dir || !existsSync(dir)) return;
     try {
       this.modulesWatcher = watch(dir, { recursive: true }, (_event, name) => {
-        if (!name || !String(name).includes(path.sep)) return; // a script itself: saved through the library
+        // a module, or a script another one requires by its name (e154's require(name)); the
+        // changed script itself is reloaded by the library
+        if (!name) return;
         this.modulesChanged.add(path.resolve(dir, String(name)));
         clearTimeout(this.modulesTimer);
         this.modulesTimer = setTimeout(() => void this.reloadUsers(), 200);

@@ -2,7 +2,8 @@
 // bundles the modules a script uses into it at compile time, with esbuild (in the compile worker).
 // Each script gets its own copy (its own instance); the bundle is still a plain script, so its
 // top-level declarations (entityAction, init, ...) stay global. Only relative paths inside the
-// scripts dir resolve: a bare name, a path outside it or through a symlink out of it is a located
+// scripts dir resolve, and e154's `require(name)` of a stored script by its name (lib/NAME or NAME):
+// a package name, a path outside it or through a symlink out of it is a located
 // error, as are a missing module and an import cycle. Modules may be TS, JS or CoffeeScript.
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,8 @@ import type { CompiledCode, Language } from './compiled.js';
 export { usesModules } from './compiled.js';
 
 const EXTENSIONS = ['.ts', '.js', '.coffee'];
+/** A name as e154 gives a stored script to require(): no path, no leading dot. */
+const STORED_NAME = /^[A-Za-z0-9_][\w.-]*$/;
 
 const within = (dir: string, file: string) => {
   const rel = path.relative(dir, file);
@@ -27,6 +30,7 @@ function guard(scriptsDir: string): Plugin {
     setup(b) {
       b.onResolve({ filter: /.*/ }, (args) => {
         if (args.kind === 'entry-point') return undefined;
+        if (args.kind === 'require-call' && STORED_NAME.test(args.path)) return storedScript(args.path);
         if (!args.path.startsWith('./') && !args.path.startsWith('../'))
           return {
             errors: [
@@ -50,17 +54,35 @@ function guard(scriptsDir: string): Plugin {
               },
             ],
           };
+        return inside(args.path, found);
+      });
+      /** e154's `require(name)`: a stored script by its name, in lib/ (first) or the scripts dir itself. */
+      const storedScript = (name: string) => {
+        const found = [path.join(scriptsDir, 'lib', name), path.join(scriptsDir, name)]
+          .flatMap((base) => [base, ...EXTENSIONS.map((e) => base + e)])
+          .find((c) => existsSync(c) && statSync(c).isFile());
+        if (!found)
+          return {
+            errors: [
+              {
+                text: `cannot find script "${name}": require(name) loads a script of the scripts dir by its name (lib/${name} or ${name}, with .ts, .js or .coffee, in ${scriptsDir}); there are no packages here`,
+              },
+            ],
+          };
+        return inside(name, found);
+      };
+      const inside = (asked: string, found: string) => {
         const real = realpathSync(found);
         if (!within(root, real))
           return {
             errors: [
               {
-                text: `cannot import "${args.path}": it is outside the scripts dir (${scriptsDir}); modules live in it, e.g. in lib/`,
+                text: `cannot import "${asked}": it is outside the scripts dir (${scriptsDir}); modules live in it, e.g. in lib/`,
               },
             ],
           };
         return { path: real };
-      });
+      };
       b.onLoad({ filter: /\.coffee$/ }, (args) => {
         const source = readFileSync(args.path, 'utf8');
         try {
@@ -164,7 +186,7 @@ export async function bundleScript(
       first.text,
       { file: where, line: at?.line ?? 1, col: (at?.column ?? 0) + 1 },
       frame,
-      /^cannot (import|find module)/.test(first.text) ? 'ImportError' : at ? 'SyntaxError' : 'Error',
+      /^cannot (import|find (module|script))/.test(first.text) ? 'ImportError' : at ? 'SyntaxError' : 'Error',
     );
   }
   const out = result.outputFiles.find((f) => f.path.endsWith('.js'))!;

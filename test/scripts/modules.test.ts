@@ -31,7 +31,14 @@ const files: Record<string, string> = {
   'outside.js': "import { s } from '../secret';\n",
   'linked.js': "import { s } from './lib/link';\n",
   'cycle.js': "import { a } from './lib/a';\nconsole.log(a);\n",
-  'plain.js': "console.log('no modules');\n",
+  'plain.js': "const module = 'its own';\nconsole.log('no modules', module);\n",
+  // e154's require(name): another stored script by its name, CommonJS as e154's scripts write it
+  'lib/greet.js': "function greet(who) {\n  return 'hello ' + who;\n}\nmodule.exports = { greet: greet };\n",
+  'utils.js': 'module.exports = { double: function (x) { return x * 2; } };\n',
+  'e154.js':
+    "var utils = require('utils');\nvar g = require('greet');\nconsole.log(g.greet('hall'), utils.double(21));\n",
+  'nosuch.js': "// e154 style\nvar x = require('gone');\n",
+  'selfish.js': "var me = require('selfish');\n",
 };
 
 const logOf = (name: string) => (h.hub.scripts.get(name)?.logs ?? []).map((l) => l.message);
@@ -57,6 +64,17 @@ test('a TS, a JS (require) and a CoffeeScript script use TS and CoffeeScript mod
   assert.deepEqual(logOf('hall.ts'), ['dim to 40 % instance 1']);
   assert.deepEqual(logOf('stairs.js'), ['dim to 10 % instance 1']);
   assert.equal(logOf('porch.coffee')[0], 'dim to 5 %');
+});
+
+test("e154's require(name) loads a stored script by its name, from lib/ or the scripts dir; one that only exports runs on its own doing nothing", async () => {
+  await waitFor(() => logOf('e154.js').length >= 1, 10000, 'e154.js ran');
+  assert.deepEqual(logOf('e154.js'), ['hello hall 42']);
+  const utils = h.hub.scripts.get('utils.js');
+  assert.ok(utils, 'utils.js runs on its own as well');
+  assert.deepEqual(utils.logs, [], 'and setting module.exports there is no error');
+  assert.equal(errorOf('utils.js'), undefined);
+  await waitFor(() => logOf('plain.js').length >= 1, 10000, 'plain.js ran');
+  assert.deepEqual(logOf('plain.js'), ['no modules its own'], "a script's own `const module` still declares");
 });
 
 test('an error thrown in a module is located in the module, with its code frame', () => {
@@ -86,6 +104,11 @@ test('a package name, a missing module, a path out of the scripts dir (also by a
       'cycle.js',
       /lib\/a\.js:1:1: ImportError: import cycle: lib\/a\.js → lib\/b\.js → lib\/a\.js; move what both need into a module of its own/,
     ],
+    [
+      'nosuch.js',
+      /nosuch\.js:2:17: ImportError: cannot find script "gone": require\(name\) loads a script of the scripts dir by its name \(lib\/gone or gone/,
+    ],
+    ['selfish.js', /selfish\.js:1:1: ImportError: import cycle: selfish\.js → selfish\.js/],
   ];
   for (const [name, want] of cases) {
     assert.match(errorOf(name) ?? '(nothing logged)', want, name);
@@ -104,6 +127,9 @@ test('a change to a module reloads the scripts that use it, and only those', asy
   await waitFor(() => logOf('stairs.js').includes('dimmed to 10 % instance 1'), 10000, 'stairs.js reloaded');
   await waitFor(() => logOf('hall.ts').includes('dimmed to 40 % instance 1'), 10000, 'hall.ts reloaded');
   assert.equal(h.hub.scripts.get('plain.js'), plain, 'a script without the module was not reloaded');
+  // a script another one requires by its name is a module of that one too
+  writeFileSync(path.join(scripts, 'utils.js'), 'module.exports = { double: function (x) { return x * 3; } };\n');
+  await waitFor(() => logOf('e154.js').includes('hello hall 63'), 10000, 'e154.js reloaded');
   assert.ok(
     logged.lines.some((l) => l.script === 'hall.ts' && /a module it uses changed: reloaded/.test(String(l.msg))),
   );

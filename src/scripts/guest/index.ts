@@ -34,6 +34,11 @@ export function install(host: HostApi, global: Record<string, unknown>): GuestAp
   define('setInterval', (fn: unknown, ms: unknown, ...args: unknown[]) => addTimer(fn, ms, args, true));
   define('clearTimeout', clearTimer);
   define('clearInterval', clearTimer);
+  // e154's scripts that others require(name) set module.exports; running on their own (a script at
+  // the top of the scripts dir runs), what they export goes nowhere instead of failing. Plain
+  // (configurable) properties, so that a script's own `const module = ...` still declares.
+  global.module = { exports: {} };
+  global.exports = (global.module as { exports: unknown }).exports;
   if (host.virtualTime === 1) global.Date = virtualDate(() => call('clock.now') as number);
   return {
     fireTimer,

@@ -10,7 +10,9 @@ export class Metrics {
   constructor(private readonly hub: ApiHub) {
     const r = this.registry;
     // prom-client's own names already start with process_ / nodejs_ (no smart_home_process_process_…)
-    collectDefaultMetrics({ register: r, prefix: 'smart_home_' });
+    // among them the event-loop delay (perf_hooks.monitorEventLoopDelay sampled every 10 ms,
+    // smart_home_nodejs_eventloop_lag_{p50,p90,p99,max}_seconds), reset at each scrape
+    collectDefaultMetrics({ register: r, prefix: 'smart_home_', eventLoopMonitoringPrecision: 10 });
     const ack = new Histogram({
       name: 'smart_home_publish_ack_seconds',
       help: 'time from a hub publish to its completion (written for QoS 0, PUBACK for 1, PUBCOMP for 2)',

@@ -239,5 +239,8 @@ test('OpenAPI document, docs page and Prometheus metrics', async () => {
   assert.match(metrics, /^smart_home_script_queue_overflows_total 0/m);
   assert.match(metrics, /^smart_home_broker_clients \d+/m);
   assert.match(metrics, /^smart_home_process_cpu_user_seconds_total /m);
+  // event-loop delay (issue 22: where the broker's tail comes from), since the last scrape
+  for (const q of ['p50', 'p99', 'max'])
+    assert.match(metrics, new RegExp(`^smart_home_nodejs_eventloop_lag_${q}_seconds \\d`, 'm'), q);
   assert.doesNotMatch(metrics, /process_process/, 'no doubled prefix');
 });

@@ -87,6 +87,7 @@ test('a non-admin reads scripts and automations and runs entity actions, but cha
     ['DELETE', '/api/scripts/escalate.js', undefined],
     ['PUT', '/api/automations/file', { text: '[]' }],
     ['GET', '/api/mqtt/clients', undefined],
+    ['POST', '/api/automations/any/runs/1/replay', undefined],
     ['POST', '/api/dry-run', { script: 'escalate.js', message: { topic: 'home/secret/x', payload: '1' } }],
   ] as const) {
     const r = await eve.call(method, path, body);

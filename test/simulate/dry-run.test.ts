@@ -172,6 +172,26 @@ test('a replay of a past run: the current automation gets that run’s trigger e
   assert.match(missing.body.error!.message, /automation porch has no run 999999/);
 });
 
+test("a live replay runs the current automation for real on a past run's trigger event; admins only", async () => {
+  const past = h.hub.automations.runs('porch', 5).find((x) => x.trigger.json !== undefined)!;
+  const before = h.hub.automations.runs('porch', 100).length;
+  const res = await fetch(`${api}/api/automations/porch/runs/${past.id}/replay`, { method: 'POST' });
+  assert.equal(res.status, 200, await res.text());
+  await waitFor(
+    () =>
+      h.hub.automations.runs('porch', 100).length > before &&
+      h.hub.automations.runs('porch', 1)[0]!.status !== 'running',
+    5000,
+    'the replayed run',
+  );
+  const replayed = h.hub.automations.runs('porch', 1)[0]!;
+  assert.match(replayed.trigger.description, new RegExp(`^replay of run ${past.id} by local: `));
+  assert.deepEqual(replayed.trigger.json, past.trigger.json);
+  assert.ok(replayed.trigger.time > past.trigger.time, 'it happens now');
+  const missing = await fetch(`${api}/api/automations/porch/runs/999999/replay`, { method: 'POST' });
+  assert.equal(missing.status, 404);
+});
+
 test('a bad dry run is refused, saying what to give', async () => {
   const both = await post({ script: 'night.js', automation: 'porch' });
   assert.equal(both.status, 400);

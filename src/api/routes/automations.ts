@@ -93,6 +93,36 @@ export function automationRoutes(app: FastifyInstance, hub: ApiHub): void {
       return ok({});
     },
   );
+  // a live replay: the current automation, for real, on a past run's trigger event (a dry one is
+  // POST /api/dry-run with run). Admins only: it acts on devices with an event nobody sent now.
+  app.post<{ Params: { id: string; run: number } }>(
+    '/api/automations/:id/runs/:run/replay',
+    {
+      schema: {
+        tags,
+        summary:
+          "run the current automation now, for real, on a past run's trigger event (its conditions apply); dry: POST /api/dry-run",
+        params: {
+          type: 'object',
+          required: ['id', 'run'],
+          properties: { ...idParam.properties, run: { type: 'integer', minimum: 1 } },
+        },
+      },
+    },
+    async (req) => {
+      const { id, run } = req.params;
+      known(id);
+      const past = a.runs(id, 100).find((r) => r.id === run);
+      if (!past)
+        throw new ApiError(404, 'UNKNOWN_RUN', `automation ${id} has no run ${run} among its last 100 of each outcome`);
+      const { time: _then, ...event } = past.trigger; // now, on the hub's clock
+      a.trigger(id, {
+        ...event,
+        description: `replay of run ${run} by ${req.caller?.name ?? 'local'}: ${past.trigger.description}`,
+      });
+      return ok({});
+    },
+  );
   app.get(
     '/api/automations/file',
     { config: { user: true }, schema: { tags, summary: 'automations.yaml as text' } },

@@ -84,15 +84,18 @@ test('runaway recursion ends with a stack overflow error', async () => {
   await othersStillWork();
 });
 
-test('no access to Node: process, require, module, fetch, and constructor chains reach only the sandbox', async () => {
+test("no access to Node: process, require, Node's module, fetch, and constructor chains reach only the sandbox", async () => {
   const s = await runScript(`
-    console.log(typeof process, typeof require, typeof module, typeof fetch, typeof Buffer, typeof __host);
+    console.log(typeof process, typeof require, typeof fetch, typeof Buffer, typeof __host);
+    // module is the sandbox's own plain object (for e154's module.exports), not Node's
+    console.log(JSON.stringify(module), typeof module.require, typeof module.constructor._load);
     console.log((function () {}).constructor('return typeof process')());
     console.log(Mqtt.publish.constructor('return typeof globalThis.process')());
     try { Mqtt.constructor.constructor('return process')(); } catch (e) { console.log(e.name); }
   `);
   assert.deepEqual(logsOf(s), [
-    'undefined undefined undefined undefined undefined undefined',
+    'undefined undefined undefined undefined undefined',
+    '{"exports":{}} undefined undefined',
     'undefined',
     'undefined',
     'ReferenceError',

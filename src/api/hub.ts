@@ -59,6 +59,7 @@ export interface ApiHub {
     AutomationsModule,
     | 'list'
     | 'runs'
+    | 'pastRun'
     | 'nearMisses'
     | 'listenersOf'
     | 'setEnabled'

@@ -279,6 +279,11 @@ export class AutomationsModule {
     return this.trace.runs(id, limit, status);
   }
 
+  /** Run `run` of automation `id` among its last 100, for a replay (dry or live). */
+  pastRun(id: string, run: number): Run | undefined {
+    return this.runs(id, 100).find((r) => r.id === run);
+  }
+
   async setEnabled(id: string, enabled: boolean): Promise<void> {
     const def = this.definitions.get(id);
     if (!def) throw new Error(`no automation "${id}"`);

@@ -256,10 +256,9 @@ export class Broker {
 
   /** The retained messages the broker keeps (not `$` topics), at most `max` of them. */
   async retained(max: number): Promise<{ topic: string; payload: Buffer }[]> {
-    const aedes = this.aedes;
-    if (!aedes) return [];
+    if (!this.store) return [];
     const out: { topic: string; payload: Buffer }[] = [];
-    const stream = this.store!.createRetainedStream('#') as AsyncIterable<{ topic: string; payload: Buffer | string }>;
+    const stream = this.store.createRetainedStream('#') as AsyncIterable<{ topic: string; payload: Buffer | string }>;
     for await (const p of stream) {
       out.push({ topic: p.topic, payload: Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload) });
       if (out.length >= max) break;

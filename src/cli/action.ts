@@ -67,11 +67,13 @@ function printDryRun(r: DryRunReport): void {
 
 type DryOpts = HubOpts & { for?: string; message?: string };
 
-function message(opts: DryOpts): { message?: { topic: string; payload: string } } {
-  if (opts.message === undefined) return {};
+/** What --for and --message add to a dry run's request. */
+function moreOf(opts: DryOpts): { for?: string; message?: { topic: string; payload: string } } {
+  const more = opts.for ? { for: opts.for } : {};
+  if (opts.message === undefined) return more;
   const eq = opts.message.indexOf('=');
   if (eq <= 0) throw new Error(`--message: give TOPIC=PAYLOAD, e.g. zigbee2mqtt/hall_motion={"occupancy":true}`);
-  return { message: { topic: opts.message.slice(0, eq), payload: opts.message.slice(eq + 1) } };
+  return { ...more, message: { topic: opts.message.slice(0, eq), payload: opts.message.slice(eq + 1) } };
 }
 
 /** `smart-home run FILE --dry-run`: the hub runs its copy of the script in a simulated home of its present. */
@@ -81,7 +83,7 @@ export async function dryRunScript(file: string, opts: DryOpts): Promise<void> {
   const abs = path.resolve(file);
   if (path.dirname(abs) !== scripts)
     throw new Error(`--dry-run runs a script of the hub's scripts dir (${scripts}); ${file} is not in it`);
-  const body = { script: path.basename(abs), ...(opts.for ? { for: opts.for } : {}), ...message(opts) };
+  const body = { script: path.basename(abs), ...moreOf(opts) };
   printDryRun((await postToHub('/api/dry-run', body, opts)) as DryRunReport);
 }
 
@@ -92,11 +94,6 @@ export async function dryRunAutomation(id: string, opts: DryOpts & { replay?: st
     run = Number(opts.replay);
     if (!Number.isInteger(run) || run < 1) throw new Error(`--replay: give a run's number, got ${opts.replay}`);
   }
-  const body = {
-    automation: id,
-    ...(run !== undefined ? { run } : {}),
-    ...(opts.for ? { for: opts.for } : {}),
-    ...message(opts),
-  };
+  const body = { automation: id, ...(run !== undefined ? { run } : {}), ...moreOf(opts) };
   printDryRun((await postToHub('/api/dry-run', body, opts)) as DryRunReport);
 }

@@ -91,7 +91,7 @@ export async function dryRun(live: Hub, req: DryRunRequest): Promise<DryRunRepor
     automationText = onlyAutomation(live.automations.text(), id);
     if (!automationText) throw new DryRunError('UNKNOWN_AUTOMATION', `no automation "${id}" in automations.yaml`);
     if (req.run !== undefined) {
-      event = live.automations.runs(id, 100).find((r) => r.id === req.run)?.trigger;
+      event = live.automations.pastRun(id, req.run)?.trigger;
       if (!event)
         throw new DryRunError(
           'UNKNOWN_RUN',

@@ -112,7 +112,7 @@ export function automationRoutes(app: FastifyInstance, hub: ApiHub): void {
     async (req) => {
       const { id, run } = req.params;
       known(id);
-      const past = a.runs(id, 100).find((r) => r.id === run);
+      const past = a.pastRun(id, run);
       if (!past)
         throw new ApiError(404, 'UNKNOWN_RUN', `automation ${id} has no run ${run} among its last 100 of each outcome`);
       const { time: _then, ...event } = past.trigger; // now, on the hub's clock

@@ -219,6 +219,11 @@ export class Broker {
     return this.sockets.size;
   }
 
+  /** Write transactions the persistence has asked SQLite for since the start (group-commit entries). */
+  get persistenceWrites(): number {
+    return this.store?.writes ?? 0;
+  }
+
   /**
    * Every message published to the broker, as published (with its retain flag, which Aedes clears
    * on delivery to existing subscriptions). For the bridge. Returns the function that stops it.

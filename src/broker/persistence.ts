@@ -144,6 +144,7 @@ export class SqlitePersistence extends AsyncMemory {
       await super.addSubscriptions({ id }, list);
     }
     for (const r of q.outAll.all() as Row[]) {
+      this.queued.add(r.client_id as string);
       const stored = dec(r.packet as Buffer);
       const packet = new Packet(stored);
       this.restoring(packet);
@@ -179,6 +180,7 @@ export class SqlitePersistence extends AsyncMemory {
   private scheduled = false;
 
   private write(fn: () => void): Promise<void> {
+    this.writes++;
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ fn, resolve, reject });
       if (this.scheduled) return;
@@ -278,7 +280,17 @@ export class SqlitePersistence extends AsyncMemory {
     await this.write(() => this.q.subClean.run(c.id));
   }
 
+  // The clients that may have rows in broker_outgoing: the ones a packet was queued for since the
+  // start or at restore (only outgoingEnqueue writes rows). A QoS 1/2 delivery to any other client
+  // (a clean session, which Aedes never queues for) finds no row to update or delete, so its
+  // outgoingUpdate and outgoingClearMessageId skip SQLite: two write transactions per delivery
+  // that changed nothing (issue 22). Only ever grows, so it never wrongly says "no rows".
+  private readonly queued = new Set<string>();
+  /** Write transactions asked for (each one a group-commit entry), for the tests and the bench. */
+  writes = 0;
+
   override async outgoingEnqueue(sub: SubRef, p: StoredPacket): Promise<void> {
+    this.queued.add(sub.clientId);
     await super.outgoingEnqueue(sub, p);
     const row = [sub.clientId, p.brokerId ?? null, p.brokerCounter ?? null, enc(p)] as const;
     await this.write(() => this.q.outPut.run(...row));
@@ -287,6 +299,7 @@ export class SqlitePersistence extends AsyncMemory {
   override async outgoingEnqueueCombi(subs: SubRef[], p: StoredPacket): Promise<void> {
     await super.outgoingEnqueueCombi(subs, p);
     if (subs.length === 0) return;
+    for (const s of subs) this.queued.add(s.clientId);
     const blob = enc(p);
     const ids = subs.map((s) => s.clientId);
     await this.write(() => {
@@ -296,6 +309,7 @@ export class SqlitePersistence extends AsyncMemory {
 
   override async outgoingUpdate(c: ClientRef, p: StoredPacket): Promise<void> {
     await super.outgoingUpdate(c, p);
+    if (!this.queued.has(c.id)) return;
     const q = this.q;
     const messageId = p.messageId ?? null;
     const brokerId = p.brokerId ?? null;
@@ -313,6 +327,7 @@ export class SqlitePersistence extends AsyncMemory {
 
   override async outgoingClearMessageId(c: ClientRef, p: StoredPacket): Promise<StoredPacket | undefined> {
     const removed = await super.outgoingClearMessageId(c, p);
+    if (!this.queued.has(c.id)) return removed;
     const messageId = p.messageId;
     await this.write(() => {
       const row = this.q.outFindById.get(c.id, messageId) as Row | undefined;

@@ -123,3 +123,36 @@ test('a QoS 1 PUBACK leaves only once the message is stored for the offline sess
     removeDir(h.dir);
   }
 });
+
+test('QoS 1 deliveries to a clean session write nothing to SQLite; to a persistent session each is stored (issue 22)', async () => {
+  const h = await startHub();
+  try {
+    const broker = h.hub.broker!;
+    const pub = await connect(h.url);
+    const clean = await connect(h.url, { clean: true });
+    await clean.subscribeAsync('fast/#', { qos: 1 });
+    const got = collect(clean);
+    const before = broker.persistenceWrites;
+    for (let i = 0; i < 20; i++) await pub.publishAsync('fast/a', `m${i}`, { qos: 1 });
+    await got.next(20);
+    // each delivery's message id and PUBACK found no stored row: no write transaction for them
+    assert.equal(broker.persistenceWrites - before, 0, 'writes for 20 QoS 1 deliveries to a clean session');
+
+    const durable = await connect(h.url, { clientId: 'durable-1', clean: false });
+    await durable.subscribeAsync('slow/#', { qos: 1 });
+    const got2 = collect(durable);
+    const before2 = broker.persistenceWrites;
+    for (let i = 0; i < 20; i++) await pub.publishAsync('slow/a', `m${i}`, { qos: 1 });
+    await got2.next(20);
+    // queued, given its message id, cleared by the PUBACK: every step is on disk for a persistent session
+    assert.ok(
+      broker.persistenceWrites - before2 >= 40,
+      `writes for a persistent session: ${broker.persistenceWrites - before2}`,
+    );
+    await durable.endAsync();
+    await clean.endAsync();
+    await pub.endAsync();
+  } finally {
+    await h.stop();
+  }
+});

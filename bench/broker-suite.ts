@@ -3,6 +3,7 @@
 import {
   connections,
   fanout,
+  idleClients,
   latency,
   median,
   retainedStorm,
@@ -15,6 +16,10 @@ import {
 import { fmt, ROUNDS, table } from './lib.js';
 
 const TOTAL: Record<0 | 1 | 2, number> = { 0: 40_000, 1: 20_000, 2: 10_000 };
+const LATENCY_SECONDS = 5;
+const BUSY_CLIENTS = 2000;
+const BUSY_SCRIPTS = 200;
+const BUSY = `, ${BUSY_CLIENTS.toLocaleString('en-US').replace(',', ' ')} idle clients (+ ${BUSY_SCRIPTS} idle scripts on the hub)`;
 export type Figures = Record<string, Record<string, number>>;
 
 const progress = (s: string) => process.stderr.write(`  ${s}\n`);
@@ -24,15 +29,33 @@ export async function benchBrokers(): Promise<{ markdown: string; figures: Figur
   try {
     brokers.push(await startHubBroker(), await startMosquittoBroker(), await startPlainAedes());
     const [hub, mosq, aedes] = brokers as [BrokerUnderTest, BrokerUnderTest, BrokerUnderTest];
+    // a hub as a home has it: scripts loaded (measured in its own column of the busy rows only)
+    const busyHub = await startHubBroker(BUSY_SCRIPTS);
+    brokers.push(busyHub);
+    const column = (b: BrokerUnderTest) => (b === busyHub ? hub.name : b.name);
     const samples = new Map<string, number[]>(); // "scenario|broker" -> values
     const add = (scenario: string, b: BrokerUnderTest, v: number) => {
-      const k = `${scenario}|${b.name}`;
+      const k = `${scenario}|${column(b)}`;
       samples.set(k, [...(samples.get(k) ?? []), v]);
     };
+    const addLatency = async (
+      b: BrokerUnderTest,
+      rate: number,
+      qos: 0 | 1,
+      label: string,
+      which: string[],
+      durable = false,
+    ) => {
+      const l = await latency(b, rate, LATENCY_SECONDS, qos, durable);
+      const at = `at ${rate.toLocaleString('en-US').replace(',', ' ')} msg/s, QoS ${qos}${label}`;
+      for (const w of which) add(`latency ${w} ${at} (ms)`, b, l[w as 'p50' | 'p99' | 'max']);
+      lost.set(column(b), (lost.get(column(b)) ?? 0) + l.lost);
+    };
+    const lost = new Map<string, number>();
     for (let r = 1; r <= ROUNDS; r++) {
       for (const qos of [0, 1, 2] as const) {
         for (const pairs of [1, 4]) {
-          for (const b of brokers)
+          for (const b of [hub, mosq, aedes])
             add(
               `throughput QoS ${qos}, ${pairs} pair${pairs > 1 ? 's' : ''} (msg/s)`,
               b,
@@ -41,25 +64,35 @@ export async function benchBrokers(): Promise<{ markdown: string; figures: Figur
           progress(`round ${r}: throughput QoS ${qos}, ${pairs} pair(s)`);
         }
       }
-      for (const b of brokers) {
-        const l = await latency(b, 1000, 3);
-        add('latency p50 at 1 000 msg/s, QoS 1 (ms)', b, l.p50);
-        add('latency p99 at 1 000 msg/s, QoS 1 (ms)', b, l.p99);
-        add('latency: messages lost', b, l.lost);
-      }
+      for (const [rate, qos] of [
+        [1000, 0],
+        [1000, 1],
+        [5000, 1],
+      ] as const)
+        for (const b of [hub, mosq, aedes]) await addLatency(b, rate, qos, '', ['p50', 'p99', 'max']);
+      for (const b of [hub, mosq, aedes])
+        await addLatency(b, 1000, 1, ', to a persistent session', ['p50', 'p99', 'max'], true);
       progress(`round ${r}: latency`);
-      for (const b of brokers) add('fan-out 1 -> 100 subscribers, QoS 0 (deliveries/s)', b, await fanout(b, 100, 500));
+      for (const b of [busyHub, mosq, aedes]) {
+        const idle = await idleClients(b, BUSY_CLIENTS);
+        for (const qos of [0, 1] as const) await addLatency(b, 1000, qos, BUSY, ['p99', 'max']);
+        for (const c of idle) c.end(true);
+      }
+      progress(`round ${r}: latency with ${BUSY_CLIENTS} idle clients`);
+      for (const b of [hub, mosq, aedes])
+        add('fan-out 1 -> 100 subscribers, QoS 0 (deliveries/s)', b, await fanout(b, 100, 500));
       progress(`round ${r}: fan-out`);
-      for (const b of brokers)
+      for (const b of [hub, mosq, aedes])
         add('retained storm: 10 000 topics to a new # subscriber (s)', b, await retainedStorm(b, 10_000, r));
       progress(`round ${r}: retained storm`);
-      for (const b of brokers) {
+      for (const b of [hub, mosq, aedes]) {
         const c = await connections(b, 2000);
         add('2 000 idle clients: time to connect all (s)', b, c.secs);
         add('2 000 idle clients: broker RSS growth (MiB)', b, c.rssAfter - c.rssBefore);
       }
       progress(`round ${r}: connections`);
     }
+    for (const [name, n] of lost) samples.set(`latency: messages lost, all latency runs together|${name}`, [n]);
     const scenarios = [...new Set([...samples.keys()].map((k) => k.split('|')[0]!))];
     const figures: Figures = {};
     const rows = scenarios.map((sc) => {
@@ -79,7 +112,7 @@ export async function benchBrokers(): Promise<{ markdown: string; figures: Figur
     });
     const markdown =
       table(['scenario', 'hub', 'Mosquitto', 'plain Aedes', 'hub / Mosquitto', 'hub / Aedes', 'better'], rows) +
-      `\n\nhub = ${hub.name}; Mosquitto = ${mosq.name}; Aedes = ${aedes.name}. Median of ${ROUNDS} rounds, brokers interleaved in each round; clients are mqtt.js in the bench process.`;
+      `\n\nhub = ${hub.name}; Mosquitto = ${mosq.name}; Aedes = ${aedes.name}. Median of ${ROUNDS} rounds, brokers interleaved in each round; clients are mqtt.js in the bench process, except the latency rows': a client process of its own per run (1 s warm-up, then ${LATENCY_SECONDS} s). The rows with idle clients have ${BUSY_CLIENTS} clients connected to each broker, and the hub's column there is a second hub with ${BUSY_SCRIPTS} idle scripts loaded (each subscribed to a topic of its own).`;
     return { markdown, figures };
   } finally {
     for (const b of brokers) await b.stop();

@@ -5,7 +5,7 @@
 // publisher/subscriber pairs), latency at 1 000 msg/s QoS 1, fan-out to 100 subscribers, a
 // retained storm (10 000 retained topics to a new `#` subscriber), 2 000 idle connections.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -50,20 +50,37 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
-export async function startHubBroker(): Promise<BrokerUnderTest> {
+/** The hub's embedded broker; with `idleScripts`, that many scripts each subscribed to a topic of its own. */
+export async function startHubBroker(idleScripts = 0): Promise<BrokerUnderTest> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-broker-hub-'));
   const port = await freePort();
+  mkdirSync(path.join(dir, 'scripts'));
+  for (let i = 0; i < idleScripts; i++)
+    writeFileSync(
+      path.join(dir, 'scripts', `idle${String(i).padStart(3, '0')}.js`),
+      `let n = 0;\nMqtt.subscribe('home/idle/${i}/set', () => { n++; });\n`,
+    );
   const cli = path.join(ROOT, 'dist/src/cli/main.js');
   writeFileSync(
     path.join(dir, 'smart-home.yaml'),
     `broker:\n  listeners: [{ type: tcp, host: 127.0.0.1, port: ${port} }]\n  max_connections: 5000\n  mdns: false\nhttp:\n  enabled: false\nlog_level: warn\n`,
   );
   execFileSync(process.execPath, [cli, 'user', 'add', USER, '--password-stdin', '--data', dir], { input: PASS });
-  const child = spawn(process.execPath, [cli, 'serve', '--data', dir], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [cli, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // ready: the broker listens and every script is loaded
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (/ready/.test(out)) resolve();
+    });
+    child.once('exit', (c) => reject(new Error(`hub exited ${c}`)));
+  });
+  child.stdout!.resume();
   const url = `mqtt://127.0.0.1:${port}`;
   await waitFor(child, url, true);
   return {
-    name: 'Smart Home (embedded, SQLite persistence, auth)',
+    name: `Smart Home (embedded, SQLite persistence, auth${idleScripts ? `, ${idleScripts} idle scripts` : ''})`,
     url,
     auth: true,
     pid: child.pid!,
@@ -144,36 +161,38 @@ export async function throughput(b: BrokerUnderTest, qos: 0 | 1 | 2, pairs: numb
   return rate;
 }
 
-/** p50 and p99 latency (ms) at `rate` msg/s, QoS 1, for `seconds`. */
-export async function latency(
+export interface Latency {
+  p50: number;
+  p99: number;
+  max: number;
+  lost: number;
+}
+
+/**
+ * Latency (ms) from publish to delivery at `rate` msg/s and `qos`, over `seconds` after a 1 s
+ * warm-up, measured by a client process of its own (bench/latency-client.ts); with `durable`, to a
+ * subscriber with a persistent session.
+ */
+export function latency(
   b: BrokerUnderTest,
   rate: number,
   seconds: number,
-): Promise<{ p50: number; p99: number; lost: number }> {
-  const s = await connect(b.url, opts(b));
-  const p = await connect(b.url, opts(b));
-  await s.subscribeAsync('bench/lat', { qos: 1 });
-  const lat: number[] = [];
-  s.on('message', (_t, payload) => lat.push(performance.now() - payload.readDoubleLE(0)));
-  const n = rate * seconds;
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const due = t0 + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-    const buf = Buffer.alloc(64);
-    buf.writeDoubleLE(performance.now(), 0);
-    p.publish('bench/lat', buf, { qos: 1 });
-  }
-  await sleep(500);
-  s.end(true);
-  p.end(true);
-  const sorted = lat.sort((a, c) => a - c);
-  return {
-    p50: sorted[Math.floor(sorted.length * 0.5)] ?? NaN,
-    p99: sorted[Math.floor(sorted.length * 0.99)] ?? NaN,
-    lost: n - lat.length,
-  };
+  qos: 0 | 1 = 1,
+  durable = false,
+): Promise<Latency> {
+  const args = JSON.stringify({ url: b.url, ...opts(b), rate, seconds, qos, durable });
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/bench/latency-client.js'), args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as Latency) : reject(new Error(`latency client exited with ${code}`)),
+    ),
+  );
 }
 
 /** Deliveries per second from one publisher to `subscribers` subscribers of one topic (QoS 0). */
@@ -220,14 +239,9 @@ export async function retainedStorm(b: BrokerUnderTest, topics: number, round: n
   return secs;
 }
 
-/** Seconds to connect `n` idle clients (100 at a time) and the broker's RSS before and after. */
-export async function connections(
-  b: BrokerUnderTest,
-  n: number,
-): Promise<{ secs: number; rssBefore: number; rssAfter: number }> {
-  const rssBefore = rssMiB(b.pid);
+/** `n` idle clients connected to `b`, 100 at a time. */
+export async function idleClients(b: BrokerUnderTest, n: number): Promise<MqttClient[]> {
   const clients: MqttClient[] = [];
-  const t0 = performance.now();
   for (let i = 0; i < n; i += 100) {
     clients.push(
       ...(await Promise.all(
@@ -235,6 +249,17 @@ export async function connections(
       )),
     );
   }
+  return clients;
+}
+
+/** Seconds to connect `n` idle clients (100 at a time) and the broker's RSS before and after. */
+export async function connections(
+  b: BrokerUnderTest,
+  n: number,
+): Promise<{ secs: number; rssBefore: number; rssAfter: number }> {
+  const rssBefore = rssMiB(b.pid);
+  const t0 = performance.now();
+  const clients = await idleClients(b, n);
   const secs = (performance.now() - t0) / 1000;
   await sleep(500);
   const rssAfter = rssMiB(b.pid);

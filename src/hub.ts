@@ -7,6 +7,7 @@ import type { Config } from './config/schema.js';
 import { EventBus } from './events.js';
 import type { Logger } from './log.js';
 import { openStore, type Db } from './store/db.js';
+import { Checkpointer } from './store/checkpointer.js';
 import { UserStore } from './store/users.js';
 import { metaValue } from './store/meta.js';
 import { Broker, type BoundListener } from './broker/broker.js';
@@ -64,6 +65,8 @@ interface Module {
 export class Hub {
   readonly events: EventBus;
   readonly db: Db;
+  /** Checkpoints the WAL on a thread of its own. */
+  readonly checkpointer: Checkpointer;
   /** The key of Encrypt/Decrypt in scripts, read from the meta table on first use. */
   private scriptKey?: Buffer;
   readonly users: UserStore;
@@ -117,6 +120,12 @@ export class Hub {
       this.dryRun = (request) => run(this, request);
     }
     this.db = openStore(config.data_dir);
+    // first in, last out: every module's writes are checkpointed off the event loop (issue 22)
+    this.checkpointer = new Checkpointer(this.db, log.child({ module: 'store' }));
+    if (config.store.checkpoint_thread)
+      this.modules.push(
+        named('checkpointer', { start: async () => this.checkpointer.start(), stop: () => this.checkpointer.stop() }),
+      );
     this.users = new UserStore(this.db);
     this.sessions = new SessionStore(this.db);
     // one limiter for every way of presenting a password: MQTT CONNECT, API login, HTTP Basic

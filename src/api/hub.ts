@@ -10,6 +10,7 @@ import type { AutomationsModule } from '../automations/module.js';
 import type { MqttBus } from '../mqtt/bus.js';
 import type { MqttExplorer } from '../mqtt/explorer.js';
 import type { MessageTrace } from '../mqtt/trace.js';
+import type { Checkpointer } from '../store/checkpointer.js';
 import type { EventBus } from '../events.js';
 import type { BridgeStatus } from '../mqtt/bridge.js';
 import type { DeviceRegistry } from '../entities/devices.js';
@@ -73,6 +74,7 @@ export interface ApiHub {
   bus: Pick<MqttBus, 'publish' | 'connected' | 'target' | 'stats' | 'connection'>;
   explorer: MqttExplorer;
   trace: MessageTrace;
+  checkpointer: Pick<Checkpointer, 'onCheckpoint' | 'running' | 'last'>;
   broker?: BrokerView;
   bridges: { status(): BridgeStatus }[];
   /** The embedded broker's ACL (none configured, or an external broker: undefined). */

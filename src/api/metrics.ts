@@ -6,6 +6,7 @@ import type { ApiHub } from './hub.js';
 export class Metrics {
   readonly registry = new Registry();
   private off?: () => void;
+  private offCheckpoint?: () => void;
 
   constructor(private readonly hub: ApiHub) {
     const r = this.registry;
@@ -30,6 +31,16 @@ export class Metrics {
       if (e.error) failed.inc({ code: e.error });
       else if (e.ackMs !== undefined) ack.observe({ qos: String(e.qos) }, e.ackMs / 1000);
     });
+    // the WAL checkpoints, done on a thread of their own (src/store/checkpointer.ts): those that had frames to copy
+    const checkpoint = new Histogram({
+      name: 'smart_home_sqlite_checkpoint_seconds',
+      help: 'WAL checkpoints of the hub database that had frames to copy, done off the event loop',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers: [r],
+    });
+    this.offCheckpoint = hub.checkpointer.onCheckpoint((c) => {
+      if (c.log > 0) checkpoint.observe(c.ms / 1000);
+    });
     const gauge = (name: string, help: string, read: () => number, labelNames: string[] = []) =>
       new Gauge({
         name,
@@ -50,6 +61,11 @@ export class Metrics {
       'smart_home_broker_messages_received_total',
       'messages clients published to the embedded broker',
       () => hub.broker?.stats.received ?? 0,
+    );
+    gauge(
+      'smart_home_sqlite_wal_frames',
+      'frames in the WAL at the last checkpoint; -1 when the checkpoint thread is not running (SQLite checkpoints on commit)',
+      () => (hub.checkpointer.running ? (hub.checkpointer.last?.log ?? 0) : -1),
     );
     gauge('smart_home_mqtt_connected', '1 when the hub is connected to its broker', () => (hub.bus.connected ? 1 : 0));
     gauge(
@@ -131,5 +147,6 @@ export class Metrics {
 
   stop(): void {
     this.off?.();
+    this.offCheckpoint?.();
   }
 }

@@ -190,6 +190,22 @@ test("a live replay runs the current automation for real on a past run's trigger
   assert.ok(replayed.trigger.time > past.trigger.time, 'it happens now');
   const missing = await fetch(`${api}/api/automations/porch/runs/999999/replay`, { method: 'POST' });
   assert.equal(missing.status, 404);
+  // a disabled automation cannot run: a conflict that says how to resolve it, for a replay and a run by hand
+  assert.equal((await fetch(`${api}/api/automations/porch/disable`, { method: 'POST' })).status, 200);
+  try {
+    for (const route of [`runs/${past.id}/replay`, 'trigger']) {
+      const off = await fetch(`${api}/api/automations/porch/${route}`, { method: 'POST' });
+      const body = (await off.json()) as { error: { code: string; message: string } };
+      assert.equal(off.status, 409, `${route}: ${JSON.stringify(body)}`);
+      assert.equal(body.error.code, 'AUTOMATION_DISABLED');
+      assert.match(
+        body.error.message,
+        /automation "porch" is disabled.*enable it first \(POST \/api\/automations\/porch\/enable/,
+      );
+    }
+  } finally {
+    assert.equal((await fetch(`${api}/api/automations/porch/enable`, { method: 'POST' })).status, 200);
+  }
 });
 
 test('a bad dry run is refused, saying what to give', async () => {

@@ -16,6 +16,16 @@ export function automationRoutes(app: FastifyInstance, hub: ApiHub): void {
   const known = (id: string) => {
     if (!a.list().some((x) => x.id === id)) throw new ApiError(404, 'UNKNOWN_AUTOMATION', `no automation "${id}"`);
   };
+  /** An automation that can run now: known and enabled (a disabled one is a conflict to resolve, not a server error). */
+  const runnable = (id: string) => {
+    known(id);
+    if (!a.list().find((x) => x.id === id)!.enabled)
+      throw new ApiError(
+        409,
+        'AUTOMATION_DISABLED',
+        `automation "${id}" is disabled, so it cannot run: enable it first (POST /api/automations/${id}/enable, or its switch on the Automations page)`,
+      );
+  };
   const applied = (err: string | undefined) => {
     if (err) throw new ApiError(400, 'INVALID_AUTOMATIONS', err);
     return ok({});
@@ -88,7 +98,7 @@ export function automationRoutes(app: FastifyInstance, hub: ApiHub): void {
     '/api/automations/:id/trigger',
     { config: { user: true }, schema: { tags, summary: 'run now (conditions still apply)', params: idParam } },
     async (req) => {
-      known(req.params.id);
+      runnable(req.params.id);
       a.trigger(req.params.id, { description: `run by ${req.caller?.name ?? 'local'} through the API` });
       return ok({});
     },
@@ -111,7 +121,7 @@ export function automationRoutes(app: FastifyInstance, hub: ApiHub): void {
     },
     async (req) => {
       const { id, run } = req.params;
-      known(id);
+      runnable(id);
       const past = a.pastRun(id, run);
       if (!past)
         throw new ApiError(404, 'UNKNOWN_RUN', `automation ${id} has no run ${run} among its last 100 of each outcome`);

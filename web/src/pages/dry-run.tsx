@@ -43,7 +43,7 @@ export function DryRun({ request, label = 'Try it (dry run)' }: { request: DryRu
           <p class="meta">What {report.target} would do with the home as it is now — nothing was sent:</p>
           <ul>
             {report.summary.map((line) => (
-              <li class={line.startsWith('would fail') ? 'error' : ''}>{line}</li>
+              <li class={line.includes('would fail') ? 'error' : ''}>{line}</li>
             ))}
           </ul>
           {report.timersPending > 0 && (

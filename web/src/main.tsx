@@ -148,6 +148,7 @@ function App() {
               {session.admin ? ' (admin)' : ''}
             </>
           )}
+          {session.loginRequired && ' '}
           {session.loginRequired && (
             <button class="link" onClick={logout}>
               Log out

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { arrivals, connect, freePort, median, publishWindowed, sleep } from './lib.js';
+import { arrivals, connect, freePort, median, publishWindowed, sleep, untilReady } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PAYLOAD = Buffer.alloc(64, 'x');
@@ -67,15 +67,7 @@ export async function startHubBroker(idleScripts = 0): Promise<BrokerUnderTest> 
   );
   execFileSync(process.execPath, [cli, 'user', 'add', USER, '--password-stdin', '--data', dir], { input: PASS });
   const child = spawn(process.execPath, [cli, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
-  // ready: the broker listens and every script is loaded
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (/ready/.test(out)) resolve();
-    });
-    child.once('exit', (c) => reject(new Error(`hub exited ${c}`)));
-  });
+  await untilReady(child);
   child.stdout!.resume();
   const url = `mqtt://127.0.0.1:${port}`;
   await waitFor(child, url, true);

@@ -1,4 +1,5 @@
 // Shared bench helpers: a Mosquitto on a loopback port, timing, a table printer.
+import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 
@@ -11,6 +12,18 @@ export function startMosquitto(): Promise<{ url: string; stop(): Promise<void> }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves when a `smart-home serve` child prints "ready" (the broker listens, every script is loaded). */
+export function untilReady(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (/ready/.test(out)) resolve();
+    });
+    child.once('exit', (c) => reject(new Error(`hub exited ${c}`)));
+  });
+}
 
 export function connect(url: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
   return new Promise((resolve, reject) => {

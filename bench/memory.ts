@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { arrivals, connect, freePort, medianOf, publishWindowed, ROUNDS, sleep, table } from './lib.js';
+import { arrivals, connect, freePort, medianOf, publishWindowed, ROUNDS, sleep, table, untilReady } from './lib.js';
 import { rssMiB } from './brokers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -31,14 +31,7 @@ async function hub(
   );
   const t0 = performance.now();
   const child = spawn(process.execPath, [CLI, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (/ready/.test(out)) resolve();
-    });
-    child.once('exit', (c) => reject(new Error(`hub exited ${c}`)));
-  });
+  await untilReady(child);
   return { child, url: `mqtt://127.0.0.1:${port}`, startSecs: (performance.now() - t0) / 1000 };
 }
 

@@ -13,7 +13,7 @@ import {
   throughput,
   type BrokerUnderTest,
 } from './brokers.js';
-import { fmt, ROUNDS, table } from './lib.js';
+import { fmt, medianOf, ROUNDS, table } from './lib.js';
 
 const TOTAL: Record<0 | 1 | 2, number> = { 0: 40_000, 1: 20_000, 2: 10_000 };
 const LATENCY_SECONDS = 5;
@@ -116,5 +116,29 @@ export async function benchBrokers(): Promise<{ markdown: string; figures: Figur
     return { markdown, figures };
   } finally {
     for (const b of brokers) await b.stop();
+  }
+}
+
+/**
+ * The WAL checkpoint thread (issue 22), side by side: two hubs, one checkpointing on its own thread
+ * (the default) and one with `store.checkpoint_thread: false`, interleaved, QoS 1 at 1 000 msg/s
+ * to a persistent session (every message stored before delivery), 5 rounds.
+ */
+export async function benchCheckpoint(): Promise<string> {
+  const hubs: BrokerUnderTest[] = [];
+  try {
+    hubs.push(await startHubBroker(0, true), await startHubBroker(0, false));
+    const runs = new Map<BrokerUnderTest, { p50: number; p99: number; max: number }[]>();
+    for (let r = 1; r <= 5; r++) {
+      for (const h of hubs) runs.set(h, [...(runs.get(h) ?? []), await latency(h, 1000, LATENCY_SECONDS, 1, true)]);
+      progress(`checkpoint: round ${r} of 5`);
+    }
+    const col = (h: BrokerUnderTest, k: 'p50' | 'p99' | 'max') => medianOf(runs.get(h)!.map((l) => l[k]));
+    return table(
+      ['hub', 'p50 ms', 'p99 ms', 'max ms'],
+      hubs.map((h) => [h.name, col(h, 'p50'), col(h, 'p99'), col(h, 'max')]),
+    );
+  } finally {
+    for (const h of hubs) await h.stop();
   }
 }

@@ -50,8 +50,11 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
-/** The hub's embedded broker; with `idleScripts`, that many scripts each subscribed to a topic of its own. */
-export async function startHubBroker(idleScripts = 0): Promise<BrokerUnderTest> {
+/**
+ * The hub's embedded broker; with `idleScripts`, that many scripts each subscribed to a topic of its
+ * own; `checkpointThread: false` leaves the WAL checkpoints to SQLite (inside commits).
+ */
+export async function startHubBroker(idleScripts = 0, checkpointThread = true): Promise<BrokerUnderTest> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-broker-hub-'));
   const port = await freePort();
   mkdirSync(path.join(dir, 'scripts'));
@@ -63,7 +66,7 @@ export async function startHubBroker(idleScripts = 0): Promise<BrokerUnderTest> 
   const cli = path.join(ROOT, 'dist/src/cli/main.js');
   writeFileSync(
     path.join(dir, 'smart-home.yaml'),
-    `broker:\n  listeners: [{ type: tcp, host: 127.0.0.1, port: ${port} }]\n  max_connections: 5000\n  mdns: false\nhttp:\n  enabled: false\nlog_level: warn\n`,
+    `broker:\n  listeners: [{ type: tcp, host: 127.0.0.1, port: ${port} }]\n  max_connections: 5000\n  mdns: false\nhttp:\n  enabled: false\nlog_level: warn\nstore:\n  checkpoint_thread: ${checkpointThread}\n`,
   );
   execFileSync(process.execPath, [cli, 'user', 'add', USER, '--password-stdin', '--data', dir], { input: PASS });
   const child = spawn(process.execPath, [cli, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -72,7 +75,7 @@ export async function startHubBroker(idleScripts = 0): Promise<BrokerUnderTest> 
   const url = `mqtt://127.0.0.1:${port}`;
   await waitFor(child, url, true);
   return {
-    name: `Smart Home (embedded, SQLite persistence, auth${idleScripts ? `, ${idleScripts} idle scripts` : ''})`,
+    name: `Smart Home (embedded, SQLite persistence, auth${idleScripts ? `, ${idleScripts} idle scripts` : ''}${checkpointThread ? '' : ', checkpoints inside commits'})`,
     url,
     auth: true,
     pid: child.pid!,

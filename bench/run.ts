@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark, side by side with its anchors in the same run. Prints as it
 // goes (a progress line per scenario on stderr), then writes the tables between the markers in
 // bench/RESULTS.md (the analysis around them is kept) and the figures to bench/results.json.
-// `node dist/bench/run.js NAME` runs one section (brokers, script-publish, idle, reaction, devices, ui,
+// `node dist/bench/run.js NAME` runs one section (brokers, checkpoint, script-publish, idle, reaction, devices, ui,
 // scaling, memory, near-miss) and writes nothing. Figures are medians of BENCH_ROUNDS rounds (default 3).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -11,7 +11,7 @@ import { startMosquitto } from './lib.js';
 import { benchScriptPublish, benchIdleScripts } from './script-publish.js';
 import { benchReaction } from './reaction.js';
 import { benchScaling } from './scaling.js';
-import { benchBrokers, type Figures } from './broker-suite.js';
+import { benchBrokers, benchCheckpoint, type Figures } from './broker-suite.js';
 import { benchMemory, benchNearMisses } from './memory.js';
 import { benchDevices } from './devices.js';
 import { benchUi } from './ui.js';
@@ -27,6 +27,11 @@ add('brokers', 'Brokers: throughput, latency, fan-out, retained storm, connectio
   brokerFigures = r.figures;
   return r.markdown;
 });
+add(
+  'checkpoint',
+  'WAL checkpoints on a thread of their own or inside commits: QoS 1 at 1 000 msg/s to a persistent session, 5 interleaved rounds',
+  benchCheckpoint,
+);
 add(
   'script-publish',
   'One script publishing to an external subscriber through Mosquitto (64-byte payload, 500 in flight, median of interleaved rounds)',

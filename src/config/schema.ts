@@ -405,7 +405,7 @@ const actionsSchema = z.strictObject({
 const storeSchema = z.strictObject({
   trace_max_rows: z.number().int().min(100).default(10000),
   /**
-   * The SQLite WAL is checkpointed by a thread of its own (about 7 MiB of memory) instead of inside
+   * The SQLite WAL is checkpointed by a thread of its own (about 8 MiB of memory) instead of inside
    * a commit on the event loop, where each checkpoint pauses the broker for 1-10 ms under load.
    */
   checkpoint_thread: z.boolean().default(true),

@@ -41,12 +41,22 @@ export class Checkpointer {
   start(): void {
     if (this.db.memory || this.worker) return;
     this.stopping = false;
+    let w: Worker;
+    try {
+      w = new Worker(WORKER, {
+        workerData: { file: this.db.name, intervalMs: this.intervalMs },
+        // it only runs a PRAGMA: a small heap, so it costs little and cannot grow
+        resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2, stackSizeMb: 1 },
+      });
+    } catch (err) {
+      // no thread: the hub still starts, with SQLite's own checkpoints
+      this.log.warn(
+        { err: (err as Error).message },
+        'the WAL checkpoint thread cannot start: SQLite checkpoints on commit',
+      );
+      return;
+    }
     this.db.pragma('wal_autocheckpoint = 0');
-    const w = new Worker(WORKER, {
-      workerData: { file: this.db.name, intervalMs: this.intervalMs },
-      // it only runs a PRAGMA: a small heap, so it costs little and cannot grow
-      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2, stackSizeMb: 1 },
-    });
     this.worker = w;
     w.unref();
     w.on('message', (r: CheckpointReport) => {

@@ -310,9 +310,9 @@ export class SqlitePersistence extends AsyncMemory {
   }
 
   override async outgoingEnqueueCombi(subs: SubRef[], p: StoredPacket): Promise<void> {
+    for (const s of subs) this.queued.add(s.clientId); // before any await, as in outgoingEnqueue
     await super.outgoingEnqueueCombi(subs, p);
     if (subs.length === 0) return;
-    for (const s of subs) this.queued.add(s.clientId);
     const blob = enc(p);
     const ids = subs.map((s) => s.clientId);
     await this.write(() => {

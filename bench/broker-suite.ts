@@ -38,6 +38,7 @@ export async function benchBrokers(): Promise<{ markdown: string; figures: Figur
       const k = `${scenario}|${column(b)}`;
       samples.set(k, [...(samples.get(k) ?? []), v]);
     };
+    const lost = new Map<string, number>(); // messages lost over all latency runs, per column
     const addLatency = async (
       b: BrokerUnderTest,
       rate: number,
@@ -51,7 +52,6 @@ export async function benchBrokers(): Promise<{ markdown: string; figures: Figur
       for (const w of which) add(`latency ${w} ${at} (ms)`, b, l[w as 'p50' | 'p99' | 'max']);
       lost.set(column(b), (lost.get(column(b)) ?? 0) + l.lost);
     };
-    const lost = new Map<string, number>();
     for (let r = 1; r <= ROUNDS; r++) {
       for (const qos of [0, 1, 2] as const) {
         for (const pairs of [1, 4]) {

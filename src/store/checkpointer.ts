@@ -26,9 +26,8 @@ export interface CheckpointReport {
 export class Checkpointer {
   private worker?: Worker;
   private stopping = false;
-  /** Checkpoints done by the worker, the longest of them (ms) and the last report. */
+  /** Checkpoints done by the worker, and the last one's report. */
   checkpoints = 0;
-  maxMs = 0;
   last?: CheckpointReport;
   private readonly listeners = new Set<(r: CheckpointReport) => void>();
 
@@ -61,7 +60,6 @@ export class Checkpointer {
     w.unref();
     w.on('message', (r: CheckpointReport) => {
       this.checkpoints++;
-      this.maxMs = Math.max(this.maxMs, r.ms);
       this.last = r;
       for (const fn of this.listeners) fn(r);
     });
@@ -102,8 +100,7 @@ export class Checkpointer {
     w.ref(); // the wait for its exit keeps the process alive (an idle thread does not)
     const exited = new Promise((r) => w.once('exit', r));
     w.postMessage('stop');
-    await exited;
-    this.restoreAuto();
+    await exited; // its exit handler (lost) has switched SQLite's own checkpoint back on
   }
 
   /** For the tests: the thread dies as if it had crashed. */

@@ -33,6 +33,7 @@ test('the hub checkpoints its WAL on another thread: commits do not, and everyth
     // the thread stopped (so no checkpoint is half-way through the copy), the main file alone (a copy
     // of it, without the WAL) has the rows: the thread moved them there, nothing else checkpointed
     await h.hub.checkpointer.stop();
+    assert.equal(h.hub.db.pragma('wal_autocheckpoint', { simple: true }), 1000, 'stopped: SQLite checkpoints again');
     const alone = path.join(tempDir(), 'main-only.db');
     copyFileSync(path.join(dir, 'smart-home.db'), alone);
     const copy = new Database(alone, { readonly: true });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { arrivals, connect, freePort, median, publishWindowed, sleep, untilReady } from './lib.js';
+import { arrivals, clientProcess, connect, freePort, median, publishWindowed, sleep, untilReady } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PAYLOAD = Buffer.alloc(64, 'x');
@@ -175,19 +175,7 @@ export function latency(
   qos: 0 | 1 = 1,
   durable = false,
 ): Promise<Latency> {
-  const args = JSON.stringify({ url: b.url, ...opts(b), rate, seconds, qos, durable });
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/bench/latency-client.js'), args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  return new Promise((resolve, reject) =>
-    child.once('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out) as Latency) : reject(new Error(`latency client exited with ${code}`)),
-    ),
-  );
+  return clientProcess<Latency>('latency-client', { url: b.url, ...opts(b), rate, seconds, qos, durable });
 }
 
 /** Deliveries per second from one publisher to `subscribers` subscribers of one topic (QoS 0). */

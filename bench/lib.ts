@@ -1,6 +1,8 @@
 // Shared bench helpers: a Mosquitto on a loopback port, timing, a table printer.
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 
 export { freePort } from '../test/helpers.js';
@@ -23,6 +25,24 @@ export function untilReady(child: ChildProcess): Promise<void> {
     });
     child.once('exit', (c) => reject(new Error(`hub exited ${c}`)));
   });
+}
+
+/**
+ * Runs a measuring client in a process of its own (dist/bench/NAME.js, its arguments as one JSON
+ * string) and resolves with the JSON it prints: the bench process's own heap stays out of the figures.
+ */
+export function clientProcess<T>(name: string, args: object): Promise<T> {
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.js`);
+  const child = spawn(process.execPath, [file, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`${name} exited with ${code}`)),
+    ),
+  );
 }
 
 export function connect(url: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {

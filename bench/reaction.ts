@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, freePort, median, medianOf, ROUNDS, sleep, table } from './lib.js';
+import { clientProcess, freePort, median, medianOf, ROUNDS, sleep, table } from './lib.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -200,52 +200,9 @@ interface Point {
   p99: number;
 }
 
-/**
- * Publishes `rate` msg/s for SECONDS, payload `{"seq":N,"t":ms}`; each engine answers on
- * bench/out with a payload that carries the same seq (an echo, or the script's own JSON), and the
- * latency is from the send time of that seq.
- */
-async function measure(brokerUrl: string, rate: number, seconds = SECONDS): Promise<Point> {
-  const sub = await connect(brokerUrl);
-  const pub = await connect(brokerUrl);
-  await sub.subscribeAsync('bench/out', { qos: 0 });
-  const total = rate * seconds;
-  const sentAt = new Float64Array(total);
-  const latencies: number[] = [];
-  let last = -1;
-  let reordered = 0;
-  sub.on('message', (_t, p) => {
-    const seq = (JSON.parse(p.toString()) as { seq: number }).seq;
-    if (!(seq >= 0 && seq < total)) return; // a late reply of the step before
-    latencies.push(performance.now() - sentAt[seq]!);
-    if (seq < last) reordered++;
-    last = seq;
-  });
-  let sent = 0;
-  const start = performance.now();
-  await new Promise<void>((resolve) => {
-    const tick = setInterval(() => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-      while (sent < due) {
-        const now = performance.now();
-        sentAt[sent] = now;
-        pub.publish('bench/in', `{"seq":${sent},"t":${now}}`, { qos: 0 });
-        sent++;
-      }
-      if (sent >= total) {
-        clearInterval(tick);
-        resolve();
-      }
-    }, 1);
-  });
-  const deadline = performance.now() + 5000;
-  while (latencies.length < total && performance.now() < deadline) await sleep(20);
-  await sleep(100);
-  sub.end(true);
-  pub.end(true);
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-  return { rate, sent, received: latencies.length, reordered, p50: q(0.5), p99: q(0.99) };
+/** One rate step, measured by bench/reaction-client.ts in a process of its own. */
+function measure(brokerUrl: string, rate: number, seconds = SECONDS): Promise<Point> {
+  return clientProcess<Point>('reaction-client', { url: brokerUrl, rate, seconds });
 }
 
 interface Round {

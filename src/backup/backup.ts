@@ -18,7 +18,6 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as tar from 'tar';
 import { VERSION } from '../version.js';
 import { backupDatabase, checkDatabase } from '../store/backup.js';
 import type { Db } from '../store/db.js';
@@ -98,6 +97,7 @@ export async function createBackup(
     };
     writeFileSync(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+    const tar = await import('tar'); // loaded by a backup, not by every hub's start
     await tar.c({ gzip: true, file: partial, cwd: staging, portable: true }, ['manifest.json', ...files]);
     renameSync(partial, out);
     return { file: out, bytes: statSync(out).size, files: files.length };
@@ -119,6 +119,7 @@ export async function verifyBackup(file: string): Promise<{ dir: string; manifes
   };
   try {
     // only plain files and dirs, inside the archive's root (tar refuses absolute paths and ..)
+    const tar = await import('tar');
     await tar.x({
       file,
       cwd: dir,

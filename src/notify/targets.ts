@@ -4,7 +4,6 @@
 // tags; docs.ntfy.sh/publish), Telegram Bot API sendMessage (chat_id, text,
 // disable_notification), Pushover /1/messages.json (token, user, message, title, priority -2..2),
 // a webhook (this hub's JSON), e-mail over SMTP with nodemailer.
-import nodemailer from 'nodemailer';
 import type { NotifyTarget } from '../config/schema.js';
 
 export const PRIORITIES = ['min', 'low', 'default', 'high', 'urgent'] as const;
@@ -153,6 +152,8 @@ export async function deliver(
       return judge(`webhook (${name})`, r);
     }
     case 'email': {
+      // Loaded on the first e-mail: most homes never send one, and nodemailer is ~2 MiB of heap.
+      const { default: nodemailer } = await import('nodemailer');
       const transport = nodemailer.createTransport({
         host: t.host,
         port: t.port,

@@ -155,6 +155,11 @@ export class MqttBus {
     client.on('connect', () => {
       // Nagle's algorithm costs ~1 ms at p50 and 40 ms spikes (ANCHORS.md): off.
       (client.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+      // mqtt.js (5.16) adds a one-shot 'drain' listener for each write the socket buffers and sets
+      // the stream's limit to 1 000, so a burst of publishes printed "Possible EventEmitter memory
+      // leak". They are not a leak: what waits is bounded by the hub (max_pending_publishes per
+      // script, the outbox), so the stream gets no listener limit of its own (test/mqtt/external).
+      client.stream.setMaxListeners(0);
       ctx.log.info({ broker: this.target }, 'connected');
       this.state = { since: Date.now(), lastError: undefined };
       client.options.reconnectPeriod = 1000;

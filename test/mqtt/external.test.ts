@@ -145,3 +145,34 @@ test('MqttBus: a QoS 1 publish that is never acknowledged rejects with TIMEOUT; 
     server.close();
   }
 });
+
+test('a burst of 3 000 publishes to the external broker is no "memory leak" warning: the writes waiting for the socket to drain are bounded by the hub, not by EventEmitter', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  const h = await startHub({ mqtt: { url } });
+  try {
+    const c = await connect(url);
+    let got = 0;
+    c.on('message', () => got++);
+    await c.subscribeAsync('burst/#', { qos: 0 });
+    const s = await h.hub.scripts.load(
+      '/scripts/burst.js',
+      {},
+      `const body = 'x'.repeat(200);
+      const all = [];
+      for (let i = 0; i < 3000; i++) all.push(Mqtt.publish('burst/' + (i % 10), body, 0, false));
+      Promise.all(all).then(() => console.log('sent'));`,
+    );
+    await waitFor(() => s.logs.some((l) => l.message === 'sent'), 20_000);
+    await waitFor(() => got === 3000, 20_000);
+    c.end(true);
+    assert.deepEqual(
+      warnings.filter((w) => /MaxListeners/.test(w)),
+      [],
+    );
+  } finally {
+    process.off('warning', onWarning);
+    await h.stop();
+  }
+});

@@ -52,9 +52,13 @@ function stopper(child: ChildProcess): () => Promise<void> {
 
 /**
  * The hub's embedded broker; with `idleScripts`, that many scripts each subscribed to a topic of its
- * own; `checkpointThread: false` leaves the WAL checkpoints to SQLite (inside commits).
+ * own; `checkpointThread: false` leaves the WAL checkpoints to SQLite (inside commits); the default,
+ * `auto`, starts the checkpoint thread once the hub writes 500 rows a second (as a hub does by default).
  */
-export async function startHubBroker(idleScripts = 0, checkpointThread = true): Promise<BrokerUnderTest> {
+export async function startHubBroker(
+  idleScripts = 0,
+  checkpointThread: boolean | 'auto' = 'auto',
+): Promise<BrokerUnderTest> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-broker-hub-'));
   const port = await freePort();
   mkdirSync(path.join(dir, 'scripts'));
@@ -75,7 +79,7 @@ export async function startHubBroker(idleScripts = 0, checkpointThread = true): 
   const url = `mqtt://127.0.0.1:${port}`;
   await waitFor(child, url, true);
   return {
-    name: `Smart Home (embedded, SQLite persistence, auth${idleScripts ? `, ${idleScripts} idle scripts` : ''}${checkpointThread ? '' : ', checkpoints inside commits'})`,
+    name: `Smart Home (embedded, SQLite persistence, auth${idleScripts ? `, ${idleScripts} idle scripts` : ''}${checkpointThread === false ? ', checkpoints inside commits' : ''})`,
     url,
     auth: true,
     pid: child.pid!,

@@ -122,9 +122,13 @@ export class Hub {
     this.db = openStore(config.data_dir);
     // first in, last out: every module's writes are checkpointed off the event loop (issue 22)
     this.checkpointer = new Checkpointer(this.db, log.child({ module: 'store' }));
-    if (config.store.checkpoint_thread)
+    const thread = config.store.checkpoint_thread;
+    if (thread !== false)
       this.modules.push(
-        named('checkpointer', { start: async () => this.checkpointer.start(), stop: () => this.checkpointer.stop() }),
+        named('checkpointer', {
+          start: async () => (thread === 'auto' ? this.checkpointer.startWhenBusy() : this.checkpointer.start()),
+          stop: () => this.checkpointer.stop(),
+        }),
       );
     this.users = new UserStore(this.db);
     this.sessions = new SessionStore(this.db);

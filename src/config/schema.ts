@@ -405,10 +405,12 @@ const actionsSchema = z.strictObject({
 const storeSchema = z.strictObject({
   trace_max_rows: z.number().int().min(100).default(10000),
   /**
-   * The SQLite WAL is checkpointed by a thread of its own (about 8 MiB of memory) instead of inside
+   * The SQLite WAL is checkpointed by a thread of its own (about 9 MiB of memory) instead of inside
    * a commit on the event loop, where each checkpoint pauses the broker for 1-10 ms under load.
+   * auto: the thread starts once the hub writes 500 rows or more in a second (until then SQLite's
+   * own checkpoints, minutes apart at a home's pace); true: from the start; false: never.
    */
-  checkpoint_thread: z.boolean().default(true),
+  checkpoint_thread: z.union([z.boolean(), z.literal('auto')]).default('auto'),
 });
 
 const explorerSchema = z.strictObject({

@@ -1,5 +1,6 @@
 // The WAL is checkpointed by a thread of its own, not inside the event loop's commits (issue 22),
 // and if that thread is lost SQLite's automatic checkpoint comes back, so the WAL stays bounded.
+// By default (auto) the thread starts once the hub writes in earnest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, statSync } from 'node:fs';
@@ -11,7 +12,7 @@ const walBytes = (dir: string) => statSync(path.join(dir, 'smart-home.db-wal')).
 
 test('the hub checkpoints its WAL on another thread: commits do not, and everything written is in the main file after a checkpoint', async () => {
   const dir = tempDir();
-  const h = await startHub({}, dir);
+  const h = await startHub({ store: { checkpoint_thread: true } }, dir);
   try {
     assert.equal(h.hub.db.pragma('wal_autocheckpoint', { simple: true }), 0, 'no checkpoint inside a commit');
     assert.ok(h.hub.checkpointer.running);
@@ -55,7 +56,7 @@ test('the hub checkpoints its WAL on another thread: commits do not, and everyth
 test('if the checkpoint thread dies, SQLite checkpoints on commit again (the WAL stays bounded) and the log says so', async () => {
   const dir = tempDir();
   const { log, lines } = capturingLogger('warn');
-  const h = await startHub({}, dir, log);
+  const h = await startHub({ store: { checkpoint_thread: true } }, dir, log);
   try {
     await h.hub.checkpointer.crashForTest();
     await waitFor(() => !h.hub.checkpointer.running, 5000, 'the thread gone');
@@ -81,6 +82,28 @@ test('store.checkpoint_thread: false leaves checkpoints to SQLite (inside commit
   try {
     assert.equal(h.hub.checkpointer.running, false);
     assert.equal(h.hub.db.pragma('wal_autocheckpoint', { simple: true }), 1000);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('checkpoint_thread: auto (the default) has no thread while the hub is quiet, and starts it in the first busy second', async () => {
+  const h = await startHub({});
+  try {
+    assert.equal(h.hub.checkpointer.running, false, 'a quiet hub: no thread');
+    assert.equal(h.hub.db.pragma('wal_autocheckpoint', { simple: true }), 1000, 'SQLite checkpoints meanwhile');
+    // the samples are this test's own (a timer that never comes), so none falls between the writes
+    await h.hub.checkpointer.stop();
+    h.hub.checkpointer.startWhenBusy(3_600_000);
+    const c = await connect(h.url);
+    for (let i = 0; i < 10; i++) await c.publishAsync(`quiet/${i}`, 'x', { qos: 1, retain: true });
+    h.hub.checkpointer.sample();
+    assert.equal(h.hub.checkpointer.running, false, 'ten retained messages are no load');
+    for (let i = 0; i < 600; i++) await c.publishAsync(`busy/${i}`, 'x', { qos: 1, retain: true });
+    await c.endAsync();
+    h.hub.checkpointer.sample();
+    assert.equal(h.hub.checkpointer.running, true, '600 rows in a sample start the thread');
+    assert.equal(h.hub.db.pragma('wal_autocheckpoint', { simple: true }), 0);
   } finally {
     await h.stop();
   }

@@ -45,6 +45,8 @@ export interface AutomationInfo {
   mode: string;
   triggers: string[];
   running: boolean;
+  /** Why an enabled automation is not running: its start failed (the error), until it starts. */
+  error?: string;
   lastRun?: Run;
   /** Since the hub started: runs started, runs refused by the mode, runs in progress now. */
   runs: number;
@@ -64,6 +66,8 @@ interface Origin {
 
 export class AutomationsModule {
   private readonly runners = new Map<string, AutomationRunner>();
+  /** The error of the last start of an automation that could not start (cleared when one succeeds). */
+  private readonly startErrors = new Map<string, string>();
   private definitions = new Map<string, Automation>();
   readonly trace: RunTrace;
   private watcher?: FSWatcher;
@@ -266,6 +270,7 @@ export class AutomationsModule {
       mode: a.mode,
       triggers: a.triggers.map((t) => t.type),
       running: this.runners.has(a.id),
+      ...(this.startErrors.has(a.id) && this.isEnabled(a) ? { error: this.startErrors.get(a.id) } : {}),
       lastRun: this.trace.last(a.id),
       runs: this.runners.get(a.id)?.runs ?? 0,
       dropped: this.runners.get(a.id)?.dropped ?? 0,
@@ -337,7 +342,9 @@ export class AutomationsModule {
     this.runners.set(a.id, runner);
     try {
       await runner.start();
+      this.startErrors.delete(a.id);
     } catch (err) {
+      this.startErrors.set(a.id, (err as Error).message);
       this.ctx.log.error({ automation: a.id, err: (err as Error).message }, 'automation could not start');
       await runner.stop();
       this.runners.delete(a.id);

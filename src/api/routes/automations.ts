@@ -16,14 +16,24 @@ export function automationRoutes(app: FastifyInstance, hub: ApiHub): void {
   const known = (id: string) => {
     if (!a.list().some((x) => x.id === id)) throw new ApiError(404, 'UNKNOWN_AUTOMATION', `no automation "${id}"`);
   };
-  /** An automation that can run now: known and enabled (a disabled one is a conflict to resolve, not a server error). */
+  /** An automation that can run now: known, enabled and started (anything else is a conflict to resolve, not a server error). */
   const runnable = (id: string) => {
     known(id);
-    if (!a.list().find((x) => x.id === id)!.enabled)
+    const info = a.list().find((x) => x.id === id)!;
+    if (!info.enabled)
       throw new ApiError(
         409,
         'AUTOMATION_DISABLED',
         `automation "${id}" is disabled, so it cannot run: enable it first (POST /api/automations/${id}/enable, or its switch on the Automations page)`,
+      );
+    // enabled but without a runner: its start failed, or the hub has not started automations yet
+    if (!info.running)
+      throw new ApiError(
+        409,
+        'AUTOMATION_NOT_RUNNING',
+        info.error
+          ? `automation "${id}" could not start, so it cannot run: ${info.error}; fix it in automations.yaml (saving the file starts it again)`
+          : `automation "${id}" has not started yet (the hub starts automations once its broker has answered): try again in a moment`,
       );
   };
   const applied = (err: string | undefined) => {

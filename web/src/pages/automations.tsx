@@ -26,6 +26,8 @@ interface Automation {
   enabled: boolean;
   mode: string;
   triggers: string[];
+  /** Why it is enabled but not running: its start failed. */
+  error?: string;
   lastRun?: Run;
   runs: number;
   dropped: number;
@@ -119,6 +121,7 @@ export function AutomationsPage() {
                 <a href="#/automations" onClick={() => setOpen(a.id)}>
                   {a.name ?? a.id}
                 </a>
+                {a.error && <div class="meta start-error bad">Could not start: {a.error}</div>}
               </td>
               <td class="wide-only">{a.triggers.join(', ')}</td>
               <td class="wide-only">{a.mode}</td>
@@ -135,7 +138,13 @@ export function AutomationsPage() {
                 <button onClick={() => void post(`/api/automations/${a.id}/${a.enabled ? 'disable' : 'enable'}`)}>
                   {a.enabled ? 'Disable' : 'Enable'}
                 </button>
-                <button onClick={() => void post(`/api/automations/${a.id}/trigger`)}>Run now</button>
+                <button
+                  disabled={!a.enabled || a.error !== undefined}
+                  title={!a.enabled ? 'Enable it to run it' : a.error ? 'It could not start: fix it first' : undefined}
+                  onClick={() => void post(`/api/automations/${a.id}/trigger`)}
+                >
+                  Run now
+                </button>
               </td>
             </tr>
           ))}
@@ -167,7 +176,8 @@ export function AutomationsPage() {
               <ul>
                 {r.steps.map((s) => (
                   <li class={s.result === 'error' ? 'error' : ''}>
-                    {s.kind} {s.index} ({s.type}): {s.result} in {s.ms.toFixed(1)} ms {s.detail ?? ''} {s.error ?? ''}
+                    {s.index >= 0 ? `${s.kind} ${s.index + 1}` : s.kind} ({s.type}): {s.result} in {s.ms.toFixed(1)} ms{' '}
+                    {s.detail ?? ''} {s.error ?? ''}
                   </li>
                 ))}
               </ul>

@@ -174,8 +174,10 @@ function report(home: SimulatedHome, target: string, startedAt: number, automati
         .reverse()
         .map(({ status, trigger, steps }) => ({ status, trigger, steps }))
     : [];
+  // what a run did comes before the step it failed at: "would publish ...", then "would fail at action 2"
+  const failed = runs.filter((r) => r.status === 'failed');
   const summary = [
-    ...runs.map((r) => runSentence(target, r)),
+    ...runs.filter((r) => r.status !== 'failed').map((r) => runSentence(target, r)),
     ...published.map(
       (p) =>
         `would publish ${shown(p.payload)} to ${p.topic}${p.retain ? ' (retained)' : ''}${p.qos ? `, QoS ${p.qos}` : ''}`,
@@ -185,6 +187,7 @@ function report(home: SimulatedHome, target: string, startedAt: number, automati
         `would ask ${a.entity} for ${a.action}${Object.keys(a.params).length ? ` ${JSON.stringify(a.params)}` : ''}${a.result === 'ok' ? '' : `: ${a.result}`}`,
     ),
     ...notifications.map((n) => `would notify ${n.target}: ${shown(n.message)}`),
+    ...failed.map((r) => runSentence(target, r)),
     ...logs.filter((l) => l.startsWith('error:')).map((l) => `would fail: ${l.slice(7).split('\n')[0]}`),
   ];
   if (summary.length === 0) summary.push(`${target} would do nothing now`);
@@ -201,13 +204,17 @@ function report(home: SimulatedHome, target: string, startedAt: number, automati
   };
 }
 
-/** A run in words: "would run: ok (steps: action ok, publish ok)", "would not run: condition 0 (state) false: ...". */
+/**
+ * A run in words: "would run: ok (steps: action ok, publish ok)", "would not run: condition 1
+ * (state) false: ...". Steps are counted from 1, as a person counts them (the trace and the YAML
+ * paths, actions[0], count from 0).
+ */
 function runSentence(target: string, r: Pick<Run, 'status' | 'steps'>): string {
   const stopped = r.steps.find((s) => s.result === 'false' || s.result === 'error');
   if (r.status === 'skipped' && stopped)
-    return `${target} would not run: ${stopped.kind} ${stopped.index} (${stopped.type}) false${stopped.detail ? `: ${stopped.detail}` : ''}`;
+    return `${target} would not run: ${stopped.kind} ${stopped.index + 1} (${stopped.type}) false${stopped.detail ? `: ${stopped.detail}` : ''}`;
   if (r.status === 'failed' && stopped)
-    return `${target} would fail at ${stopped.kind} ${stopped.index} (${stopped.type}): ${(stopped.error ?? stopped.detail ?? '').split('\n')[0]}`;
+    return `${target} would fail at ${stopped.kind} ${stopped.index + 1} (${stopped.type}): ${(stopped.error ?? stopped.detail ?? '').split('\n')[0]}`;
   const steps = r.steps.filter((s) => s.kind === 'action').map((s) => `${s.type} ${s.result}`);
   return `${target} would run: ${r.status}${steps.length ? ` (steps: ${steps.join(', ')})` : ''}`;
 }

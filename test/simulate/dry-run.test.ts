@@ -58,6 +58,14 @@ before(async () => {
           { type: 'publish', topic: 'porch/seen', payload: '{{ trigger.json.occupancy }}' },
         ],
       },
+      {
+        id: 'flaky',
+        triggers: [{ type: 'mqtt', topic: 'flaky/go' }],
+        actions: [
+          { type: 'publish', topic: 'flaky/first', payload: 'sent' },
+          { type: 'script', code: "throw new Error('the second step broke')" },
+        ],
+      },
     ]),
   );
   h = await startHub(
@@ -151,11 +159,23 @@ test("an automation's dry run: its condition on the live state, the action it wo
     assert.deepEqual(skipped.body.data!.actions, []);
     assert.match(
       skipped.body.data!.summary[0]!,
-      /^automation porch would not run: condition 0 \(state\) false: light\.porch is "on"/,
+      /^automation porch would not run: condition 1 \(state\) false: light\.porch is "on"/,
     );
   } finally {
     h.hub.registry.setState('light.porch', 'off');
   }
+});
+
+test('a dry run that fails: what ran before the failure is told first, then the step it failed at, counted from 1', async () => {
+  const r = await post({ automation: 'flaky' });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const summary = r.body.data!.summary;
+  assert.equal(summary[0], 'would publish sent to flaky/first', summary.join('\n'));
+  assert.match(
+    summary[1]!,
+    /^automation flaky would fail at action 2 \(script\): .*the second step broke/,
+    summary.join('\n'),
+  );
 });
 
 test('a replay of a past run: the current automation gets that run’s trigger event', async () => {

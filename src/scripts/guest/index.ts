@@ -58,19 +58,21 @@ export function install(host: HostApi, global: Record<string, unknown>): GuestAp
 }
 
 /**
- * Date on a test's clock (smart-home test): `new Date()` and `Date.now()` read the host's virtual
- * time; everything else is the real Date's.
+ * Date on a test's clock (smart-home test): `new Date()`, `Date()` (the time as text) and
+ * `Date.now()` read the host's virtual time; everything else is the real Date's. A function, not a
+ * class: a class cannot be called without `new`, and JavaScript's Date can.
  */
 function virtualDate(now: () => number): DateConstructor {
   const Real = Date;
-  class VirtualDate extends Real {
-    constructor(...args: unknown[]) {
-      if (args.length === 0) super(now());
-      else super(...(args as [string]));
-    }
-    static override now(): number {
-      return now();
-    }
+  function VirtualDate(this: unknown, ...args: unknown[]): unknown {
+    if (!new.target) return new Real(now()).toString();
+    return Reflect.construct(Real, args.length === 0 ? [now()] : args, new.target);
   }
+  VirtualDate.prototype = Real.prototype;
+  // this sandbox's own Date (a test's): its dates say VirtualDate is what made them, as Date is
+  Object.defineProperty(Real.prototype, 'constructor', { value: VirtualDate, writable: true, configurable: true });
+  VirtualDate.now = now;
+  VirtualDate.parse = Real.parse;
+  VirtualDate.UTC = Real.UTC;
   return VirtualDate as unknown as DateConstructor;
 }

@@ -224,10 +224,18 @@ async function runEngine(e: Engine, brokerUrl: string, fixed: number[], ladder: 
   const points: Point[] = [];
   for (const rate of fixed) points.push(await measure(target, rate));
   let max = 0;
+  const good = (p: Point) => p.received === p.sent && p.reordered === 0 && p.p99 < 50;
   for (const rate of [...fixed, ...ladder]) {
-    const p = rate <= 1000 ? points.find((x) => x.rate === rate)! : await measure(target, rate);
+    let p = rate <= 1000 ? points.find((x) => x.rate === rate)! : await measure(target, rate);
     if (process.env.BENCH_VERBOSE) console.error(e.name, JSON.stringify(p));
-    if (p.received < p.sent || p.reordered > 0 || !(p.p99 < 50)) break;
+    // a step whose only fault is its p99 is measured once more before the ladder ends: on this VM
+    // the hypervisor takes the CPU away for 100-400 ms at times (vmstat's "st" at 5-22 %, seen
+    // 2026-12-03), and one such pause in a step of 300 messages sets its p99 for any engine
+    if (!good(p) && p.received === p.sent && p.reordered === 0) {
+      p = await measure(target, rate);
+      if (process.env.BENCH_VERBOSE) console.error(e.name, 'again', JSON.stringify(p));
+    }
+    if (!good(p)) break;
     max = rate;
   }
   const loaded = rssMb(child.pid!);

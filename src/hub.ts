@@ -214,7 +214,7 @@ export class Hub {
       const h = config.home;
       this.sun = new Sun(h.latitude, h.longitude, h.elevation, h.timezone);
     }
-    const sunEntity = new SunEntity(this.registry, this.sun);
+    const sunEntity = new SunEntity(this.registry, this.sun, opts.clock ?? realClock);
     this.modules.push(named('sun', { start: async () => sunEntity.start(), stop: async () => sunEntity.stop() }));
     this.notifier = new Notifier({
       db: this.db,

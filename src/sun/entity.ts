@@ -3,17 +3,19 @@
 // between (elevation and azimuth move); removed when the config has no `home:`.
 import type { EntityRegistry } from '../entities/registry.js';
 import type { Sun } from './sun.js';
+import { realClock, type Clock } from '../clock.js';
 
 export const SUN_ENTITY = 'sun.sun';
 const EVERY = 5 * 60_000;
 
 export class SunEntity {
-  private timer?: NodeJS.Timeout;
+  private timer?: unknown;
 
+  /** `clock`: the hub's, so a test's or a dry run's moved clock moves the sun too. */
   constructor(
     private readonly registry: EntityRegistry,
     private readonly sun: Sun | undefined,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = realClock,
   ) {}
 
   start(): void {
@@ -26,12 +28,13 @@ export class SunEntity {
   }
 
   stop(): void {
-    clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private update(): void {
     const sun = this.sun!;
-    const t = this.now();
+    const t = this.clock.now();
     const { state, attributes } = sun.state(t);
     this.registry.setState(SUN_ENTITY, state, attributes);
     // the next event, or 5 minutes, whichever comes first
@@ -39,7 +42,7 @@ export class SunEntity {
       .filter(([k, v]) => k.startsWith('next_') && typeof v === 'string')
       .map(([, v]) => Date.parse(v as string))
       .reduce((a, b) => Math.min(a, b), t + EVERY);
-    this.timer = setTimeout(() => this.update(), Math.max(1000, next - t + 500));
-    this.timer.unref();
+    this.timer = this.clock.setTimeout(() => this.update(), Math.max(1000, next - t + 500));
+    (this.timer as { unref?: () => void }).unref?.(); // the real clock's: it keeps no process alive
   }
 }

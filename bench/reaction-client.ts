@@ -48,7 +48,6 @@ function send(n: number, seq: (i: number) => number): Promise<void> {
 await send(rate, (i) => -1 - i);
 await sleep(200);
 await send(total, (i) => i);
-const sent = total;
 const deadline = performance.now() + 5000;
 while (latencies.length < total && performance.now() < deadline) await sleep(20);
 await sleep(100);
@@ -56,5 +55,7 @@ sub.end(true);
 pub.end(true);
 const sorted = latencies.sort((a, b) => a - b);
 const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-process.stdout.write(JSON.stringify({ rate, sent, received: latencies.length, reordered, p50: q(0.5), p99: q(0.99) }));
+process.stdout.write(
+  JSON.stringify({ rate, sent: total, received: latencies.length, reordered, p50: q(0.5), p99: q(0.99) }),
+);
 process.exit(0);

@@ -208,6 +208,7 @@ export class AutomationsModule {
       [...this.definitions.keys()].filter((id) => !nextIds.has(id)),
     );
     this.definitions = new Map(next.map((a) => [a.id, a]));
+    for (const id of this.startErrors.keys()) if (!nextIds.has(id)) this.startErrors.delete(id);
     // waits of automations taken out or disabled (while the hub was down, too) go with them
     const live = new Set(next.filter((a) => this.isEnabled(a)).map((a) => a.id));
     for (const w of this.waits.all()) if (!live.has(w.automation)) this.waits.remove(w.id);

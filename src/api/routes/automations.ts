@@ -13,13 +13,15 @@ const idParam = {
 export function automationRoutes(app: FastifyInstance, hub: ApiHub): void {
   const tags = ['automations'];
   const a = hub.automations;
+  /** The automation's entry in the list; a 404 when there is none. */
   const known = (id: string) => {
-    if (!a.list().some((x) => x.id === id)) throw new ApiError(404, 'UNKNOWN_AUTOMATION', `no automation "${id}"`);
+    const info = a.list().find((x) => x.id === id);
+    if (!info) throw new ApiError(404, 'UNKNOWN_AUTOMATION', `no automation "${id}"`);
+    return info;
   };
   /** An automation that can run now: known, enabled and started (anything else is a conflict to resolve, not a server error). */
   const runnable = (id: string) => {
-    known(id);
-    const info = a.list().find((x) => x.id === id)!;
+    const info = known(id);
     if (!info.enabled)
       throw new ApiError(
         409,

@@ -353,6 +353,99 @@ test('the dashboard: tiles by room, a toggle the light confirms, a room assigned
   device.end();
 });
 
+test('a slow answer of the entity list does not put back a state the page has moved past, nor drop a change that came while it was on its way', async () => {
+  // a context of its own, so no service worker stands between the page and page.route
+  const context = await browser.newContext({
+    storageState: await page.context().storageState(),
+    serviceWorkers: 'block',
+    viewport: { width: 1400, height: 900 },
+  });
+  const p = await context.newPage();
+  p.setDefaultTimeout(10_000);
+  const device = await connect(t.url, { username: 'admin', password: 'correct horse' });
+  const lamp = (brightness: number) =>
+    device.publishAsync('zigbee2mqtt/Desk Lamp', JSON.stringify({ state: 'ON', brightness }));
+  const tile = p.locator('[data-entity="light.desk_lamp"] .tile-state');
+  /** Opens the dashboard with answer number `n` of GET /api/entities held until `release()`. */
+  const openHolding = async (n: number) => {
+    let calls = 0;
+    let release!: () => void;
+    let answered!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const done = new Promise<void>((r) => {
+      answered = r;
+    });
+    let fetched!: () => void;
+    const holding = new Promise<void>((r) => {
+      fetched = r;
+    });
+    await p.route('**/api/entities', async (route) => {
+      if (++calls !== n) return route.continue();
+      const response = await route.fetch(); // the list as it is now
+      fetched();
+      await held;
+      await route.fulfill({ response });
+      answered();
+    });
+    await p.goto('about:blank'); // the page loads anew, not a hash change
+    await p.goto(`${t.hub.api!.url}/#/home`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      holding,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the page made no request ${n} for /api/entities`)), 10_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    return {
+      release: async () => {
+        release();
+        await done;
+        // the answer reached the page: let it read the body and draw
+        await p.evaluate(
+          () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0)))),
+        );
+        await p.unroute('**/api/entities');
+      },
+    };
+  };
+  const devices = (extra: ReturnType<typeof device0x>[]) =>
+    device.publishAsync(
+      'zigbee2mqtt/bridge/devices',
+      JSON.stringify([
+        device0x('Desk Lamp', IKEA_BULB, '0x0017880104e45999'),
+        device0x('Hall Plug', INNR_PLUG, '0x000d6f000bbbbbbb'),
+        ...extra,
+      ]),
+      { qos: 1, retain: true },
+    );
+  const porch = p.locator('[data-entity="light.porch_light"]');
+  await lamp(254);
+  // 1. the first answer (sent at the page's start) comes last, after a newer one is shown: a light
+  // that joined in between stays on the page, and so does a state that changed
+  const first = await openHolding(1);
+  await tile.filter({ hasText: 'On · 100 %' }).waitFor(); // from the second answer
+  await devices([device0x('Porch Light', IKEA_BULB, '0x0017880104e45aaa')]);
+  await porch.waitFor(); // a new entity: the page loaded the list again
+  await lamp(127);
+  await tile.filter({ hasText: 'On · 50 %' }).waitFor(); // live
+  await first.release();
+  assert.equal(await porch.count(), 1, 'the older answer, without the porch light, was not shown');
+  assert.equal(await tile.textContent(), 'On · 50 %');
+  await devices([]);
+  await porch.waitFor({ state: 'detached' });
+  // 2. the newest answer was read before a live change and arrives after it
+  const second = await openHolding(2);
+  await tile.filter({ hasText: 'On · 50 %' }).waitFor(); // from the first answer
+  await lamp(254);
+  await tile.filter({ hasText: 'On · 100 %' }).waitFor(); // live
+  await second.release();
+  assert.equal(await tile.textContent(), 'On · 100 %');
+  device.end();
+  await context.close();
+});
+
 test('Zigbee2MQTT from the devices page: let devices join with a countdown, rename with the bridge’s answer; the recorder’s size', async () => {
   const z = await FakeZigbee2Mqtt.start(t.url, 'zigbee2mqtt', { username: 'admin', password: 'correct horse' });
   z.answers.set('device/rename', (p) => ({

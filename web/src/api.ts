@@ -55,8 +55,17 @@ export interface LiveEvent {
   dropped?: number;
 }
 
-/** Subscribes to live events; reconnects after a drop. Returns the function that closes it. */
-export function live(streams: Stream[], onEvent: (e: LiveEvent) => void, filter = '#'): () => void {
+/**
+ * Subscribes to live events; reconnects after a drop. `onReady` runs each time the hub confirms the
+ * subscription (first and after every reconnect): what changed before that was not sent, so a page
+ * loads again there. Returns the function that closes it.
+ */
+export function live(
+  streams: Stream[],
+  onEvent: (e: LiveEvent) => void,
+  filter = '#',
+  onReady?: () => void,
+): () => void {
   let ws: WebSocket | undefined;
   let closed = false;
   let retry: number | undefined;
@@ -66,6 +75,7 @@ export function live(streams: Stream[], onEvent: (e: LiveEvent) => void, filter 
     ws.onmessage = (m) => {
       const e = JSON.parse(m.data);
       if (e.stream) onEvent(e);
+      else if (e.id === 1 && e.status === 'ok') onReady?.();
     };
     ws.onclose = () => {
       if (!closed) retry = window.setTimeout(open, 1000);
@@ -76,6 +86,18 @@ export function live(streams: Stream[], onEvent: (e: LiveEvent) => void, filter 
     closed = true;
     clearTimeout(retry);
     ws?.close();
+  };
+}
+
+/**
+ * For a page that loads again on every live event: `fresh(api(...))` resolves only for the newest
+ * load, so an older answer that arrives late never replaces a newer one (it stays pending).
+ */
+export function newest(): <T>(answer: Promise<T>) => Promise<T> {
+  let n = 0;
+  return <T>(answer: Promise<T>) => {
+    const mine = ++n;
+    return answer.then((v) => (mine === n ? v : new Promise<T>(() => {})));
   };
 }
 

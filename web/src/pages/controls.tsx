@@ -74,28 +74,69 @@ export interface Device {
 
 /**
  * The entities a page shows, kept live: a change to one entity patches it (its tile changes at
- * once), anything else calls `reload`.
+ * once), anything else calls `reload`. `load()` fetches the list; an answer older than one already
+ * shown is dropped, and the live changes that came while it was on its way are applied to it again,
+ * so a slow answer never puts back a state the page has already moved past.
  */
-export function useLiveEntities(reload: () => void): [Entity[], (list: Entity[]) => void] {
+export function useLiveEntities(reload: () => void): [Entity[], () => Promise<void>] {
   const [entities, setState] = useState<Entity[]>([]);
   const shown = useRef<Entity[]>([]);
   const reloading = useRef(reload);
   reloading.current = reload;
+  // live changes by number, kept while a load is on its way (at most MAX_REPLAY of them)
+  const sync = useRef({ received: 0, issued: 0, applied: 0, inflight: [] as number[], log: [] as LoggedEvent[] });
   const set = (list: Entity[]) => {
     shown.current = list;
     setState(list);
   };
   useEffect(
     () =>
-      live(['entities'], (ev) => {
-        const next = applyLive(shown.current, ev.data as Record<string, unknown>);
-        if (next) set(next);
-        else reloading.current();
-      }),
+      live(
+        ['entities'],
+        (ev) => {
+          const s = sync.current;
+          const data = ev.data as Record<string, unknown>;
+          s.received++;
+          if (s.inflight.length > 0) {
+            s.log.push({ n: s.received, data });
+            if (s.log.length > MAX_REPLAY) s.log.shift();
+          }
+          const next = applyLive(shown.current, data);
+          if (next) set(next);
+          else reloading.current();
+        },
+        '#',
+        // subscribed (again): what changed before was not sent, the list is loaded once more
+        () => reloading.current(),
+      ),
     [],
   );
-  return [entities, set];
+  const load = async () => {
+    const s = sync.current;
+    const mine = ++s.issued;
+    const from = s.received;
+    s.inflight.push(from);
+    try {
+      const list = await api<Entity[]>('GET', '/api/entities');
+      if (mine < s.applied) return; // a newer answer is on the page already
+      s.applied = mine;
+      let next = list;
+      for (const e of s.log) if (e.n > from) next = applyLive(next, e.data) ?? next;
+      set(next);
+    } finally {
+      s.inflight.splice(s.inflight.indexOf(from), 1);
+      const oldest = Math.min(...s.inflight);
+      s.log = s.log.filter((e) => e.n > oldest);
+    }
+  };
+  return [entities, load];
 }
+
+interface LoggedEvent {
+  n: number;
+  data: Record<string, unknown>;
+}
+const MAX_REPLAY = 1000;
 
 export type Call = (e: Entity, action: string, params?: Record<string, unknown>) => Promise<void>;
 export type Pending = Record<string, { waiting: true } | { error: string }>;

@@ -1,7 +1,7 @@
 // One device: what it is (manufacturer, model, firmware, the bridge it is reached through, its
 // room), whether it is there, its entities with their controls, and what it announced.
-import { useEffect, useState } from 'preact/hooks';
-import { api, live } from '../api.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, live, newest } from '../api.js';
 import { type Device, type Entity, useActions } from './controls.js';
 import { EntityRow } from './entities.js';
 
@@ -12,9 +12,12 @@ export function DevicePage({ id }: { id: string }) {
   const [via, setVia] = useState<Device | null>(null);
   const [status, setStatus] = useState('');
   const { pending, call } = useActions(setStatus);
+  const fresh = useRef(newest()).current;
+  const mine = useRef(new Set<string>());
   const load = () =>
-    api<DeviceWithEntities>('GET', `/api/devices/${encodeURIComponent(id)}`)
+    fresh(api<DeviceWithEntities>('GET', `/api/devices/${encodeURIComponent(id)}`))
       .then((d) => {
+        mine.current = new Set(d.entities.map((x) => x.id));
         setDevice(d);
         if (d.via)
           void api<Device>('GET', `/api/devices/${encodeURIComponent(d.via)}`).then(setVia, () => setVia(null));
@@ -22,7 +25,15 @@ export function DevicePage({ id }: { id: string }) {
       .catch((err) => setStatus((err as Error).message));
   useEffect(() => {
     void load();
-    return live(['entities'], () => void load());
+    // a change to one of its entities, or an entity that appeared (it may be this device's)
+    return live(
+      ['entities'],
+      (ev) => {
+        if (mine.current.has(ev.data.entityId) || ev.data.added === true) void load();
+      },
+      '#',
+      () => void load(),
+    );
   }, [id]);
   if (!device) return <p class="status">{status || 'Loading…'}</p>;
   // the device itself first, then its other controls, then its readings; settings and diagnostics last

@@ -150,7 +150,7 @@ function ZigbeeBar({
 }
 
 export function EntitiesPage() {
-  const [entities, setEntities] = useLiveEntities(() => void refresh());
+  const [entities, loadEntities] = useLiveEntities(() => void refresh());
   const [devices, setDevices] = useState<Device[]>([]);
   const [integrations, setIntegrations] = useState<IntegrationInfo[]>([]);
   const [filter, setFilter] = useState('');
@@ -159,7 +159,7 @@ export function EntitiesPage() {
   const [answers, setAnswers] = useState<Record<string, string>>({});
   const refresh = () =>
     Promise.all([
-      api<Entity[]>('GET', '/api/entities').then(setEntities),
+      loadEntities(),
       api<Device[]>('GET', '/api/devices').then(setDevices),
       api<IntegrationInfo[]>('GET', '/api/integrations').then(setIntegrations),
     ]).catch((e) => setStatus((e as Error).message));

@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { api, live } from '../api.js';
+import { api, live, newest } from '../api.js';
 import { type Call, Controls, describe, type Entity, type Device } from './controls.js';
 
 const RANGES = [
@@ -210,8 +210,9 @@ export function EntityPage({ id }: { id: string }) {
   const [pending, setPending] = useState<string | null>(null);
   const [markers, setMarkers] = useState<Marker[]>([]);
   const [rows, setRows] = useState<number | undefined>(undefined);
+  const fresh = useRef(newest()).current;
   const load = () =>
-    api<Entity>('GET', `/api/entities/${encodeURIComponent(id)}`)
+    fresh(api<Entity>('GET', `/api/entities/${encodeURIComponent(id)}`))
       .then((x) => {
         setE(x);
         if (x.deviceId) void api<Device>('GET', `/api/devices/${encodeURIComponent(x.deviceId)}`).then(setDevice);
@@ -232,7 +233,14 @@ export function EntityPage({ id }: { id: string }) {
       () => {},
     );
     void load();
-    return live(['entities'], () => void load());
+    return live(
+      ['entities'],
+      (ev) => {
+        if (ev.data.entityId === id) void load();
+      },
+      '#',
+      () => void load(),
+    );
   }, [id]);
   useEffect(loadHistory, [id, range, e?.lastChanged]);
   const call: Call = async (x, action, params = {}) => {

@@ -111,17 +111,16 @@ function Tile(props: {
 }
 
 export function HomePage() {
-  const [entities, setEntities] = useLiveEntities(() => void refresh());
+  const [entities, loadEntities] = useLiveEntities(() => void refresh());
   const [devices, setDevices] = useState<Device[]>([]);
   const [layout, setLayout] = useState<Layout>({ hidden: [], order: [] });
   const [sparks, setSparks] = useState<Record<string, Bucket[]>>({});
   const [editing, setEditing] = useState(false);
   const [status, setStatus] = useState('');
   const refresh = () =>
-    Promise.all([
-      api<Entity[]>('GET', '/api/entities').then(setEntities),
-      api<Device[]>('GET', '/api/devices').then(setDevices),
-    ]).catch((e) => setStatus((e as Error).message));
+    Promise.all([loadEntities(), api<Device[]>('GET', '/api/devices').then(setDevices)]).catch((e) =>
+      setStatus((e as Error).message),
+    );
   useEffect(() => {
     void refresh();
     void api<Layout>('GET', '/api/dashboard').then(setLayout);

@@ -7,13 +7,14 @@ import {
   latency,
   median,
   retainedStorm,
+  rssMiB,
   startHubBroker,
   startMosquittoBroker,
   startPlainAedes,
   throughput,
   type BrokerUnderTest,
 } from './brokers.js';
-import { fmt, medianOf, ROUNDS, table } from './lib.js';
+import { fmt, medianOf, ROUNDS, sleep, table } from './lib.js';
 
 const TOTAL: Record<0 | 1 | 2, number> = { 0: 40_000, 1: 20_000, 2: 10_000 };
 const LATENCY_SECONDS = 5;
@@ -30,7 +31,7 @@ export async function benchBrokers(): Promise<{ markdown: string; figures: Figur
     brokers.push(await startHubBroker(), await startMosquittoBroker(), await startPlainAedes());
     const [hub, mosq, aedes] = brokers as [BrokerUnderTest, BrokerUnderTest, BrokerUnderTest];
     // a hub as a home has it: scripts loaded (measured in its own column of the busy rows only)
-    const busyHub = await startHubBroker(BUSY_SCRIPTS);
+    const busyHub = await startHubBroker({ idleScripts: BUSY_SCRIPTS });
     brokers.push(busyHub);
     const column = (b: BrokerUnderTest) => (b === busyHub ? hub.name : b.name);
     const samples = new Map<string, number[]>(); // "scenario|broker" -> values
@@ -127,7 +128,7 @@ export async function benchBrokers(): Promise<{ markdown: string; figures: Figur
 export async function benchCheckpoint(): Promise<string> {
   const hubs: BrokerUnderTest[] = [];
   try {
-    hubs.push(await startHubBroker(0, true), await startHubBroker(0, false));
+    hubs.push(await startHubBroker({ checkpointThread: true }), await startHubBroker({ checkpointThread: false }));
     const runs = new Map<BrokerUnderTest, { p50: number; p99: number; max: number }[]>();
     for (let r = 1; r <= 5; r++) {
       for (const h of hubs) runs.set(h, [...(runs.get(h) ?? []), await latency(h, 1000, LATENCY_SECONDS, 1, true)]);
@@ -138,6 +139,88 @@ export async function benchCheckpoint(): Promise<string> {
       ['hub', 'p50 ms', 'p99 ms', 'max ms'],
       hubs.map((h) => [h.name, col(h, 'p50'), col(h, 'p99'), col(h, 'max')]),
     );
+  } finally {
+    for (const h of hubs) await h.stop();
+  }
+}
+
+/**
+ * The young generation's floor (issue 22), side by side: a hub on V8's default and hubs started with
+ * `node --min-semi-space-size=N` (BENCH_SEMI, MiB, default 4,16), interleaved. Each round first
+ * carries the throughput scenarios' load through every hub (as the full suite does before its
+ * latency rows), then IDLE_MS of quiet (V8 shrinks an unpinned young generation), then QoS 0 and 1
+ * at 1 000 msg/s, QoS 1 at 5 000 msg/s and QoS 1 to a persistent session. RSS after start and after the last round.
+ * On demand only (`node dist/bench/run.js young-generation`): the hub does not pin it (RESULTS.md).
+ */
+const IDLE_MS = 3000;
+export async function benchYoungGeneration(): Promise<string> {
+  const floors = (process.env.BENCH_SEMI ?? '4,16').split(',').filter(Boolean);
+  const variants: [string[], string][] = [
+    [[], ', V8 default young generation'],
+    ...floors.map((f): [string[], string] => [[`--min-semi-space-size=${f}`], `, --min-semi-space-size=${f}`]),
+  ];
+  const hubs: Awaited<ReturnType<typeof startHubBroker>>[] = [];
+  // the hub's own scavenges (count, seconds) from its /metrics
+  const scavenges = async (h: (typeof hubs)[number]) => {
+    const m = await h.metrics!();
+    const get = (k: string) =>
+      Number(
+        new RegExp(`^smart_home_nodejs_gc_duration_seconds_${k}\\{kind="minor"\\} (\\S+)`, 'm').exec(m)?.[1] ?? NaN,
+      );
+    return { count: get('count'), secs: get('sum') };
+  };
+  try {
+    for (const [nodeFlags, label] of variants) hubs.push(await startHubBroker({ nodeFlags, label, http: true }));
+    const started = new Map(hubs.map((h) => [h, rssMiB(h.pid)]));
+    const runs = new Map<string, number[]>(); // "hub|scenario|p99 or max" -> values
+    const put = (h: BrokerUnderTest, k: string, v: number) =>
+      runs.set(`${h.name}|${k}`, [...(runs.get(`${h.name}|${k}`) ?? []), v]);
+    const cases = [
+      ['QoS 0 at 1 000 msg/s', 1000, 0, false],
+      ['QoS 1 at 1 000 msg/s', 1000, 1, false],
+      ['QoS 1 at 5 000 msg/s', 5000, 1, false],
+      ['QoS 1 at 1 000 msg/s, persistent session', 1000, 1, true],
+    ] as const;
+    for (let r = 1; r <= ROUNDS; r++) {
+      for (const h of hubs) {
+        await throughput(h, 0, 1, TOTAL[0]);
+        await throughput(h, 1, 4, TOTAL[1] / 4);
+      }
+      await sleep(IDLE_MS); // a quiet spell, as between a home's bursts: V8 shrinks the young generation
+      for (const [name, rate, qos, durable] of cases)
+        for (const h of hubs) {
+          const before = await scavenges(h);
+          const l = await latency(h, rate, LATENCY_SECONDS, qos, durable);
+          const after = await scavenges(h);
+          put(h, `${name}|p99`, l.p99);
+          put(h, `${name}|max`, l.max);
+          put(h, `${name}|scavenges`, after.count - before.count);
+          put(h, `${name}|scavenge ms`, (after.secs - before.secs) * 1000);
+        }
+      progress(`young generation: round ${r} of ${ROUNDS}`);
+    }
+    const name = (h: BrokerUnderTest) => h.name.replace(/^.*auth, /, '').replace(/\)$/, '');
+    const latencyTable = table(
+      ['hub', ...cases.map(([n]) => `${n}: p99 / max ms`), 'RSS started / after (MiB)'],
+      hubs.map((h) => [
+        name(h),
+        ...cases.map(
+          ([n]) => `${fmt(median(runs.get(`${h.name}|${n}|p99`)!))} / ${fmt(median(runs.get(`${h.name}|${n}|max`)!))}`,
+        ),
+        `${started.get(h)!.toFixed(0)} / ${rssMiB(h.pid).toFixed(0)}`,
+      ]),
+    );
+    const gcTable = table(
+      ['hub', ...cases.map(([n]) => `${n}: scavenges / ms in them`)],
+      hubs.map((h) => [
+        name(h),
+        ...cases.map(
+          ([n]) =>
+            `${Math.round(median(runs.get(`${h.name}|${n}|scavenges`)!))} / ${Math.round(median(runs.get(`${h.name}|${n}|scavenge ms`)!))}`,
+        ),
+      ]),
+    );
+    return `${latencyTable}\n\nScavenges in the hub during one ${LATENCY_SECONDS} s run (its /metrics, \`smart_home_nodejs_gc_duration_seconds{kind="minor"}\`), median of ${ROUNDS} rounds:\n\n${gcTable}`;
   } finally {
     for (const h of hubs) await h.stop();
   }

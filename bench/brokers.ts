@@ -50,17 +50,25 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
-/**
- * The hub's embedded broker; with `idleScripts`, that many scripts each subscribed to a topic of its
- * own; `checkpointThread: false` leaves the WAL checkpoints to SQLite (inside commits); the default,
- * `auto`, starts the checkpoint thread once the hub writes 500 rows a second (as a hub does by default).
- */
-export async function startHubBroker(
-  idleScripts = 0,
-  checkpointThread: boolean | 'auto' = 'auto',
-): Promise<BrokerUnderTest> {
+export interface HubOptions {
+  /** That many scripts, each subscribed to a topic of its own. */
+  idleScripts?: number;
+  /** `false` leaves the WAL checkpoints to SQLite (inside commits); the default, `auto`, starts the
+   * checkpoint thread once the hub writes 500 rows a second (as a hub does by default). */
+  checkpointThread?: boolean | 'auto';
+  /** Flags for node before the CLI (`--min-semi-space-size=16`), and `label` added to the name. */
+  nodeFlags?: readonly string[];
+  label?: string;
+  /** The HTTP API on a loopback port too (`/metrics` with the bench user's HTTP Basic). */
+  http?: boolean;
+}
+
+/** The hub's embedded broker, as `smart-home serve` starts it with its SQLite persistence and auth. */
+export async function startHubBroker(o: HubOptions = {}): Promise<BrokerUnderTest & { metrics?(): Promise<string> }> {
+  const { idleScripts = 0, checkpointThread = 'auto', nodeFlags = [], label = '' } = o;
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-broker-hub-'));
   const port = await freePort();
+  const httpPort = o.http ? await freePort() : 0;
   mkdirSync(path.join(dir, 'scripts'));
   for (let i = 0; i < idleScripts; i++)
     writeFileSync(
@@ -68,22 +76,32 @@ export async function startHubBroker(
       `let n = 0;\nMqtt.subscribe('home/idle/${i}/set', () => { n++; });\n`,
     );
   const cli = path.join(ROOT, 'dist/src/cli/main.js');
+  const http = o.http ? `http:\n  host: 127.0.0.1\n  port: ${httpPort}\n` : 'http:\n  enabled: false\n';
   writeFileSync(
     path.join(dir, 'smart-home.yaml'),
-    `broker:\n  listeners: [{ type: tcp, host: 127.0.0.1, port: ${port} }]\n  max_connections: 5000\n  mdns: false\nhttp:\n  enabled: false\nlog_level: warn\nstore:\n  checkpoint_thread: ${checkpointThread}\n`,
+    `broker:\n  listeners: [{ type: tcp, host: 127.0.0.1, port: ${port} }]\n  max_connections: 5000\n  mdns: false\n${http}log_level: warn\nstore:\n  checkpoint_thread: ${checkpointThread}\n`,
   );
   execFileSync(process.execPath, [cli, 'user', 'add', USER, '--password-stdin', '--data', dir], { input: PASS });
-  const child = spawn(process.execPath, [cli, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [...nodeFlags, cli, 'serve', '--data', dir], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   await untilReady(child);
   child.stdout!.resume();
   const url = `mqtt://127.0.0.1:${port}`;
   await waitFor(child, url, true);
+  const basic = `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`;
   return {
-    name: `Smart Home (embedded, SQLite persistence, auth${idleScripts ? `, ${idleScripts} idle scripts` : ''}${checkpointThread === false ? ', checkpoints inside commits' : ''})`,
+    name: `Smart Home (embedded, SQLite persistence, auth${idleScripts ? `, ${idleScripts} idle scripts` : ''}${checkpointThread === false ? ', checkpoints inside commits' : ''}${label})`,
     url,
     auth: true,
     pid: child.pid!,
     stop: stopper(child),
+    ...(o.http
+      ? {
+          metrics: async () =>
+            (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { headers: { authorization: basic } })).text(),
+        }
+      : {}),
   };
 }
 

@@ -2,7 +2,8 @@
 // goes (a progress line per scenario on stderr), then writes the tables between the markers in
 // bench/RESULTS.md (the analysis around them is kept) and the figures to bench/results.json.
 // `node dist/bench/run.js NAME` runs one section (brokers, checkpoint, script-publish, idle, reaction, devices, ui,
-// scaling, memory, near-miss) and writes nothing. Figures are medians of BENCH_ROUNDS rounds (default 3).
+// scaling, memory, near-miss; young-generation only runs when named) and writes nothing. Figures are
+// medians of BENCH_ROUNDS rounds (default 3).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,16 +12,17 @@ import { startMosquitto } from './lib.js';
 import { benchScriptPublish, benchIdleScripts } from './script-publish.js';
 import { benchReaction } from './reaction.js';
 import { benchScaling } from './scaling.js';
-import { benchBrokers, benchCheckpoint, type Figures } from './broker-suite.js';
+import { benchBrokers, benchCheckpoint, benchYoungGeneration, type Figures } from './broker-suite.js';
 import { benchMemory, benchNearMisses } from './memory.js';
 import { benchDevices } from './devices.js';
 import { benchUi } from './ui.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const only = process.argv[2];
-const sections: { id: string; title: string; run(url: string): Promise<string> }[] = [];
+const sections: { id: string; title: string; run(url: string): Promise<string>; onDemand?: boolean }[] = [];
 let brokerFigures: Figures = {};
-const add = (id: string, title: string, run: (url: string) => Promise<string>) => sections.push({ id, title, run });
+const add = (id: string, title: string, run: (url: string) => Promise<string>, onDemand = false) =>
+  sections.push({ id, title, run, onDemand });
 
 add('brokers', 'Brokers: throughput, latency, fan-out, retained storm, connections', async () => {
   const r = await benchBrokers();
@@ -31,6 +33,12 @@ add(
   'checkpoint',
   'WAL checkpoints on a thread of their own or inside commits: QoS 1 at 1 000 msg/s to a persistent session, 5 interleaved rounds',
   benchCheckpoint,
+);
+add(
+  'young-generation',
+  "The young generation's floor: V8's default against node --min-semi-space-size, after the throughput load, interleaved",
+  benchYoungGeneration,
+  true,
 );
 add(
   'script-publish',
@@ -66,7 +74,7 @@ const markdown: Record<string, string> = {};
 try {
   console.log(`# Smart Home benchmarks\n\n${header}\n`);
   for (const s of sections) {
-    if (only && only !== s.id) continue;
+    if (only ? only !== s.id : s.onDemand) continue;
     process.stderr.write(`[bench] ${s.id}: ${s.title}\n`);
     const t0 = performance.now();
     const md = await s.run(mosquitto.url);

@@ -1,5 +1,6 @@
 // Shared bench helpers: a Mosquitto on a loopback port, timing, a table printer.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,4 +131,24 @@ export async function publishWindowed(
     await new Promise<void>((r) => {
       wake = r;
     });
+}
+
+/**
+ * The machine's CPU time so far from /proc/stat (clock ticks, all cores): `steal` is time the
+ * hypervisor gave this VM's virtual CPUs to someone else, a pause no code here can avoid.
+ * Undefined where there is no /proc/stat.
+ */
+export function cpuTicks(): { steal: number; total: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { steal: f[7] ?? 0, total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The share of CPU time stolen between two `cpuTicks()` readings, as "1.3 %" ("unknown" without them). */
+export function stealBetween(a: ReturnType<typeof cpuTicks>, b: ReturnType<typeof cpuTicks>): string {
+  if (!a || !b || b.total <= a.total) return 'unknown';
+  return `${((100 * (b.steal - a.steal)) / (b.total - a.total)).toFixed(1)} %`;
 }

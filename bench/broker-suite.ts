@@ -144,15 +144,19 @@ export async function benchCheckpoint(): Promise<string> {
   }
 }
 
-/**
- * The young generation's floor (issue 22), side by side: a hub on V8's default and hubs started with
- * `node --min-semi-space-size=N` (BENCH_SEMI, MiB, default 4,16), interleaved. Each round first
- * carries the throughput scenarios' load through every hub (as the full suite does before its
- * latency rows), then IDLE_MS of quiet (V8 shrinks an unpinned young generation), then QoS 0 and 1
- * at 1 000 msg/s, QoS 1 at 5 000 msg/s and QoS 1 to a persistent session. RSS after start and after the last round.
- * On demand only (`node dist/bench/run.js young-generation`): the hub does not pin it (RESULTS.md).
- */
+/** Quiet between the load and the latency runs of benchYoungGeneration. */
 const IDLE_MS = 3000;
+
+/**
+ * The young generation's floor (issue 22), side by side: a hub on V8's default and hubs started
+ * with `node --min-semi-space-size=N` (BENCH_SEMI, MiB, default 4,16), interleaved. Each round
+ * first carries the throughput scenarios' load through every hub (as the full suite does before
+ * its latency rows), then IDLE_MS of quiet, then QoS 0 and 1 at 1 000 msg/s, QoS 1 at 5 000 msg/s
+ * and QoS 1 to a persistent session. RSS after start and after the last round. Each hub is also
+ * quiet while the others run: with three hubs V8 shrank the default one's young generation before
+ * its QoS 1 runs; a hub alone (BENCH_SEMI=) kept it. On demand only (`node dist/bench/run.js
+ * young-generation`): the hub does not pin the young generation (bench/RESULTS.md, 2026-12-04).
+ */
 export async function benchYoungGeneration(): Promise<string> {
   const floors = (process.env.BENCH_SEMI ?? '4,16').split(',').filter(Boolean);
   const variants: [string[], string][] = [
@@ -167,7 +171,9 @@ export async function benchYoungGeneration(): Promise<string> {
       Number(
         new RegExp(`^smart_home_nodejs_gc_duration_seconds_${k}\\{kind="minor"\\} (\\S+)`, 'm').exec(m)?.[1] ?? NaN,
       );
-    return { count: get('count'), secs: get('sum') };
+    const r = { count: get('count'), secs: get('sum') };
+    if (Number.isNaN(r.count) || Number.isNaN(r.secs)) throw new Error(`${h.name}: no minor GC figures on /metrics`);
+    return r;
   };
   try {
     for (const [nodeFlags, label] of variants) hubs.push(await startHubBroker({ nodeFlags, label, http: true }));

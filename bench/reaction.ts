@@ -6,11 +6,12 @@
 // 1000 msg/s, and the highest rate with p99 < 50 ms and nothing lost, after a 5 s warm-up. Each
 // engine is its own process, so its RSS is its own.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clientProcess, freePort, median, medianOf, ROUNDS, sleep, table } from './lib.js';
+import { rssMiB } from './brokers.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -185,11 +186,6 @@ const nodeRed: Engine = {
   },
 };
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
 interface Point {
   rate: number;
   sent: number;
@@ -216,7 +212,7 @@ async function runEngine(e: Engine, brokerUrl: string, fixed: number[], ladder: 
   const { child, url } = await e.start(brokerUrl);
   const target = url ?? brokerUrl;
   await sleep(500);
-  const idle = rssMb(child.pid!);
+  const idle = rssMiB(child.pid!);
   // Warm-up, not counted, the same for every engine: 5 s at 200 msg/s. With 1 s, the hub's first
   // big garbage collection (start-up objects promoted: a 39 ms scavenge and a mark-compact about
   // 3 s after start, `--trace-gc`) fell inside the measured rates and set their p99.
@@ -238,7 +234,7 @@ async function runEngine(e: Engine, brokerUrl: string, fixed: number[], ladder: 
     if (!good(p)) break;
     max = rate;
   }
-  const loaded = rssMb(child.pid!);
+  const loaded = rssMiB(child.pid!);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   return { points, max, idle, loaded };
